@@ -1,0 +1,45 @@
+"""The code in docs/*.md runs: every ```python block, in order, one namespace per page.
+
+A block whose info string is ``python skip`` is shown but not run; use it only for code
+that cannot run here (and say why next to it). ``pycon`` blocks are run as doctests.
+"""
+
+from __future__ import annotations
+
+import doctest
+import re
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<code>.*?)^```", re.MULTILINE | re.DOTALL)
+PAGES = sorted(p for p in DOCS.glob("*.md") if p.name != "benchmarks.md")
+
+
+def blocks(page: Path) -> list[tuple[str, str, int]]:
+    text = page.read_text()
+    found = []
+    for match in FENCE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 2
+        found.append((match["info"].strip(), match["code"], line))
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    ran = 0
+    for info, code, line in blocks(page):
+        if info == "python":
+            exec(compile(code, f"{page}:{line}", "exec"), namespace)
+            ran += 1
+        elif info == "pycon":
+            parser = doctest.DocTestParser()
+            test = parser.get_doctest(code, namespace, page.name, str(page), line)
+            runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+            runner.run(test)
+            assert runner.failures == 0, f"{page.name}:{line}: doctest failed"
+            ran += 1
+    assert ran, f"{page.name} has no runnable example"
