@@ -19,6 +19,7 @@ from vivace.http._headers import (
     check_header_value,
 )
 from vivace.http._multidict import ImmutableMultiDict, MultiDict, QueryParams
+from vivace.http._set_cookie import SetCookie, parse_cookie_date, parse_set_cookie
 from vivace.http._url import DEFAULT_PORTS, URL
 
 __all__ = [
@@ -33,12 +34,15 @@ __all__ = [
     "MultiDict",
     "MutableHeaders",
     "QueryParams",
+    "SetCookie",
     "check_header_name",
     "check_header_value",
     "format_http_date",
     "format_set_cookie",
     "http_date_now",
+    "parse_cookie_date",
     "parse_cookie_header",
     "parse_http_date",
+    "parse_set_cookie",
     "status",
 ]
