@@ -136,9 +136,10 @@ class Client:
         if event_hooks is not None:
             self.event_hooks = event_hooks
         if transport is None:
-            raise TypeError(
-                "Client() needs transport= (ASGITransport, MockTransport) until the network "
-                "transport lands"
+            from vivace.client._network import HTTPTransport
+
+            transport = HTTPTransport(
+                limits=limits, verify=verify, cert=cert, max_header_size=max_header_size
             )
         self._transport = transport
         self._closed = False
@@ -252,8 +253,12 @@ class Client:
             request_headers.update(headers.raw if isinstance(headers, Headers) else headers)
         if content is not None or data is not None or files is not None or json is not None:
             body_headers, stream = encode_request(content, data, files, json)
+            chunked = request_headers.get_raw(b"transfer-encoding") is not None
             for name, value in body_headers:
-                if request_headers.get_raw(name) is None:
+                # RFC 9112 section 6.2: never Content-Length beside Transfer-Encoding.
+                if request_headers.get_raw(name) is None and not (
+                    chunked and name == b"content-length"
+                ):
                     raw.append((name, value))
         else:
             stream = None

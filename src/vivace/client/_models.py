@@ -115,8 +115,12 @@ class Request:
         self.extensions = {} if extensions is None else extensions
         if stream is None:
             body_headers, stream = encode_request(content, data, files, json)
+            chunked = self.headers.get_raw(b"transfer-encoding") is not None
             for name, value in body_headers:
-                if self.headers.get_raw(name) is None:
+                # RFC 9112 section 6.2: never Content-Length beside Transfer-Encoding.
+                if self.headers.get_raw(name) is None and not (
+                    chunked and name == b"content-length"
+                ):
                     self.headers.raw.append((name, value))
         self.stream = stream
         if stream is None and self.method in ("POST", "PUT", "PATCH"):
