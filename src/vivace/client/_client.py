@@ -61,6 +61,13 @@ _REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 _BODY_HEADERS = (b"content-length", b"content-type", b"transfer-encoding", b"content-encoding")
 
 
+def _headers_over(raw: list[tuple[bytes, bytes]]) -> MutableHeaders:
+    # MutableHeaders(raw=...) without the argument checks: raw is built here, valid.
+    headers = MutableHeaders.__new__(MutableHeaders)
+    headers._list = raw
+    return headers
+
+
 def _same_origin(a: URL, b: URL) -> bool:
     return a.origin == b.origin
 
@@ -144,6 +151,7 @@ class Client:
         self._transport = transport
         self._closed = False
         self._extensions = {"timeout": self._timeout}
+        self._hosts: dict[str, bytes] = {}
 
     # -- configuration --------------------------------------------------------------
 
@@ -246,9 +254,16 @@ class Client:
             merged = merge_params(merged, self._params)
         if params is not None:
             merged = merge_params(merged, params)
-        raw = [(b"host", host_header(merged))]
+        netloc = merged.components.netloc
+        host = self._hosts.get(netloc)
+        if host is None:
+            host = host_header(merged)
+            if len(self._hosts) > 256:
+                self._hosts.clear()
+            self._hosts[netloc] = host
+        raw = [(b"host", host)]
         raw.extend(self._headers.raw)
-        request_headers = MutableHeaders(raw=raw)
+        request_headers = _headers_over(raw)
         if headers is not None:
             request_headers.update(headers.raw if isinstance(headers, Headers) else headers)
         if content is not None or data is not None or files is not None or json is not None:

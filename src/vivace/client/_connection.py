@@ -135,7 +135,9 @@ class HTTP11Connection(asyncio.Protocol):
         self._wake()
         drain = self._drain
         if drain is not None and not drain.done():
-            drain.set_exception(self._error or WriteError("the connection was closed"))
+            failure = WriteError("the connection closed while the request was being written")
+            failure.__cause__ = exc
+            drain.set_exception(failure)
 
     def pause_writing(self) -> None:
         self._paused_writing = True

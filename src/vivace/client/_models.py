@@ -321,9 +321,11 @@ class Response:
     ) -> Response:
         # Transports build responses from parsed (trusted) data: no validation, no copies.
         self = object.__new__(cls)
+        headers = Headers.__new__(Headers)
+        headers._list = raw_headers
         self._setup(
             status_code,
-            Headers(raw=raw_headers),
+            headers,
             stream,
             http_version,
             reason_phrase,
