@@ -136,3 +136,9 @@ def test_bytes_when_no_response_is_expected() -> None:
 def test_unsolicited_response_after_a_complete_one() -> None:
     reader = read(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\nextra")
     assert reader.complete and reader.chunks == [b"ok"] and not reader.keep_alive
+
+
+def test_illegal_move_is_refused() -> None:
+    reader = read(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab")
+    with pytest.raises(LocalProtocolError, match="BODY"):
+        reader.start()

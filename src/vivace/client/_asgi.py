@@ -229,8 +229,7 @@ class _Exchange:
         if disconnect and self.state != _COMPLETE:
             self._end(_DISCONNECTED)
         task = self.task
-        if task is None:
-            return
+        assert task is not None, "finish() runs once, after the app task started"
         if not task.done():
             done, _ = await asyncio.wait({task}, timeout=self.read_timeout)
             if not done:

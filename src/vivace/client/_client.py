@@ -38,6 +38,7 @@ from vivace.client._exceptions import (
 from vivace.client._models import Request, Response, host_header, merge_params
 from vivace.client._multipart import MultipartStream, RequestFiles
 from vivace.client._streams import ByteStream
+from vivace.client._tls import CertTypes, VerifyTypes
 from vivace.client._transport import AsyncBaseTransport
 from vivace.http import URL, Headers, HeadersInput, InvalidURL, MutableHeaders, QueryParams
 
@@ -114,8 +115,8 @@ class Client:
         follow_redirects: bool = False,
         max_redirects: int = 20,
         limits: Limits = DEFAULT_LIMITS,
-        verify: Any = True,
-        cert: Any = None,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
         transport: AsyncBaseTransport | None = None,
         event_hooks: Mapping[str, list[EventHook]] | None = None,
         default_encoding: str = "utf-8",

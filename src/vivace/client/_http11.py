@@ -42,6 +42,14 @@ _TARGET_OK = re.compile(r"[!-~]+")
 _TARGET_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 _IDLE, _HEAD, _BODY, _DONE = 0, 1, 2, 3
+_STATE_NAMES = ("IDLE", "HEAD", "BODY", "DONE")
+# The moves the reader makes (see the module docstring); start() and feed() check them.
+_TRANSITIONS: dict[int, frozenset[int]] = {
+    _IDLE: frozenset({_HEAD}),  # start()
+    _HEAD: frozenset({_HEAD, _BODY}),  # interim 1xx responses, then the final head
+    _BODY: frozenset({_DONE}),  # message complete (or EOF for an EOF-delimited body)
+    _DONE: frozenset({_HEAD}),  # start() again on a kept-alive connection
+}
 
 
 def check_method(method: str) -> str:
@@ -127,6 +135,10 @@ class ResponseReader:
 
     def start(self, head_request: bool = False) -> None:
         """Expect the response to a request just sent (``head_request``: to a HEAD)."""
+        if _HEAD not in _TRANSITIONS[self._state]:
+            raise LocalProtocolError(
+                f"cannot send a request while a response is {_STATE_NAMES[self._state]}"
+            )
         self._state = _HEAD
         self._head_request = head_request
         self._eof_body = False
@@ -156,12 +168,10 @@ class ResponseReader:
                 self.keep_alive = False
                 self._parser = httptools.HttpResponseParser(self)
                 return
+            # Our callbacks raise only RemoteProtocolError (or the two markers above).
             cause = exc.__context__
-            if isinstance(cause, RemoteProtocolError):
-                raise cause from None
-            raise RemoteProtocolError(f"malformed response: {exc}") from exc
-        except httptools.HttpParserUpgrade:
-            raise RemoteProtocolError("the server switched protocols unasked") from None
+            assert isinstance(cause, RemoteProtocolError), cause
+            raise cause from None
         except httptools.HttpParserError as exc:
             raise RemoteProtocolError(f"malformed response: {exc}") from exc
         if self._state == _HEAD:

@@ -453,7 +453,9 @@ class Response:
     def _get_decoder(self) -> Decoder:
         if self._decoder is None:
             encoding = self.headers.get_raw(b"content-encoding")
-            self._decoder = make_decoder(None if encoding is None else encoding.decode("latin-1"))
+            self._decoder = make_decoder(
+                None if encoding is None else encoding.decode("latin-1"), self._request
+            )
         return self._decoder
 
     def _raw_started(self) -> None:
