@@ -182,3 +182,42 @@ async def test_connect_errors() -> None:
             await client.get(url, timeout=Timeout(5.0, connect=0.0))
         with pytest.raises(ConnectError):
             await client.get("http://name.invalid/")
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        # Both framings at once: the classic request/response smuggling shape.
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Nul: a\x00b\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Bare: a\rb\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+    ],
+)
+async def test_ambiguous_or_dirty_heads_are_refused(response: bytes) -> None:
+    async with raw_server(replying(response)) as url, Client() as client:  # type: ignore[arg-type]
+        with pytest.raises(RemoteProtocolError):
+            await client.get(url)
+
+
+async def test_slow_drip_within_the_read_timeout_succeeds() -> None:
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        for i in range(0, len(response), 8):
+            writer.write(response[i : i + 8])
+            await writer.drain()
+            await asyncio.sleep(0.03)
+        await reader.read()
+
+    # The read timeout bounds each gap, not the whole response (about 0.2 s here).
+    async with raw_server(drip) as url, Client(timeout=Timeout(5.0, read=0.15)) as client:
+        assert (await client.get(url)).text == "0123456789"
+
+
+async def test_interim_100_continue_then_final() -> None:
+    response = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\ndone"
+    async with raw_server(replying(response, close=False)) as url, Client() as client:  # type: ignore[arg-type]
+        r = await client.post(url, content=b"payload")
+        assert r.status_code == 201 and r.text == "done"

@@ -175,3 +175,19 @@ def test_testclient_close_cancels_leftover_tasks_and_refuses_reentry() -> None:
     assert "its own app's loop" in holder["error"]
     client.close()
     assert holder["task"].cancelled()
+
+
+async def test_no_header_injection_through_cookies_or_host() -> None:
+    from vivace.http import InvalidCookie, InvalidHeader
+
+    jar = Cookies()
+    for name, value in (("a", "x\r\nInjected: 1"), ("a;b", "v"), ("a", "sp ace"), ("a", "x,y")):
+        with pytest.raises(InvalidCookie):
+            jar.set(name, value)
+    async with Client(transport=MockTransport(lambda r: Response(200))) as client:
+        with pytest.raises(InvalidCookie):
+            client.cookies["session"] = "abc\r\nX-Evil: 1"
+        with pytest.raises(InvalidHeader):
+            await client.get("http://a\x00b.test/")
+        with pytest.raises(InvalidHeader):  # per-request cookies: the header is checked
+            await client.get("http://h.test/", cookies={"c": "v\nX: 1"})

@@ -58,7 +58,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if path == "/slow-body":
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"first", "more_body": True})
-        await asyncio.sleep(5)
+        await asyncio.sleep(0.6)  # longer than the client's read timeout (0.2 s)
         await send({"type": "http.response.body", "body": b""})
         return
     if path == "/redirect":

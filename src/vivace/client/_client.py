@@ -40,7 +40,15 @@ from vivace.client._multipart import MultipartStream, RequestFiles
 from vivace.client._streams import ByteStream
 from vivace.client._tls import CertTypes, VerifyTypes
 from vivace.client._transport import AsyncBaseTransport
-from vivace.http import URL, Headers, HeadersInput, InvalidURL, MutableHeaders, QueryParams
+from vivace.http import (
+    URL,
+    Headers,
+    HeadersInput,
+    InvalidURL,
+    MutableHeaders,
+    QueryParams,
+    check_header_value,
+)
 
 __all__ = ["USE_CLIENT_DEFAULT", "Client", "EventHook"]
 
@@ -287,7 +295,7 @@ class Client:
                 extra = dict(cookies.items() if isinstance(cookies, Mapping | Cookies) else cookies)
             cookie = self._cookies.header_for(merged, extra)
             if cookie is not None and request_headers.get_raw(b"cookie") is None:
-                raw.append((b"cookie", cookie.encode("latin-1")))
+                raw.append((b"cookie", check_header_value(cookie.encode("utf-8"), b"cookie")))
         if timeout is USE_CLIENT_DEFAULT:
             ext = self._extensions if extensions is None else {**self._extensions, **extensions}
         else:
@@ -504,7 +512,7 @@ class Client:
             )
         cookie = self._cookies.header_for(url)
         if cookie is not None:
-            raw.append((b"cookie", cookie.encode("latin-1")))
+            raw.append((b"cookie", check_header_value(cookie.encode("utf-8"), b"cookie")))
         return Request._new(method, url, headers, stream, dict(request.extensions))
 
     # -- verbs ----------------------------------------------------------------------

@@ -33,7 +33,15 @@ from vivace.client._exceptions import (
 )
 from vivace.client._multipart import RequestFiles
 from vivace.client._streams import AsyncByteStream, ByteStream, SyncByteStream
-from vivace.http import DEFAULT_PORTS, URL, Headers, HeadersInput, MutableHeaders, QueryParams
+from vivace.http import (
+    DEFAULT_PORTS,
+    URL,
+    Headers,
+    HeadersInput,
+    MutableHeaders,
+    QueryParams,
+    check_header_value,
+)
 from vivace.http.status import reason_phrase as phrase_for
 
 __all__ = ["Request", "Response", "host_header", "merge_params"]
@@ -52,11 +60,12 @@ def host_header(url: URL) -> bytes:
     if sep and "]" not in port and port.isdigit() and DEFAULT_PORTS.get(url.scheme) == int(port):
         hostport = host
     try:
-        return hostport.encode("ascii")
+        value = hostport.encode("ascii")
     except UnicodeEncodeError:
         # An internationalised domain name goes on the wire in its IDNA (punycode) form.
         name, colon, number = hostport.partition(":")
-        return name.encode("idna") + (f":{number}".encode("ascii") if colon else b"")
+        value = name.encode("idna") + (f":{number}".encode("ascii") if colon else b"")
+    return check_header_value(value, b"host")
 
 
 def merge_params(url: URL, params: Any) -> URL:
