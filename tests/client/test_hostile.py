@@ -168,7 +168,11 @@ async def test_stale_keepalive_connection_is_retried_once() -> None:
     async with raw_server(handler) as url, Client() as client:
         assert (await client.get(url)).text == "ok"
         with pytest.raises(ReadError, match="kept-alive"):
-            await client.post(url, content=streaming())  # type: ignore[arg-type]
+            await client.put(url, content=streaming())  # type: ignore[arg-type]
+    async with raw_server(handler) as url, Client() as client:
+        assert (await client.get(url)).text == "ok"
+        with pytest.raises(ReadError, match="kept-alive"):
+            await client.post(url, content=b"never sent twice")
 
 
 async def test_connect_errors() -> None:
@@ -221,3 +225,20 @@ async def test_interim_100_continue_then_final() -> None:
     async with raw_server(replying(response, close=False)) as url, Client() as client:  # type: ignore[arg-type]
         r = await client.post(url, content=b"payload")
         assert r.status_code == 201 and r.text == "done"
+
+
+async def test_shorter_timeout_on_a_connection_with_a_later_timer() -> None:
+    async def first_then_stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        await read_request(reader)
+        await asyncio.sleep(30)
+
+    async with raw_server(first_then_stall) as url, Client(timeout=30.0) as client:
+        assert (await client.get(url)).text == "ok"  # arms the connection's timer at +30 s
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(ReadTimeout):
+            await client.get(url, timeout=Timeout(30.0, read=0.1))
+        assert loop.time() - started < 5

@@ -192,3 +192,12 @@ async def test_write_on_closed_connection_and_caches() -> None:
     async with Client() as client:
         with pytest.raises(ConnectError):
             await client.get("http://bücher.invalid/")
+
+
+async def test_lazy_read_timer_firing_while_idle_keeps_the_connection() -> None:
+    async with raw_server(keepalive) as url, Client(timeout=Timeout(5.0, read=0.05)) as client:
+        assert (await client.get(url)).text == "ok"
+        await asyncio.sleep(0.15)  # the read timer fires with no read pending
+        assert pool_of(client).idle_count == 1
+        assert (await client.get(url)).text == "ok"
+        assert pool_of(client).connection_count == 1

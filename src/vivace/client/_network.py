@@ -7,10 +7,9 @@ the body has been read to the end; a response closed early closes its connection
 rest of the body would have to be read and thrown away otherwise).
 
 A kept-alive connection the server closed while idle fails on the next request before any
-response byte arrives; such a request is retried once on a new connection when its body
-can be sent again (RFC 9110 section 9.2.2 lets a client retry when it knows the server
-did not process the request, and a connection closed before any response byte is the
-case every client handles this way).
+response byte arrives; such a request is retried once on a new connection when its method
+is idempotent and its body can be sent again (RFC 9110 section 9.2.2: idempotent requests
+may be retried automatically; a POST is never sent twice behind your back).
 """
 
 from __future__ import annotations
@@ -31,6 +30,8 @@ from vivace.client._transport import AsyncBaseTransport
 __all__ = ["HTTPTransport"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 9110 section 9.2.2: only these may be retried automatically.
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
 
 
 class _ResponseStream(AsyncByteStream):
@@ -169,7 +170,7 @@ class HTTPTransport(AsyncBaseTransport):
         if body is not None and chunked:
             body = chunk(body) + chunk(b"") if body else chunk(b"")
         replayable = body is not None or isinstance(stream, MultipartStream)
-        retries = self._retries if replayable else 0
+        retries = self._retries if replayable and method in _IDEMPOTENT else 0
         pool = self._pool
         while True:
             conn = await pool.acquire(origin, timeout)
