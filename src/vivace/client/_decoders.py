@@ -15,7 +15,7 @@ from vivace.client._exceptions import DecodingError
 if TYPE_CHECKING:
     from vivace.client._models import Request
 
-__all__ = ["SUPPORTED_ENCODINGS", "Decoder", "make_decoder"]
+__all__ = ["IDENTITY", "SUPPORTED_ENCODINGS", "Decoder", "make_decoder"]
 
 #: The value the client sends in ``Accept-Encoding``.
 SUPPORTED_ENCODINGS = b"gzip, deflate"
@@ -89,7 +89,7 @@ class _MultiDecoder(Decoder):
         return data
 
 
-_IDENTITY = Decoder()
+IDENTITY = Decoder()
 
 
 def make_decoder(content_encoding: str | None, request: Request | None = None) -> Decoder:
@@ -102,7 +102,7 @@ def make_decoder(content_encoding: str | None, request: Request | None = None) -
     b'plain'
     """
     if not content_encoding:
-        return _IDENTITY
+        return IDENTITY
     decoders: list[Decoder] = []
     for coding in content_encoding.lower().split(","):
         coding = coding.strip()
@@ -111,5 +111,5 @@ def make_decoder(content_encoding: str | None, request: Request | None = None) -
         elif coding == "deflate":
             decoders.append(_ZlibDecoder(gzip=False, request=request))
     if not decoders:
-        return _IDENTITY
+        return IDENTITY
     return decoders[0] if len(decoders) == 1 else _MultiDecoder(decoders)

@@ -24,7 +24,7 @@ from vivace.client._content import (
     encode_urlencoded,
 )
 from vivace.client._cookies import Cookies
-from vivace.client._decoders import Decoder, make_decoder
+from vivace.client._decoders import IDENTITY, Decoder, make_decoder
 from vivace.client._exceptions import (
     HTTPStatusError,
     ResponseNotRead,
@@ -486,7 +486,10 @@ class Response:
                     else stream.read()  # a sync-only stream (the sync test client)
                 )
                 decoder = self._get_decoder()
-                self._content = decoder.decode(raw) + decoder.flush() if raw else decoder.flush()
+                if decoder is IDENTITY:
+                    self._content = raw
+                else:
+                    self._content = decoder.decode(raw) + decoder.flush()
             finally:
                 await self.aclose()
         return self._content
