@@ -517,29 +517,204 @@ class Client:
 
     # -- verbs ----------------------------------------------------------------------
 
-    async def get(self, url: URL | str, **kwargs: Any) -> Response:
-        """``GET url``; keywords as ``request()`` (no body arguments)."""
-        return await self.request("GET", url, **kwargs)
+    async def get(
+        self,
+        url: URL | str,
+        *,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``GET url``: send the request and read the response (see ``request()``)."""
+        return await self.request(
+            "GET",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
-    async def head(self, url: URL | str, **kwargs: Any) -> Response:
-        return await self.request("HEAD", url, **kwargs)
+    async def head(
+        self,
+        url: URL | str,
+        *,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``HEAD url``: the head only; the response has no body."""
+        return await self.request(
+            "HEAD",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
-    async def options(self, url: URL | str, **kwargs: Any) -> Response:
-        return await self.request("OPTIONS", url, **kwargs)
+    async def options(
+        self,
+        url: URL | str,
+        *,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``OPTIONS url``."""
+        return await self.request(
+            "OPTIONS",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
-    async def delete(self, url: URL | str, **kwargs: Any) -> Response:
-        return await self.request("DELETE", url, **kwargs)
+    async def delete(
+        self,
+        url: URL | str,
+        *,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``DELETE url``."""
+        return await self.request(
+            "DELETE",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
-    async def post(self, url: URL | str, **kwargs: Any) -> Response:
-        """``POST url``; keywords as ``request()``, including ``content``, ``data``,
-        ``files`` and ``json``."""
-        return await self.request("POST", url, **kwargs)
+    async def post(
+        self,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any = None,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``POST url`` with a body from ``content``, ``data``/``files`` or ``json``."""
+        return await self.request(
+            "POST",
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
-    async def put(self, url: URL | str, **kwargs: Any) -> Response:
-        return await self.request("PUT", url, **kwargs)
+    async def put(
+        self,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any = None,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``PUT url`` with a body from ``content``, ``data``/``files`` or ``json``."""
+        return await self.request(
+            "PUT",
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
-    async def patch(self, url: URL | str, **kwargs: Any) -> Response:
-        return await self.request("PATCH", url, **kwargs)
+    async def patch(
+        self,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any = None,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``PATCH url`` with a body from ``content``, ``data``/``files`` or ``json``."""
+        return await self.request(
+            "PATCH",
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
     # -- lifetime -------------------------------------------------------------------
 
