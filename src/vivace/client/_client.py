@@ -30,21 +30,18 @@ from vivace.client._content import RequestContent, RequestData, encode_request
 from vivace.client._cookies import Cookies, CookieTypes
 from vivace.client._decoders import SUPPORTED_ENCODINGS
 from vivace.client._exceptions import (
-    LocalProtocolError,
-    RemoteProtocolError,
     RequestError,
     TooManyRedirects,
 )
 from vivace.client._models import Request, Response, host_header, merge_params
-from vivace.client._multipart import MultipartStream, RequestFiles
-from vivace.client._streams import ByteStream
+from vivace.client._multipart import RequestFiles
+from vivace.client._redirects import build_redirect
 from vivace.client._tls import CertTypes, VerifyTypes
 from vivace.client._transport import AsyncBaseTransport
 from vivace.http import (
     URL,
     Headers,
     HeadersInput,
-    InvalidURL,
     MutableHeaders,
     QueryParams,
     check_header_value,
@@ -67,7 +64,6 @@ class _UseClientDefault(enum.Enum):
 USE_CLIENT_DEFAULT = _UseClientDefault.token
 
 _REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
-_BODY_HEADERS = (b"content-length", b"content-type", b"transfer-encoding", b"content-encoding")
 
 
 def _headers_over(raw: list[tuple[bytes, bytes]]) -> MutableHeaders:
@@ -75,21 +71,6 @@ def _headers_over(raw: list[tuple[bytes, bytes]]) -> MutableHeaders:
     headers = MutableHeaders.__new__(MutableHeaders)
     headers._list = raw
     return headers
-
-
-def _same_origin(a: URL, b: URL) -> bool:
-    return a.origin == b.origin
-
-
-def _is_https_upgrade(old: URL, new: URL) -> bool:
-    # http://host -> https://host on the default ports keeps credentials (as httpx does).
-    return (
-        old.scheme == "http"
-        and new.scheme == "https"
-        and old.hostname == new.hostname
-        and old.port in (None, 80)
-        and new.port in (None, 443)
-    )
 
 
 class Client:
@@ -475,45 +456,7 @@ class Client:
         return response
 
     def _build_redirect(self, request: Request, response: Response) -> Request:
-        """The request a redirect asks for (RFC 9110 section 15.4)."""
-        location = response.headers["location"]
-        try:
-            url = request.url.join(location)
-            if not url.fragment and request.url.fragment:
-                # RFC 9110 section 10.2.2: a Location without a fragment keeps ours.
-                url = url.replace(fragment=request.url.fragment)
-            url.port  # noqa: B018 - validates the port now
-        except (InvalidURL, ValueError) as exc:
-            raise RemoteProtocolError(
-                f"invalid Location header {location!r}: {exc}", request=request
-            ) from None
-        method = request.method
-        status = response.status_code
-        if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-            # 303 always means GET; 301/302 turn POST into GET as every browser does
-            # (RFC 9110 sections 15.4.2 and 15.4.3 note it).
-            method = "GET"
-        headers = request.headers.mutablecopy()
-        raw = headers.raw
-        raw[:] = [(n, v) for n, v in raw if n not in (b"host", b"cookie")]
-        raw.insert(0, (b"host", host_header(url)))
-        if not _same_origin(request.url, url) and not _is_https_upgrade(request.url, url):
-            # Never send credentials to another origin.
-            raw[:] = [(n, v) for n, v in raw if n != b"authorization"]
-        stream = request.stream
-        if method != request.method:
-            raw[:] = [(n, v) for n, v in raw if n not in _BODY_HEADERS]
-            stream = None
-        elif stream is not None and not isinstance(stream, ByteStream | MultipartStream):
-            raise LocalProtocolError(
-                f"cannot follow a {status} redirect: the request body was a stream and has "
-                "been sent; use bytes or read it first (await request.aread())",
-                request=request,
-            )
-        cookie = self._cookies.header_for(url)
-        if cookie is not None:
-            raw.append((b"cookie", check_header_value(cookie.encode("utf-8"), b"cookie")))
-        return Request._new(method, url, headers, stream, dict(request.extensions))
+        return build_redirect(request, response, self._cookies)
 
     # -- verbs ----------------------------------------------------------------------
 
