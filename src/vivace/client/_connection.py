@@ -290,7 +290,8 @@ class HTTP11Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             self._waiter = None
             waiter.set_exception(ReadTimeout(f"no response data for {self._timeout} s"))
-        self.abort()
+            self.abort()
+        # Otherwise the data arrived just in time and its reader has yet to resume.
 
     def _cancel_timer(self) -> None:
         timer = self._timer
