@@ -42,6 +42,7 @@ from vivace.http._multipart import (
     PartStart,
     boundary_from_content_type,
 )
+from vivace.http._set_cookie import SetCookie, parse_cookie_date, parse_set_cookie
 from vivace.http._url import DEFAULT_PORTS, URL
 
 __all__ = [
@@ -69,13 +70,16 @@ __all__ = [
     "QueryParams",
     "UrlencodedParser",
     "boundary_from_content_type",
+    "SetCookie",
     "check_header_name",
     "check_header_value",
     "format_http_date",
     "format_set_cookie",
     "http_date_now",
+    "parse_cookie_date",
     "parse_cookie_header",
     "parse_http_date",
     "parse_options_header",
+    "parse_set_cookie",
     "status",
 ]
