@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from vivace.types import ASGIApp, Receive, Scope, Send
+from vivace.types import ASGIApp, Message, Receive, Scope, Send
 from vivace.web._concurrency import DEFAULT_THREAD_POOL_SIZE, ThreadPool
 from vivace.web._config import CONFIG_KEY, ExceptionHandler, Limits, WebConfig
 from vivace.web._datastructures import State, URLPath
 from vivace.web._router import Router
 from vivace.web._routing import BaseRoute
 from vivace.web.middleware._base import Middleware
-from vivace.web.middleware._errors import ServerErrorMiddleware
+from vivace.web.middleware._errors import answer_exception
 
 __all__ = ["App"]
 
@@ -179,12 +179,16 @@ class App:
     # -- serving -------------------------------------------------------------------------
 
     def build_middleware_stack(self) -> ASGIApp:
-        """Build ``ServerErrorMiddleware(user middleware(router))``; compile the routes."""
+        """Build the user middleware around the router; compile the routes.
+
+        The app itself is the outermost layer, ``ServerErrorMiddleware``'s job done in
+        ``__call__`` (one coroutine less per request).
+        """
         app: ASGIApp = self.router
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
         self.router.compile()
-        return ServerErrorMiddleware(app)
+        return app
 
     @contextlib.asynccontextmanager
     async def _lifespan_context(self, app: Any) -> AsyncIterator[Any]:
@@ -203,4 +207,21 @@ class App:
         stack = self._stack
         if stack is None:
             stack = self._stack = self.build_middleware_stack()
-        await stack(scope, receive, send)
+        if scope["type"] != "http":
+            await stack(scope, receive, send)
+            return
+        started = False
+
+        def tracked(message: Message) -> Awaitable[None]:
+            nonlocal started
+            started = True
+            return send(message)
+
+        try:
+            await stack(scope, receive, tracked)
+        except Exception as exc:
+            # As ServerErrorMiddleware: answer if nothing was sent, re-raise server errors.
+            if started or not await answer_exception(
+                scope, receive, send, exc, handler=None, debug=None
+            ):
+                raise

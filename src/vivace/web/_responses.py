@@ -70,6 +70,14 @@ class Response:
 
     media_type: ClassVar[str | None] = None
     charset: ClassVar[str] = "utf-8"
+    _content_type: ClassVar[tuple[bytes, bytes] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        media_type = cls.__dict__.get("media_type", cls.media_type)
+        cls._content_type = (
+            content_type_header(media_type, cls.charset) if media_type is not None else None
+        )
 
     def __init__(
         self,
@@ -82,10 +90,19 @@ class Response:
         self.status_code = status_code
         self.background = background
         body = self.body = self.render(content)
+        if headers is None and media_type is None and (status_code >= 200 and status_code != 204):
+            # The common case: the class's content type, nothing to validate or merge.
+            content_type = self._content_type
+            if content_type is not None:
+                self.raw_headers = [content_type, (b"content-length", b"%d" % len(body))]
+            else:
+                self.raw_headers = [(b"content-length", b"%d" % len(body))]
+            if status_code == 304:
+                self.raw_headers.pop()
+            return
         if media_type is None:
             media_type = self.media_type
         if headers is None:
-            # The common case: no header to validate or merge.
             raw: list[tuple[bytes, bytes]] = []
             if media_type is not None:
                 raw.append(content_type_header(media_type, self.charset))

@@ -141,17 +141,20 @@ class _Matcher:
         return found
 
     def match(self, path: str, method: str, scope: Scope) -> Match | None:
+        """The route for ``path`` and ``method`` (see the module docstring), or None."""
         routes = self.static.get(path)
         if routes is not None:
             for route in routes:
                 methods = route.methods
                 if methods is None or method in methods:
                     return route, {}, None
-        if self.has_dynamic:
-            for _, match in self.candidates(path, scope):
-                methods = match[0].methods
-                if methods is None or method in methods:
-                    return match
+        return self.match_dynamic(path, method, scope) if self.has_dynamic else None
+
+    def match_dynamic(self, path: str, method: str, scope: Scope) -> Match | None:
+        for _, match in self.candidates(path, scope):
+            methods = match[0].methods
+            if methods is None or method in methods:
+                return match
         return None
 
     def allowed(self, path: str, scope: Scope) -> set[str]:
@@ -355,23 +358,32 @@ class Router:
             assert matcher is not None
         if "router" not in scope:
             scope["router"] = self
-        path = route_path(scope)
+        path = route_path(scope) if scope.get("root_path") else scope["path"]
         # A websocket scope has no method: only routes open to every method (mounts,
         # hosts, ASGI apps) can take it until WebSocket routes exist.
         method = scope["method"] if kind == "http" else ""
-        match = matcher.match(path, method, scope)
+        # The common case, inline: a path without parameters, one dict lookup.
+        static = matcher.static.get(path)
+        if static is not None:
+            for route in static:
+                methods = route.methods
+                if methods is None or method in methods:
+                    scope["route"] = route
+                    await route.dispatch(scope, receive, send)
+                    return
+        match = matcher.match_dynamic(path, method, scope) if matcher.has_dynamic else None
         if match is None:
             await self._no_match(matcher, path, scope, receive, send)
             return
         route, params, rest = match
         if rest is not None:
-            child = route.child_scope(scope, params, rest)  # type: ignore[attr-defined]
-            await route.handle(child, receive, send)
+            child = route.child_scope(scope, params, rest)
+            await route.dispatch(child, receive, send)
             return
         parent = scope.get("path_params")
         scope["path_params"] = {**parent, **params} if parent else params
         scope["route"] = route
-        await route.handle(scope, receive, send)
+        await route.dispatch(scope, receive, send)
 
     async def _no_match(
         self, matcher: _Matcher, path: str, scope: Scope, receive: Receive, send: Send

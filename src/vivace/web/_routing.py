@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from vivace.types import ASGIApp, Receive, Scope, Send
@@ -27,6 +27,9 @@ from vivace.web._request import Request
 from vivace.web._responses import Response
 
 __all__ = ["BaseRoute", "Host", "Mount", "Route", "route_path", "send_error"]
+
+
+_RESPONSE_CALL = Response.__call__
 
 
 def _unwrap(func: Any) -> Any:
@@ -80,6 +83,15 @@ class BaseRoute:
     name: str | None
     methods: frozenset[str] | None = None
 
+    #: The ASGI callable the router calls once the route matched (``handle`` unless a
+    #: subclass sets something faster).
+    dispatch: ASGIApp
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "dispatch":
+            return self.handle
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         raise NotImplementedError
 
@@ -124,6 +136,7 @@ class Route(BaseRoute):
         "_class_handlers",
         "_handler",
         "app",
+        "dispatch",
         "endpoint",
         "include_in_schema",
         "methods",
@@ -162,10 +175,13 @@ class Route(BaseRoute):
                 methods = handlers.keys()
             app = self._handle_class
         elif inspect.isfunction(target) or inspect.ismethod(target):
-            self._handler = _Handler(endpoint)
+            handler = self._handler = _Handler(endpoint)
             if methods is None:
                 methods = ("GET",)
-            app = self._handle_function
+            if handler.is_async and handler.takes_request:
+                app = self._handle_async
+            else:
+                app = self._handle_function
         else:
             app = endpoint  # any ASGI app
         if methods is None:
@@ -179,9 +195,40 @@ class Route(BaseRoute):
             cls, args, kwargs = spec
             app = cls(app, *args, **kwargs)
         self.app = app
+        self.dispatch = app
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
+
+    async def _handle_async(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The hot path: an async handler taking the request.
+        request = Request(scope, receive, send)
+        try:
+            result = await self._handler.func(request)  # type: ignore[union-attr]
+            response = result if isinstance(result, Response) else to_response(result)
+        except Exception as exc:
+            handled = await handle_exception(request, exc)
+            if handled is None:
+                return
+            response = handled
+        try:
+            if type(response).__call__ is _RESPONSE_CALL:
+                # A plain response: send it here rather than through one more coroutine.
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": response.status_code,
+                        "headers": response.raw_headers,
+                    }
+                )
+                await send({"type": "http.response.body", "body": response.body})
+                if response.background is not None:
+                    await response.background()
+            else:
+                await response(scope, receive, send)
+        finally:
+            if request._form is not None:
+                await request.close()
 
     async def _handle_function(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
@@ -271,7 +318,7 @@ class Mount(BaseRoute):
     '/api/v1/items'
     """
 
-    __slots__ = ("_handled", "app", "name", "path", "prefix_regex", "template")
+    __slots__ = ("_handled", "app", "dispatch", "name", "path", "prefix_regex", "template")
 
     def __init__(
         self,
@@ -302,6 +349,7 @@ class Mount(BaseRoute):
             cls, args, kwargs = spec
             inner = cls(inner, *args, **kwargs)
         self.app = inner
+        self.dispatch = inner if self._handled else self.handle
 
     @property
     def routes(self) -> Sequence[BaseRoute]:
@@ -371,7 +419,7 @@ class Host(BaseRoute):
     The ``Host`` header's port is ignored; host parameters join ``path_params``.
     """
 
-    __slots__ = ("_handled", "app", "host", "name", "template")
+    __slots__ = ("_handled", "app", "dispatch", "host", "name", "template")
 
     def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
         self.host = host
@@ -382,6 +430,7 @@ class Host(BaseRoute):
         from vivace.web._router import Router
 
         self._handled = isinstance(app, Router)
+        self.dispatch = app if self._handled else self.handle
 
     @property
     def routes(self) -> Sequence[BaseRoute]:
@@ -446,10 +495,10 @@ async def _call_handled(app: ASGIApp, scope: Scope, receive: Receive, send: Send
         return
     started = False
 
-    async def tracked(message: Any) -> None:
+    def tracked(message: Any) -> Awaitable[None]:
         nonlocal started
         started = True
-        await send(message)
+        return send(message)
 
     try:
         await app(scope, receive, tracked)

@@ -14,6 +14,7 @@ connection, as there is no honest way to turn half a response into an error.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from vivace.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,7 +23,7 @@ from vivace.web._exceptions import ClientDisconnect, HTTPException
 from vivace.web._handlers import handle_exception, server_error_response
 from vivace.web._request import Request
 
-__all__ = ["ServerErrorMiddleware"]
+__all__ = ["ServerErrorMiddleware", "answer_exception"]
 
 
 class ServerErrorMiddleware:
@@ -45,25 +46,35 @@ class ServerErrorMiddleware:
             return
         started = False
 
-        async def tracked(message: Message) -> None:
+        def tracked(message: Message) -> Awaitable[None]:
+            # A plain function returning the server's awaitable: no extra coroutine.
             nonlocal started
             started = True
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, tracked)
         except Exception as exc:
-            if started:
+            if started or not await answer_exception(
+                scope, receive, send, exc, handler=self.handler, debug=self.debug
+            ):
                 raise
-            config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
-            request = Request(scope, receive, send)
-            if isinstance(exc, HTTPException | ClientDisconnect) or config.handler_for(exc):
-                response = await handle_exception(request, exc)
-                if response is not None:
-                    await response(scope, receive, send)
-                return
-            debug = config.debug if self.debug is None else self.debug
-            handler = self.handler if self.handler is not None else config.server_error_handler
-            response = await server_error_response(request, exc, debug=debug, handler=handler)
+
+
+async def answer_exception(
+    scope: Scope, receive: Receive, send: Send, exc: Exception, *, handler: Any, debug: bool | None
+) -> bool:
+    """Answer ``exc`` (nothing sent yet). True if it was handled; False if it was a server
+    error, answered with a 500, that the caller must re-raise."""
+    config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+    request = Request(scope, receive, send)
+    if isinstance(exc, HTTPException | ClientDisconnect) or config.handler_for(exc):
+        response = await handle_exception(request, exc)
+        if response is not None:
             await response(scope, receive, send)
-            raise
+        return True
+    debug = config.debug if debug is None else debug
+    handler = handler if handler is not None else config.server_error_handler
+    response = await server_error_response(request, exc, debug=debug, handler=handler)
+    await response(scope, receive, send)
+    return False
