@@ -29,8 +29,8 @@ class HTTPEndpoint:
     ['GET', 'HEAD', 'POST']
     >>> app = App(routes=[Route("/items", Items)])
 
-    Other methods get 405 with an ``Allow`` header. An endpoint is also a plain ASGI
-    app: ``Items(scope, receive, send)`` is awaitable.
+    Other methods get 405 with an ``Allow`` header. The endpoint is instantiated per
+    request with ``(scope, receive, send)``, available as attributes.
     """
 
     __slots__ = ("receive", "scope", "send")
@@ -47,15 +47,6 @@ class HTTPEndpoint:
         if "GET" in methods:
             methods.add("HEAD")
         return frozenset(methods)
-
-    def __await__(self) -> Any:
-        return self._dispatch().__await__()
-
-    async def _dispatch(self) -> None:
-        from vivace.web._routing import Route  # the route runs the method like a function
-
-        route = Route(self.scope.get("path", "/") or "/", type(self))
-        await route.handle(self.scope, self.receive, self.send)
 
 
 def endpoint_method(cls: type[HTTPEndpoint], method: str) -> Any:

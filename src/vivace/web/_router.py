@@ -15,9 +15,10 @@ Routes are compiled once (on lifespan start-up, or the first request) into a
 - ``others``: routes matched by a whole-path regex, in order (a ``path`` parameter in the
   middle of a template, ``Host`` routes, custom ``BaseRoute`` subclasses).
 
-Precedence: a route whose path has no parameter and equals the request path wins; then
-the first route, in declaration order, among routes with parameters, mounts, hosts and
-custom routes that match. A route that matches the path but not the method is remembered:
+Precedence: a route whose path has no parameter and equals the request path wins (unless
+a ``Host`` or custom route was declared before it: those keep declaration order); then the
+first route, in declaration order, among routes with parameters, mounts, hosts and custom
+routes that match. A route that matches the path but not the method is remembered:
 if no route matches both, the answer is 405 with an ``Allow`` header listing every method
 that would have matched. With ``redirect_slashes``, a path that matches nothing but would
 match with a trailing slash added or removed is redirected there (307).
@@ -87,7 +88,7 @@ class _Matcher:
     def _add(self, index: int, route: BaseRoute) -> None:
         if isinstance(route, Route):
             template = route.template
-            if not template.param_names:
+            if not template.param_names and not self.others:
                 self.static.setdefault(route.path, []).append(route)
                 return
             if template.segments is not None:

@@ -58,6 +58,16 @@ def _takes_request(func: Any) -> bool:
     )
 
 
+def _is_asgi(func: Any) -> bool:
+    # An ASGI app is called (scope, receive, send); a handler takes the request or nothing.
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):  # pragma: no cover - functions always have one
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 3 and all(p.default is p.empty for p in positional)
+
+
 def _name_of(endpoint: Any) -> str:
     return str(getattr(_unwrap(endpoint), "__name__", type(endpoint).__name__))
 
@@ -174,7 +184,7 @@ class Route(BaseRoute):
             if methods is None:
                 methods = handlers.keys()
             app = self._handle_class
-        elif inspect.isfunction(target) or inspect.ismethod(target):
+        elif (inspect.isfunction(target) or inspect.ismethod(target)) and not _is_asgi(target):
             handler = self._handler = _Handler(endpoint)
             if methods is None:
                 methods = ("GET",)
@@ -221,7 +231,8 @@ class Route(BaseRoute):
                         "headers": response.raw_headers,
                     }
                 )
-                await send({"type": "http.response.body", "body": response.body})
+                body = b"" if scope["method"] == "HEAD" else response.body
+                await send({"type": "http.response.body", "body": body})
                 if response.background is not None:
                     await response.background()
             else:
