@@ -35,7 +35,7 @@ class TrustedHostMiddleware:
     A pattern ``*.example.com`` allows subdomains (not ``example.com`` itself); ``*``
     allows any host. Guards against Host-header attacks on absolute URLs (password-reset
     links, redirects). With ``www_redirect``, a request for ``example.com`` when only
-    ``www.example.com`` is allowed is redirected there.
+    ``www.example.com`` is listed is redirected there.
 
     >>> from vivace.web import App, Middleware
     >>> app = App(middleware=[Middleware(TrustedHostMiddleware,
@@ -72,7 +72,7 @@ class TrustedHostMiddleware:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        if host is not None and self.www_redirect and self.is_allowed("www." + host):
+        if host is not None and self.www_redirect and "www." + host in self.exact:
             url = URL(scope=scope)
             netloc = "www." + url.netloc
             await RedirectResponse(str(url.replace(netloc=netloc)), 301)(scope, receive, send)
