@@ -37,7 +37,9 @@ async def teapot(request: Request) -> Any:
 def test_http_exception_default_rendering() -> None:
     c = TestClient(App(routes=[Route("/", teapot)]))
     r = c.get("/")
-    assert r.status_code == 418 and r.text == "short and stout" and r.headers["x-tea"] == "earl grey"
+    assert (
+        r.status_code == 418 and r.text == "short and stout" and r.headers["x-tea"] == "earl grey"
+    )
     r = c.get("/", headers={"accept": "application/json"})
     assert r.json() == {"detail": "short and stout"}
 
@@ -168,12 +170,23 @@ def test_middleware_order_and_add_middleware() -> None:
 
     app = App(
         routes=[Route("/", handler)],
-        middleware=[Middleware(Recorder, "outer", log), Middleware(Recorder, name="inner", log=log)],
+        middleware=[
+            Middleware(Recorder, "outer", log),
+            Middleware(Recorder, name="inner", log=log),
+        ],
     )
     app.add_middleware(Recorder, "added", log)
     c = TestClient(app)
     assert c.get("/").text == "ok"
-    assert log == ["added in", "outer in", "inner in", "handler", "inner out", "outer out", "added out"]
+    assert log == [
+        "added in",
+        "outer in",
+        "inner in",
+        "handler",
+        "inner out",
+        "outer out",
+        "added out",
+    ]
     with pytest.raises(RuntimeError, match="after the app has started"):
         app.add_middleware(Recorder, "late", log)
     assert repr(Middleware(Recorder, "x", log=[])) == "Middleware(Recorder, 'x', log=[])"

@@ -41,7 +41,9 @@ async def hello(request: Request) -> Response:
 
 
 def with_middleware(*middleware: Middleware, routes: list[Route] | None = None) -> TestClient:
-    app = App(routes=routes or [Route("/", hello, methods=["GET", "POST"])], middleware=list(middleware))
+    app = App(
+        routes=routes or [Route("/", hello, methods=["GET", "POST"])], middleware=list(middleware)
+    )
     return TestClient(app, follow_redirects=False)
 
 
@@ -95,7 +97,11 @@ def test_cors_preflight() -> None:
     r = c.options("/", headers={**preflight, "access-control-request-headers": "x-other"})
     assert r.status_code == 400 and "headers" in r.text
     r = c.options("/", headers={**preflight, "origin": "https://evil.test"})
-    assert r.status_code == 400 and "origin" in r.text and "access-control-allow-origin" not in r.headers
+    assert (
+        r.status_code == 400
+        and "origin" in r.text
+        and "access-control-allow-origin" not in r.headers
+    )
 
 
 def test_cors_wildcards_and_regex() -> None:
@@ -116,9 +122,12 @@ def test_cors_wildcards_and_regex() -> None:
     c = with_middleware(
         Middleware(CORSMiddleware, allow_origin_regex=r"https://[a-z]+\.example\.com")
     )
-    assert c.get("/", headers={"origin": "https://a.example.com"}).headers[
-        "access-control-allow-origin"
-    ] == "https://a.example.com"
+    assert (
+        c.get("/", headers={"origin": "https://a.example.com"}).headers[
+            "access-control-allow-origin"
+        ]
+        == "https://a.example.com"
+    )
     r = c.get("/", headers={"origin": "https://a.example.com.evil.test"})
     assert "access-control-allow-origin" not in r.headers
 
@@ -214,12 +223,14 @@ def test_compression_skips() -> None:
 
 def test_compression_preference_and_gzip_only() -> None:
     c = compression_client()
-    assert c.get("/big", headers={"accept-encoding": "gzip, br, zstd"}).headers[
-        "content-encoding"
-    ] == "zstd"
-    assert c.get("/big", headers={"accept-encoding": "gzip;q=1, br;q=0.5"}).headers[
-        "content-encoding"
-    ] == "gzip"
+    assert (
+        c.get("/big", headers={"accept-encoding": "gzip, br, zstd"}).headers["content-encoding"]
+        == "zstd"
+    )
+    assert (
+        c.get("/big", headers={"accept-encoding": "gzip;q=1, br;q=0.5"}).headers["content-encoding"]
+        == "gzip"
+    )
     g = compression_client(GZipMiddleware, minimum_size=10, compresslevel=9)
     r = g.get("/big", headers={"accept-encoding": "br, zstd, gzip"})
     assert r.headers["content-encoding"] == "gzip"

@@ -21,7 +21,9 @@ from vivace.web import (
 
 
 def app_with(handler: Any, methods: list[str] | None = None, **kwargs: Any) -> TestClient:
-    return TestClient(App(routes=[Route("/", handler, methods=methods or ["GET", "POST"])], **kwargs))
+    return TestClient(
+        App(routes=[Route("/", handler, methods=methods or ["GET", "POST"])], **kwargs)
+    )
 
 
 def test_attributes() -> None:
@@ -319,7 +321,10 @@ def test_multipart_form_with_files() -> None:
 
 
 def test_other_content_type_gives_empty_form() -> None:
-    assert app_with(describe).post("/", content=b"x", headers={"content-type": "text/plain"}).json() == {}
+    assert (
+        app_with(describe).post("/", content=b"x", headers={"content-type": "text/plain"}).json()
+        == {}
+    )
 
 
 def test_large_upload_spools_to_disk_and_is_closed_after_response() -> None:
@@ -354,7 +359,12 @@ def multipart(*parts: str, end: bool = True) -> bytes:
 @pytest.mark.parametrize(
     ("body", "content_type", "status", "message"),
     [
-        (multipart('Content-Disposition: form-data; name="a"\r\n\r\n1', end=False), None, 400, "closing boundary"),
+        (
+            multipart('Content-Disposition: form-data; name="a"\r\n\r\n1', end=False),
+            None,
+            400,
+            "closing boundary",
+        ),
         (multipart("X: y\r\n\r\n1"), None, 400, "Content-Disposition"),
         (b"--x\r\n", "multipart/form-data", 400, "boundary"),
         (b"--x\r\n", "multipart/form-data; boundary=" + "a" * 80, 400, "boundary"),
@@ -371,7 +381,9 @@ def test_malformed_multipart_is_400(
 def test_form_limits_are_413() -> None:
     c = app_with(
         describe,
-        limits=Limits(max_form_parts=3, max_form_field_size=10, max_form_file_size=20, max_body_size=50),
+        limits=Limits(
+            max_form_parts=3, max_form_field_size=10, max_form_file_size=20, max_body_size=50
+        ),
     )
     many = multipart(*(f'Content-Disposition: form-data; name="f{i}"\r\n\r\nv' for i in range(4)))
     ct = {"content-type": f"multipart/form-data; boundary={B}"}
@@ -379,14 +391,20 @@ def test_form_limits_are_413() -> None:
     assert r.status_code == 413 and "more than 3 parts" in r.text
     big_field = multipart('Content-Disposition: form-data; name="a"\r\n\r\n' + "x" * 11)
     assert c.post("/", content=big_field, headers=ct).status_code == 413
-    big_file = multipart('Content-Disposition: form-data; name="a"; filename="f"\r\n\r\n' + "x" * 21)
+    big_file = multipart(
+        'Content-Disposition: form-data; name="a"; filename="f"\r\n\r\n' + "x" * 21
+    )
     assert c.post("/", content=big_file, headers=ct).status_code == 413
     assert c.post("/", data={"a": "x" * 11}).status_code == 413
     assert c.post("/", data={f"k{i}": "v" for i in range(4)}).status_code == 413
     r = c.post("/", data={"a": "1234567", "b": "1234567", "c": "1234567"})
     assert r.status_code == 200
     big_body = "&".join(f"k{i}=123456" for i in range(3)) + "&" + "z=" + "1" * 9
-    r = c.post("/", content=big_body.encode() + b"&" * 20, headers={"content-type": "application/x-www-form-urlencoded"})
+    r = c.post(
+        "/",
+        content=big_body.encode() + b"&" * 20,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 413
 
 
@@ -403,7 +421,9 @@ def test_form_limit_overrides_per_call() -> None:
 
 
 async def test_multipart_disconnect_closes_files() -> None:
-    body = multipart('Content-Disposition: form-data; name="f"; filename="a"\r\n\r\ndata', end=False)
+    body = multipart(
+        'Content-Disposition: form-data; name="f"; filename="a"\r\n\r\ndata', end=False
+    )
     messages: list[Message] = [
         {"type": "http.request", "body": body, "more_body": True},
         {"type": "http.disconnect"},

@@ -39,7 +39,9 @@ def serve(response: Any) -> TestClient:
 
 def test_plain_html_json() -> None:
     r = serve(PlainTextResponse("héllo")).get("/")
-    assert r.content == "héllo".encode() and r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert (
+        r.content == "héllo".encode() and r.headers["content-type"] == "text/plain; charset=utf-8"
+    )
     assert r.headers["content-length"] == str(len("héllo".encode()))
     r = serve(HTMLResponse("<p>x</p>", status_code=201)).get("/")
     assert r.status_code == 201 and r.headers["content-type"] == "text/html; charset=utf-8"

@@ -29,7 +29,9 @@ from vivace.web._paths import PathTemplate
 
 
 async def echo_params(request: Request) -> dict[str, Any]:
-    return {k: str(v) for k, v in request.path_params.items()} | {"route": request.scope["route"].name}
+    return {k: str(v) for k, v in request.path_params.items()} | {
+        "route": request.scope["route"].name
+    }
 
 
 def client_for(*routes: BaseRoute, **kwargs: Any) -> TestClient:
@@ -72,7 +74,11 @@ def test_parameter_routes_match_in_declaration_order() -> None:
         ("/i/{v:int}", "/i/007", 7),
         ("/f/{v:float}", "/f/3.25", 3.25),
         ("/f/{v:float}", "/f/3", 3.0),
-        ("/u/{v:uuid}", "/u/12345678-1234-5678-1234-567812345678", uuid.UUID(int=0x12345678123456781234567812345678)),
+        (
+            "/u/{v:uuid}",
+            "/u/12345678-1234-5678-1234-567812345678",
+            uuid.UUID(int=0x12345678123456781234567812345678),
+        ),
         ("/d/{v:date}", "/d/2024-02-29", datetime.date(2024, 2, 29)),
         ("/p/{v:path}", "/p/a/b/c.txt", "a/b/c.txt"),
         ("/p/{v:path}", "/p/", ""),
@@ -130,7 +136,11 @@ def test_custom_converter_and_mixed_segments() -> None:
         assert c.get("/color/ff").json() == {"c": "255", "route": "color"}
         assert c.get("/color/zz").status_code == 404
         assert c.get("/v2.10/info").json() == {"major": "2", "minor": "10", "route": "version"}
-        assert c.get("/files/report.pdf").json() == {"name": "report", "ext": "pdf", "route": "file"}
+        assert c.get("/files/report.pdf").json() == {
+            "name": "report",
+            "ext": "pdf",
+            "route": "file",
+        }
         assert app.url_path_for("color", c=255) == "/color/ff"
         assert app.url_path_for("version", major=1, minor=0) == "/v1.0/info"
     finally:
@@ -204,7 +214,10 @@ def test_redirect_slashes() -> None:
     assert r.status_code == 307 and r.headers["location"] == "/dir/?q=1"
     r = c.get("/file/")
     assert r.status_code == 307 and r.headers["location"] == "/file"
-    assert client_for(Route("/file", echo_params), redirect_slashes=False).get("/file/").status_code == 404
+    assert (
+        client_for(Route("/file", echo_params), redirect_slashes=False).get("/file/").status_code
+        == 404
+    )
 
 
 def test_redirect_never_leaves_the_host() -> None:
@@ -294,7 +307,9 @@ def test_mount_sub_routes_and_paths() -> None:
 
     app = App(
         routes=[
-            Mount("/api/{version}", routes=[Route("/items/{id:int}", inner, name="item")], name="api"),
+            Mount(
+                "/api/{version}", routes=[Route("/items/{id:int}", inner, name="item")], name="api"
+            ),
             Mount("/root", routes=[Route("/", inner, name="index")], name="root"),
         ]
     )
@@ -428,8 +443,13 @@ def test_url_path_for_quotes_values() -> None:
         t.build({"name": "a/b", "rest": ""})
     app = App(routes=[Route("/d/{d:date}/{f:float}/{u:uuid}", echo_params, name="x")])
     u = uuid.UUID(int=1)
-    assert app.url_path_for("x", d=datetime.date(2020, 1, 2), f=1.5, u=u) == f"/d/2020-01-02/1.5/{u}"
-    for bad in ({"d": "2020-01-02", "f": 1.0, "u": u}, {"d": datetime.date.today(), "f": -1, "u": u}):
+    assert (
+        app.url_path_for("x", d=datetime.date(2020, 1, 2), f=1.5, u=u) == f"/d/2020-01-02/1.5/{u}"
+    )
+    for bad in (
+        {"d": "2020-01-02", "f": 1.0, "u": u},
+        {"d": datetime.date.today(), "f": -1, "u": u},
+    ):
         with pytest.raises(NoMatchFound):
             app.url_path_for("x", **bad)
 

@@ -57,7 +57,11 @@ class Server:
         return http.client.HTTPConnection(*self.address, timeout=10)
 
     def request(
-        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
         conn = self.connection()
         try:
@@ -78,14 +82,29 @@ def _bound_socket() -> socket.socket:
 
 
 def _start(name: str, tmp_path: Path) -> tuple[subprocess.Popen[bytes], tuple[str, int] | str, Any]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
     sock = None
     if name == "granian":
         path = str(tmp_path / f"granian-{uuid.uuid4().hex[:8]}.sock")
-        cmd = [str(BIN / "granian"), "--interface", "asgi", "--uds", path, "--workers", "1",
-               "--log-level", "warning", TARGET]
+        cmd = [
+            str(BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--uds",
+            path,
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            TARGET,
+        ]
         address: tuple[str, int] | str = path
-        proc = subprocess.Popen(cmd, env=env, cwd=TESTS, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=TESTS, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         return proc, address, sock
     sock = _bound_socket()
     fd = sock.fileno()
@@ -169,14 +188,18 @@ def test_app_on_server(server: Server) -> None:
 
     boundary = "vivaceInterop"
     form = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nada\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nada\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
         f"Content-Type: text/plain\r\n\r\n{'x' * 100000}\r\n--{boundary}--\r\n"
     ).encode()
     status, _, body = server.request(
         "POST", "/form", form, {"content-type": f"multipart/form-data; boundary={boundary}"}
     )
-    assert status == 200 and orjson.loads(body) == {"name": "ada", "file": "x" * 100000, "size": 100000}
+    assert status == 200 and orjson.loads(body) == {
+        "name": "ada",
+        "file": "x" * 100000,
+        "size": 100000,
+    }
 
     status, headers, body = server.request("GET", "/events")
     assert status == 200 and headers["content-type"].startswith("text/event-stream")
@@ -196,7 +219,9 @@ def test_app_on_server(server: Server) -> None:
 
     status, headers, body = server.request("GET", "/file")
     assert status == 200 and body == b"static hello\n" * 100
-    status, headers, body = server.request("GET", "/static/hello.txt", headers={"range": "bytes=0-5"})
+    status, headers, body = server.request(
+        "GET", "/static/hello.txt", headers={"range": "bytes=0-5"}
+    )
     assert status == 206 and body == b"static"
     etag = headers["etag"]
     status, _, body = server.request("GET", "/static/hello.txt", headers={"if-none-match": etag})
