@@ -256,9 +256,8 @@ def test_lifespan_startup_failure() -> None:
         raise RuntimeError("no database")
         yield
 
-    with pytest.raises(LifespanFailed, match="no database"):
-        with TestClient(App(lifespan=failing)):
-            pass
+    with pytest.raises(LifespanFailed, match="no database"), TestClient(App(lifespan=failing)):
+        pass
 
 
 async def test_lifespan_shutdown_failure_and_missing_state_support() -> None:
