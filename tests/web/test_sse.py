@@ -35,7 +35,7 @@ def test_event_encoding() -> None:
     ],
 )
 def test_event_fields_refuse_injection(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="may not contain|retry must be"):
+    with pytest.raises(ValueError, match=r"may not contain|retry must be"):
         ServerSentEvent("x", **kwargs)
 
 
