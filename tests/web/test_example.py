@@ -9,7 +9,7 @@ from vivace.testing import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from examples.app import app  # noqa: E402
+from examples.app import app
 
 
 def test_example_app() -> None:
