@@ -141,16 +141,6 @@ class _Matcher:
             found.sort(key=_first)
         return found
 
-    def match(self, path: str, method: str, scope: Scope) -> Match | None:
-        """The route for ``path`` and ``method`` (see the module docstring), or None."""
-        routes = self.static.get(path)
-        if routes is not None:
-            for route in routes:
-                methods = route.methods
-                if methods is None or method in methods:
-                    return route, {}, None
-        return self.match_dynamic(path, method, scope) if self.has_dynamic else None
-
     def match_dynamic(self, path: str, method: str, scope: Scope) -> Match | None:
         for _, match in self.candidates(path, scope):
             methods = match[0].methods
