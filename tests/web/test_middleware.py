@@ -507,3 +507,24 @@ def test_signer() -> None:
     # A different salt never verifies: keys are derived per use.
     with pytest.raises(BadSignature):
         Signer(b"k1", salt=b"other").unsign(token, max_age=None)
+
+
+async def test_https_redirect_with_broken_host() -> None:
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    middleware = HTTPSRedirectMiddleware(hello)
+    for kind, host in (("http", b"a:99999"), ("http", b"[::1"), ("websocket", b"a:99999")):
+        scope = {
+            "type": kind,
+            "scheme": "http" if kind == "http" else "ws",
+            "method": "GET",
+            "path": "/",
+            "query_string": b"",
+            "headers": [(b"host", host)],
+        }
+        await middleware(scope, None, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 400 and sent[2]["status"] == 400
+    assert sent[-1] == {"type": "websocket.close", "code": 1008}

@@ -22,6 +22,7 @@ from vivace.http import (
     FormError,
     FormLimitExceeded,
     Headers,
+    InvalidURL,
     MalformedForm,
     MultipartParser,
     PartData,
@@ -38,6 +39,7 @@ from vivace.web._datastructures import Address, FormData, State, UploadFile, spo
 from vivace.web._exceptions import (
     ClientDisconnect,
     ContentTooLarge,
+    HTTPException,
     MalformedBody,
     UnsupportedMediaType,
 )
@@ -83,10 +85,15 @@ class HTTPConnection:
 
     @property
     def url(self) -> URL:
-        """The full request URL, as the client asked for it."""
+        """The full request URL, as the client asked for it (400 if it cannot be parsed)."""
         url = self._url
         if url is None:
-            url = self._url = URL(scope=self._scope)
+            url = URL(scope=self._scope)
+            try:
+                url.components  # noqa: B018 - parse now: a broken Host is the client's error
+            except InvalidURL as exc:
+                raise HTTPException(400, "invalid request URL or Host header") from exc
+            self._url = url
         return url
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vivace.http import URL
+from vivace.http import URL, InvalidURL
 from vivace.types import ASGIApp, Receive, Scope, Send
 from vivace.web._responses import PlainTextResponse, RedirectResponse
 
@@ -97,8 +97,15 @@ class HTTPSRedirectMiddleware:
             return
         url = URL(scope=scope)
         secure = "https" if scheme == "http" else "wss"
-        port = url.port
-        target = url.replace(scheme=secure, port=None if port in (80, 443, None) else port)
+        try:
+            port = url.port
+            target = url.replace(scheme=secure, port=None if port in (80, 443, None) else port)
+        except InvalidURL:
+            if scope["type"] == "http":
+                await PlainTextResponse("Invalid host header", 400)(scope, receive, send)
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
         location = str(target)
         if scope["type"] == "http":
             await RedirectResponse(location, 307)(scope, receive, send)
