@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,9 +20,7 @@ from vivace.web import (
 )
 from vivace.web.middleware import GZipMiddleware, SessionMiddleware
 
-STATIC = tempfile.mkdtemp(prefix="vivace-interop-")
-with open(os.path.join(STATIC, "hello.txt"), "w") as f:
-    f.write("static hello\n" * 100)
+STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "interop_static")
 
 
 @asynccontextmanager

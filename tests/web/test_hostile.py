@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -26,9 +26,7 @@ from vivace.web.middleware import (
     TrustedHostMiddleware,
 )
 
-STATIC = tempfile.mkdtemp(prefix="vivace-hostile-")
-with open(f"{STATIC}/a.txt", "w") as f:
-    f.write("a" * 1000)
+STATIC = str(Path(__file__).resolve().parent / "interop_static")
 
 
 async def everything(request: Request) -> dict[str, Any]:
@@ -53,7 +51,7 @@ async def everything(request: Request) -> dict[str, Any]:
 
 
 async def file(request: Request) -> FileResponse:
-    return FileResponse(f"{STATIC}/a.txt")
+    return FileResponse(f"{STATIC}/hello.txt")
 
 
 APP = App(
@@ -135,7 +133,7 @@ async def call(scope: dict[str, Any], body: bytes) -> list[Message]:
                 "/x/1/a",
                 "/d/2020-01-01/12345678-1234-5678-1234-567812345678/1.5",
                 "/file",
-                "/static/a.txt",
+                "/static/hello.txt",
                 "/static/../a",
                 "/x/99999999999999999999999/%",
                 "/d/9999-99-99/x/y",
