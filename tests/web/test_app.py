@@ -388,3 +388,24 @@ def test_thread_pool_api() -> None:
     assert asyncio.run(pool.run(lambda: 5)) == 5  # restarts lazily
     pool.shutdown()
     assert asyncio.run(run_in_threadpool(sum, [1, 2])) == 3
+
+
+async def test_server_error_middleware_passes_other_scopes_and_started_responses() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["type"])
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            raise RuntimeError("after start")
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    middleware = ServerErrorMiddleware(app)
+    await middleware({"type": "lifespan"}, None, send)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="after start"):
+        await middleware({"type": "http", "headers": []}, None, send)  # type: ignore[arg-type]
+    assert seen == ["lifespan", "http"] and len(sent) == 1
