@@ -163,7 +163,8 @@ def run(duration: float, rounds: int, only: list[str] | None) -> None:
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     for r in range(rounds):
         for label, app, server in combos:
             port = _free_port()
