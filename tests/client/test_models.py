@@ -237,8 +237,9 @@ async def test_gzip_deflate_decoding() -> None:
     r = streamed(b"plain", headers=[(b"content-encoding", b"br")])
     assert await r.aread() == b"plain"
     r = streamed(b"not gzip", headers=[(b"content-encoding", b"gzip")])
-    with pytest.raises(DecodingError):
+    with pytest.raises(DecodingError) as info:
         await r.aread()
+    assert info.value.request is r.request
     s = Response._from_transport(
         200, [(b"content-encoding", b"gzip")], SyncChunks(gz), Request("GET", "http://h.test/")
     )

@@ -428,3 +428,26 @@ def test_configuration_properties() -> None:
     assert client.send(request).json()["scope"]["path"] == "/built"
     with pytest.raises(RuntimeError, match="already"), client, client:
         pass  # pragma: no cover
+
+
+def test_portal_closed_from_its_own_thread() -> None:
+    from vivace.testing._portal import LoopThread
+
+    portal = LoopThread()
+
+    async def close_from_inside() -> None:
+        portal.close()  # must not try to join its own thread
+
+    portal.call(close_from_inside())
+    portal._thread.join(5)
+    assert not portal.running
+
+
+def test_app_returning_mid_body() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"half", "more_body": True})
+
+    with pytest.raises(RuntimeError, match="without completing the response body"):
+        TestClient(app).get("/")
+    assert TestClient(app, raise_server_exceptions=False).get("/").content == b"half"

@@ -47,6 +47,7 @@ from vivace.client._exceptions import (
 )
 from vivace.client._mock import MockTransport
 from vivace.client._models import Request, Response
+from vivace.client._network import HTTPTransport
 from vivace.client._streams import AsyncByteStream, ByteStream, SyncByteStream
 from vivace.client._transport import AsyncBaseTransport
 
@@ -69,6 +70,7 @@ __all__ = [
     "FunctionAuth",
     "HTTPError",
     "HTTPStatusError",
+    "HTTPTransport",
     "Limits",
     "LocalProtocolError",
     "MockTransport",

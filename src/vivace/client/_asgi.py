@@ -229,8 +229,7 @@ class _Exchange:
         if disconnect and self.state != _COMPLETE:
             self._end(_DISCONNECTED)
         task = self.task
-        if task is None:
-            return
+        assert task is not None, "finish() runs once, after the app task started"
         if not task.done():
             done, _ = await asyncio.wait({task}, timeout=self.read_timeout)
             if not done:
@@ -240,6 +239,10 @@ class _Exchange:
         self.task = None
         # Read the task, not self.error: its done-callback may not have run yet.
         error = None if task.cancelled() else task.exception()
+        if error is None and self.state == _STREAMING:
+            # The app returned mid-body (no final more_body=False): a server would close
+            # the connection on a truncated response; in a test it is a bug to report.
+            error = RuntimeError("the ASGI app returned without completing the response body")
         if error is None or not self.transport.raise_app_exceptions:
             return
         if self.state == _DISCONNECTED and _caused_by_disconnect(error):

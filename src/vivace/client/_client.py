@@ -30,16 +30,22 @@ from vivace.client._content import RequestContent, RequestData, encode_request
 from vivace.client._cookies import Cookies, CookieTypes
 from vivace.client._decoders import SUPPORTED_ENCODINGS
 from vivace.client._exceptions import (
-    LocalProtocolError,
-    RemoteProtocolError,
     RequestError,
     TooManyRedirects,
 )
 from vivace.client._models import Request, Response, host_header, merge_params
-from vivace.client._multipart import MultipartStream, RequestFiles
-from vivace.client._streams import ByteStream
+from vivace.client._multipart import RequestFiles
+from vivace.client._redirects import build_redirect
+from vivace.client._tls import CertTypes, VerifyTypes
 from vivace.client._transport import AsyncBaseTransport
-from vivace.http import URL, Headers, HeadersInput, InvalidURL, MutableHeaders, QueryParams
+from vivace.http import (
+    URL,
+    Headers,
+    HeadersInput,
+    MutableHeaders,
+    QueryParams,
+    check_header_value,
+)
 
 __all__ = ["USE_CLIENT_DEFAULT", "Client", "EventHook"]
 
@@ -58,22 +64,13 @@ class _UseClientDefault(enum.Enum):
 USE_CLIENT_DEFAULT = _UseClientDefault.token
 
 _REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
-_BODY_HEADERS = (b"content-length", b"content-type", b"transfer-encoding", b"content-encoding")
 
 
-def _same_origin(a: URL, b: URL) -> bool:
-    return a.origin == b.origin
-
-
-def _is_https_upgrade(old: URL, new: URL) -> bool:
-    # http://host -> https://host on the default ports keeps credentials (as httpx does).
-    return (
-        old.scheme == "http"
-        and new.scheme == "https"
-        and old.hostname == new.hostname
-        and old.port in (None, 80)
-        and new.port in (None, 443)
-    )
+def _headers_over(raw: list[tuple[bytes, bytes]]) -> MutableHeaders:
+    # MutableHeaders(raw=...) without the argument checks: raw is built here, valid.
+    headers = MutableHeaders.__new__(MutableHeaders)
+    headers._list = raw
+    return headers
 
 
 class Client:
@@ -107,8 +104,8 @@ class Client:
         follow_redirects: bool = False,
         max_redirects: int = 20,
         limits: Limits = DEFAULT_LIMITS,
-        verify: Any = True,
-        cert: Any = None,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
         transport: AsyncBaseTransport | None = None,
         event_hooks: Mapping[str, list[EventHook]] | None = None,
         default_encoding: str = "utf-8",
@@ -136,13 +133,15 @@ class Client:
         if event_hooks is not None:
             self.event_hooks = event_hooks
         if transport is None:
-            raise TypeError(
-                "Client() needs transport= (ASGITransport, MockTransport) until the network "
-                "transport lands"
+            from vivace.client._network import HTTPTransport
+
+            transport = HTTPTransport(
+                limits=limits, verify=verify, cert=cert, max_header_size=max_header_size
             )
         self._transport = transport
         self._closed = False
         self._extensions = {"timeout": self._timeout}
+        self._hosts: dict[str, bytes] = {}
 
     # -- configuration --------------------------------------------------------------
 
@@ -245,15 +244,26 @@ class Client:
             merged = merge_params(merged, self._params)
         if params is not None:
             merged = merge_params(merged, params)
-        raw = [(b"host", host_header(merged))]
+        netloc = merged.components.netloc
+        host = self._hosts.get(netloc)
+        if host is None:
+            host = host_header(merged)
+            if len(self._hosts) > 256:
+                self._hosts.clear()
+            self._hosts[netloc] = host
+        raw = [(b"host", host)]
         raw.extend(self._headers.raw)
-        request_headers = MutableHeaders(raw=raw)
+        request_headers = _headers_over(raw)
         if headers is not None:
             request_headers.update(headers.raw if isinstance(headers, Headers) else headers)
         if content is not None or data is not None or files is not None or json is not None:
             body_headers, stream = encode_request(content, data, files, json)
+            chunked = request_headers.get_raw(b"transfer-encoding") is not None
             for name, value in body_headers:
-                if request_headers.get_raw(name) is None:
+                # RFC 9112 section 6.2: never Content-Length beside Transfer-Encoding.
+                if request_headers.get_raw(name) is None and not (
+                    chunked and name == b"content-length"
+                ):
                     raw.append((name, value))
         else:
             stream = None
@@ -266,7 +276,7 @@ class Client:
                 extra = dict(cookies.items() if isinstance(cookies, Mapping | Cookies) else cookies)
             cookie = self._cookies.header_for(merged, extra)
             if cookie is not None and request_headers.get_raw(b"cookie") is None:
-                raw.append((b"cookie", cookie.encode("latin-1")))
+                raw.append((b"cookie", check_header_value(cookie.encode("utf-8"), b"cookie")))
         if timeout is USE_CLIENT_DEFAULT:
             ext = self._extensions if extensions is None else {**self._extensions, **extensions}
         else:
@@ -446,71 +456,208 @@ class Client:
         return response
 
     def _build_redirect(self, request: Request, response: Response) -> Request:
-        """The request a redirect asks for (RFC 9110 section 15.4)."""
-        location = response.headers["location"]
-        try:
-            url = request.url.join(location)
-            if not url.fragment and request.url.fragment:
-                # RFC 9110 section 10.2.2: a Location without a fragment keeps ours.
-                url = url.replace(fragment=request.url.fragment)
-            url.port  # noqa: B018 - validates the port now
-        except (InvalidURL, ValueError) as exc:
-            raise RemoteProtocolError(
-                f"invalid Location header {location!r}: {exc}", request=request
-            ) from None
-        method = request.method
-        status = response.status_code
-        if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-            # 303 always means GET; 301/302 turn POST into GET as every browser does
-            # (RFC 9110 sections 15.4.2 and 15.4.3 note it).
-            method = "GET"
-        headers = request.headers.mutablecopy()
-        raw = headers.raw
-        raw[:] = [(n, v) for n, v in raw if n not in (b"host", b"cookie")]
-        raw.insert(0, (b"host", host_header(url)))
-        if not _same_origin(request.url, url) and not _is_https_upgrade(request.url, url):
-            # Never send credentials to another origin.
-            raw[:] = [(n, v) for n, v in raw if n != b"authorization"]
-        stream = request.stream
-        if method != request.method:
-            raw[:] = [(n, v) for n, v in raw if n not in _BODY_HEADERS]
-            stream = None
-        elif stream is not None and not isinstance(stream, ByteStream | MultipartStream):
-            raise LocalProtocolError(
-                f"cannot follow a {status} redirect: the request body was a stream and has "
-                "been sent; use bytes or read it first (await request.aread())",
-                request=request,
-            )
-        cookie = self._cookies.header_for(url)
-        if cookie is not None:
-            raw.append((b"cookie", cookie.encode("latin-1")))
-        return Request._new(method, url, headers, stream, dict(request.extensions))
+        return build_redirect(request, response, self._cookies)
 
     # -- verbs ----------------------------------------------------------------------
 
-    async def get(self, url: URL | str, **kwargs: Any) -> Response:
-        """``GET url``; keywords as ``request()`` (no body arguments)."""
-        return await self.request("GET", url, **kwargs)
+    async def get(
+        self,
+        url: URL | str,
+        *,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``GET url``: send the request and read the response (see ``request()``)."""
+        return await self.request(
+            "GET",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
-    async def head(self, url: URL | str, **kwargs: Any) -> Response:
-        return await self.request("HEAD", url, **kwargs)
+    async def head(
+        self,
+        url: URL | str,
+        *,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``HEAD url``: the head only; the response has no body."""
+        return await self.request(
+            "HEAD",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
-    async def options(self, url: URL | str, **kwargs: Any) -> Response:
-        return await self.request("OPTIONS", url, **kwargs)
+    async def options(
+        self,
+        url: URL | str,
+        *,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``OPTIONS url``."""
+        return await self.request(
+            "OPTIONS",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
-    async def delete(self, url: URL | str, **kwargs: Any) -> Response:
-        return await self.request("DELETE", url, **kwargs)
+    async def delete(
+        self,
+        url: URL | str,
+        *,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``DELETE url``."""
+        return await self.request(
+            "DELETE",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
-    async def post(self, url: URL | str, **kwargs: Any) -> Response:
-        """``POST url``; keywords as ``request()``, including ``content``, ``data``,
-        ``files`` and ``json``."""
-        return await self.request("POST", url, **kwargs)
+    async def post(
+        self,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any = None,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``POST url`` with a body from ``content``, ``data``/``files`` or ``json``."""
+        return await self.request(
+            "POST",
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
-    async def put(self, url: URL | str, **kwargs: Any) -> Response:
-        return await self.request("PUT", url, **kwargs)
+    async def put(
+        self,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any = None,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``PUT url`` with a body from ``content``, ``data``/``files`` or ``json``."""
+        return await self.request(
+            "PUT",
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
-    async def patch(self, url: URL | str, **kwargs: Any) -> Response:
-        return await self.request("PATCH", url, **kwargs)
+    async def patch(
+        self,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any = None,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """``PATCH url`` with a body from ``content``, ``data``/``files`` or ``json``."""
+        return await self.request(
+            "PATCH",
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
 
     # -- lifetime -------------------------------------------------------------------
 

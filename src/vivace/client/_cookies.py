@@ -17,16 +17,21 @@ unless it is the host itself.
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING
 
-from vivace.http import URL, parse_set_cookie
+from vivace.http import URL, InvalidCookie, parse_set_cookie
 
 if TYPE_CHECKING:
     from vivace.client._models import Response
 
 __all__ = ["CookieTypes", "Cookies"]
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Outside cookie-octet (RFC 6265 section 4.1.1), except DQUOTE which may wrap a value.
+_BAD_VALUE = re.compile(r"[\x00-\x20\x7f,;\\]")
 
 
 class _Cookie:
@@ -120,7 +125,15 @@ class Cookies(MutableMapping[str, str]):
     # -- mapping view: name -> value (the first match when a name has several scopes) ---
 
     def set(self, name: str, value: str, domain: str = "", path: str = "/") -> None:
-        """Set a cookie; with no ``domain`` it is sent to every host."""
+        """Set a cookie; with no ``domain`` it is sent to every host.
+
+        A name must be a token and a value may not hold ``;``, ``,``, spaces or control
+        characters (RFC 6265 section 4.1.1), so a cookie can never split the header.
+        """
+        if _TOKEN.fullmatch(name) is None:
+            raise InvalidCookie(f"invalid cookie name {name!r}", name=name)
+        if _BAD_VALUE.search(value) is not None:
+            raise InvalidCookie(f"invalid value for cookie {name!r}: {value!r}", name=name)
         domain = domain.lstrip(".").lower()
         self._cookies[(domain, path, name)] = _Cookie(
             name, value, domain, path, created=time.time()

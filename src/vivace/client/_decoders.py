@@ -8,10 +8,14 @@ the coding still holds at the end. A corrupt stream raises ``DecodingError``.
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
 
 from vivace.client._exceptions import DecodingError
 
-__all__ = ["SUPPORTED_ENCODINGS", "Decoder", "make_decoder"]
+if TYPE_CHECKING:
+    from vivace.client._models import Request
+
+__all__ = ["IDENTITY", "SUPPORTED_ENCODINGS", "Decoder", "make_decoder"]
 
 #: The value the client sends in ``Accept-Encoding``.
 SUPPORTED_ENCODINGS = b"gzip, deflate"
@@ -30,10 +34,11 @@ class Decoder:
 
 
 class _ZlibDecoder(Decoder):
-    __slots__ = ("_first", "_gzip", "_obj")
+    __slots__ = ("_first", "_gzip", "_obj", "_request")
 
-    def __init__(self, gzip: bool) -> None:
+    def __init__(self, gzip: bool, request: Request | None) -> None:
         self._gzip = gzip
+        self._request = request
         self._first = True
         # 16 + MAX_WBITS: a gzip header and trailer; MAX_WBITS: a zlib-wrapped deflate.
         self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
@@ -52,13 +57,17 @@ class _ZlibDecoder(Decoder):
             self._first = False
             return self._obj.decompress(data)
         except zlib.error as exc:
-            raise DecodingError(f"cannot decode the response body: {exc}") from exc
+            raise DecodingError(
+                f"cannot decode the response body: {exc}", request=self._request
+            ) from exc
 
     def flush(self) -> bytes:
         try:
             return self._obj.flush()
         except zlib.error as exc:  # pragma: no cover - zlib's flush does not raise in practice
-            raise DecodingError(f"cannot decode the response body: {exc}") from exc
+            raise DecodingError(
+                f"cannot decode the response body: {exc}", request=self._request
+            ) from exc
 
 
 class _MultiDecoder(Decoder):
@@ -80,10 +89,10 @@ class _MultiDecoder(Decoder):
         return data
 
 
-_IDENTITY = Decoder()
+IDENTITY = Decoder()
 
 
-def make_decoder(content_encoding: str | None) -> Decoder:
+def make_decoder(content_encoding: str | None, request: Request | None = None) -> Decoder:
     """The decoder for a ``Content-Encoding`` value; unknown codings pass through as is.
 
     >>> import gzip
@@ -93,14 +102,14 @@ def make_decoder(content_encoding: str | None) -> Decoder:
     b'plain'
     """
     if not content_encoding:
-        return _IDENTITY
+        return IDENTITY
     decoders: list[Decoder] = []
     for coding in content_encoding.lower().split(","):
         coding = coding.strip()
         if coding in ("gzip", "x-gzip"):
-            decoders.append(_ZlibDecoder(gzip=True))
+            decoders.append(_ZlibDecoder(gzip=True, request=request))
         elif coding == "deflate":
-            decoders.append(_ZlibDecoder(gzip=False))
+            decoders.append(_ZlibDecoder(gzip=False, request=request))
     if not decoders:
-        return _IDENTITY
+        return IDENTITY
     return decoders[0] if len(decoders) == 1 else _MultiDecoder(decoders)

@@ -24,7 +24,7 @@ from vivace.client._content import (
     encode_urlencoded,
 )
 from vivace.client._cookies import Cookies
-from vivace.client._decoders import Decoder, make_decoder
+from vivace.client._decoders import IDENTITY, Decoder, make_decoder
 from vivace.client._exceptions import (
     HTTPStatusError,
     ResponseNotRead,
@@ -33,7 +33,15 @@ from vivace.client._exceptions import (
 )
 from vivace.client._multipart import RequestFiles
 from vivace.client._streams import AsyncByteStream, ByteStream, SyncByteStream
-from vivace.http import DEFAULT_PORTS, URL, Headers, HeadersInput, MutableHeaders, QueryParams
+from vivace.http import (
+    DEFAULT_PORTS,
+    URL,
+    Headers,
+    HeadersInput,
+    MutableHeaders,
+    QueryParams,
+    check_header_value,
+)
 from vivace.http.status import reason_phrase as phrase_for
 
 __all__ = ["Request", "Response", "host_header", "merge_params"]
@@ -52,11 +60,12 @@ def host_header(url: URL) -> bytes:
     if sep and "]" not in port and port.isdigit() and DEFAULT_PORTS.get(url.scheme) == int(port):
         hostport = host
     try:
-        return hostport.encode("ascii")
+        value = hostport.encode("ascii")
     except UnicodeEncodeError:
         # An internationalised domain name goes on the wire in its IDNA (punycode) form.
         name, colon, number = hostport.partition(":")
-        return name.encode("idna") + (f":{number}".encode("ascii") if colon else b"")
+        value = name.encode("idna") + (f":{number}".encode("ascii") if colon else b"")
+    return check_header_value(value, b"host")
 
 
 def merge_params(url: URL, params: Any) -> URL:
@@ -115,8 +124,12 @@ class Request:
         self.extensions = {} if extensions is None else extensions
         if stream is None:
             body_headers, stream = encode_request(content, data, files, json)
+            chunked = self.headers.get_raw(b"transfer-encoding") is not None
             for name, value in body_headers:
-                if self.headers.get_raw(name) is None:
+                # RFC 9112 section 6.2: never Content-Length beside Transfer-Encoding.
+                if self.headers.get_raw(name) is None and not (
+                    chunked and name == b"content-length"
+                ):
                     self.headers.raw.append((name, value))
         self.stream = stream
         if stream is None and self.method in ("POST", "PUT", "PATCH"):
@@ -317,9 +330,11 @@ class Response:
     ) -> Response:
         # Transports build responses from parsed (trusted) data: no validation, no copies.
         self = object.__new__(cls)
+        headers = Headers.__new__(Headers)
+        headers._list = raw_headers
         self._setup(
             status_code,
-            Headers(raw=raw_headers),
+            headers,
             stream,
             http_version,
             reason_phrase,
@@ -447,7 +462,9 @@ class Response:
     def _get_decoder(self) -> Decoder:
         if self._decoder is None:
             encoding = self.headers.get_raw(b"content-encoding")
-            self._decoder = make_decoder(None if encoding is None else encoding.decode("latin-1"))
+            self._decoder = make_decoder(
+                None if encoding is None else encoding.decode("latin-1"), self._request
+            )
         return self._decoder
 
     def _raw_started(self) -> None:
@@ -469,7 +486,10 @@ class Response:
                     else stream.read()  # a sync-only stream (the sync test client)
                 )
                 decoder = self._get_decoder()
-                self._content = decoder.decode(raw) + decoder.flush() if raw else decoder.flush()
+                if decoder is IDENTITY:
+                    self._content = raw
+                else:
+                    self._content = decoder.decode(raw) + decoder.flush()
             finally:
                 await self.aclose()
         return self._content

@@ -61,4 +61,6 @@ class LoopThread:
         """Stop the loop and join the thread (cancelling what still runs)."""
         if self._thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout)
+            if threading.current_thread() is not self._thread:
+                # (Collected on its own loop thread: the loop stops after this callback.)
+                self._thread.join(timeout)
