@@ -39,6 +39,13 @@ from vivace.web._routing import BaseRoute, Host, Mount, Route
 from vivace.web._sse import EventSourceResponse, ServerSentEvent
 from vivace.web._staticfiles import StaticFiles
 from vivace.web._templating import Jinja2Templates
+from vivace.web._websocket_routing import WebSocketEndpoint, WebSocketRoute
+from vivace.web._websockets import (
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketException,
+    WebSocketState,
+)
 from vivace.web.middleware import Middleware
 
 __all__ = [
@@ -80,6 +87,12 @@ __all__ = [
     "UnsupportedMediaType",
     "UploadFile",
     "WebError",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketEndpoint",
+    "WebSocketException",
+    "WebSocketRoute",
+    "WebSocketState",
     "iterate_in_threadpool",
     "register_converter",
     "run_in_threadpool",
