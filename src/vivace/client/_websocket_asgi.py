@@ -117,7 +117,7 @@ class ASGIWebSocketSession(WebSocketSession):
         """Run the app and wait for its answer to the handshake."""
         scope = self.build_scope()
         app = self._transport.app
-        task = asyncio.get_running_loop().create_task(
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
             app(scope, self._app_receive, self._app_send)  # type: ignore[arg-type]
         )
         self._task = task
@@ -224,7 +224,7 @@ class ASGIWebSocketSession(WebSocketSession):
                 text, data = message.get("text"), message.get("bytes")
                 if (text is None) == (data is None):
                     raise RuntimeError("a websocket.send message needs one of 'text' or 'bytes'")
-                self._to_client.append(text if text is not None else bytes(data))
+                self._to_client.append(text if text is not None else bytes(data or b""))
                 self._wake_client()
                 return
             if kind == "websocket.close":

@@ -255,7 +255,8 @@ class WebSocketCore:
 
     def _events(self) -> list[Event]:
         proto = self._proto
-        frames = proto.events_received()
+        # Frames only: the handshake events (Request, Response) belong to its subclasses.
+        frames: list[Any] = proto.events_received()
         out: list[Event] = []
         for frame in frames:
             opcode = frame.opcode
