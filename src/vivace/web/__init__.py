@@ -10,6 +10,15 @@ See docs/web.md for the guide.
 
 from vivace.web._app import App
 from vivace.web._background import BackgroundTask, BackgroundTasks
+from vivace.web._broadcast import (
+    Broadcast,
+    BroadcastBackend,
+    BroadcastError,
+    BroadcastEvent,
+    MemoryBackend,
+    Subscriber,
+    SubscriberLagged,
+)
 from vivace.web._concurrency import ThreadPool, iterate_in_threadpool, run_in_threadpool
 from vivace.web._config import Limits
 from vivace.web._convertors import Converter, register_converter
@@ -54,6 +63,10 @@ __all__ = [
     "BackgroundTask",
     "BackgroundTasks",
     "BaseRoute",
+    "Broadcast",
+    "BroadcastBackend",
+    "BroadcastError",
+    "BroadcastEvent",
     "ClientDisconnect",
     "ContentTooLarge",
     "Converter",
@@ -69,6 +82,7 @@ __all__ = [
     "Jinja2Templates",
     "Limits",
     "MalformedBody",
+    "MemoryBackend",
     "Middleware",
     "Mount",
     "NoMatchFound",
@@ -82,6 +96,8 @@ __all__ = [
     "State",
     "StaticFiles",
     "StreamingResponse",
+    "Subscriber",
+    "SubscriberLagged",
     "ThreadPool",
     "URLPath",
     "UnsupportedMediaType",
