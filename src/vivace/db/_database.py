@@ -468,8 +468,10 @@ class Database:
         raw_iter = lease.raw.iterate(sql, args, batch_size, in_transaction)
         await lease.enter(scope)
         held = True
+        token = object()
         if hold:
             lease.streaming = asyncio.current_task()
+            lease.stream_id = token
         try:
             lease._check_lost()
             while True:
@@ -486,13 +488,18 @@ class Database:
                 for row in convert_rows(batch, processors) if processors else batch:
                     yield row
         finally:
+            if hold and lease.stream_id is not token:
+                # The scope ended under us and took the connection (see Lease.enter).
+                await raw_iter.aclose()  # type: ignore[attr-defined]
+                return
             try:
                 if not held:
                     await lease.enter(scope)
                     held = True
                 await raw_iter.aclose()  # type: ignore[attr-defined]
             finally:
-                lease.streaming = None
+                if hold:
+                    lease.streaming = lease.stream_id = None
                 if held:
                     lease.leave()
 

@@ -47,7 +47,7 @@ bindings: ContextVar[dict[Any, Scope] | None] = ContextVar("vivace_db_scopes", d
 class Lease:
     """One pooled connection serving a tree of scopes, with its gate."""
 
-    __slots__ = ("active", "busy", "raw", "savepoints", "streaming", "waiters")
+    __slots__ = ("aborted", "active", "busy", "raw", "savepoints", "stream_id", "streaming", "waiters")
 
     def __init__(self, raw: BackendConnection) -> None:
         self.raw = raw
@@ -57,8 +57,12 @@ class Lease:
         self.waiters: deque[tuple[Scope | None, asyncio.Future[None]]] = deque()
         self.savepoints = 0
         self.streaming: asyncio.Task[Any] | None = None
+        self.stream_id: object | None = None
+        self.aborted: str | None = None
 
     def _check_lost(self) -> None:
+        if self.aborted is not None:
+            raise ConnectionLost(self.aborted)
         if self.raw.broken:
             raise ConnectionLost(
                 "the connection of this transaction was lost earlier; the server rolled "
@@ -73,6 +77,19 @@ class Lease:
         if scope is not None and not scope.open:
             raise scope.closed_error()
         if self.streaming is not None and self.streaming is asyncio.current_task():
+            if scope is None:
+                # The scope is ending while this task's iterate() still holds the
+                # connection mid-result (an iteration left unfinished): abandon the
+                # stream and the connection with it; the server rolls back.
+                self.aborted = (
+                    "the transaction ended while iterate() was still streaming rows over "
+                    "its connection; the connection was dropped and the server rolled the "
+                    "transaction back"
+                )
+                self.streaming = self.stream_id = None
+                self.raw.broken = True
+                self.raw.terminate()
+                return  # the gate stays taken (busy), now on behalf of the caller
             raise InterfaceError(
                 "iterate() is still streaming rows over this connection (MySQL sends a "
                 "result over the connection until its last row); finish or close the "

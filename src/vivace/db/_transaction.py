@@ -200,7 +200,8 @@ class Transaction:
                 if commit:
                     self._state = _ROLLED_BACK
                     raise ConnectionLost(
-                        "the connection was lost before COMMIT: the server rolled the "
+                        lease.aborted
+                        or "the connection was lost before COMMIT: the server rolled the "
                         "transaction back, nothing of it was committed"
                     )
             elif scope.savepoint is not None:
