@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 
-MYSQL = dict(host="127.0.0.1", port=3306, user="root", password="", db="test")
+MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "db": "test"}
 TABLE = f"bench_drv_{os.getpid()}"
 N_ONE = 2000
 N_INSERT = 1000
@@ -147,7 +147,9 @@ async def sqlite_candidates(path: str) -> dict[str, dict[str, tuple[Op, int]]]:
         )
 
     async def v_execmany() -> None:
-        await db.execute_many(f"INSERT INTO {TABLE} (name, amount, note) VALUES (:n, :a, :t)", vrows)
+        await db.execute_many(
+            f"INSERT INTO {TABLE} (name, amount, note) VALUES (:n, :a, :t)", vrows
+        )
 
     return {
         "aiosqlite (raw)": {

@@ -25,7 +25,9 @@ SESSION_ID = {
 
 
 async def add(db: Database, table: str, id_: int, name: str = "x") -> None:
-    await db.execute(f"INSERT INTO {table} (id, name) VALUES (:id, :name)", {"id": id_, "name": name})
+    await db.execute(
+        f"INSERT INTO {table} (id, name) VALUES (:id, :name)", {"id": id_, "name": name}
+    )
 
 
 async def count(db: Database, table: str) -> int:
@@ -51,7 +53,9 @@ async def test_gather_inside_transaction_shares_it(db: Database, items: str) -> 
         await asyncio.gather(*(add(db, items, i) for i in range(1, 51)))
         assert await count(db, items) == 51
         if db.url.backend in SESSION_ID:
-            ids = await asyncio.gather(*(db.fetch_val(SESSION_ID[db.url.backend]) for _ in range(10)))
+            ids = await asyncio.gather(
+                *(db.fetch_val(SESSION_ID[db.url.backend]) for _ in range(10))
+            )
             assert len(set(ids)) == 1
     assert await count(db, items) == 51
 
@@ -59,6 +63,7 @@ async def test_gather_inside_transaction_shares_it(db: Database, items: str) -> 
 async def test_gather_inside_transaction_rolls_back_together(db: Database, items: str) -> None:
     with pytest.raises(ValueError, match="late"):
         async with db.transaction():
+
             async def late_failure() -> None:
                 await add(db, items, 1000)
                 raise ValueError("late")
@@ -105,13 +110,14 @@ async def test_concurrent_transactions_are_isolated(url: str, items: str, db: Da
 
     if db.url.backend == "sqlite":
         # One writer at a time in SQLite: BEGIN IMMEDIATE queues the others.
-        await asyncio.gather(
-            writer(0, False), observer(), return_exceptions=False
-        )
+        await asyncio.gather(writer(0, False), observer(), return_exceptions=False)
         await asyncio.gather(writer(100, True), writer(200, False), return_exceptions=True)
     else:
         await asyncio.gather(
-            writer(0, False), writer(100, True), writer(200, False), observer(),
+            writer(0, False),
+            writer(100, True),
+            writer(200, False),
+            observer(),
             return_exceptions=True,
         )
     ids = sorted(r.id for r in await db.fetch_all(f"SELECT id FROM {items}"))
@@ -136,7 +142,7 @@ async def test_nested_transactions_in_concurrent_children(db: Database, items: s
         await asyncio.gather(*(child(i) for i in range(20)))
         assert await count(db, items) == 20
     ids = sorted(r.id for r in await db.fetch_all(f"SELECT id FROM {items}"))
-    assert ids == sorted([i for i in range(0, 20, 2)] + [i + 1000 for i in range(0, 20, 2)])
+    assert ids == sorted([*range(0, 20, 2), *range(1000, 1020, 2)])
 
 
 async def test_sibling_statement_waits_for_nested_transaction(db: Database, items: str) -> None:
@@ -164,9 +170,7 @@ async def test_sibling_statement_waits_for_nested_transaction(db: Database, item
     assert await count(db, items) == 2
 
 
-async def test_child_outliving_its_transaction_gets_a_clear_error(
-    db: Database, items: str
-) -> None:
+async def test_child_outliving_its_transaction_gets_a_clear_error(db: Database, items: str) -> None:
     gate = asyncio.Event()
 
     async def straggler() -> None:
@@ -195,7 +199,9 @@ async def test_transaction_committed_from_another_task(db: Database, items: str)
 
 async def test_connection_handle_shared_by_gather(db: Database) -> None:
     async with db.connection() as conn:
-        values = await asyncio.gather(*(conn.fetch_val("SELECT :v + 0", {"v": i}) for i in range(30)))
+        values = await asyncio.gather(
+            *(conn.fetch_val("SELECT :v + 0", {"v": i}) for i in range(30))
+        )
         assert [int(v) for v in values] == list(range(30))
 
 
@@ -203,6 +209,7 @@ async def test_force_rollback_is_seen_by_every_task(url: str, items: str, db: Da
     # encode/databases #38: all tasks, and transactions in any task, share the
     # rolled-back connection.
     async with db.force_rollback():
+
         async def worker(i: int) -> None:
             async with db.transaction():
                 await add(db, items, i)
@@ -231,9 +238,7 @@ async def test_query_inside_iterate_loop(db: Database, items: str) -> None:
                     async for _row in rows:
                         await db.fetch_val("SELECT 1")
         else:
-            seen = []
-            async for row in rows:
-                seen.append(int(await db.fetch_val("SELECT :v + 0", {"v": row.id})))
+            seen = [int(await db.fetch_val("SELECT :v + 0", {"v": row.id})) async for row in rows]
             assert seen == list(range(6))
         # The connection is fine afterwards.
         assert await count(db, items) == 6
@@ -278,9 +283,7 @@ async def test_two_databases_do_not_mix(url: str, db: Database) -> None:
         await other.disconnect()
 
 
-async def test_transaction_ending_under_an_unfinished_stream(
-    db: Database, items: str
-) -> None:
+async def test_transaction_ending_under_an_unfinished_stream(db: Database, items: str) -> None:
     for i in range(10):
         await add(db, items, i)
     with pytest.raises(ConnectionLost, match="still streaming"):

@@ -65,9 +65,12 @@ async def test_execute_many_and_percent_and_colons(db: Database, items: str) -> 
     )
     await db.execute_many(f"INSERT INTO {items} (id, name) VALUES (:id, :name)", [])
     assert await db.fetch_val(f"SELECT count(*) FROM {items}") == 200
-    assert await db.fetch_val(
-        f"SELECT count(*) FROM {items} WHERE name LIKE '50%' AND name LIKE '%:x%'"
-    ) == 200
+    assert (
+        await db.fetch_val(
+            f"SELECT count(*) FROM {items} WHERE name LIKE '50%' AND name LIKE '%:x%'"
+        )
+        == 200
+    )
     assert await db.fetch_val("SELECT '100%' AS p") == "100%"
 
 

@@ -14,7 +14,9 @@ async def names(db: Database, table: str) -> list[str]:
 
 
 async def add(db: Database, table: str, id_: int, name: str) -> None:
-    await db.execute(f"INSERT INTO {table} (id, name) VALUES (:id, :name)", {"id": id_, "name": name})
+    await db.execute(
+        f"INSERT INTO {table} (id, name) VALUES (:id, :name)", {"id": id_, "name": name}
+    )
 
 
 class Boom(Exception):

@@ -70,9 +70,7 @@ async def test_core_roundtrip_is_identical_on_every_backend(db: Database, typed:
     assert dict(await db.fetch_one(sa.select(typed).where(typed.c.id == 2))) == {"id": 2, **nulls}
 
 
-async def test_raw_parameters_are_stored_as_core_stores_them(
-    db: Database, typed: sa.Table
-) -> None:
+async def test_raw_parameters_are_stored_as_core_stores_them(db: Database, typed: sa.Table) -> None:
     columns = ", ".join(EXPECTED)
     params = ", ".join(f":{name}" for name in EXPECTED)
     await db.execute(f"INSERT INTO {typed.name} ({columns}) VALUES ({params})", EXPECTED)

@@ -71,7 +71,7 @@ _PATTERNS = {
 class RawStatement:
     """A raw SQL text rewritten for one driver: ``sql`` plus the parameter order."""
 
-    __slots__ = ("count", "names", "order", "sql", "source")
+    __slots__ = ("count", "names", "order", "source", "sql")
 
     def __init__(self, source: str, sql: str, order: tuple[str, ...]) -> None:
         self.source = source
@@ -122,9 +122,9 @@ class RawStatement:
 def parse_raw(sql: str, style: str) -> RawStatement:
     """Rewrite ``:name`` parameters into the driver's placeholder style.
 
-    >>> s = parse_raw("SELECT * FROM t WHERE a = :a AND b = :b OR a = :a AND c::text = 'x:y'", "dollar")
+    >>> s = parse_raw("SELECT * FROM t WHERE a = :a AND b = :b OR c::text = 'x:y'", "dollar")
     >>> s.sql, s.order
-    ("SELECT * FROM t WHERE a = $1 AND b = $2 OR a = $1 AND c::text = 'x:y'", ('a', 'b'))
+    ("SELECT * FROM t WHERE a = $1 AND b = $2 OR c::text = 'x:y'", ('a', 'b'))
     >>> parse_raw("SELECT :a, '%' LIKE :b -- :c", "format").sql
     "SELECT %s, '%%' LIKE %s -- :c"
     >>> parse_raw("SELECT :a, :a", "qmark").order

@@ -14,7 +14,7 @@ from typing import Any
 
 from ._compile import CoreCompiler, RawStatement, parse_raw
 from ._connection import Connection
-from ._errors import DatabaseNotConnected, InterfaceError, TransactionError
+from ._errors import DatabaseNotConnected, InterfaceError, ParameterError, TransactionError
 from ._pool import Pool
 from ._record import convert_rows
 from ._scope import Lease, Scope, bind, bindings, live_scope, unbind
@@ -270,7 +270,16 @@ class Database:
             if statement is None:
                 statement = self._parse(query)
             bind = statement.bind
-            rows = [bind(row) for row in values]
+            try:
+                rows = [bind(row) for row in values]
+            except ParameterError as exc:
+                index = next(i for i, row in enumerate(values) if _mismatched(statement, row))
+                raise ParameterError(
+                    f"execute_many(): row {index}: {exc.message}",
+                    sql=exc.sql,
+                    missing=exc.missing,
+                    extra=exc.extra,
+                ) from None
             encoders = self._encoders
             if encoders:
                 for args in rows:
@@ -297,7 +306,7 @@ class Database:
             rows = await self._bound("fetch_all", sql, args)
         if processors is not None:
             return convert_rows(rows, processors)
-        return rows  # type: ignore[no-any-return]
+        return rows
 
     async def fetch_one(self, query: Any, values: Mapping[str, Any] | None = None) -> Any:
         """The first row as a record, or None."""
@@ -410,9 +419,7 @@ class Database:
         finally:
             lease.leave()
 
-    async def _run_in(
-        self, scope: Scope, method: str, query: Any, values: Any, *extra: Any
-    ) -> Any:
+    async def _run_in(self, scope: Scope, method: str, query: Any, values: Any, *extra: Any) -> Any:
         """Run on a given scope (a Connection handle's), whatever the context's binding."""
         if not scope.open:
             raise scope.closed_error()
@@ -490,18 +497,26 @@ class Database:
         finally:
             if hold and lease.stream_id is not token:
                 # The scope ended under us and took the connection (see Lease.enter).
-                await raw_iter.aclose()  # type: ignore[attr-defined]
-                return
-            try:
-                if not held:
-                    await lease.enter(scope)
-                    held = True
-                await raw_iter.aclose()  # type: ignore[attr-defined]
-            finally:
-                if hold:
-                    lease.streaming = lease.stream_id = None
-                if held:
-                    lease.leave()
+                await raw_iter.aclose()
+            else:
+                try:
+                    if not held:
+                        await lease.enter(scope)
+                        held = True
+                    await raw_iter.aclose()
+                finally:
+                    if hold:
+                        lease.streaming = lease.stream_id = None
+                    if held:
+                        lease.leave()
+
+
+def _mismatched(statement: RawStatement, values: Any) -> bool:
+    try:
+        statement.bind(values)
+    except ParameterError:
+        return True
+    return False
 
 
 def processors_needed(query: Any) -> bool:

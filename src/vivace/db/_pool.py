@@ -30,8 +30,8 @@ class Pool:
     """A pool of backend connections (internal: used through ``Database``)."""
 
     __slots__ = (
-        "_closed",
         "_close_tasks",
+        "_closed",
         "_connect",
         "_idle",
         "_in_use",
@@ -57,7 +57,9 @@ class Pool:
         if max_size < 1:
             raise ValueError(f"max_size must be at least 1, not {max_size}")
         if not 0 <= min_size <= max_size:
-            raise ValueError(f"min_size must be between 0 and max_size ({max_size}), not {min_size}")
+            raise ValueError(
+                f"min_size must be between 0 and max_size ({max_size}), not {min_size}"
+            )
         if acquire_timeout <= 0:
             raise ValueError(f"acquire_timeout must be positive, not {acquire_timeout}")
         self._connect = connect

@@ -35,7 +35,7 @@ class Columns:
         self.names = tuple(names)
         index: dict[Any, int] = {}
         count = len(self.names)
-        for position, name in enumerate(self.names):
+        for position in range(count):
             index[position] = position
             index[position - count] = position
         # With duplicate names (a join selecting two "id" columns) the first one wins,

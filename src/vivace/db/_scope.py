@@ -47,7 +47,16 @@ bindings: ContextVar[dict[Any, Scope] | None] = ContextVar("vivace_db_scopes", d
 class Lease:
     """One pooled connection serving a tree of scopes, with its gate."""
 
-    __slots__ = ("aborted", "active", "busy", "raw", "savepoints", "stream_id", "streaming", "waiters")
+    __slots__ = (
+        "aborted",
+        "active",
+        "busy",
+        "raw",
+        "savepoints",
+        "stream_id",
+        "streaming",
+        "waiters",
+    )
 
     def __init__(self, raw: BackendConnection) -> None:
         self.raw = raw

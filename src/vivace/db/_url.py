@@ -60,9 +60,9 @@ class DatabaseURL:
     )
 
     def __init__(self, url: str | DatabaseURL) -> None:
-        if isinstance(url, DatabaseURL):
-            url = url._text
-        self._text = url
+        text: str = url._text if isinstance(url, DatabaseURL) else url
+        url = text
+        self._text: str = text
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -90,15 +90,16 @@ class DatabaseURL:
                     f"a SQLite URL has no host: use sqlite:///relative.db or "
                     f"sqlite:////absolute.db, not {self._redacted(url)!r}"
                 )
-            self.database = path or ":memory:"
+            self.database: str | None = path or ":memory:"
         else:
             self.database = unquote(parts.path.lstrip("/")) or None
 
     @property
     def is_memory(self) -> bool:
         """True for an in-memory SQLite database (one connection holds all of it)."""
+        database = self.database or ""
         return self.backend == "sqlite" and (
-            self.database == ":memory:" or self.database.startswith("file::memory:")
+            database == ":memory:" or database.startswith("file::memory:")
         )
 
     def sqlalchemy_url(self) -> str:

@@ -18,7 +18,7 @@ import datetime
 import decimal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, ClassVar
 
 from .._url import DatabaseURL
@@ -68,7 +68,7 @@ class BackendConnection:
     async def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
         raise NotImplementedError
 
-    async def fetch_val(self, sql: str, args: Sequence[Any], column: int) -> Any:
+    async def fetch_val(self, sql: str, args: Sequence[Any], column: int | str) -> Any:
         raise NotImplementedError
 
     async def execute(self, sql: str, args: Sequence[Any]) -> int:
@@ -79,7 +79,7 @@ class BackendConnection:
 
     def iterate(
         self, sql: str, args: Sequence[Any], batch_size: int, in_transaction: bool
-    ) -> AsyncIterator[list[Any]]:
+    ) -> AsyncGenerator[list[Any], None]:
         """Batches of records, holding at most ``batch_size`` rows in memory."""
         raise NotImplementedError
 

@@ -13,7 +13,7 @@ and SQLite do), not only the rows whose values changed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, NoReturn
 
 from .._errors import (
@@ -191,7 +191,7 @@ class MySQLConnection(BackendConnection):
 
     async def iterate(
         self, sql: str, args: Sequence[Any], batch_size: int, in_transaction: bool
-    ) -> AsyncIterator[list[Any]]:
+    ) -> AsyncGenerator[list[Any], None]:
         # An unbuffered cursor streams rows off the socket as they are read: memory
         # stays bounded, and the connection carries nothing else until the end.
         cursor = self._conn.cursor(SSCursor)

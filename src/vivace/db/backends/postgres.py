@@ -12,7 +12,7 @@ from dicts and lists), so JSON reads back as Python data as on the other backend
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, NoReturn
 
 from .._errors import (
@@ -29,14 +29,12 @@ from .base import ISOLATION_LEVELS, Backend, BackendConnection, json_dumps, json
 try:
     import asyncpg
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "PostgreSQL support needs asyncpg: pip install 'vivace[postgres]'"
-    ) from exc
+    raise ImportError("PostgreSQL support needs asyncpg: pip install 'vivace[postgres]'") from exc
 
 __all__ = ["PostgresBackend", "PostgresConnection"]
 
 
-class PGRecord(asyncpg.Record):
+class PGRecord(asyncpg.Record):  # type: ignore[misc]
     """asyncpg's record with vivace's Record contract (attribute access, Mapping iteration)."""
 
     __slots__ = ()
@@ -62,7 +60,7 @@ class PGRecord(asyncpg.Record):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return record_repr(self)  # type: ignore[arg-type]
+        return record_repr(self)
 
 
 Record.register(PGRecord)
@@ -176,7 +174,7 @@ class PostgresConnection(BackendConnection):
 
     async def iterate(
         self, sql: str, args: Sequence[Any], batch_size: int, in_transaction: bool
-    ) -> AsyncIterator[list[Any]]:
+    ) -> AsyncGenerator[list[Any], None]:
         # A server-side cursor lives inside a transaction: outside one, open our own.
         if not in_transaction:
             await self.execute("BEGIN", ())
@@ -230,7 +228,9 @@ class PostgresBackend(Backend):
     def make_dialect(self) -> Any:
         from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 
-        return PGDialect_asyncpg(json_serializer=json_dumps, json_deserializer=json_loads)
+        return PGDialect_asyncpg(  # type: ignore[no-untyped-call]
+            json_serializer=json_dumps, json_deserializer=json_loads
+        )
 
     def connect_kwargs(self) -> dict[str, Any]:
         url = self.url
@@ -247,8 +247,7 @@ class PostgresBackend(Backend):
         for key in list(options):
             if key not in self._URL_OPTIONS:
                 raise InterfaceError(
-                    f"unknown PostgreSQL URL option {key!r} "
-                    f"(known: {', '.join(self._URL_OPTIONS)})"
+                    f"unknown PostgreSQL URL option {key!r} (known: {', '.join(self._URL_OPTIONS)})"
                 )
         if "sslmode" in options or "ssl" in options:
             kwargs["ssl"] = options.pop("ssl", None) or options.pop("sslmode")

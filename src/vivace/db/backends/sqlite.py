@@ -24,7 +24,7 @@ import asyncio
 import queue
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, NoReturn
 
 from .._errors import (
@@ -254,7 +254,7 @@ class SQLiteConnection(BackendConnection):
 
     async def iterate(
         self, sql: str, args: Sequence[Any], batch_size: int, in_transaction: bool
-    ) -> AsyncIterator[list[Any]]:
+    ) -> AsyncGenerator[list[Any], None]:
         worker = self._worker
         cursor = await self._run(worker.cursor_open, sql, args)
         try:
@@ -317,7 +317,7 @@ class SQLiteBackend(Backend):
                     f"unknown SQLite URL option {key!r} (known: {', '.join(self._URL_OPTIONS)})"
                 )
         timeout = float(self.options.get("timeout", options.get("timeout", 5.0)))
-        path = self.url.database
+        path = self.url.database or ":memory:"
         uri = path.startswith("file:")
         pragmas = []
         foreign_keys = options.get("foreign_keys", "on").lower()
