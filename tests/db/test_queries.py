@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import pytest
 import sqlalchemy as sa
 
-from vivace.db import Database, Record
+from vivace.db import Database, Record, TransactionError, UniqueViolation
 
 from .conftest import TableFactory
 
@@ -169,3 +169,39 @@ async def test_core_statements(db: Database, notes_table: sa.Table) -> None:
         await conn.execute_many(t.insert(), [{"id": 50, "title": "c"}])
     streamed = [r.id async for r in db.iterate(sa.select(t.c.id).order_by(t.c.id), batch_size=2)]
     assert streamed == [1, 2, 3, 50]
+
+
+async def test_execute_many_is_all_or_nothing(db: Database, items: str) -> None:
+    rows = [{"id": i, "name": f"n{i}", "amount": i} for i in range(1, 3001)]
+    rows[2500]["id"] = 7  # a duplicate key near the end
+    sql = f"INSERT INTO {items} (id, name, amount) VALUES (:id, :name, :amount)"
+    with pytest.raises(UniqueViolation):
+        await db.execute_many(sql, rows)
+    assert await db.fetch_val(f"SELECT count(*) FROM {items}") == 0
+    with pytest.raises(UniqueViolation):
+        async with db.transaction():
+            await db.execute_many(sql, rows[:10] + rows[:1])
+    assert await db.fetch_val(f"SELECT count(*) FROM {items}") == 0
+    postgres = db.url.backend == "postgresql"
+    # PostgreSQL aborts the whole transaction on an error; its COMMIT then rolls back,
+    # which vivace reports instead of passing it off as a commit.
+    outcome = (
+        pytest.raises(TransactionError, match="rolled back by PostgreSQL")
+        if postgres
+        else contextlib.nullcontext()
+    )
+    with outcome:
+        async with db.transaction():
+            await db.execute(sql, rows[100])
+            with pytest.raises(UniqueViolation):
+                await db.execute_many(sql, rows[:10] + rows[:1])
+            if not postgres:
+                assert await db.fetch_val(f"SELECT count(*) FROM {items}") == 1
+                await db.execute(sql, rows[101])
+    if db.url.backend == "postgresql":
+        assert await db.fetch_val(f"SELECT count(*) FROM {items}") == 0
+    else:
+        assert await db.fetch_val(f"SELECT count(*) FROM {items}") == 2
+        await db.execute(f"DELETE FROM {items}")
+    await db.execute_many(sql, rows[:2500])
+    assert await db.fetch_val(f"SELECT count(*) FROM {items}") == 2500

@@ -366,7 +366,7 @@ class Database:
             pool = self._pool or self._require_pool()
             raw = pool.try_acquire() or await pool.acquire()
             try:
-                await raw.execute_many(sql, rows)
+                await raw.execute_many(sql, rows, False)
             finally:
                 pool.release(raw)
             return
@@ -407,11 +407,15 @@ class Database:
         if scope is None:
             pool = self._require_pool()
             raw = pool.try_acquire() or await pool.acquire()
+            if method == "execute_many":
+                extra = (False,)
             try:
                 return await getattr(raw, method)(sql, args, *extra)
             finally:
                 pool.release(raw)
         lease = scope.lease
+        if method == "execute_many":
+            extra = (scope.in_transaction,)
         await lease.enter(scope)
         try:
             lease._check_lost()
@@ -429,6 +433,7 @@ class Database:
             sql, rows = self._sql_many(query, values)
             processors = None
             args: Any = rows
+            extra = (scope.in_transaction,)
         else:
             sql, args, processors = self._sql(query, values)
             if method == "fetch_val" and processors is not None:

@@ -74,7 +74,11 @@ class BackendConnection:
     async def execute(self, sql: str, args: Sequence[Any]) -> int:
         raise NotImplementedError
 
-    async def execute_many(self, sql: str, args: list[Sequence[Any]]) -> None:
+    async def execute_many(
+        self, sql: str, args: list[Sequence[Any]], in_transaction: bool = True
+    ) -> None:
+        """Run ``sql`` once per argument list.  Outside a transaction (``in_transaction``
+        False) the batch is atomic all the same: every row or none."""
         raise NotImplementedError
 
     def iterate(

@@ -180,14 +180,28 @@ class MySQLConnection(BackendConnection):
         except Exception as exc:
             self._fail(exc, sql)
 
-    async def execute_many(self, sql: str, args: list[Sequence[Any]]) -> None:
+    async def execute_many(
+        self, sql: str, args: list[Sequence[Any]], in_transaction: bool = True
+    ) -> None:
+        # A long batch is split into several statements: wrap them so the batch is
+        # all-or-nothing outside a transaction too.
+        await self.execute("SAVEPOINT vivace_many" if in_transaction else "START TRANSACTION", ())
         try:
             await self._cursor.executemany(sql, args)
         except asyncio.CancelledError:
             self._cancelled()
             raise
         except Exception as exc:
+            if self.is_alive():
+                if in_transaction:
+                    await self.rollback_to_savepoint("vivace_many")
+                else:
+                    await self.rollback()
             self._fail(exc, sql)
+        if in_transaction:
+            await self.release_savepoint("vivace_many")
+        else:
+            await self.commit()
 
     async def iterate(
         self, sql: str, args: Sequence[Any], batch_size: int, in_transaction: bool

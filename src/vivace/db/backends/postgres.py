@@ -21,6 +21,7 @@ from .._errors import (
     DataError,
     InterfaceError,
     OperationalError,
+    TransactionError,
     error_for_sqlstate,
 )
 from .._record import Record, record_repr
@@ -163,7 +164,10 @@ class PostgresConnection(BackendConnection):
         count = status.rpartition(" ")[2]
         return int(count) if count.isdigit() else -1
 
-    async def execute_many(self, sql: str, args: list[Sequence[Any]]) -> None:
+    async def execute_many(
+        self, sql: str, args: list[Sequence[Any]], in_transaction: bool = True
+    ) -> None:
+        # asyncpg's executemany is atomic by itself (one implicit transaction).
         try:
             await self._conn.executemany(sql, args)
         except asyncio.CancelledError:
@@ -204,6 +208,24 @@ class PostgresConnection(BackendConnection):
             raise
         if not in_transaction:
             await self.commit()
+
+    async def commit(self) -> None:
+        try:
+            status = await self._conn.execute("COMMIT")
+        except asyncio.CancelledError:
+            self._cancelled()
+            raise
+        except Exception as exc:
+            self._fail(exc, "COMMIT")
+        if status == "ROLLBACK":
+            # PostgreSQL answers COMMIT with ROLLBACK when a statement of the
+            # transaction failed (and the error was caught): nothing was committed.
+            raise TransactionError(
+                "the transaction was rolled back by PostgreSQL, not committed: a statement "
+                "in it failed earlier (its error was caught) and aborted the transaction",
+                sql="COMMIT",
+                sqlstate="25P02",
+            )
 
     async def begin(self, isolation: str | None) -> None:
         if isolation is None:

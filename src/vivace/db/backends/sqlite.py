@@ -184,9 +184,29 @@ class _Worker(threading.Thread):
         finally:
             cursor.close()
 
-    def execute_many(self, sql: str, args: list[Sequence[Any]]) -> None:
+    def execute_many(self, sql: str, args: list[Sequence[Any]], in_transaction: bool) -> None:
         assert self.conn is not None
-        self.conn.executemany(sql, args).close()
+        if in_transaction:
+            # A savepoint makes the batch atomic inside the transaction too (sqlite3
+            # runs it row by row: a failing row would leave the rows before it).
+            self.conn.execute("SAVEPOINT vivace_many").close()
+            try:
+                self.conn.executemany(sql, args).close()
+            except BaseException:
+                self.conn.execute("ROLLBACK TO SAVEPOINT vivace_many").close()
+                self.conn.execute("RELEASE SAVEPOINT vivace_many").close()
+                raise
+            self.conn.execute("RELEASE SAVEPOINT vivace_many").close()
+            return
+        # One transaction for the batch: all-or-nothing, and one journal sync, not one
+        # per row.
+        self.conn.execute("BEGIN IMMEDIATE").close()
+        try:
+            self.conn.executemany(sql, args).close()
+        except BaseException:
+            self.conn.execute("ROLLBACK").close()
+            raise
+        self.conn.execute("COMMIT").close()
 
     def cursor_open(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
         assert self.conn is not None
@@ -249,8 +269,10 @@ class SQLiteConnection(BackendConnection):
     async def execute(self, sql: str, args: Sequence[Any]) -> int:
         return await self._run(self._worker.execute, sql, args)  # type: ignore[no-any-return]
 
-    async def execute_many(self, sql: str, args: list[Sequence[Any]]) -> None:
-        await self._run(self._worker.execute_many, sql, args)
+    async def execute_many(
+        self, sql: str, args: list[Sequence[Any]], in_transaction: bool = True
+    ) -> None:
+        await self._run(self._worker.execute_many, sql, args, in_transaction)
 
     async def iterate(
         self, sql: str, args: Sequence[Any], batch_size: int, in_transaction: bool
