@@ -26,10 +26,10 @@ from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
-import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from vivace.db import Database  # noqa: E402
+from vivace.db import Database
 
 TABLE = f"bench_db_{os.getpid()}"
 URLS = {
