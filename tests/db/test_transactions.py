@@ -182,3 +182,15 @@ async def test_connection_block_with_open_nested_transaction_is_refused(
             bindings.set(None)  # as if tx had been started by another task
     assert await names(db, items) == []
     assert tx.state == "started"
+
+
+async def test_connection_left_in_a_raw_transaction_is_not_reused(
+    url: str, db: Database, items: str
+) -> None:
+    await db.execute("BEGIN")  # a transaction the pool knows nothing of
+    await add(db, items, 1, "committed")  # must not run inside it
+    other = await open_database(url)
+    try:
+        assert await names(other, items) == ["committed"]
+    finally:
+        await other.disconnect()

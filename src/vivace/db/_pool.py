@@ -188,7 +188,9 @@ class Pool:
     def release(self, conn: BackendConnection) -> None:
         self._in_use.discard(conn)
         now = time.monotonic()
-        if self._closed or not self._usable(conn, now):
+        # A connection left inside a transaction (a raw BEGIN never ended) must not
+        # reach the next user: closing it makes the server roll the transaction back.
+        if self._closed or not self._usable(conn, now) or conn.in_transaction():
             self._discard(conn)
             return
         conn.last_used = now

@@ -62,6 +62,10 @@ class BackendConnection:
         """Cheap local check (no round trip) that the connection is still usable."""
         raise NotImplementedError
 
+    def in_transaction(self) -> bool:
+        """True while a transaction is open on the connection (local state, no round trip)."""
+        raise NotImplementedError
+
     async def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
 

@@ -122,6 +122,9 @@ class MySQLConnection(BackendConnection):
         conn = self._conn
         return not self.broken and conn.connected and not conn._stream_broken
 
+    def in_transaction(self) -> bool:
+        return bool(self._conn.get_transaction_status())
+
     def _fail(self, exc: BaseException, sql: str | None) -> NoReturn:
         error = translate(exc, sql)
         if error is None:

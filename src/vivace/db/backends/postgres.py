@@ -110,6 +110,9 @@ class PostgresConnection(BackendConnection):
     def is_alive(self) -> bool:
         return not self.broken and not self._conn.is_closed()
 
+    def in_transaction(self) -> bool:
+        return bool(self._conn.is_in_transaction())
+
     def _fail(self, exc: BaseException, sql: str | None) -> NoReturn:
         error = translate(exc, sql)
         if error is None:

@@ -239,6 +239,10 @@ class SQLiteConnection(BackendConnection):
     def is_alive(self) -> bool:
         return not self.broken and self._worker.is_alive()
 
+    def in_transaction(self) -> bool:
+        conn = self._worker.conn
+        return conn is not None and conn.in_transaction
+
     def _fail(self, exc: BaseException, sql: str | None) -> NoReturn:
         error = translate(exc, sql)
         if error is None:
