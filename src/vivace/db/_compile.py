@@ -284,7 +284,7 @@ class CoreCompiler:
             return statement.compile(
                 dialect=self.dialect, column_keys=list(keys) or None, cache_key=cache_key
             )
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, NotImplementedError) as exc:
             raise InterfaceError(f"cannot compile statement: {exc}") from exc
 
     def _params(

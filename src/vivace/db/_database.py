@@ -578,7 +578,7 @@ class _ConnectionBlock:
             return Connection(database, current)
         pool = database._require_pool()
         raw: BackendConnection = pool.try_acquire() or await pool.acquire()
-        lease = Lease(raw)
+        lease = Lease(raw, pool)
         scope = Scope(lease, None, transaction=False)
         lease.active = scope
         self._scope = scope
@@ -599,7 +599,7 @@ class _ConnectionBlock:
             scope.close_down_to_self()
             unbind(database, scope, self._token)
             lease.raw.broken = True
-            database._require_pool().release(lease.raw)
+            lease.pool.release(lease.raw)
             raise
         nested = lease.active is not scope
         scope.close_down_to_self()
@@ -609,11 +609,7 @@ class _ConnectionBlock:
             # A transaction opened inside the block (by another task) was still open:
             # drop the connection, which makes the server roll it back.
             lease.raw.broken = True
-        pool = database._pool
-        if pool is not None:
-            pool.release(lease.raw)
-        else:
-            lease.raw.terminate()
+        lease.pool.release(lease.raw)
         if nested:
             raise InterfaceError(
                 "the connection block ended while a transaction opened inside it was "

@@ -51,6 +51,7 @@ class Lease:
         "aborted",
         "active",
         "busy",
+        "pool",
         "raw",
         "savepoints",
         "stream_id",
@@ -58,8 +59,9 @@ class Lease:
         "waiters",
     )
 
-    def __init__(self, raw: BackendConnection) -> None:
+    def __init__(self, raw: BackendConnection, pool: Any) -> None:
         self.raw = raw
+        self.pool = pool  # where raw goes back to, even while the Database disconnects
         self.busy = False
         self.active: Scope | None = None
         # (scope, future): scope None means "any scope" (ending a scope).

@@ -127,7 +127,7 @@ class Transaction:
         if parent is None:
             pool = database._require_pool()
             raw = pool.try_acquire() or await pool.acquire()
-            lease = Lease(raw)
+            lease = Lease(raw, pool)
             scope = Scope(lease, None, transaction=True, isolation=self.isolation)
             try:
                 await raw.begin(self.isolation)
@@ -179,6 +179,17 @@ class Transaction:
         assert scope is not None
         lease = scope.lease
         raw = lease.raw
+        if not scope.open:
+            # The enclosing transaction ended first (rolled back, taking this one along).
+            self._state = _ROLLED_BACK
+            if self._bind:
+                unbind(self._database, scope, self._token)
+            if commit:
+                raise TransactionError(
+                    "cannot commit: the enclosing transaction already ended and took this "
+                    "nested one with it"
+                )
+            return
         self._state = _COMMITTED if commit else _ROLLED_BACK
         try:
             await lease.enter(None)  # waits for the statement in flight, any scope
@@ -227,4 +238,4 @@ class Transaction:
                 unbind(self._database, scope, self._token)
             self._token = None
             if scope.parent is None:
-                self._database._require_pool().release(raw)
+                lease.pool.release(raw)

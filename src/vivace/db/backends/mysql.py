@@ -13,7 +13,7 @@ and SQLite do), not only the rows whose values changed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Sequence
 from typing import Any, NoReturn
 
 from .._errors import (
@@ -142,30 +142,33 @@ class MySQLConnection(BackendConnection):
         columns = columns_for(tuple(d[0] for d in self._cursor.description))
         return [Record(row, columns) for row in rows]
 
-    async def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        cursor = self._cursor
+    async def _call(self, sql: str, pending: Awaitable[Any]) -> Any:
         try:
-            await cursor.execute(sql, args)
-            rows = await cursor.fetchall()
+            return await pending
         except asyncio.CancelledError:
             self._cancelled()
             raise
         except Exception as exc:
             self._fail(exc, sql)
+
+    async def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        cursor = self._cursor
+        await self._call(sql, cursor.execute(sql, args))
         if cursor.description is None:
             return []
-        return self._records(rows)
+        return self._records(await cursor.fetchall())
 
     async def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
         cursor = self._cursor
         try:
             await cursor.execute(sql, args)
-            row = await cursor.fetchone()
         except asyncio.CancelledError:
             self._cancelled()
             raise
         except Exception as exc:
             self._fail(exc, sql)
+        # A buffered cursor holds the rows already: fetchone does no I/O.
+        row = await cursor.fetchone()
         if row is None:
             return None
         return Record(row, columns_for(tuple(d[0] for d in cursor.description)))
@@ -175,32 +178,23 @@ class MySQLConnection(BackendConnection):
         return None if row is None else row[column]
 
     async def execute(self, sql: str, args: Sequence[Any]) -> int:
-        try:
-            return await self._cursor.execute(sql, args)  # type: ignore[no-any-return]
-        except asyncio.CancelledError:
-            self._cancelled()
-            raise
-        except Exception as exc:
-            self._fail(exc, sql)
+        return await self._call(sql, self._cursor.execute(sql, args))  # type: ignore[no-any-return]
 
     async def execute_many(
         self, sql: str, args: list[Sequence[Any]], in_transaction: bool = True
     ) -> None:
-        # A long batch is split into several statements: wrap them so the batch is
-        # all-or-nothing outside a transaction too.
+        # A long batch is split into several statements: a savepoint (or, outside a
+        # transaction, a transaction) makes the batch all-or-nothing.
         await self.execute("SAVEPOINT vivace_many" if in_transaction else "START TRANSACTION", ())
         try:
-            await self._cursor.executemany(sql, args)
-        except asyncio.CancelledError:
-            self._cancelled()
-            raise
-        except Exception as exc:
+            await self._call(sql, self._cursor.executemany(sql, args))
+        except DatabaseError:
             if self.is_alive():
                 if in_transaction:
                     await self.rollback_to_savepoint("vivace_many")
                 else:
                     await self.rollback()
-            self._fail(exc, sql)
+            raise
         if in_transaction:
             await self.release_savepoint("vivace_many")
         else:
@@ -213,31 +207,16 @@ class MySQLConnection(BackendConnection):
         # stays bounded, and the connection carries nothing else until the end.
         cursor = self._conn.cursor(SSCursor)
         try:
-            try:
-                await cursor.execute(sql, args)
-            except asyncio.CancelledError:
-                self._cancelled()
-                raise
-            except Exception as exc:
-                self._fail(exc, sql)
+            await self._call(sql, cursor.execute(sql, args))
             columns = columns_for(tuple(d[0] for d in cursor.description))
             while True:
-                try:
-                    rows = await cursor.fetchmany(batch_size)
-                except asyncio.CancelledError:
-                    self._cancelled()
-                    raise
-                except Exception as exc:
-                    self._fail(exc, sql)
+                rows = await self._call(sql, cursor.fetchmany(batch_size))
                 if not rows:
                     break
                 yield [Record(row, columns) for row in rows]
         finally:
             if self.is_alive():
-                try:
-                    await cursor.close()  # reads and drops the rows not consumed
-                except Exception as exc:
-                    self._fail(exc, sql)
+                await self._call(sql, cursor.close())  # reads and drops unread rows
 
     async def begin(self, isolation: str | None) -> None:
         if isolation is not None:

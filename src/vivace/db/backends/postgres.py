@@ -12,7 +12,7 @@ from dicts and lists), so JSON reads back as Python data as on the other backend
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from .._errors import (
@@ -127,16 +127,20 @@ class PostgresConnection(BackendConnection):
         self.broken = True
         self._conn.terminate()
 
-    async def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
+    async def _call(self, sql: str, pending: Awaitable[Any]) -> Any:
         try:
-            return await self._conn.fetch(sql, *args)  # type: ignore[no-any-return]
+            return await pending
         except asyncio.CancelledError:
             self._cancelled()
             raise
         except Exception as exc:
             self._fail(exc, sql)
 
+    async def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        return await self._call(sql, self._conn.fetch(sql, *args))  # type: ignore[no-any-return]
+
     async def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
+        # The one-row path: no helper frame in between.
         try:
             return await self._conn.fetchrow(sql, *args)
         except asyncio.CancelledError:
@@ -146,23 +150,11 @@ class PostgresConnection(BackendConnection):
             self._fail(exc, sql)
 
     async def fetch_val(self, sql: str, args: Sequence[Any], column: int | str) -> Any:
-        try:
-            row = await self._conn.fetchrow(sql, *args)
-        except asyncio.CancelledError:
-            self._cancelled()
-            raise
-        except Exception as exc:
-            self._fail(exc, sql)
+        row = await self.fetch_one(sql, args)
         return None if row is None else row[column]
 
     async def execute(self, sql: str, args: Sequence[Any]) -> int:
-        try:
-            status: str = await self._conn.execute(sql, *args)
-        except asyncio.CancelledError:
-            self._cancelled()
-            raise
-        except Exception as exc:
-            self._fail(exc, sql)
+        status: str = await self._call(sql, self._conn.execute(sql, *args))
         # "INSERT 0 5", "UPDATE 3", "DELETE 1", "SELECT 2"; DDL has no count.
         count = status.rpartition(" ")[2]
         return int(count) if count.isdigit() else -1
@@ -171,13 +163,7 @@ class PostgresConnection(BackendConnection):
         self, sql: str, args: list[Sequence[Any]], in_transaction: bool = True
     ) -> None:
         # asyncpg's executemany is atomic by itself (one implicit transaction).
-        try:
-            await self._conn.executemany(sql, args)
-        except asyncio.CancelledError:
-            self._cancelled()
-            raise
-        except Exception as exc:
-            self._fail(exc, sql)
+        await self._call(sql, self._conn.executemany(sql, args))
 
     async def iterate(
         self, sql: str, args: Sequence[Any], batch_size: int, in_transaction: bool
@@ -186,21 +172,9 @@ class PostgresConnection(BackendConnection):
         if not in_transaction:
             await self.execute("BEGIN", ())
         try:
-            try:
-                cursor = await self._conn.cursor(sql, *args)
-            except asyncio.CancelledError:
-                self._cancelled()
-                raise
-            except Exception as exc:
-                self._fail(exc, sql)
+            cursor = await self._call(sql, self._conn.cursor(sql, *args))
             while True:
-                try:
-                    rows = await cursor.fetch(batch_size)
-                except asyncio.CancelledError:
-                    self._cancelled()
-                    raise
-                except Exception as exc:
-                    self._fail(exc, sql)
+                rows = await self._call(sql, cursor.fetch(batch_size))
                 if rows:
                     yield rows
                 if len(rows) < batch_size:
@@ -213,13 +187,7 @@ class PostgresConnection(BackendConnection):
             await self.commit()
 
     async def commit(self) -> None:
-        try:
-            status = await self._conn.execute("COMMIT")
-        except asyncio.CancelledError:
-            self._cancelled()
-            raise
-        except Exception as exc:
-            self._fail(exc, "COMMIT")
+        status = await self._call("COMMIT", self._conn.execute("COMMIT"))
         if status == "ROLLBACK":
             # PostgreSQL answers COMMIT with ROLLBACK when a statement of the
             # transaction failed (and the error was caught): nothing was committed.
