@@ -7,7 +7,10 @@ Anchors (the ``bench`` extra installs them): the raw driver (asyncpg — both a 
 connection and its pool —, asyncmy, aiosqlite), encode/databases and SQLAlchemy's
 async Core.  Operations: fetch one row by primary key, fetch 1000 rows and read every
 value, single-row INSERTs (autocommit), and execute_many of 1000 rows.  Each round runs
-every contender once per operation (A, B, C, A, B, C ...); the table shows the median
+every contender once per operation (A, B, C, A, B, C ...); reads come from a table
+that never changes, writes go to another (UNLOGGED on PostgreSQL, so commits do not
+wait for this shared machine's disk; ENGINE=MEMORY on MySQL unless --durable); the
+table shows the median
 microseconds per operation and each contender's time as a multiple of vivace's
 (> 1 = slower than vivace).  Servers: as the test suite (VIVACE_TEST_POSTGRES_URL ...).
 """
@@ -31,7 +34,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from vivace.db import Database
 
-TABLE = f"bench_db_{os.getpid()}"
+TABLE = f"bench_db_{os.getpid()}"  # read: 1000 rows, never written during the run
+WTABLE = f"bench_dbw_{os.getpid()}"  # write: inserts and execute_many go here
 URLS = {
     "postgresql": os.environ.get(
         "VIVACE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -45,6 +49,14 @@ Op = Callable[[], Awaitable[Any]]
 md = sa.MetaData()
 table = sa.Table(
     TABLE,
+    md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(50)),
+    sa.Column("amount", sa.Integer),
+    sa.Column("note", sa.String(100)),
+)
+wtable = sa.Table(
+    WTABLE,
     md,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(50)),
@@ -80,7 +92,7 @@ async def vivace(url: str) -> list[Contender]:
     await db.connect()
     one = f"SELECT id, name, amount, note FROM {TABLE} WHERE id = :id"
     many = f"SELECT id, name, amount, note FROM {TABLE} ORDER BY id LIMIT 1000"
-    ins = f"INSERT INTO {TABLE} (name, amount, note) VALUES (:name, :amount, :note)"
+    ins = f"INSERT INTO {WTABLE} (name, amount, note) VALUES (:name, :amount, :note)"
     raw = Contender("vivace.db")
     raw.ops = {
         "fetch one": lambda: db.fetch_one(one, {"id": 7}),
@@ -94,8 +106,8 @@ async def vivace(url: str) -> list[Contender]:
     core.ops = {
         "fetch one": lambda: db.fetch_one(sa.select(table).where(table.c.id == 7)),
         "fetch 1000 rows": lambda: _then(db.fetch_all(sel_many), consume_mapping),
-        "insert": lambda: db.execute(table.insert(), {"name": "a", "amount": 1, "note": "b"}),
-        "execute_many 1000": lambda: db.execute_many(table.insert(), MANY),
+        "insert": lambda: db.execute(wtable.insert(), {"name": "a", "amount": 1, "note": "b"}),
+        "execute_many 1000": lambda: db.execute_many(wtable.insert(), MANY),
     }
     del sel_one
     raw.close = db.disconnect
@@ -120,7 +132,7 @@ async def databases_contender(url: str) -> Contender:
     await db.connect()
     one = f"SELECT id, name, amount, note FROM {TABLE} WHERE id = :id"
     many = f"SELECT id, name, amount, note FROM {TABLE} ORDER BY id LIMIT 1000"
-    ins = f"INSERT INTO {TABLE} (name, amount, note) VALUES (:name, :amount, :note)"
+    ins = f"INSERT INTO {WTABLE} (name, amount, note) VALUES (:name, :amount, :note)"
     c = Contender("encode/databases")
     c.ops = {
         "fetch one": lambda: db.fetch_one(one, {"id": 7}),
@@ -153,11 +165,11 @@ async def sqlalchemy_contender(url: str) -> Contender:
 
     async def insert() -> Any:
         async with engine.begin() as conn:
-            await conn.execute(table.insert(), {"name": "a", "amount": 1, "note": "b"})
+            await conn.execute(wtable.insert(), {"name": "a", "amount": 1, "note": "b"})
 
     async def execmany() -> Any:
         async with engine.begin() as conn:
-            await conn.execute(table.insert(), MANY)
+            await conn.execute(wtable.insert(), MANY)
 
     c = Contender("SQLAlchemy async Core")
     c.ops = {
@@ -180,7 +192,7 @@ async def raw_contenders(backend: str, url: str) -> list[Contender]:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=10)
         one = f"SELECT id, name, amount, note FROM {TABLE} WHERE id = $1"
         many = f"SELECT id, name, amount, note FROM {TABLE} ORDER BY id LIMIT 1000"
-        ins = f"INSERT INTO {TABLE} (name, amount, note) VALUES ($1, $2, $3)"
+        ins = f"INSERT INTO {WTABLE} (name, amount, note) VALUES ($1, $2, $3)"
         c = Contender("raw asyncpg (connection)")
         c.ops = {
             "fetch one": lambda: conn.fetchrow(one, *one_args),
@@ -217,7 +229,7 @@ async def raw_contenders(backend: str, url: str) -> list[Contender]:
         cur = conn.cursor()
         one = f"SELECT id, name, amount, note FROM {TABLE} WHERE id = %s"
         many = f"SELECT id, name, amount, note FROM {TABLE} ORDER BY id LIMIT 1000"
-        ins = f"INSERT INTO {TABLE} (name, amount, note) VALUES (%s, %s, %s)"
+        ins = f"INSERT INTO {WTABLE} (name, amount, note) VALUES (%s, %s, %s)"
 
         async def fetch_one() -> Any:
             await cur.execute(one, one_args)
@@ -249,7 +261,7 @@ async def raw_contenders(backend: str, url: str) -> list[Contender]:
     conn = await aiosqlite.connect(path, isolation_level=None)
     one = f"SELECT id, name, amount, note FROM {TABLE} WHERE id = ?"
     many = f"SELECT id, name, amount, note FROM {TABLE} ORDER BY id LIMIT 1000"
-    ins = f"INSERT INTO {TABLE} (name, amount, note) VALUES (?, ?, ?)"
+    ins = f"INSERT INTO {WTABLE} (name, amount, note) VALUES (?, ?, ?)"
 
     async def a_one() -> Any:
         async with conn.execute(one, one_args) as cur:
@@ -280,12 +292,24 @@ async def timed(fn: Op, n: int) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 
-async def bench_backend(backend: str, url: str, rounds: int, scale: float) -> str:
+async def bench_backend(
+    backend: str, url: str, rounds: int, scale: float, durable: bool = False
+) -> str:
     setup = Database(url)
     await setup.connect()
-    await setup.execute(f"DROP TABLE IF EXISTS {TABLE}")
-    await setup.execute(str(sa.schema.CreateTable(table).compile(dialect=setup.dialect)))
+    for name, t in ((TABLE, table), (WTABLE, wtable)):
+        await setup.execute(f"DROP TABLE IF EXISTS {name}")
+        create = str(sa.schema.CreateTable(t).compile(dialect=setup.dialect))
+        if backend == "postgresql" and t is wtable:
+            # Unlogged: commits do not wait for the disk, whose latency on this shared
+            # machine would drown the client-side differences measured here.
+            create = create.replace("CREATE TABLE", "CREATE UNLOGGED TABLE", 1)
+        if backend == "mysql" and t is wtable and not durable:
+            create += " ENGINE=MEMORY"  # the same, for MySQL (see --durable)
+        await setup.execute(create)
     await setup.execute_many(table.insert(), MANY)
+    if backend != "sqlite":
+        await setup.execute(f"ANALYZE {'TABLE ' if backend == 'mysql' else ''}{TABLE}")
     contenders: list[Contender] = []
     try:
         contenders += await vivace(url)
@@ -305,6 +329,7 @@ async def bench_backend(backend: str, url: str, rounds: int, scale: float) -> st
             if c.close is not None:
                 await c.close()
         await setup.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        await setup.execute(f"DROP TABLE IF EXISTS {WTABLE}")
         await setup.disconnect()
     lines = [f"### {backend}", ""]
     header = "| operation | " + " | ".join(c.name for c in contenders) + " |"
@@ -327,6 +352,11 @@ async def main() -> None:
     parser.add_argument("--backends", default="postgresql,mysql,sqlite")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="fewer iterations per round")
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="MySQL writes to InnoDB (each commit waits for the disk) instead of MEMORY",
+    )
     args = parser.parse_args()
     scale = 0.25 if args.quick else 1.0
     print(f"python {sys.version.split()[0]}, rounds {args.rounds}, iterations per round {OPS}")
@@ -334,7 +364,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         urls = dict(URLS, sqlite=f"sqlite:///{tmp}/bench.sqlite3")
         for backend in args.backends.split(","):
-            print(await bench_backend(backend, urls[backend], args.rounds, scale))
+            print(await bench_backend(backend, urls[backend], args.rounds, scale, args.durable))
             print()
 
 
