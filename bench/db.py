@@ -320,6 +320,7 @@ async def bench_backend(
         for fn in (c.ops[op] for c in contenders for op in OPS):  # warm-up
             await fn()
         for _ in range(rounds):
+            await setup.execute(f"DELETE FROM {WTABLE}")  # same table size every round
             for op, n in OPS.items():
                 count = max(1, int(n * scale))
                 for c in contenders:
