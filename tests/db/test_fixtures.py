@@ -105,3 +105,25 @@ def test_default_database_comes_from_the_environment(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+async def test_app_driven_through_the_client_is_rolled_back(
+    vivace_db: Database, backend: str
+) -> None:
+    from vivace.testing import AsyncTestClient
+    from vivace.web import App, JSONResponse, Request, Route
+
+    table = TABLES[backend]
+
+    async def create(request: Request) -> JSONResponse:
+        await app_handler(vivace_db, table, int(request.path_params["id"]))
+        return JSONResponse({"ok": True})
+
+    app = App(
+        routes=[Route("/items/{id:int}", create, methods=["POST"])], lifespan=vivace_db.lifespan
+    )
+    async with AsyncTestClient(app) as client:  # the app's lifespan connects too: it nests
+        for i in range(3):
+            assert (await client.post(f"/items/{i}")).status_code == 200
+    assert vivace_db.is_connected
+    assert await vivace_db.fetch_val(f"SELECT count(*) FROM {table}") == 3
