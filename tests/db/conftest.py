@@ -13,6 +13,7 @@ and dropped afterwards, and nothing else is touched.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -122,3 +123,40 @@ async def make_table(db: Database) -> AsyncIterator[TableFactory]:
 async def items(make_table: TableFactory) -> str:
     """A table (id, name, amount) with ids 1..3."""
     return await make_table("(id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL, amount INTEGER)")
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            pytest.fail(f"condition not reached within {timeout} s")
+        await asyncio.sleep(0.005)
+
+
+SESSION_STATE = {
+    # The session's current command, or nothing once it is gone.
+    "postgresql": "SELECT state FROM pg_stat_activity WHERE pid = :id",
+    "mysql": "SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = :id",
+}
+
+
+async def session_state(url: str, backend: str, session: int) -> str | None:
+    observer = await open_database(url)
+    try:
+        return await observer.fetch_val(SESSION_STATE[backend], {"id": session})  # type: ignore[no-any-return]
+    finally:
+        await observer.disconnect()
+
+
+async def wait_for_session(
+    url: str, backend: str, session: int, wanted: Callable[[str | None], bool]
+) -> None:
+    """Poll the server until the session's state satisfies ``wanted`` (10 s deadline)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not wanted(await session_state(url, backend, session)):
+        if loop.time() > deadline:
+            pytest.fail(f"session {session} did not reach the expected state")
+        await asyncio.sleep(0.01)

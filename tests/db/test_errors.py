@@ -22,7 +22,7 @@ from vivace.db import (
     UniqueViolation,
 )
 
-from .conftest import TableFactory, open_database
+from .conftest import TableFactory, open_database, wait_for_session
 
 INJECTIONS = [
     "'; DROP TABLE {t}; --",
@@ -189,11 +189,13 @@ SLEEP = {"postgresql": "SELECT pg_sleep(30)", "mysql": "SELECT SLEEP(30)"}
 
 
 async def kill(url: str, backend: str, session: int) -> None:
+    """Kill a session and wait until the server has really dropped it."""
     killer = await open_database(url)
     try:
         await killer.execute(KILL[backend], {"id": session})
     finally:
         await killer.disconnect()
+    await wait_for_session(url, backend, session, lambda state: state in (None, "Killed"))
 
 
 @pytest.fixture
@@ -213,7 +215,10 @@ async def test_killed_mid_query_raises_and_pool_recovers(
     async with db.connection() as conn:
         session = await conn.fetch_val(SESSION[server_backend])
         query = asyncio.create_task(conn.fetch_val(SLEEP[server_backend]))
-        await asyncio.sleep(0.2)  # let the statement reach the server
+        # Wait until the server runs the statement, so the kill lands mid-query.
+        await wait_for_session(
+            str(db.url._text), server_backend, session, lambda state: state in ("active", "Query")
+        )
         await kill(str(db.url._text), server_backend, session)
         with pytest.raises(ConnectionLost) as info:
             await asyncio.wait_for(query, 20)

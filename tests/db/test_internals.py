@@ -28,7 +28,7 @@ from vivace.db._compile import CoreCompiler, parse_raw
 from vivace.db._record import Columns, convert_rows
 from vivace.db.backends import sqlite as sqlite_backend
 
-from .conftest import open_database
+from .conftest import open_database, until
 
 
 @pytest.fixture
@@ -57,8 +57,7 @@ async def test_pool_hands_connections_to_waiters_in_order(lite: Database) -> Non
 
     gate = asyncio.Event()
     tasks = [outside(hold(i, gate)) for i in range(5)]
-    await asyncio.sleep(0.05)
-    assert lite.pool_stats()["waiting"] == 3
+    await until(lambda: lite.pool_stats()["waiting"] == 3 and len(order) == 2)
     gate.set()
     await asyncio.gather(*tasks)
     assert sorted(order) == list(range(5)) and order[2:] == [2, 3, 4]
@@ -84,9 +83,9 @@ async def test_pool_timeout_and_cancelled_waiters(lite: Database) -> None:
             await asyncio.wait_for(hold.wait(), 5)
 
     holders = [outside(holder()) for _ in range(2)]
-    await asyncio.sleep(0.05)
+    await until(lambda: lite.pool_stats()["in_use"] == 2)
     waiter = outside(lite.fetch_val("SELECT 1"))
-    await asyncio.sleep(0.05)
+    await until(lambda: lite.pool_stats()["waiting"] == 1)
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
@@ -134,7 +133,7 @@ async def test_disconnect_waits_for_connections_in_use(tmp_path: Path) -> None:
             await conn.fetch_val("SELECT 1")
 
     task = outside(user())
-    await asyncio.sleep(0.02)
+    await until(lambda: db.pool_stats()["in_use"] == 1)
     closing = asyncio.create_task(db.disconnect())
     await asyncio.sleep(0.05)
     assert not closing.done()  # waiting for the connection in use
@@ -394,9 +393,9 @@ async def test_broken_connection_frees_a_slot_for_a_waiter(lite: Database) -> No
                 lite._current_scope().lease.raw.broken = True  # type: ignore[union-attr]
 
     holders = [outside(holder(True)), outside(holder(False))]
-    await asyncio.sleep(0.05)
+    await until(lambda: lite.pool_stats()["in_use"] == 2)
     waiter = outside(lite.fetch_val("SELECT 6"))
-    await asyncio.sleep(0.05)
+    await until(lambda: lite.pool_stats()["waiting"] == 1)
     release.set()
     assert await waiter == 6  # got a freshly opened connection in the freed slot
     await asyncio.gather(*holders)
@@ -410,9 +409,9 @@ async def test_disconnect_fails_waiters(lite: Database) -> None:
             await asyncio.wait_for(release.wait(), 5)
 
     holders = [outside(holder()) for _ in range(2)]
-    await asyncio.sleep(0.05)
+    await until(lambda: lite.pool_stats()["in_use"] == 2)
     waiter = outside(lite.fetch_val("SELECT 1"))
-    await asyncio.sleep(0.05)
+    await until(lambda: lite.pool_stats()["waiting"] == 1)
     closing = asyncio.create_task(lite.disconnect())
     with pytest.raises(DatabaseNotConnected):
         await waiter

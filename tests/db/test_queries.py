@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from vivace.db import Database, Record, TransactionError, UniqueViolation
 
-from .conftest import TableFactory
+from .conftest import TableFactory, unique_name
 
 
 async def fill(db: Database, table: str, count: int = 3) -> None:
@@ -129,7 +129,7 @@ notes = sa.Table(
 
 @pytest.fixture
 async def notes_table(db: Database) -> object:
-    table = notes.to_metadata(sa.MetaData(), name=f"vt_notes_{id(db) % 10**8}")
+    table = notes.to_metadata(sa.MetaData(), name=unique_name("vt_notes"))
     create = sa.schema.CreateTable(table).compile(dialect=db.dialect)
     await db.execute(str(create))
     yield table
