@@ -11,11 +11,12 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from vivace.db import Database
+from vivace.db import Database, DatabaseURL
 from vivace.db._cli import add_parser, main
 from vivace.db.migrations import load_object
 
@@ -49,9 +50,28 @@ async def table_columns(db: Database, table: str) -> set[str]:
     return {r.c for r in await db.fetch_all(query, {"t": table})}
 
 
+async def fresh_database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of its own: autogenerate compares the whole schema, and the test
+    servers are shared with other runs whose tables must not show up as "removed"."""
+    url = backend_url(backend, tmp_path)
+    if backend == "sqlite":
+        yield url
+        return
+    name = unique_name("vtdb")
+    admin = await open_database(url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        yield str(DatabaseURL(url)._text).rsplit("/", 1)[0].rsplit("?", 1)[0] + "/" + name
+    finally:
+        force = " WITH (FORCE)" if backend == "postgresql" else ""
+        await admin.execute(f"DROP DATABASE IF EXISTS {name}{force}")
+        await admin.disconnect()
+
+
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def cli_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(str(request.param), tmp_path)
+async def cli_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    async for url in fresh_database(str(request.param), tmp_path):
+        yield url
 
 
 def run_cli(args: list[str], cwd: Path, url: str, version_table: str) -> int:
@@ -137,7 +157,11 @@ def test_load_object_errors() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_migration_cycle_as_subprocess(backend: str, tmp_path: Path) -> None:
-    url = backend_url(backend, tmp_path)
+    async for url in fresh_database(backend, tmp_path):
+        await subprocess_cycle(url, tmp_path)
+
+
+async def subprocess_cycle(url: str, tmp_path: Path) -> None:
     table, version = unique_name("vm"), unique_name("vv")
     module = unique_name("models")
     write_model(tmp_path, module, table)
