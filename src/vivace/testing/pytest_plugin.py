@@ -8,5 +8,6 @@ adds its fixtures by adding one import line here.
 """
 
 from vivace.testing._fixtures_client import vivace_async_client_factory, vivace_client_factory
+from vivace.testing._fixtures_db import vivace_database, vivace_db  # noqa: F401
 
 __all__ = ["vivace_async_client_factory", "vivace_client_factory"]
