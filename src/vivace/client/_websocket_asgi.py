@@ -73,6 +73,7 @@ class ASGIWebSocketSession(WebSocketSession):
         self._handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._denial: tuple[int, list[tuple[bytes, bytes]], list[bytes]] | None = None
         self._app_closed = False
+        self._accepted = False
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
 
@@ -127,7 +128,7 @@ class ASGIWebSocketSession(WebSocketSession):
         except BaseException:
             task.cancel()
             raise
-        if self._state == _OPEN:
+        if self._accepted:  # (the app may have closed again already: still a session)
             return
         # Rejected (or the app ended): finish the task, then raise what a client sees.
         await self._finish_task()
@@ -198,6 +199,7 @@ class ASGIWebSocketSession(WebSocketSession):
                 raw = [(bytes(n), bytes(v)) for n, v in message.get("headers", ())]
                 self.headers = Headers(raw)
                 self._state = _OPEN
+                self._accepted = True
                 self._handshake.set_result(None)
             elif kind == "websocket.close":
                 self._app_closed = True
