@@ -165,7 +165,10 @@ class NetworkWebSocketSession(asyncio.Protocol, WebSocketSession):
             self._fail_handshake(exc.__context__ or RemoteProtocolError(str(exc)))
             return
         except httptools.HttpParserError as exc:
-            self._fail_handshake(RemoteProtocolError(f"malformed handshake response: {exc}"))
+            if reader.head_complete and self._parser.get_status_code() == 101:
+                self._open(b"")  # a 101 llhttp will not upgrade: _open names what is wrong
+            else:
+                self._fail_handshake(RemoteProtocolError(f"malformed handshake response: {exc}"))
             return
         if reader.head_complete and self._parser.get_status_code() == 101:
             self._open(b"")  # a 101 without Upgrade: _open rejects it
@@ -429,6 +432,8 @@ class NetworkWebSocketSession(asyncio.Protocol, WebSocketSession):
         if self._state == _OPEN and core is not None and core.open:
             transport.write(core.send_close(code, reason))
             self._cancel_keepalive()
+            if self.close_code is None:  # the server's echo may still say otherwise
+                self.close_code, self.close_reason = code, reason
         deadline = self._loop.time() + self._options.close_timeout
         # Wait for the server's close frame, then for it to end the TCP connection.
         while self._state == _OPEN:
@@ -444,8 +449,6 @@ class NetworkWebSocketSession(asyncio.Protocol, WebSocketSession):
             except _CloseTimeout:
                 transport.abort()
                 return
-        if self.close_code is None:  # pragma: no cover - set by the close paths above
-            self.close_code = code
         transport.close()
 
 
