@@ -90,6 +90,10 @@ class RedisBackend:
             if self._client is None:
                 raise BroadcastError("the broadcast is not connected")
             self._channels.clear()
+            if self._pubsub is not None:
+                await self._pubsub.aclose()
+            # The pool may hold connections that died with the one that failed.
+            await self._client.connection_pool.disconnect()
             self._start_reader()
         await self._pubsub.subscribe(self.prefix + channel)
         self._channels.add(channel)
