@@ -74,7 +74,7 @@ def chat_servers(count: int, prefix: str | None = None) -> Iterator[list[str]]:
                 stderr=subprocess.PIPE,
             )
             started.append((proc, sock))
-            urls.append("http://127.0.0.1:%d" % sock.getsockname()[1])
+            urls.append(f"http://127.0.0.1:{sock.getsockname()[1]}")
         for (proc, _), url in zip(started, urls, strict=True):
             _wait_ready(kind, proc, url)
         yield urls

@@ -15,7 +15,7 @@ from .chat_servers import chat_servers, server_kind
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from examples.chat.app import app  # noqa: E402
+from examples.chat.app import app
 
 
 def test_chat_in_process() -> None:
@@ -53,9 +53,12 @@ def test_chat_refuses_bad_messages(message: object, reason: str) -> None:
 def test_chat_room_name_limit() -> None:
     from vivace.client import WebSocketRejected
 
-    with TestClient(app) as client:
-        with pytest.raises(WebSocketRejected), client.websocket_connect("/ws/" + "r" * 65):
-            pass
+    with (
+        TestClient(app) as client,
+        pytest.raises(WebSocketRejected),
+        client.websocket_connect("/ws/" + "r" * 65),
+    ):
+        pass
 
 
 def test_chat_not_json_is_1007() -> None:
