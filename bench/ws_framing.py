@@ -7,8 +7,9 @@ What a server does per message, measured on protocol objects alone (no sockets):
 
 for text messages of 32 B, 1 KiB and 64 KiB, without and with permessage-deflate
 (both sides' defaults: context takeover, 15-bit window). Rounds are interleaved
-(websockets, wsproto, websockets, ...); medians of microseconds per message are printed
-with the ratio wsproto / websockets.
+(websockets, wsproto, vivace, websockets, ...); medians of microseconds per message are
+printed with the ratio wsproto / websockets, and ``vivace.http.WebSocketCore`` (the
+chosen library under vivace's own fast path for whole small frames) beside them.
 
     flock /tmp/vivace-bench.lock .venv/bin/python bench/ws_framing.py [--rounds 7]
 """
@@ -26,6 +27,8 @@ from websockets.protocol import Protocol, Side
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import TextMessage
 from wsproto.extensions import PerMessageDeflate as WpDeflate
+
+from vivace.http import WebSocketCore
 
 SIZES = (32, 1024, 64 * 1024)
 BATCH = 64  # messages fed per receive_data call: a busy socket's read holds many
@@ -79,6 +82,39 @@ def ws_serialize(size: int, deflate: bool, n: int) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 
+# -- vivace.http.WebSocketCore (websockets underneath, whole small frames on a fast path) --
+
+
+def _core_pair(deflate: bool) -> tuple[WebSocketCore, WebSocketCore]:
+    ext_s = [WsDeflate(False, False, 15, 15)] if deflate else []
+    ext_c = [WsDeflate(False, False, 15, 15)] if deflate else []
+    return (
+        WebSocketCore(client=False, max_message_size=None, extensions=ext_s),
+        WebSocketCore(client=True, max_message_size=None, extensions=ext_c),
+    )
+
+
+def core_parse(size: int, deflate: bool, n: int) -> float:
+    server, client = _core_pair(deflate)
+    text = _text(size)
+    wire = b"".join(client.send_text(text) for _ in range(BATCH))
+    rounds = n // BATCH
+    start = time.perf_counter()
+    for _ in range(rounds):
+        events = server.receive_data(wire)
+        assert len(events) == BATCH
+    return (time.perf_counter() - start) / (rounds * BATCH) * 1e6
+
+
+def core_serialize(size: int, deflate: bool, n: int) -> float:
+    server, _ = _core_pair(deflate)
+    text = _text(size)
+    start = time.perf_counter()
+    for _ in range(n):
+        server.send_text(text)
+    return (time.perf_counter() - start) / n * 1e6
+
+
 # -- wsproto ---------------------------------------------------------------------------------
 
 
@@ -128,23 +164,30 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    cases: list[tuple[str, int, bool, Callable[..., float], Callable[..., float]]] = []
+    Case = tuple[str, int, bool, Callable[..., float], Callable[..., float], Callable[..., float]]
+    cases: list[Case] = []
     for deflate in (False, True):
         for size in SIZES:
-            cases.append(("parse", size, deflate, ws_parse, wp_parse))
-            cases.append(("serialize", size, deflate, ws_serialize, wp_serialize))
+            cases.append(("parse", size, deflate, ws_parse, wp_parse, core_parse))
+            cases.append(("serialize", size, deflate, ws_serialize, wp_serialize, core_serialize))
     print(f"pid {os.getpid()}; {args.rounds} interleaved rounds; us per message, median")
-    print(f"{'op':10} {'size':>6} {'deflate':>7} {'websockets':>11} {'wsproto':>9} {'ratio':>6}")
-    for op, size, deflate, ws, wp in cases:
+    print(
+        f"{'op':10} {'size':>6} {'deflate':>7} {'websockets':>11} {'wsproto':>9} "
+        f"{'wsproto/ws':>10} {'vivace core':>11}"
+    )
+    for op, size, deflate, ws, wp, core in cases:
         n = _count(size)
-        ws(size, deflate, BATCH * 2)  # warm up
-        wp(size, deflate, BATCH * 2)
-        a, b = [], []
+        for bench in (ws, wp, core):
+            bench(size, deflate, BATCH * 2)  # warm up
+        a, b, c = [], [], []
         for _ in range(args.rounds):
             a.append(ws(size, deflate, n))
             b.append(wp(size, deflate, n))
-        ma, mb = statistics.median(a), statistics.median(b)
-        print(f"{op:10} {size:>6} {deflate!s:>7} {ma:>11.2f} {mb:>9.2f} {mb / ma:>5.1f}x")
+            c.append(core(size, deflate, n))
+        ma, mb, mc = statistics.median(a), statistics.median(b), statistics.median(c)
+        print(
+            f"{op:10} {size:>6} {deflate!s:>7} {ma:>11.2f} {mb:>9.2f} {mb / ma:>9.1f}x {mc:>11.2f}"
+        )
 
 
 if __name__ == "__main__":

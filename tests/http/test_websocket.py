@@ -6,6 +6,8 @@ import os
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from vivace.http import (
@@ -318,3 +320,79 @@ def test_garbage_deflate_data_is_1002() -> None:
     srv = WebSocketCore(client=False, extensions=[PerMessageDeflate(False, False, 15, 15)])
     events = srv.receive_data(frame(2, b"\xff\xff\xff\xff not deflate", rsv=4))
     assert isinstance(events[-1], WebSocketClosed) and events[-1].code == 1002
+
+
+# -- the fast path (whole small frames parsed and built without the library) -------------
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 1000, 65535, 65536, 70_000])
+@pytest.mark.parametrize("client_sends", [True, False])
+def test_round_trip_sizes(size: int, client_sends: bool) -> None:
+    sender = WebSocketCore(client=client_sends, max_message_size=None)
+    receiver = WebSocketCore(client=not client_sends, max_message_size=None)
+    text = "\u00e9" * (size // 2) + "x" * (size % 2)
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    wire = sender.send_text(text) + sender.send_bytes(data)
+    assert bool(wire[1] & 0x80) is client_sends  # clients mask, servers do not
+    assert receiver.receive_data(wire) == [text, data]
+
+
+def test_fast_frames_then_control_frame_then_fast_frames() -> None:
+    core = server()
+    wire = frame(1, b"a") + frame(9, b"p") + frame(2, b"b") + frame(1, b"c")
+    events = core.receive_data(wire)
+    assert events[0] == "a" and isinstance(events[1], WebSocketPing)
+    assert events[2:] == [b"b", "c"]
+    # Back on the fast path once the library has no partial frame.
+    assert core.receive_data(frame(1, b"d")) == ["d"]
+
+
+def test_partial_frames_go_through_the_library_and_back() -> None:
+    core = server()
+    whole = frame(1, b"x" * 300)
+    assert core.receive_data(frame(1, b"first") + whole[:5]) == ["first"]
+    assert core.receive_data(whole[5:] + frame(1, b"next")) == ["x" * 300, "next"]
+    assert core.receive_data(frame(2, b"z")) == [b"z"]
+
+
+def test_oversized_on_the_fast_path_is_1009() -> None:
+    core = server(max_message_size=10)
+    events = core.receive_data(frame(1, b"ok") + frame(2, b"x" * 11))
+    assert events[0] == "ok"
+    assert isinstance(events[1], WebSocketClosed) and events[1].code == 1009
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    messages=st.lists(
+        st.one_of(
+            st.text(max_size=300),
+            st.binary(max_size=300),
+            st.builds(WebSocketPing, st.binary(max_size=125)),
+        ),
+        max_size=12,
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=5000), max_size=8),
+    big=st.booleans(),
+)
+def test_any_messages_split_anywhere(messages: list, cuts: list[int], big: bool) -> None:
+    client = WebSocketCore(client=True)
+    core = server()
+    if big:
+        messages = [*messages, "y" * 70_000]
+    wire = b"".join(
+        client.send_ping(m.data)
+        if isinstance(m, WebSocketPing)
+        else client.send_text(m)
+        if isinstance(m, str)
+        else client.send_bytes(m)
+        for m in messages
+    )
+    points = sorted({min(c, len(wire)) for c in cuts})
+    pieces = [wire[a:b] for a, b in zip([0, *points], [*points, len(wire)], strict=True)]
+    events = []
+    for piece in pieces:
+        events += core.receive_data(piece)
+    expected = [m.data if isinstance(m, WebSocketPing) else m for m in messages]
+    got = [e.data if isinstance(e, WebSocketPing) else e for e in events]
+    assert got == expected

@@ -45,7 +45,9 @@ import codecs
 import enum
 import hashlib
 import logging
-from collections.abc import Sequence
+import os
+import struct
+from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = [
@@ -155,6 +157,22 @@ class WebSocketClosed:
 Event = str | bytes | WebSocketPing | WebSocketPong | WebSocketClosed
 
 _OPEN, _CLOSING, _CLOSED = 0, 1, 2
+_HEAD16 = struct.Struct("!BBH")
+
+# websockets' masking function (C when its speedups are built), bound on first use so
+# that importing vivace.http does not import websockets.
+_apply_mask: Callable[[bytes, bytes], bytes]
+
+
+def _load_mask() -> None:
+    global _apply_mask
+    try:
+        from websockets.speedups import apply_mask
+    except ImportError:  # pragma: no cover - the wheels ship the speedups
+        from websockets.utils import apply_mask
+    _apply_mask = apply_mask
+
+
 # RFC 6455 section 7.4.1 and the IANA registry: the codes an endpoint may put in a frame
 # (1004-1006 and 1015 are reserved; 3000-4999 are for libraries and applications).
 _SENDABLE = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014))
@@ -180,7 +198,9 @@ class WebSocketCore:
 
     __slots__ = (
         "_decoder",
+        "_fast",
         "_fragments",
+        "_limit",
         "_proto",
         "_state",
         "_text",
@@ -198,11 +218,17 @@ class WebSocketCore:
     ) -> None:
         from websockets.protocol import Protocol, Side
 
+        if "_apply_mask" not in globals():
+            _load_mask()
+
         proto = Protocol(
             Side.CLIENT if client else Side.SERVER, max_size=max_message_size, logger=logger
         )
         proto.extensions = list(extensions)
         self._proto = proto
+        # Without extensions, the common frames are parsed and built here (_fast_frames).
+        self._fast = not extensions
+        self._limit = max_message_size
         self.client = client
         self._state = _OPEN
         self._fragments: list[Any] = []
@@ -240,8 +266,67 @@ class WebSocketCore:
         if self._state == _CLOSED:
             return []
         proto = self._proto
+        if self._fast and not proto.reader.buffer and proto.current_size is None:
+            out, used = self._fast_frames(data)
+            if used == len(data):
+                return out
+            proto.receive_data(data[used:] if used else data)
+            if out:
+                out.extend(self._events())
+                return out
+            return self._events()
         proto.receive_data(data)
         return self._events()
+
+    def _fast_frames(self, data: bytes) -> tuple[list[Event], int]:
+        # The common case parsed here, not by the library's generator-based parser:
+        # whole, unfragmented text or binary frames without extensions (RSV bits clear),
+        # of at most 65535 bytes, masked as the side requires (RFC 6455 5.2). The first
+        # frame that is anything else (a control frame, a fragment, a bad mask, a partial
+        # frame, invalid UTF-8, too big) and everything after it go to the library, which
+        # holds all the rules; it is at a frame boundary whenever this runs.
+        out: list[Event] = []
+        i = 0
+        end = len(data)
+        masked = not self.client
+        limit = self._limit
+        while end - i >= 2:
+            first = data[i]
+            if first != 0x81 and first != 0x82:
+                break
+            second = data[i + 1]
+            if bool(second & 0x80) is not masked:
+                break
+            length = second & 0x7F
+            start = i + 2
+            if length == 126:
+                if end - i < 4:
+                    break
+                length = (data[i + 2] << 8) | data[i + 3]
+                start = i + 4
+            elif length == 127:
+                break
+            if limit is not None and length > limit:
+                break
+            if masked:
+                stop = start + 4 + length
+                if stop > end:
+                    break
+                payload = _apply_mask(data[start + 4 : stop], data[start : start + 4])
+            else:
+                stop = start + length
+                if stop > end:
+                    break
+                payload = data[start:stop]
+            if first == 0x81:
+                try:
+                    out.append(payload.decode("utf-8"))
+                except UnicodeDecodeError:
+                    break
+            else:
+                out.append(payload)
+            i = stop
+        return out, i
 
     def receive_eof(self) -> list[Event]:
         """The peer closed the TCP connection (possibly without a close frame: 1006)."""
@@ -354,19 +439,39 @@ class WebSocketCore:
 
     def send_text(self, text: str) -> bytes:
         """The frame for a text message."""
-        self._check_open()
+        if self._state != _OPEN:
+            self._check_open()
+        payload = text.encode("utf-8")
+        if self._fast and len(payload) < 65536:
+            return self._frame(0x81, payload)
         proto = self._proto
-        proto.send_text(text.encode("utf-8"))
+        proto.send_text(payload)
         writes = proto.data_to_send()
         return writes[0] if len(writes) == 1 else b"".join(writes)
 
     def send_bytes(self, data: bytes) -> bytes:
         """The frame for a binary message."""
-        self._check_open()
+        if self._state != _OPEN:
+            self._check_open()
+        if self._fast and len(data) < 65536:
+            return self._frame(0x82, bytes(data))
         proto = self._proto
         proto.send_binary(data)
         writes = proto.data_to_send()
         return writes[0] if len(writes) == 1 else b"".join(writes)
+
+    def _frame(self, first: int, payload: bytes) -> bytes:
+        # One whole frame without extensions (RFC 6455 5.2); clients mask (5.3).
+        length = len(payload)
+        if self.client:
+            mask = os.urandom(4)
+            payload = mask + _apply_mask(payload, mask)
+            if length < 126:
+                return bytes((first, 0x80 | length)) + payload
+            return _HEAD16.pack(first, 0xFE, length) + payload
+        if length < 126:
+            return bytes((first, length)) + payload
+        return _HEAD16.pack(first, 126, length) + payload
 
     def send_ping(self, data: bytes = b"") -> bytes:
         """A ping frame (allowed while the closing handshake runs, RFC 6455 5.5)."""
