@@ -254,7 +254,9 @@ class RequestCycle:
                 raise ProtocolViolation(f"invalid response status {status!r}", message_type=mtype)
             self.status = status
             self.response_headers = message.get("headers", ())
-            self.trailers = bool(message.get("trailers", False))
+            if message.get("trailers", False):
+                self.trailers = True
+                self.simple = False
             self.state = STARTED
             return
         elif mtype not in ALLOWED[state]:
@@ -302,7 +304,9 @@ class RequestCycle:
         size = len(body)
         if framing == FRAME_LENGTH:
             if size > self.remaining:
-                if not head:
+                if head:
+                    self.state = STARTED  # nothing written yet: the app gets a 500
+                else:
                     self.proto.abort("response body longer than its content-length")
                 raise ProtocolViolation(
                     f"response body longer than its content-length ({self.remaining} left)",
@@ -362,19 +366,20 @@ class RequestCycle:
         with open(path, "rb") as file:
             size = os.fstat(file.fileno()).st_size
             head = self._head(size)
-            self.state = BODY
             if self.framing == FRAME_LENGTH:
                 if self.remaining != size:
                     raise ProtocolViolation(
                         f"content-length {self.remaining} does not match the file size {size}",
                         message_type="http.response.pathsend",
                     )
+                self.state = BODY
                 proto.transport.write(head)
                 await proto.sendfile(file, size)
                 self.remaining = 0
                 self.sent = size
                 self._complete()
             else:  # HEAD requests and no-body statuses
+                self.state = BODY
                 proto.transport.write(head)
                 self._complete()
 

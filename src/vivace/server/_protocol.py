@@ -54,6 +54,9 @@ __all__ = ["HTTPProtocol", "UpgradeHandler"]
 logger = logging.getLogger("vivace.server")
 
 HEAD, BUSY, IDLE = range(3)
+# asyncio's selector transports can sendfile(2); uvloop's and TLS transports cannot.
+_SENDFILE_NATIVE = getattr(getattr(asyncio, "constants", None), "_SendfileMode", None)
+_SENDFILE_NATIVE = getattr(_SENDFILE_NATIVE, "TRY_NATIVE", None)
 MAX_PIPELINE = 16
 _CHUNK = 256 * 1024
 
@@ -305,7 +308,11 @@ class HTTPProtocol(asyncio.Protocol):
         if not http11 and version != "1.0":
             raise _Reject(505, "HTTP version not supported")
         raw_method = parser.get_method()
-        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
+        method = _METHODS.get(raw_method)
+        if method is None:
+            if raw_method == b"CONNECT":
+                raise _Reject(501, "CONNECT is not supported")
+            method = raw_method.decode("ascii")
         target = state.targets.get(url)
         if target is None:
             target = _parse_target(url, state)
@@ -434,7 +441,7 @@ class HTTPProtocol(asyncio.Protocol):
         """Send ``size`` bytes of ``file`` after the head (zero-copy where the loop can)."""
         transport = self.transport
         if (
-            isinstance(self.loop, asyncio.BaseEventLoop)
+            getattr(transport, "_sendfile_compatible", None) is _SENDFILE_NATIVE
             and transport.get_extra_info("sslcontext") is None
         ):
             if self.closed:
@@ -534,10 +541,10 @@ class HTTPProtocol(asyncio.Protocol):
                 cycle, coro, context, yielded = await handoff
             except asyncio.CancelledError as exc:
                 if not handoff.done() or handoff.cancelled():
-                    if self.closed:
-                        return
-                    task.uncancel()  # a stray cancellation aimed at a finished request
-                    continue
+                    # Cancelled while idle: the connection closes, or the loop shuts down.
+                    # Later requests on a still-open connection run in Tasks of their own.
+                    self.host_busy = True
+                    return
                 cycle, coro, context, yielded = handoff.result()
                 throw = exc
                 if isinstance(yielded, asyncio.Future):
@@ -649,6 +656,8 @@ class HTTPProtocol(asyncio.Protocol):
             self._write_error(status, text)
         else:
             self.pipeline.append((status, text))
+            if self.cycle is None:
+                self.start_next()
 
     def _write_error(self, status: int, text: str) -> None:
         if self.closed:
@@ -664,8 +673,6 @@ class HTTPProtocol(asyncio.Protocol):
         self, method: str, scope: Scope, special: list[tuple[bytes, bytes]]
     ) -> bool:
         """Whether an Upgrade request goes to a handler (else it is served as HTTP)."""
-        if method == "CONNECT":
-            raise _Reject(501, "CONNECT is not supported")
         tokens: set[bytes] = set()
         for name, value in special:
             if name == b"upgrade":

@@ -111,6 +111,8 @@ class Server:
         self.force_exit = False
         self.started = threading.Event()
         self.addresses: list[str] = []
+        #: ``getsockname()`` of each listening socket, once started.
+        self.bound: list[Any] = []
         self.state: ServerState | None = None
         self._servers: list[asyncio.Server] = []
         self._wakeup: asyncio.Event | None = None
@@ -137,13 +139,18 @@ class Server:
         self._wakeup = asyncio.Event()
         state = self.state = ServerState(config, app, loop, self.upgrade_handlers)
         state.on_limit_max_requests = self._max_requests_reached
-        lifespan = Lifespan(app, config.lifespan)
-        await lifespan.startup()
-        state.lifespan_state = lifespan.state
+        ssl_context = config.ssl_context()
         own_sockets = sockets is None
         if sockets is None:
             sockets = bind_sockets(config)
-        ssl_context = config.ssl_context()
+        lifespan = Lifespan(app, config.lifespan)
+        try:
+            await lifespan.startup()
+        except BaseException:
+            if own_sockets:
+                self._close_sockets(sockets)
+            raise
+        state.lifespan_state = lifespan.state
         try:
             for sock in sockets:
                 server = await loop.create_server(
@@ -154,6 +161,7 @@ class Server:
                 )
                 self._servers.append(server)
             self.addresses = [_describe(sock, ssl_context is not None) for sock in sockets]
+            self.bound = [sock.getsockname() for sock in sockets]
             restore = self._install_signal_handlers(loop)
             try:
                 for address in self.addresses:
@@ -174,14 +182,18 @@ class Server:
             for server in self._servers:
                 server.close()
             if own_sockets:
-                for sock in sockets:
-                    if config.uds is not None:
-                        try:
-                            os.unlink(config.uds)
-                        except OSError:
-                            pass
+                self._close_sockets(sockets)
             self._servers.clear()
         await lifespan.shutdown()
+
+    def _close_sockets(self, sockets: list[socket.socket]) -> None:
+        for sock in sockets:
+            sock.close()
+        if self.config.uds is not None:
+            try:
+                os.unlink(self.config.uds)
+            except OSError:
+                pass
 
     def _tick_interval(self) -> float:
         config = self.config
