@@ -314,13 +314,11 @@ class Config:
                 "workers > 1 and reload need the app as an import string like 'module:app'",
                 option="workers" if self.workers > 1 else "reload",
             )
-        if self.root_path and (not self.root_path.startswith("/") or self.root_path.endswith("/")):
+        self.root_path = self.root_path.rstrip("/")
+        if self.root_path and not self.root_path.startswith("/"):
             raise ConfigError(
-                f"root_path {self.root_path!r} must start with '/' and not end with '/'",
-                option="root_path",
+                f"root_path {self.root_path!r} must start with '/'", option="root_path"
             )
-        if self.root_path == "/":
-            self.root_path = ""
         self.trusted_proxies = _parse_networks(self.forwarded_allow_ips)
 
     # -- derived settings ----------------------------------------------------------------

@@ -129,7 +129,10 @@ class Server:
         self.should_exit = True
         wakeup = self._wakeup
         if wakeup is not None and self.state is not None:
-            self.state.loop.call_soon_threadsafe(wakeup.set)
+            try:
+                self.state.loop.call_soon_threadsafe(wakeup.set)
+            except RuntimeError:  # the loop already finished
+                pass
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         """Serve until asked to exit; raises ``LifespanFailure`` if startup fails."""
