@@ -28,6 +28,7 @@ def register(subparsers: Any) -> None:
     for option in OPTIONS:
         flags = [option.flag, *option.aliases]
         help_text = f"{option.help} [env {option.env}; default {option.default!r}]"
+        help_text = help_text.replace("%", "%%")  # argparse formats help with %
         kwargs: dict[str, Any] = {"dest": option.name, "default": argparse.SUPPRESS}
         if option.kind == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction

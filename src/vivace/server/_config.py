@@ -75,7 +75,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("app_dir", "str", ".", "directory put first on sys.path to import APP"),
     Option("workers", "int", 1, "number of worker processes (a supervisor restarts them)"),
     Option("reload", "bool", False, "restart the worker when a watched file changes"),
-    Option("reload_dirs", "list", (), "directories to watch with --reload (default: .)"),
+    Option(
+        "reload_dirs",
+        "list",
+        (),
+        "directories to watch with --reload (default: the app dir)",
+        aliases=("--reload-dir",),
+    ),
     Option("reload_includes", "list", ("*.py",), "glob patterns of files to watch"),
     Option(
         "reload_excludes",
@@ -118,7 +124,7 @@ OPTIONS: tuple[Option, ...] = (
         "access_log_format",
         "str",
         DEFAULT_ACCESS_LOG_FORMAT,
-        "%%-style format; keys: client, method, path, http_version, request_line, status, "
+        "%-style format; keys: client, method, path, http_version, request_line, status, "
         "bytes, duration_ms, user_agent, referer",
     ),
     Option("server_header", "bool", True, "send 'server: vivace'"),
