@@ -1,8 +1,8 @@
 """A small raw ASGI app: ``vivace run examples.app:app``.
 
-    GET /      -> "Hello, World!" (text/plain)
-    GET /json  -> {"message": "Hello, World!"}
-    anything else -> 404
+GET /      -> "Hello, World!" (text/plain)
+GET /json  -> {"message": "Hello, World!"}
+anything else -> 404
 """
 
 from __future__ import annotations

@@ -62,7 +62,9 @@ def test_lifespan_failure_exit_code(
         "    await send({'type': 'lifespan.startup.failed', 'message': 'nope'})\n"
     )
     monkeypatch.setenv("VIVACE_PORT", "0")
-    status = cli.main(["run", "failing_cli_app:app", "--app-dir", str(tmp_path), "--loop", "asyncio"])
+    status = cli.main(
+        ["run", "failing_cli_app:app", "--app-dir", str(tmp_path), "--loop", "asyncio"]
+    )
     assert status == 3
     assert "lifespan startup failed: nope" in capsys.readouterr().err
 
@@ -81,7 +83,16 @@ def test_list_flags_repeat_and_split(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(_config.Config, "__init__", fake_init)
     with pytest.raises(Stop):
-        cli.main(["run", "a:b", "--forwarded-allow-ips", "10.0.0.1,10.0.0.2", "--forwarded-allow-ips", "::1"])
+        cli.main(
+            [
+                "run",
+                "a:b",
+                "--forwarded-allow-ips",
+                "10.0.0.1,10.0.0.2",
+                "--forwarded-allow-ips",
+                "::1",
+            ]
+        )
     assert seen["forwarded_allow_ips"] == ["10.0.0.1", "10.0.0.2", "::1"]
     assert "port" not in seen  # unset flags fall back to VIVACE_* and defaults
 

@@ -201,7 +201,13 @@ async def text_app(scope: Scope, receive: Receive, send: Send) -> None:
             if not message["more_body"]:
                 break
         body = b"".join(chunks)
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -256,7 +262,9 @@ def serve(app: ASGIApp | str, **options: Any) -> Iterator[ThreadedServer]:
         server.stop()
 
 
-def raw_request(port: int, data: bytes, *, timeout: float = DEADLINE, read_until_close: bool = True) -> bytes:
+def raw_request(
+    port: int, data: bytes, *, timeout: float = DEADLINE, read_until_close: bool = True
+) -> bytes:
     """Send raw bytes, read until the server closes (or timeout)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(data)

@@ -23,15 +23,16 @@ from vivace.types import Receive, Scope, Send
 
 def make_certificate(directory: Path) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1/localhost, made with ``cryptography``."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -109,7 +110,10 @@ def test_curl_chunked_upload_and_http10() -> None:
         )
         assert out.stdout == b"streamed body"
         out = subprocess.run(
-            ["curl", "-s", "-0", "-i", server.url], capture_output=True, timeout=DEADLINE, check=True
+            ["curl", "-s", "-0", "-i", server.url],
+            capture_output=True,
+            timeout=DEADLINE,
+            check=True,
         )
         assert out.stdout.startswith(b"HTTP/1.1 200 OK") and out.stdout.endswith(b"hello")
         assert b"connection: close" in out.stdout
@@ -126,7 +130,9 @@ def test_tls(tmp_path: Path) -> None:
 
     with serve(app, ssl_certfile=cert, ssl_keyfile=key) as server:
         context = ssl.create_default_context(cafile=cert)
-        conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=DEADLINE)
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", server.port, context=context, timeout=DEADLINE
+        )
         conn.request("GET", "/")
         assert conn.getresponse().read() == b"hello"
         conn.close()
@@ -142,14 +148,13 @@ def test_unix_domain_socket(tmp_path: Path) -> None:
             seen.append((scope["client"], scope["server"]))
         await text_app(scope, receive, send)
 
-    with serve(app, uds=path):
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(DEADLINE)
-            sock.connect(path)
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = b""
-            while chunk := sock.recv(4096):
-                data += chunk
+    with serve(app, uds=path), socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(DEADLINE)
+        sock.connect(path)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
     assert data.endswith(b"hello")
     assert seen == [(None, (path, None))]
     assert not Path(path).exists()
@@ -174,15 +179,17 @@ def test_slowloris_gets_408() -> None:
 
 
 def test_keep_alive_idle_timeout() -> None:
-    with serve(text_app, timeout_keep_alive=0.3) as server:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE) as sock:
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            data = b""
-            started = time.monotonic()
-            while chunk := sock.recv(4096):
-                data += chunk
-            assert data.endswith(b"hello")  # then the server closed the idle connection
-            assert time.monotonic() - started < 3
+    with (
+        serve(text_app, timeout_keep_alive=0.3) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE) as sock,
+    ):
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        started = time.monotonic()
+        while chunk := sock.recv(4096):
+            data += chunk
+        assert data.endswith(b"hello")  # then the server closed the idle connection
+        assert time.monotonic() - started < 3
 
 
 def test_graceful_shutdown_finishes_in_flight_requests() -> None:

@@ -15,10 +15,14 @@ from tests.server.conftest import DEADLINE, serve
 pytest.importorskip("starlette")
 
 
-def get(port: int, path: str, method: str = "GET", body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+def get(
+    port: int, path: str, method: str = "GET", body: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
     try:
-        conn.request(method, path, body=body, headers={"content-type": "application/json"} if body else {})
+        conn.request(
+            method, path, body=body, headers={"content-type": "application/json"} if body else {}
+        )
         response = conn.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
@@ -118,7 +122,10 @@ def test_starlette() -> None:
         assert get(port, "/timeout")[0] == 504
         assert json.loads(get(port, "/group")[2]) == {"results": [1, 2, 3]}
         assert get(port, "/background")[2] == b"queued"
-        assert json.loads(get(port, "/echo", "POST", b'{"a": 1}')[2]) == {"got": {"a": 1}, "state": 7}
+        assert json.loads(get(port, "/echo", "POST", b'{"a": 1}')[2]) == {
+            "got": {"a": 1},
+            "state": 7,
+        }
         assert get(port, "/io")[2] == b"hello world"
         assert get(port, "/missing")[0] == 404
         for _ in range(100):
@@ -187,7 +194,7 @@ def test_django() -> None:
 
     with serve(get_asgi_application(), lifespan="off") as server:
         port = server.port
-        status, headers, body = get(port, "/hello/?name=dj")
+        status, _, body = get(port, "/hello/?name=dj")
         assert (status, body) == (200, b"hello dj")
         status, _, body = get(port, "/async/")
         assert (status, body) == (200, b"async view")

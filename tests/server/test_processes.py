@@ -17,7 +17,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-APP = '''
+APP = """
 import asyncio, os
 VERSION = "v1"
 
@@ -29,13 +29,13 @@ async def app(scope, receive, send):
     body = {"/pid": str(os.getpid()), "/version": VERSION}.get(scope["path"], "ok").encode()
     await send({"type": "http.response.start", "status": 200})
     await send({"type": "http.response.body", "body": body})
-'''
+"""
 
-FAILING = '''
+FAILING = """
 async def app(scope, receive, send):
     await receive()
     await send({"type": "lifespan.startup.failed", "message": "cannot start"})
-'''
+"""
 
 
 class Process:
@@ -43,8 +43,19 @@ class Process:
         (tmp_path / "procapp.py").write_text(app)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vivace.cli", "run", "procapp:app", "--port", "0",
-             "--app-dir", str(tmp_path), "--no-access-log", *args],
+            [
+                sys.executable,
+                "-m",
+                "vivace.cli",
+                "run",
+                "procapp:app",
+                "--port",
+                "0",
+                "--app-dir",
+                str(tmp_path),
+                "--no-access-log",
+                *args,
+            ],
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             env=env,
@@ -151,7 +162,9 @@ def test_workers_restart_and_rolling_restart(tmp_path: Path) -> None:
 
 
 def test_reload(tmp_path: Path) -> None:
-    process = Process(tmp_path, "--reload", "--reload-dir", str(tmp_path), "--reload-interval", "0.1")
+    process = Process(
+        tmp_path, "--reload", "--reload-dir", str(tmp_path), "--reload-interval", "0.1"
+    )
     process.started()
     assert process.get("/version") == "v1"
     time.sleep(0.05)

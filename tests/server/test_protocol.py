@@ -281,20 +281,20 @@ async def test_no_server_or_date_header_when_disabled(make: Make) -> None:
 # -- bad requests and smuggling vectors -----------------------------------------------------
 
 SMUGGLING = {
-    "cl_and_te": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-    "duplicate_cl": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-    "same_duplicate_cl": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+    "cl_and_te": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",  # noqa: E501
+    "duplicate_cl": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",  # noqa: E501
+    "same_duplicate_cl": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",  # noqa: E501
     "cl_list": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc",
     "signed_cl": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc",
-    "bad_chunk_size": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
-    "chunk_size_bare_lf": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
+    "bad_chunk_size": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",  # noqa: E501
+    "chunk_size_bare_lf": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",  # noqa: E501
     "bare_lf_request_line": b"GET / HTTP/1.1\nHost: x\n\n",
     "bare_lf_header": b"GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n",
     "obs_fold": b"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n",
     "space_before_colon": b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
     "nul_in_header": b"GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n",
-    "te_not_last_chunked": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
-    "te_duplicate": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "te_not_last_chunked": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",  # noqa: E501
+    "te_duplicate": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",  # noqa: E501
     "space_in_target": b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
     "non_ascii_target": b"GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
     "garbage": b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
@@ -319,7 +319,9 @@ async def test_smuggling_vectors_refused(make: Make, request_bytes: bytes) -> No
 @pytest.mark.parametrize("coding", [b"gzip, chunked", b"xchunked"])
 async def test_transfer_coding_not_understood_501(make: Make, coding: bytes) -> None:
     h = make()
-    await h.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + coding + b"\r\n\r\n0\r\n\r\n")
+    await h.send(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + coding + b"\r\n\r\n0\r\n\r\n"
+    )
     await h.closed()
     assert parse_statuses(h.transport.data) == [501]
 
@@ -435,7 +437,9 @@ async def test_app_raises_mid_body_closes(make: Make) -> None:
     assert h.transport.aborted
 
 
-async def test_app_returns_without_response_500(make: Make, caplog: pytest.LogCaptureFixture) -> None:
+async def test_app_returns_without_response_500(
+    make: Make, caplog: pytest.LogCaptureFixture
+) -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         return None
 
@@ -556,7 +560,9 @@ async def test_body_longer_than_content_length_mid_stream_aborts(make: Make) -> 
     assert not h.transport.data.endswith(b"cd")
 
 
-async def test_body_shorter_than_content_length_closes(make: Make, caplog: pytest.LogCaptureFixture) -> None:
+async def test_body_shorter_than_content_length_closes(
+    make: Make, caplog: pytest.LogCaptureFixture
+) -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({**START, "headers": [(b"content-length", b"10")]})
         await send({"type": "http.response.body", "body": b"short"})

@@ -58,9 +58,7 @@ def head(status: int = 200, headers: Any = (), **kw: Any) -> tuple[bytes, int, i
 
 def test_render_head_known_length() -> None:
     data, framing, length, keep = head(headers=[(b"x-a", b"1")], body_length=3)
-    assert data == (
-        b"HTTP/1.1 200 OK\r\nx-a: 1\r\n" + DEFAULTS + b"content-length: 3\r\n\r\n"
-    )
+    assert data == (b"HTTP/1.1 200 OK\r\nx-a: 1\r\n" + DEFAULTS + b"content-length: 3\r\n\r\n")
     assert (framing, length, keep) == (FRAME_LENGTH, 3, True)
 
 
@@ -145,7 +143,11 @@ def test_simple_response() -> None:
 
 # -- proxy headers ---------------------------------------------------------------------------
 
-TRUST = (False, (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128")), frozenset({"unix:"}))
+TRUST = (
+    False,
+    (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128")),
+    frozenset({"unix:"}),
+)
 
 
 def test_is_trusted() -> None:
@@ -159,7 +161,10 @@ def test_is_trusted() -> None:
 
 
 def test_resolve_x_forwarded() -> None:
-    headers = [(b"x-forwarded-for", b"198.51.100.1, 203.0.113.9"), (b"x-forwarded-for", b"10.0.0.5")]
+    headers = [
+        (b"x-forwarded-for", b"198.51.100.1, 203.0.113.9"),
+        (b"x-forwarded-for", b"10.0.0.5"),
+    ]
     assert resolve_proxy(headers, TRUST) == (("203.0.113.9", 0), None)
     all_trusted = [(b"x-forwarded-for", b"10.0.0.1, 10.0.0.2")]
     assert resolve_proxy(all_trusted, TRUST) == (("10.0.0.1", 0), None)
@@ -168,7 +173,9 @@ def test_resolve_x_forwarded() -> None:
 
 
 def test_resolve_forwarded_rfc7239() -> None:
-    headers = [(b"forwarded", b'for=192.0.2.60;proto=http;by=203.0.113.43, for="198.51.100.17:8080"')]
+    headers = [
+        (b"forwarded", b'for=192.0.2.60;proto=http;by=203.0.113.43, for="198.51.100.17:8080"')
+    ]
     assert resolve_proxy(headers, TRUST) == (("198.51.100.17", 8080), "http")
     assert resolve_proxy([(b"forwarded", b"for=unknown")], TRUST) == (None, None)
     assert resolve_proxy([(b"forwarded", b"for=_hidden")], TRUST) == (None, None)
@@ -280,8 +287,12 @@ def test_ssl_context(tmp_path: Path) -> None:
 
     cert, key = make_certificate(tmp_path)
     config = Config(
-        "m:app", ssl_certfile=cert, ssl_keyfile=key, ssl_cert_reqs="optional",
-        ssl_ca_certs=cert, ssl_ciphers="ECDHE+AESGCM",
+        "m:app",
+        ssl_certfile=cert,
+        ssl_keyfile=key,
+        ssl_cert_reqs="optional",
+        ssl_ca_certs=cert,
+        ssl_ciphers="ECDHE+AESGCM",
     )
     context = config.ssl_context()
     assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_OPTIONAL
@@ -319,7 +330,9 @@ async def test_resume_continues_like_a_task() -> None:
     coro = body()
     yielded = coro.send(None)
     assert yielded is future
-    task = asyncio.get_running_loop().create_task(_await(Resume(coro, contextvars.copy_context(), yielded)))
+    task = asyncio.get_running_loop().create_task(
+        _await(Resume(coro, contextvars.copy_context(), yielded))
+    )
     await asyncio.sleep(0)
     future.set_result(21)
     assert await task == 42
@@ -344,7 +357,9 @@ async def test_resume_delivers_cancellation_and_throw() -> None:
 
     coro = body()
     yielded = coro.send(None)
-    task = asyncio.get_running_loop().create_task(_await(Resume(coro, contextvars.copy_context(), yielded)))
+    task = asyncio.get_running_loop().create_task(
+        _await(Resume(coro, contextvars.copy_context(), yielded))
+    )
     await asyncio.sleep(0)
     task.cancel()
     assert await task == "handled" and events == ["cancelled"]
@@ -460,7 +475,10 @@ async def test_lifespan_off_and_returning_apps() -> None:
         await returns.shutdown()
 
 
-@pytest.mark.parametrize(("shutdown", "message"), [("failed", "shutdown failed"), ("raise", "exploded"), ("bad", "unexpected")])
+@pytest.mark.parametrize(
+    ("shutdown", "message"),
+    [("failed", "shutdown failed"), ("raise", "exploded"), ("bad", "unexpected")],
+)
 async def test_lifespan_shutdown_failures(shutdown: str, message: str) -> None:
     lifespan = Lifespan(lifespan_app(shutdown=shutdown))
     await lifespan.startup()

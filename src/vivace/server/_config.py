@@ -164,7 +164,7 @@ def _convert(option: Option, value: Any) -> Any:
                 raise ValueError
             return bool(value)
         if kind == "int":
-            if isinstance(value, bool) or isinstance(value, float):
+            if isinstance(value, (bool, float)):
                 raise ValueError
             return int(value)
         if kind == "float":
@@ -200,7 +200,9 @@ def import_from_string(target: str) -> Any:
     """
     module_name, sep, attrs = target.partition(":")
     if not sep or not module_name or not attrs:
-        raise AppImportError(f"app reference {target!r} must look like 'module:attribute'", target=target)
+        raise AppImportError(
+            f"app reference {target!r} must look like 'module:attribute'", target=target
+        )
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -353,13 +355,15 @@ class Config:
             app = import_from_string(app)
         if self.factory:
             if not callable(app):
-                raise AppImportError("--factory given but the app is not callable", target=str(self.app))
+                raise AppImportError(
+                    "--factory given but the app is not callable", target=str(self.app)
+                )
             app = app()
         if not callable(app):
             raise AppImportError(f"{self.app!r} is not a callable ASGI app", target=str(self.app))
         if not _is_asgi3(app):
             raise AppImportError(
-                f"{self.app!r} is not an ASGI 3 app: it must be called as app(scope, receive, send)",
+                f"{self.app!r} is not an ASGI 3 app: it must take (scope, receive, send)",
                 target=str(self.app),
             )
         return app  # type: ignore[no-any-return]
@@ -374,7 +378,9 @@ class Config:
                 self.ssl_certfile, self.ssl_keyfile, password=self.ssl_keyfile_password
             )
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot load TLS certificate: {exc}", option="ssl_certfile") from None
+            raise ConfigError(
+                f"cannot load TLS certificate: {exc}", option="ssl_certfile"
+            ) from None
         context.verify_mode = {
             "none": ssl.CERT_NONE,
             "optional": ssl.CERT_OPTIONAL,
@@ -405,7 +411,7 @@ def _is_asgi3(app: Any) -> bool:
     """A best-effort check that ``app`` takes (scope, receive, send), like ASGI 3 apps."""
     if inspect.isclass(app):
         return False  # an ASGI 2 class takes (scope) and returns an instance
-    target = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(app, "__call__", app)
+    target = app if inspect.isfunction(app) or inspect.ismethod(app) else app.__call__
     try:
         signature = inspect.signature(target)
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature

@@ -159,10 +159,7 @@ class RequestCycle:
             if self.body_pending:
                 body = self.body
                 if body or self.body_done:
-                    if len(body) == 1:
-                        data = body[0]
-                    else:
-                        data = b"".join(body)
+                    data = body[0] if len(body) == 1 else b"".join(body)
                     self.body = []
                     self.body_size = 0
                     if self.body_done:

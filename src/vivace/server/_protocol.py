@@ -144,8 +144,8 @@ class HTTPProtocol(asyncio.Protocol):
         "drain_waiters",
         "failed",
         "handoff",
-        "headers",
         "head_size",
+        "headers",
         "host",
         "host_busy",
         "loop",
@@ -267,7 +267,7 @@ class HTTPProtocol(asyncio.Protocol):
             if isinstance(context, _Reject):
                 self.fail(context.status, context.text)
             elif isinstance(exc, httptools.HttpParserCallbackError):
-                raise context or exc  # a bug in a callback: let asyncio log it
+                raise (context or exc) from None  # a bug in a callback: asyncio logs it
             else:
                 self.fail(400, f"Bad request: {exc}")
             return
@@ -471,12 +471,14 @@ class HTTPProtocol(asyncio.Protocol):
         pipeline = self.pipeline
         loop = self.loop
         state = self.state
+        cycle: RequestCycle
         try:
             while self.cycle is None and pipeline and not self.closed:
-                cycle = pipeline.popleft()
-                if type(cycle) is not RequestCycle:
-                    self._write_error(*cycle)
+                item = pipeline.popleft()
+                if type(item) is tuple:
+                    self._write_error(*item)
                     return
+                cycle = item  # type: ignore[assignment]  # not a tuple: a RequestCycle
                 self.cycle = cycle
                 if self.read_paused:
                     self._maybe_resume()
@@ -589,9 +591,8 @@ class HTTPProtocol(asyncio.Protocol):
                 self._write_error(500, "Internal server error")
             else:
                 self.abort("response incomplete")
-        if error is not None and not isinstance(error, Exception):
-            if not isinstance(error, asyncio.CancelledError):
-                raise error  # KeyboardInterrupt, SystemExit
+        if error is not None and not isinstance(error, (Exception, asyncio.CancelledError)):
+            raise error  # KeyboardInterrupt, SystemExit
 
     def response_complete(self, cycle: RequestCycle) -> None:
         """Called by the cycle when the last byte of its response has been handed over."""
@@ -669,9 +670,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.transport.write(simple_response(status, text, self.state.default_lines))
         self.close()
 
-    def _check_upgrade(
-        self, method: str, scope: Scope, special: list[tuple[bytes, bytes]]
-    ) -> bool:
+    def _check_upgrade(self, method: str, scope: Scope, special: list[tuple[bytes, bytes]]) -> bool:
         """Whether an Upgrade request goes to a handler (else it is served as HTTP)."""
         tokens: set[bytes] = set()
         for name, value in special:

@@ -179,7 +179,9 @@ def render_head(
     if own_server or own_date:
         for default in default_lines.split(b"\r\n")[:-1]:
             lowered = default[:7].lower()
-            if not ((own_server and lowered == b"server:") or (own_date and lowered[:5] == b"date:")):
+            if not (
+                (own_server and lowered == b"server:") or (own_date and lowered[:5] == b"date:")
+            ):
                 append(default + b"\r\n")
     elif default_lines:
         append(default_lines)

@@ -23,6 +23,7 @@ class ServerState:
     """Shared by all connections of a server; the sweep (``tick``) keeps it current."""
 
     __slots__ = (
+        "_second",
         "access",
         "active",
         "app",
@@ -49,7 +50,6 @@ class ServerState:
         "timeout_request_head",
         "trust",
         "upgrade_handlers",
-        "_second",
     )
 
     def __init__(

@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import time
+from typing import Any
 
 from vivace.server._config import Config
 from vivace.server._reload import FileWatcher
@@ -58,6 +59,7 @@ class Supervisor:
         self._restart_lock: asyncio.Lock | None = None
         self._stopped: asyncio.Event | None = None
         self._fds: list[int] = []
+        self._tasks: set[asyncio.Task[Any]] = set()  # strong references to background tasks
 
     def run(self) -> int:
         return asyncio.run(self.main())
@@ -84,7 +86,7 @@ class Supervisor:
             self.slots = list(workers)
             for index, worker in enumerate(workers):
                 assert worker is not None
-                loop.create_task(self._watch(index, worker))
+                self._tasks.add(loop.create_task(self._watch(index, worker)))
             watcher = loop.create_task(self._watch_files()) if config.reload else None
             await self._stopped.wait()
             if watcher is not None:
@@ -110,7 +112,7 @@ class Supervisor:
 
     def _on_hup(self) -> None:
         logger.info("supervisor: SIGHUP, rolling restart")
-        asyncio.get_running_loop().create_task(self.rolling_restart())
+        self._tasks.add(asyncio.get_running_loop().create_task(self.rolling_restart()))
 
     async def _spawn(self) -> _Worker | None:
         """Start a worker and wait until it serves; None if it exits first."""
@@ -154,12 +156,14 @@ class Supervisor:
         while not self.stopping:
             replacement = await self._spawn()
             if replacement is not None:
-                if self.stopping:
-                    replacement.proc.terminate()
+                if self.stopping:  # set by a signal while the worker started
+                    replacement.proc.terminate()  # type: ignore[unreachable]
                     await replacement.proc.wait()
                     return
                 self.slots[index] = replacement
-                asyncio.get_running_loop().create_task(self._watch(index, replacement))
+                self._tasks.add(
+                    asyncio.get_running_loop().create_task(self._watch(index, replacement))
+                )
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
@@ -178,7 +182,7 @@ class Supervisor:
                 if old is not None:
                     old.retired = True
                 self.slots[index] = new
-                asyncio.get_running_loop().create_task(self._watch(index, new))
+                self._tasks.add(asyncio.get_running_loop().create_task(self._watch(index, new)))
                 if old is not None:
                     await self._stop_worker(old)
             return True
