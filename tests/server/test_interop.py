@@ -70,7 +70,7 @@ def starlette_app(events: list[str]) -> Any:
                 tg.start_soon(work, n)
         with anyio.move_on_after(0.01):
             await anyio.sleep(1)
-        return JSONResponse({"results": results})
+        return JSONResponse({"results": sorted(results)})
 
     async def background(request: Request) -> PlainTextResponse:
         async def later() -> None:

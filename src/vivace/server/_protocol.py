@@ -141,6 +141,7 @@ class HTTPProtocol(asyncio.Protocol):
         "cycle",
         "deadline",
         "deadline_kind",
+        "done",
         "drain_waiters",
         "failed",
         "handoff",
@@ -214,6 +215,9 @@ class HTTPProtocol(asyncio.Protocol):
         self.deadline = state.now + state.timeout_request_head
         self.deadline_kind = HEAD
         self.handoff: asyncio.Future[Any] = self.loop.create_future()
+        # What send() returns when it has nothing to wait for: awaiting it is free.
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        self.done.set_result(None)
         self.host = self.loop.create_task(self._host_main())
 
     def connection_lost(self, exc: Exception | None) -> None:
