@@ -145,7 +145,6 @@ class HTTPProtocol(asyncio.Protocol):
         "drain_waiters",
         "failed",
         "handoff",
-        "head_size",
         "headers",
         "host",
         "host_busy",
@@ -186,7 +185,6 @@ class HTTPProtocol(asyncio.Protocol):
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.special: list[tuple[bytes, bytes]] = []
-        self.head_size = 0
         self.unparsed = 0
 
     # -- asyncio.Protocol ----------------------------------------------------------------
@@ -288,23 +286,25 @@ class HTTPProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.building is not None:
             return  # a trailer field of a chunked request body: not part of the scope
-        self.head_size += len(name) + len(value) + 4
         name = name.lower()
-        headers = self.headers
-        headers.append((name, value))
+        self.headers.append((name, value))
         if name in _WATCHED:
             self.special.append((name, value))
-        if len(headers) > self.state.max_header_count:
-            raise _Reject(431, "Too many request header fields")
 
     def on_headers_complete(self) -> None:
         state = self.state
         url = self.url
-        if self.head_size + len(url) > state.max_head_size:
-            raise _Reject(431, "Request header fields too large")
-        self.unparsed = self.head_size = 0
-        self.url = b""
         headers = self.headers
+        # Limits. The raw bytes received since the head began bound its size from above,
+        # so the exact size is only added up when that bound is over the limit.
+        if self.unparsed > state.max_head_size and len(url) + sum(
+            len(n) + len(v) + 4 for n, v in headers
+        ) > state.max_head_size:
+            raise _Reject(431, "Request header fields too large")
+        if len(headers) > state.max_header_count:
+            raise _Reject(431, "Too many request header fields")
+        self.unparsed = 0
+        self.url = b""
         self.headers = []
         parser = self.parser
         version = parser.get_http_version()
