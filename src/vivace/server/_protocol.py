@@ -297,9 +297,10 @@ class HTTPProtocol(asyncio.Protocol):
         headers = self.headers
         # Limits. The raw bytes received since the head began bound its size from above,
         # so the exact size is only added up when that bound is over the limit.
-        if self.unparsed > state.max_head_size and len(url) + sum(
-            len(n) + len(v) + 4 for n, v in headers
-        ) > state.max_head_size:
+        if (
+            self.unparsed > state.max_head_size
+            and len(url) + sum(len(n) + len(v) + 4 for n, v in headers) > state.max_head_size
+        ):
             raise _Reject(431, "Request header fields too large")
         if len(headers) > state.max_header_count:
             raise _Reject(431, "Too many request header fields")
