@@ -814,10 +814,18 @@ async def test_drain_fails_on_disconnect(make: Make) -> None:
 
 
 async def test_half_close_still_answers(make: Make) -> None:
-    h = make()
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await text_app(scope, receive, send)
+
+    h = make(app)
+    assert h.proto.eof_received() is None  # idle: let the transport close
     await h.send(GET)
-    assert h.proto.eof_received() is None or True
-    await h.response()
+    assert h.proto.eof_received() is True  # busy: keep the write side open to answer
+    release.set()
+    assert (await h.response()).body == b"hello"
 
 
 # -- upgrades --------------------------------------------------------------------------------
