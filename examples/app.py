@@ -1,41 +1,100 @@
-"""A small raw ASGI app: ``vivace run examples.app:app``.
+"""The example app: ``vivace run examples.app:app``, then open http://127.0.0.1:8000.
 
-GET /      -> "Hello, World!" (text/plain)
-GET /json  -> {"message": "Hello, World!"}
-anything else -> 404
+A small vivace.web app showing the pieces most apps need:
+
+    GET  /                  an HTML page with a form (Jinja2 when installed)
+    GET  /api/hello         JSON
+    GET  /api/users/{id}    a path parameter (an int; anything else is a 404)
+    POST /messages          a form post, answered with a redirect (303) back to the page
+    GET  /events            server-sent events: a clock ticking once a second
+
+Messages are kept in memory for now; the database layer will store them in SQLite.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime
+import html
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-import orjson
+from vivace.web import (
+    App,
+    EventSourceResponse,
+    HTMLResponse,
+    RedirectResponse,
+    Request,
+    Route,
+    ServerSentEvent,
+)
 
-from vivace.types import Receive, Scope, Send
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>vivace</title>
+<style>body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 40em; margin: 3em auto; }}</style>
+</head><body>
+<h1>vivace is running</h1>
+<p>Server time: <span id="clock">…</span></p>
+<form method="post" action="/messages">
+  <input name="text" placeholder="Leave a message" required maxlength="200">
+  <button>Send</button>
+</form>
+<ul>{messages}</ul>
+<p><a href="/api/hello">/api/hello</a> · <a href="/api/users/7">/api/users/7</a></p>
+<script>
+  new EventSource("/events").addEventListener("tick", (e) => {{
+    document.getElementById("clock").textContent = JSON.parse(e.data).time;
+  }});
+</script>
+</body></html>
+"""
 
-HELLO = b"Hello, World!"
-TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
-JSON = [(b"content-type", b"application/json")]
+
+@asynccontextmanager
+async def lifespan(app: App) -> AsyncIterator[dict[str, Any]]:
+    # Per-process state every request sees as request.state.messages.
+    yield {"messages": []}
 
 
-async def app(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] == "lifespan":
+async def home(request: Request) -> HTMLResponse:
+    items = "".join(f"<li>{html.escape(m)}</li>" for m in request.state.messages[-20:])
+    return HTMLResponse(PAGE.format(messages=items))
+
+
+async def hello(request: Request) -> dict[str, str]:
+    return {"message": "Hello, World!"}
+
+
+async def user(request: Request) -> dict[str, Any]:
+    return {"id": request.path_params["id"], "name": f"user {request.path_params['id']}"}
+
+
+async def post_message(request: Request) -> RedirectResponse:
+    form = await request.form()
+    text = str(form.get("text", "")).strip()[:200]
+    if text:
+        request.state.messages.append(text)
+    return RedirectResponse("/", status_code=303)
+
+
+async def events(request: Request) -> EventSourceResponse:
+    async def ticks() -> AsyncIterator[ServerSentEvent]:
         while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    path = scope["path"]
-    status = 200
-    headers: Any = TEXT
-    if path == "/":
-        body = HELLO
-    elif path == "/json":
-        body = orjson.dumps({"message": "Hello, World!"})
-        headers = JSON
-    else:
-        status, body = 404, b"Not Found"
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+            now = datetime.datetime.now(datetime.UTC).strftime("%H:%M:%S UTC")
+            yield ServerSentEvent({"time": now}, event="tick")
+            await asyncio.sleep(1)
+
+    return EventSourceResponse(ticks())
+
+
+app = App(
+    routes=[
+        Route("/", home),
+        Route("/api/hello", hello),
+        Route("/api/users/{id:int}", user),
+        Route("/messages", post_message, methods=["POST"]),
+        Route("/events", events),
+    ],
+    lifespan=lifespan,
+)

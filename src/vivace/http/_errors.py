@@ -6,14 +6,26 @@
      ├── InvalidHeader     a header name or value that must not be written (CR, LF, NUL,
      │                     a name that is not an RFC 9110 token)
      ├── InvalidURL        a URL that cannot be parsed or has an impossible port
-     └── InvalidCookie     a cookie name or attribute that must not be written
+     ├── InvalidCookie     a cookie name or attribute that must not be written
+     └── FormError         a form body (urlencoded or multipart) that cannot be read
+          ├── MalformedForm        broken syntax: no boundary, a part without a name,
+          │                        a body that ends before the closing boundary
+          └── FormLimitExceeded    a limit was reached (part count, field or file size,
+                                   part header size); ``limit`` names it
 
 They subclass ``ValueError`` so code that already guards conversions keeps working.
 """
 
 from __future__ import annotations
 
-__all__ = ["InvalidCookie", "InvalidHeader", "InvalidURL"]
+__all__ = [
+    "FormError",
+    "FormLimitExceeded",
+    "InvalidCookie",
+    "InvalidHeader",
+    "InvalidURL",
+    "MalformedForm",
+]
 
 
 class InvalidHeader(ValueError):
@@ -38,3 +50,24 @@ class InvalidCookie(ValueError):
     def __init__(self, message: str, *, name: str | None = None) -> None:
         super().__init__(message)
         self.name = name
+
+
+class FormError(ValueError):
+    """A form body that cannot be read; the framework answers 400 or 413."""
+
+
+class MalformedForm(FormError):
+    """A form body whose syntax is broken (a web framework answers 400)."""
+
+
+class FormLimitExceeded(FormError):
+    """A form body over one of the parser's limits (a web framework answers 413).
+
+    ``limit`` is the name of the limit (``"max_parts"``, ``"max_field_size"``,
+    ``"max_file_size"``, ``"max_part_header_size"``) and ``value`` its setting.
+    """
+
+    def __init__(self, message: str, *, limit: str, value: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value

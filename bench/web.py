@@ -1,0 +1,243 @@
+"""vivace.web against Starlette and FastAPI, each on its servers, measured with wrk.
+
+    flock /tmp/vivace-bench.lock .venv/bin/python bench/web.py [--duration 5] [--rounds 3]
+
+Combinations (one worker each, access logs off):
+
+    vivace.web on vivace.server   (when vivace.server is installed)
+    vivace.web on uvicorn         (httptools + uvloop: the framework cost on a common server)
+    vivace.web on granian
+    Starlette on uvicorn, FastAPI on uvicorn, Starlette on granian   (the anchors)
+
+Endpoints: plaintext, JSON, a path parameter (int), a JSON body echo (POST), and the last
+of 50 parameterised routes. Rounds are interleaved (every combination once per round, in
+the same order) and medians are taken, because the machine is shared and noisy. Prints
+req/s and p99 latency per combination and endpoint, then vivace's ratios to each anchor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+BIN = Path(PY).parent
+
+ENDPOINTS = {
+    "plaintext": ("GET", "/plaintext"),
+    "json": ("GET", "/json"),
+    "path param": ("GET", "/users/42"),
+    "json echo": ("POST", "/echo"),
+    "50 routes, last": ("GET", "/r49/123"),
+}
+ECHO_BODY = '{"id": 42, "name": "vivace", "tags": ["fast", "safe"], "active": true}'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _commands(app: str, port: int) -> dict[str, list[str]]:
+    target = f"bench.web_apps:{app}"
+    return {
+        "vivace.server": [
+            str(BIN / "vivace"),
+            "run",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        "uvicorn": [
+            str(BIN / "uvicorn"),
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--workers",
+            "1",
+        ],
+        "granian": [
+            str(BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--loop",
+            "uvloop",
+            "--log-level",
+            "warning",
+            target,
+        ],
+    }
+
+
+def combinations() -> list[tuple[str, str, str]]:
+    """(label, app attribute, server) in run order."""
+    combos = []
+    if importlib.util.find_spec("vivace.server") is not None:
+        combos.append(("vivace.web on vivace.server", "vivace_app", "vivace.server"))
+    combos += [
+        ("vivace.web on uvicorn", "vivace_app", "uvicorn"),
+        ("vivace.web on granian", "vivace_app", "granian"),
+        ("Starlette on uvicorn", "starlette_app", "uvicorn"),
+        ("FastAPI on uvicorn", "fastapi_app", "uvicorn"),
+        ("Starlette on granian", "starlette_app", "granian"),
+    ]
+    return combos
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if s.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not become ready")
+
+
+def _wrk(port: int, method: str, path: str, duration: float, script: str) -> tuple[float, float]:
+    cmd = ["wrk", "-t1", "-c64", f"-d{max(1, round(duration))}s", "--latency"]
+    if method == "POST":
+        cmd += ["-s", script]
+    cmd.append(f"http://127.0.0.1:{port}{path}")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30).stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None:
+        raise RuntimeError(f"wrk failed for {method} {path}: {out}")
+    rps = float(found.group(1))
+    p99_match = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p99 = 0.0
+    if p99_match:
+        value, unit = float(p99_match.group(1)), p99_match.group(2)
+        p99 = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{errors.group(1)} error responses for {method} {path}:\n{out}")
+    return rps, p99
+
+
+def run(duration: float, rounds: int, only: list[str] | None) -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed")
+    combos = [c for c in combinations() if not only or any(o in c[0] for o in only)]
+    script = Path(tempfile.mkdtemp()) / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = '{ECHO_BODY}'\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    for r in range(rounds):
+        for label, app, server in combos:
+            port = _free_port()
+            proc = subprocess.Popen(
+                _commands(app, port)[server],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                _wait_ready(port, proc, time.monotonic() + 30)
+                for name, (method, path) in ENDPOINTS.items():
+                    _wrk(port, method, path, 1, str(script))  # warm-up
+                    rps, p99 = _wrk(port, method, path, duration, str(script))
+                    results.setdefault((label, name), []).append((rps, p99))
+                    print(f"round {r + 1} {label:30} {name:18} {rps:10.0f} req/s", flush=True)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    _report(results, [c[0] for c in combos])
+
+
+def _median(values: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)
+
+
+def _report(results: dict[tuple[str, str], list[tuple[float, float]]], labels: list[str]) -> None:
+    print("\nmedian req/s (p99 ms)\n")
+    header = "| endpoint | " + " | ".join(labels) + " |"
+    print(header)
+    print("| --- " * (len(labels) + 1) + "|")
+    for name in ENDPOINTS:
+        cells = []
+        for label in labels:
+            if (label, name) in results:
+                rps, p99 = _median(results[(label, name)])
+                cells.append(f"{rps:,.0f} ({p99:.1f})")
+            else:
+                cells.append("-")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    subjects = [label for label in labels if label.startswith("vivace.web")]
+    anchors = [label for label in labels if not label.startswith("vivace.web")]
+    print("\nratios (req/s, vivace / anchor)\n")
+    cols = [f"{s} / {a}" for s in subjects for a in anchors]
+    print("| endpoint | " + " | ".join(cols) + " |")
+    print("| --- " * (len(cols) + 1) + "|")
+    for name in ENDPOINTS:
+        cells = []
+        for s in subjects:
+            for a in anchors:
+                if (s, name) in results and (a, name) in results:
+                    ratio = _median(results[(s, name)])[0] / _median(results[(a, name)])[0]
+                    cells.append(f"{ratio:.2f}x")
+                else:
+                    cells.append("-")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument(
+        "--only", action="append", help="run only combinations whose label contains this"
+    )
+    args = parser.parse_args()
+    run(args.duration, args.rounds, args.only)
+
+
+if __name__ == "__main__":
+    main()

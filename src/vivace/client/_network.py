@@ -1,0 +1,231 @@
+"""``HTTPTransport``: HTTP/1.1 over TCP and TLS, with a connection pool.
+
+Per request: find the origin (cached per scheme and host), take a connection from the
+pool, write the head and body, wait for the response head, and return a ``Response``
+whose body stream reads from the connection. The connection goes back to the pool when
+the body has been read to the end; a response closed early closes its connection (the
+rest of the body would have to be read and thrown away otherwise).
+
+A kept-alive connection the server closed while idle fails on the next request before any
+response byte arrives; such a request is retried once on a new connection when its method
+is idempotent and its body can be sent again (RFC 9110 section 9.2.2: idempotent requests
+may be retried automatically; a POST is never sent twice behind your back).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vivace.client._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Timeout
+from vivace.client._connection import HTTP11Connection, StaleConnection
+from vivace.client._exceptions import RequestError, UnsupportedProtocol
+from vivace.client._http11 import build_head, check_method, chunk, safe_target
+from vivace.client._models import Request, Response
+from vivace.client._multipart import MultipartStream
+from vivace.client._pool import ConnectionPool, Origin
+from vivace.client._streams import AsyncByteStream, ByteStream, SyncByteStream
+from vivace.client._tls import CertTypes, VerifyTypes, ssl_context
+from vivace.client._transport import AsyncBaseTransport
+
+__all__ = ["HTTPTransport"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 9110 section 9.2.2: only these may be retried automatically.
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
+
+
+class _ResponseStream(AsyncByteStream):
+    """The body of one response, read from its connection."""
+
+    __slots__ = ("_conn", "_done", "_pool", "_request", "_timeout")
+
+    def __init__(
+        self,
+        conn: HTTP11Connection,
+        pool: ConnectionPool,
+        request: Request,
+        timeout: float | None,
+    ) -> None:
+        self._conn = conn
+        self._pool = pool
+        self._request = request
+        self._timeout = timeout
+        self._done = False
+
+    async def __aiter__(self) -> Any:
+        conn = self._conn
+        try:
+            while (data := await conn.next_chunk(self._timeout)) is not None:
+                yield data
+        except RequestError as exc:
+            self._fail(exc)
+            raise
+        self._finish()
+
+    async def aread(self) -> bytes:
+        try:
+            data = await self._conn.read_all(self._timeout)
+        except RequestError as exc:
+            self._fail(exc)
+            raise
+        self._finish()
+        return data
+
+    def _fail(self, exc: RequestError) -> None:
+        if exc._request is None:
+            exc._request = self._request
+        self._done = True
+        self._conn.close()
+
+    def _finish(self) -> None:
+        if not self._done:
+            self._done = True
+            self._pool.release(self._conn)
+
+    async def aclose(self) -> None:
+        if not self._done:
+            self._done = True
+            conn = self._conn
+            if conn.reader.complete:
+                self._pool.release(conn)
+            else:
+                conn.close()
+
+
+class HTTPTransport(AsyncBaseTransport):
+    """HTTP/1.1 over the network, with keep-alive connection pooling and TLS.
+
+    ``Client()`` makes one for you; make your own to share a pool between clients or to
+    set ``limits``, ``verify`` and ``cert`` in one place::
+
+        transport = HTTPTransport(limits=Limits(max_connections=10), verify="ca.pem")
+        client = Client(transport=transport)
+    """
+
+    def __init__(
+        self,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
+        max_header_size: int = 64 * 1024,
+        retries_on_stale: int = 1,
+    ) -> None:
+        self._pool = ConnectionPool(limits, max_header_size)
+        self._verify = verify
+        self._cert = cert
+        self._retries = retries_on_stale
+        self._origins: dict[tuple[str, str], Origin] = {}
+
+    @property
+    def pool(self) -> ConnectionPool:
+        return self._pool
+
+    def _origin(self, request: Request) -> Origin:
+        parts = request.url.components
+        cache_key = (parts.scheme, parts.netloc)
+        origin = self._origins.get(cache_key)
+        if origin is not None:
+            return origin
+        scheme = parts.scheme
+        if scheme not in _DEFAULT_PORTS:
+            if not scheme:
+                raise UnsupportedProtocol(
+                    f"the URL {str(request.url)!r} has no scheme: use http:// or https://",
+                    request=request,
+                )
+            raise UnsupportedProtocol(
+                f"the URL scheme {scheme!r} is not supported (only http and https)",
+                request=request,
+            )
+        host = request.url.hostname
+        if not host:
+            raise UnsupportedProtocol(f"the URL {str(request.url)!r} has no host", request=request)
+        try:
+            host.encode("ascii")
+        except UnicodeEncodeError:
+            host = host.encode("idna").decode("ascii")
+        port = request.url.port or _DEFAULT_PORTS[scheme]
+        context = ssl_context(self._verify, self._cert) if scheme == "https" else None
+        origin = Origin(scheme, host, port, context)
+        if len(self._origins) > 1024:
+            self._origins.clear()
+        self._origins[cache_key] = origin
+        return origin
+
+    async def handle_async_request(self, request: Request) -> Response:
+        timeout = request.extensions.get("timeout", DEFAULT_TIMEOUT)
+        if not isinstance(timeout, Timeout):
+            timeout = Timeout(timeout)
+        origin = self._origin(request)
+        method = check_method(request.method)
+        head = build_head(method, safe_target(request.url.target), request.headers.raw)
+        stream = request.stream
+        body: bytes | None = None
+        if stream is None:
+            body = b""
+        elif isinstance(stream, ByteStream):
+            body = stream.content
+        chunked = request.headers.get_raw(b"transfer-encoding") is not None
+        if body is not None and chunked:
+            body = chunk(body) + chunk(b"") if body else chunk(b"")
+        replayable = body is not None or isinstance(stream, MultipartStream)
+        retries = self._retries if replayable and method in _IDEMPOTENT else 0
+        pool = self._pool
+        while True:
+            conn = await pool.acquire(origin, timeout)
+            try:
+                conn.start(method == "HEAD")
+                if body is not None:
+                    conn.write(head + body if body else head)
+                else:
+                    conn.write(head)
+                    await self._write_stream(conn, stream, chunked, timeout.write)  # type: ignore[arg-type]
+                await conn.wait_head(timeout.read)
+            except StaleConnection as stale:
+                conn.close()
+                if retries > 0:
+                    retries -= 1
+                    continue
+                error = stale.error
+                error._request = request
+                raise error from None
+            except RequestError as exc:
+                conn.close()
+                exc._request = request
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            reader = conn.reader
+            return Response._from_transport(
+                reader.status,
+                reader.headers,
+                _ResponseStream(conn, pool, request, timeout.read),
+                request,
+                reader.http_version,
+            )
+
+    async def _write_stream(
+        self,
+        conn: HTTP11Connection,
+        stream: AsyncByteStream | SyncByteStream,
+        chunked: bool,
+        timeout: float | None,
+    ) -> None:
+        if isinstance(stream, AsyncByteStream):
+            async for data in stream:
+                if data:
+                    conn.write(chunk(data) if chunked else data)
+                    await conn.drain(timeout)
+        else:
+            for data in stream:
+                if data:
+                    conn.write(chunk(data) if chunked else data)
+                    await conn.drain(timeout)
+        if chunked:
+            conn.write(chunk(b""))
+        await conn.drain(timeout)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()

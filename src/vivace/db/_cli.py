@@ -1,0 +1,113 @@
+"""``vivace db ...``: Alembic migrations from the command line.
+
+The ``vivace`` command registers this group with ``add_parser(subparsers)``; until then,
+and always, ``python -m vivace.db ...`` runs the same commands.
+
+    vivace db init [--metadata app.models:metadata]
+    vivace db revision -m "add users" --autogenerate
+    vivace db upgrade [head] [--sql]
+    vivace db downgrade [-1] [--sql]
+    vivace db current | history
+Common options: --url (else VIVACE_DATABASE_URL), --directory (migrations),
+--metadata (else VIVACE_DB_METADATA, else what init wrote), --version-table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ._errors import DatabaseError
+from .migrations import MigrationConfig
+
+__all__ = ["add_parser", "main", "run"]
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``db`` command group to an argparse ``add_subparsers()`` object.
+
+    The parsed namespace gets ``func`` (and ``handler``): call ``args.func(args)``,
+    which returns the exit status.
+    """
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "db", help="database migrations (Alembic)", description=__doc__.split("\n\n")[0]
+    )
+    configure(parser)
+    return parser
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="database URL (default: $VIVACE_DATABASE_URL)")
+    parser.add_argument(
+        "--directory", default="migrations", help="migrations folder (default: migrations)"
+    )
+    parser.add_argument(
+        "--metadata",
+        help="the app's SQLAlchemy MetaData as module:attribute (default: $VIVACE_DB_METADATA, "
+        "else the one `db init` recorded in env.py)",
+    )
+    parser.add_argument(
+        "--version-table", default="alembic_version", help="Alembic's version table name"
+    )
+    commands = parser.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    commands.add_parser("init", help="create the migrations folder")
+    revision = commands.add_parser("revision", help="create a new revision file")
+    revision.add_argument("-m", "--message", required=True)
+    revision.add_argument(
+        "--autogenerate", action="store_true", help="compare the database with the metadata"
+    )
+    for name, default, text in (
+        ("upgrade", "head", "upgrade to a revision"),
+        ("downgrade", "-1", "downgrade to a revision"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("revision", nargs="?", default=default)
+        command.add_argument("--sql", action="store_true", help="print the SQL, run nothing")
+    commands.add_parser("current", help="show the database's revision")
+    commands.add_parser("history", help="list the revisions")
+    parser.set_defaults(func=run, handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed ``db`` command; returns the exit status (errors go to stderr)."""
+    from alembic import command
+    from alembic.util import CommandError
+
+    settings = MigrationConfig(
+        directory=args.directory,
+        url=args.url,
+        metadata=args.metadata,
+        version_table=args.version_table,
+    )
+    try:
+        if args.db_command == "init":
+            folder = settings.init()
+            print(f"created {folder}/ (env.py, script.py.mako, versions/)")
+            return 0
+        config = settings.alembic()
+        if args.db_command == "revision":
+            if args.autogenerate:
+                settings.require_url()
+            command.revision(config, message=args.message, autogenerate=args.autogenerate)
+        elif args.db_command == "upgrade":
+            command.upgrade(config, args.revision, sql=args.sql)
+        elif args.db_command == "downgrade":
+            command.downgrade(config, args.revision, sql=args.sql)
+        elif args.db_command == "current":
+            command.current(config)
+        else:
+            command.history(config)
+    except (DatabaseError, CommandError) as exc:
+        print(f"vivace db {args.db_command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m vivace.db``: the same commands as ``vivace db``."""
+    parser = argparse.ArgumentParser(prog="python -m vivace.db", description=__doc__)
+    configure(parser)
+    args = parser.parse_args(argv)
+    return run(args)

@@ -1,0 +1,368 @@
+"""SQLite through the standard library's sqlite3, on one thread per connection.
+
+Why our own thread and not aiosqlite: aiosqlite hops to its thread and back for each
+driver call (execute, fetch, close cursor: three hops for one query).  Here a whole
+statement — execute, fetch, build records — runs as one job on the connection's
+thread: one hop per query.  Measured (bench/db_drivers.py, numbers in docs/db.md).
+
+Theory of operation: ``_Worker`` owns the sqlite3 connection; it takes jobs (a function
+and its arguments) from a queue, runs them in order and resolves the caller's future
+on the event loop with ``call_soon_threadsafe``.  Jobs never overlap, so a job whose
+caller was cancelled simply finishes before the next one starts: the connection is
+never left in a half state.  Transactions are explicit (``isolation_level=None``:
+sqlite3 issues no BEGIN of its own).
+
+Defaults: ``BEGIN IMMEDIATE`` for transactions (the write lock is taken up front, so two
+writers queue on the busy timeout instead of failing with SQLITE_BUSY on the read→write
+lock upgrade), a 5 s busy timeout, foreign keys enforced, WAL journal for file databases.
+An in-memory database lives in one connection, so its pool holds one connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import Any, NoReturn
+
+from .._errors import (
+    CheckViolation,
+    ConnectionLost,
+    DatabaseError,
+    DataError,
+    ForeignKeyViolation,
+    IntegrityError,
+    InterfaceError,
+    NotNullViolation,
+    OperationalError,
+    ProgrammingError,
+    TransactionConflict,
+    UniqueViolation,
+)
+from .._record import Record, columns_for
+from .base import Backend, BackendConnection, json_dumps, json_loads
+
+__all__ = ["SQLiteBackend", "SQLiteConnection"]
+
+_INTEGRITY = {
+    "SQLITE_CONSTRAINT_UNIQUE": (UniqueViolation, "23505"),
+    "SQLITE_CONSTRAINT_PRIMARYKEY": (UniqueViolation, "23505"),
+    "SQLITE_CONSTRAINT_FOREIGNKEY": (ForeignKeyViolation, "23503"),
+    "SQLITE_CONSTRAINT_NOTNULL": (NotNullViolation, "23502"),
+    "SQLITE_CONSTRAINT_CHECK": (CheckViolation, "23514"),
+}
+_PROGRAMMING_HINTS = ("syntax error", "no such table", "no such column", "has no column")
+
+
+def translate(exc: BaseException, sql: str | None) -> DatabaseError | None:
+    """The vivace error for a sqlite3 error; None for anything else."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    name = getattr(exc, "sqlite_errorname", None)
+    message = str(exc)
+    if isinstance(exc, sqlite3.IntegrityError):
+        cls, sqlstate = _INTEGRITY.get(name or "", (IntegrityError, "23000"))
+        return cls(message, sql=sql, sqlstate=sqlstate, code=name)
+    if name in ("SQLITE_BUSY", "SQLITE_LOCKED") or (name or "").startswith("SQLITE_BUSY"):
+        return TransactionConflict(message, sql=sql, code=name)
+    if isinstance(exc, sqlite3.DataError) or name in ("SQLITE_TOOBIG", "SQLITE_MISMATCH"):
+        return DataError(message, sql=sql, code=name)
+    if isinstance(exc, sqlite3.OperationalError) and any(
+        hint in message for hint in _PROGRAMMING_HINTS
+    ):
+        return ProgrammingError(message, sql=sql, code=name)
+    if isinstance(exc, sqlite3.ProgrammingError):
+        if "closed" in message:
+            return ConnectionLost(message, sql=sql, code=name)
+        return InterfaceError(message, sql=sql, code=name)
+    return OperationalError(message, sql=sql, code=name)
+
+
+def _set_result(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+_STOP = object()
+
+
+class _Worker(threading.Thread):
+    """The thread that owns one sqlite3 connection and runs its jobs in order."""
+
+    def __init__(self, path: str, uri: bool, timeout: float) -> None:
+        super().__init__(name=f"vivace-sqlite:{path}", daemon=True)
+        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.path = path
+        self.uri = uri
+        self.timeout = timeout
+        self.conn: sqlite3.Connection | None = None
+
+    def run(self) -> None:
+        get = self.jobs.get
+        while True:
+            job = get()
+            if job is _STOP:
+                break
+            function, args, loop, future = job
+            try:
+                result = function(*args)
+            except BaseException as exc:
+                try:
+                    loop.call_soon_threadsafe(_set_exception, future, exc)
+                except RuntimeError:  # pragma: no cover - the loop closed meanwhile
+                    pass
+            else:
+                try:
+                    loop.call_soon_threadsafe(_set_result, future, result)
+                except RuntimeError:  # pragma: no cover - the loop closed meanwhile
+                    pass
+        if self.conn is not None:
+            self.conn.close()
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.jobs.put((function, args, loop, future))
+        return future
+
+    # The functions below run on the worker thread.
+
+    def open(self, pragmas: Sequence[str]) -> None:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=self.uri,
+            cached_statements=256,
+        )
+        try:
+            for pragma in pragmas:
+                conn.execute(pragma).close()
+        except BaseException:
+            conn.close()
+            raise
+        self.conn = conn
+
+    def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        assert self.conn is not None
+        cursor = self.conn.execute(sql, args)
+        try:
+            rows = cursor.fetchall()
+            description = cursor.description
+        finally:
+            cursor.close()
+        if description is None:
+            return []
+        columns = columns_for(tuple(d[0] for d in description))
+        return [Record(row, columns) for row in rows]
+
+    def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
+        assert self.conn is not None
+        cursor = self.conn.execute(sql, args)
+        try:
+            row = cursor.fetchone()
+            description = cursor.description
+        finally:
+            cursor.close()
+        if row is None or description is None:
+            return None
+        return Record(row, columns_for(tuple(d[0] for d in description)))
+
+    def execute(self, sql: str, args: Sequence[Any]) -> int:
+        assert self.conn is not None
+        cursor = self.conn.execute(sql, args)
+        try:
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
+    def execute_many(self, sql: str, args: list[Sequence[Any]], in_transaction: bool) -> None:
+        assert self.conn is not None
+        if in_transaction:
+            # A savepoint makes the batch atomic inside the transaction too (sqlite3
+            # runs it row by row: a failing row would leave the rows before it).
+            self.conn.execute("SAVEPOINT vivace_many").close()
+            try:
+                self.conn.executemany(sql, args).close()
+            except BaseException:
+                self.conn.execute("ROLLBACK TO SAVEPOINT vivace_many").close()
+                self.conn.execute("RELEASE SAVEPOINT vivace_many").close()
+                raise
+            self.conn.execute("RELEASE SAVEPOINT vivace_many").close()
+            return
+        # One transaction for the batch: all-or-nothing, and one journal sync, not one
+        # per row.
+        self.conn.execute("BEGIN IMMEDIATE").close()
+        try:
+            self.conn.executemany(sql, args).close()
+        except BaseException:
+            self.conn.execute("ROLLBACK").close()
+            raise
+        self.conn.execute("COMMIT").close()
+
+    def cursor_open(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        assert self.conn is not None
+        return self.conn.execute(sql, args)
+
+    @staticmethod
+    def cursor_fetch(cursor: sqlite3.Cursor, size: int) -> list[Any]:
+        rows = cursor.fetchmany(size)
+        if not rows or cursor.description is None:
+            return []
+        columns = columns_for(tuple(d[0] for d in cursor.description))
+        return [Record(row, columns) for row in rows]
+
+    @staticmethod
+    def cursor_close(cursor: sqlite3.Cursor) -> None:
+        cursor.close()
+
+
+class SQLiteConnection(BackendConnection):
+    __slots__ = ("_worker",)
+
+    def __init__(self, worker: _Worker) -> None:
+        super().__init__()
+        self._worker = worker
+
+    @property
+    def raw(self) -> Any:
+        return self._worker.conn
+
+    def is_alive(self) -> bool:
+        return not self.broken and self._worker.is_alive()
+
+    def in_transaction(self) -> bool:
+        conn = self._worker.conn
+        return conn is not None and conn.in_transaction
+
+    def _fail(self, exc: BaseException, sql: str | None) -> NoReturn:
+        error = translate(exc, sql)
+        if error is None:
+            raise exc
+        if isinstance(error, ConnectionLost):
+            self.broken = True
+        raise error from exc
+
+    async def _run(self, function: Callable[..., Any], sql: str, *args: Any) -> Any:
+        if not self._worker.is_alive():
+            self.broken = True
+            raise ConnectionLost("the SQLite connection is closed", sql=sql)
+        try:
+            return await self._worker.submit(function, sql, *args)
+        except Exception as exc:
+            self._fail(exc, sql)
+
+    async def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        return await self._run(self._worker.fetch_all, sql, args)  # type: ignore[no-any-return]
+
+    async def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
+        return await self._run(self._worker.fetch_one, sql, args)
+
+    async def fetch_val(self, sql: str, args: Sequence[Any], column: int | str) -> Any:
+        row = await self._run(self._worker.fetch_one, sql, args)
+        return None if row is None else row[column]
+
+    async def execute(self, sql: str, args: Sequence[Any]) -> int:
+        return await self._run(self._worker.execute, sql, args)  # type: ignore[no-any-return]
+
+    async def execute_many(
+        self, sql: str, args: list[Sequence[Any]], in_transaction: bool = True
+    ) -> None:
+        await self._run(self._worker.execute_many, sql, args, in_transaction)
+
+    async def iterate(
+        self, sql: str, args: Sequence[Any], batch_size: int, in_transaction: bool
+    ) -> AsyncGenerator[list[Any], None]:
+        worker = self._worker
+        cursor = await self._run(worker.cursor_open, sql, args)
+        try:
+            while True:
+                try:
+                    rows = await worker.submit(worker.cursor_fetch, cursor, batch_size)
+                except Exception as exc:
+                    self._fail(exc, sql)
+                if rows:
+                    yield rows
+                if len(rows) < batch_size:
+                    break
+        finally:
+            if worker.is_alive():
+                await worker.submit(worker.cursor_close, cursor)
+
+    async def begin(self, isolation: str | None) -> None:
+        # SQLite transactions are serializable whatever is asked; IMMEDIATE takes the
+        # write lock now (see the module docstring).
+        await self.execute("BEGIN IMMEDIATE", ())
+
+    async def close(self) -> None:
+        worker = self._worker
+        if worker.is_alive():
+            worker.jobs.put(_STOP)
+            await asyncio.get_running_loop().run_in_executor(None, worker.join, 10)
+
+    def terminate(self) -> None:
+        worker = self._worker
+        if worker.is_alive():
+            worker.jobs.put(_STOP)
+        self.broken = True
+
+
+class SQLiteBackend(Backend):
+    name = "sqlite"
+    paramstyle = "qmark"
+
+    _URL_OPTIONS = ("timeout", "journal_mode", "foreign_keys", "mode", "cache")
+
+    def make_dialect(self) -> Any:
+        from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+
+        return SQLiteDialect_pysqlite(
+            dbapi=sqlite3, json_serializer=json_dumps, json_deserializer=json_loads
+        )
+
+    def make_encoders(self) -> dict[type, Any]:
+        return self.dialect_encoders()
+
+    @property
+    def max_connections(self) -> int | None:
+        return 1 if self.url.is_memory else None
+
+    def _settings(self) -> tuple[str, bool, float, list[str]]:
+        options = dict(self.url.options)
+        for key in options:
+            if key not in self._URL_OPTIONS:
+                raise InterfaceError(
+                    f"unknown SQLite URL option {key!r} (known: {', '.join(self._URL_OPTIONS)})"
+                )
+        timeout = float(self.options.get("timeout", options.get("timeout", 5.0)))
+        path = self.url.database or ":memory:"
+        uri = path.startswith("file:")
+        pragmas = []
+        foreign_keys = options.get("foreign_keys", "on").lower()
+        if foreign_keys not in ("on", "off", "1", "0", "true", "false"):
+            raise InterfaceError(f"SQLite foreign_keys must be on or off, not {foreign_keys!r}")
+        pragmas.append(f"PRAGMA foreign_keys = {foreign_keys}")
+        journal = options.get("journal_mode", "memory" if self.url.is_memory else "wal").lower()
+        if journal not in ("delete", "truncate", "persist", "memory", "wal", "off"):
+            raise InterfaceError(f"unknown SQLite journal_mode {journal!r}")
+        pragmas.append(f"PRAGMA journal_mode = {journal}")
+        return path, uri, timeout, pragmas
+
+    async def connect(self) -> SQLiteConnection:
+        path, uri, timeout, pragmas = self._settings()
+        worker = _Worker(path, uri, timeout)
+        worker.start()
+        try:
+            await worker.submit(worker.open, pragmas)
+        except sqlite3.Error as exc:
+            worker.jobs.put(_STOP)
+            raise OperationalError(f"cannot open SQLite database {path!r}: {exc}") from exc
+        return SQLiteConnection(worker)

@@ -1,0 +1,86 @@
+"""vivace.web: the web framework. Every piece that handles a request is an ASGI app.
+
+>>> from vivace.web import App, Route, JSONResponse
+>>> async def item(request):
+...     return JSONResponse({"id": request.path_params["id"]})
+>>> app = App(routes=[Route("/items/{id:int}", item)])
+
+See docs/web.md for the guide.
+"""
+
+from vivace.web._app import App
+from vivace.web._background import BackgroundTask, BackgroundTasks
+from vivace.web._concurrency import ThreadPool, iterate_in_threadpool, run_in_threadpool
+from vivace.web._config import Limits
+from vivace.web._convertors import Converter, register_converter
+from vivace.web._datastructures import Address, FormData, State, UploadFile, URLPath
+from vivace.web._endpoints import HTTPEndpoint
+from vivace.web._exceptions import (
+    ClientDisconnect,
+    ContentTooLarge,
+    HTTPException,
+    MalformedBody,
+    NoMatchFound,
+    UnsupportedMediaType,
+    WebError,
+)
+from vivace.web._fileresponse import FileResponse
+from vivace.web._request import HTTPConnection, Request
+from vivace.web._responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from vivace.web._router import Router
+from vivace.web._routing import BaseRoute, Host, Mount, Route
+from vivace.web._sse import EventSourceResponse, ServerSentEvent
+from vivace.web._staticfiles import StaticFiles
+from vivace.web._templating import Jinja2Templates
+from vivace.web.middleware import Middleware
+
+__all__ = [
+    "Address",
+    "App",
+    "BackgroundTask",
+    "BackgroundTasks",
+    "BaseRoute",
+    "ClientDisconnect",
+    "ContentTooLarge",
+    "Converter",
+    "EventSourceResponse",
+    "FileResponse",
+    "FormData",
+    "HTMLResponse",
+    "HTTPConnection",
+    "HTTPEndpoint",
+    "HTTPException",
+    "Host",
+    "JSONResponse",
+    "Jinja2Templates",
+    "Limits",
+    "MalformedBody",
+    "Middleware",
+    "Mount",
+    "NoMatchFound",
+    "PlainTextResponse",
+    "RedirectResponse",
+    "Request",
+    "Response",
+    "Route",
+    "Router",
+    "ServerSentEvent",
+    "State",
+    "StaticFiles",
+    "StreamingResponse",
+    "ThreadPool",
+    "URLPath",
+    "UnsupportedMediaType",
+    "UploadFile",
+    "WebError",
+    "iterate_in_threadpool",
+    "register_converter",
+    "run_in_threadpool",
+]

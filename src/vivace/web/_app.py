@@ -1,0 +1,227 @@
+"""``App``: routes, middleware, exception handlers and lifespan, as one ASGI app.
+
+The middleware stack (``ServerErrorMiddleware``, the user's middleware, the router) is
+built once, on the first ASGI call (the lifespan start-up, with servers that run it), and
+the router compiles its routes at the same time; a request then costs one dict store to
+tell the layers below which app serves it, and a walk through prebuilt layers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from vivace.types import ASGIApp, Message, Receive, Scope, Send
+from vivace.web._concurrency import DEFAULT_THREAD_POOL_SIZE, ThreadPool
+from vivace.web._config import CONFIG_KEY, ExceptionHandler, Limits, WebConfig
+from vivace.web._datastructures import State, URLPath
+from vivace.web._router import Router
+from vivace.web._routing import BaseRoute
+from vivace.web.middleware._base import Middleware
+from vivace.web.middleware._errors import answer_exception
+
+__all__ = ["App"]
+
+LifespanFactory = Callable[[Any], AbstractAsyncContextManager[Any] | AsyncIterator[Any]]
+
+
+def _as_context_manager(
+    lifespan: LifespanFactory,
+) -> Callable[[Any], AbstractAsyncContextManager[Any]]:
+    if inspect.isasyncgenfunction(lifespan):
+        return contextlib.asynccontextmanager(lifespan)
+    return lifespan  # type: ignore[return-value]
+
+
+class App:
+    """A vivace.web application.
+
+    >>> from vivace.web import App, Route
+    >>> async def hello(request):
+    ...     return {"hello": request.path_params["name"]}
+    >>> app = App(routes=[Route("/hello/{name}", hello)])
+    >>> app.url_path_for("hello", name="ada")
+    '/hello/ada'
+
+    Routes can also be added with decorators before the app starts::
+
+        @app.get("/items/{id:int}")
+        async def item(request): ...
+
+    ``lifespan`` is an async context manager factory (or an async generator function)
+    taking the app; what it yields (a dict) is copied into every request's
+    ``request.state``. ``debug`` shows tracebacks on 500 pages. Sync handlers run in a
+    pool of ``thread_pool_size`` threads. ``limits`` bounds request bodies and forms.
+    """
+
+    def __init__(
+        self,
+        routes: Sequence[BaseRoute] | None = None,
+        *,
+        middleware: Sequence[Middleware] | None = None,
+        exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
+        lifespan: LifespanFactory | None = None,
+        debug: bool = False,
+        redirect_slashes: bool = True,
+        thread_pool_size: int = DEFAULT_THREAD_POOL_SIZE,
+        limits: Limits | None = None,
+    ) -> None:
+        self.thread_pool = ThreadPool(thread_pool_size, name="vivace-web")
+        self._config = WebConfig(
+            limits=limits,
+            thread_pool=self.thread_pool,
+            exception_handlers=exception_handlers,
+            debug=debug,
+        )
+        self.state = State()
+        self.user_middleware: list[Middleware] = list(middleware or [])
+        user_lifespan = _as_context_manager(lifespan) if lifespan is not None else None
+        self._user_lifespan = user_lifespan
+        self.router = Router(
+            routes, redirect_slashes=redirect_slashes, lifespan=self._lifespan_context
+        )
+        self._stack: ASGIApp | None = None
+
+    # -- settings ------------------------------------------------------------------------
+
+    @property
+    def debug(self) -> bool:
+        return self._config.debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self._config.debug = value
+
+    @property
+    def limits(self) -> Limits:
+        return self._config.limits
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return self.router.routes
+
+    # -- building (before the app starts) ------------------------------------------------
+
+    def _check_not_started(self, what: str) -> None:
+        if self._stack is not None:
+            raise RuntimeError(f"cannot {what} after the app has started")
+
+    def add_middleware(self, cls: Any, /, *args: Any, **kwargs: Any) -> None:
+        """Add a middleware, outermost so far (before the app starts)."""
+        self._check_not_started("add middleware")
+        self.user_middleware.insert(0, Middleware(cls, *args, **kwargs))
+
+    def add_exception_handler(self, key: int | type[BaseException], handler: Any) -> None:
+        """Handle an exception class or status code with ``handler(request, exc)``."""
+        self._config.add_handler(key, handler)
+
+    def exception_handler(self, key: int | type[BaseException]) -> Callable[[Any], Any]:
+        """Decorator form of ``add_exception_handler``."""
+
+        def decorator(func: Any) -> Any:
+            self.add_exception_handler(key, func)
+            return func
+
+        return decorator
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        methods: Sequence[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        """Add a route."""
+        self.router.add_route(path, endpoint, methods, name, include_in_schema)
+
+    def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
+        """Mount an ASGI app under ``path``."""
+        self.router.mount(path, app, name)
+
+    def host(self, host: str, app: ASGIApp, name: str | None = None) -> None:
+        """Route requests for ``host`` to ``app``."""
+        self.router.host(host, app, name)
+
+    def route(
+        self, path: str, methods: Sequence[str] | None = None, name: str | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: ``@app.route("/x", methods=["GET", "POST"])``."""
+        return self.router.route(path, methods, name)
+
+    def get(self, path: str, name: str | None = None) -> Callable[[Any], Any]:
+        """Decorator for a GET (and HEAD) route."""
+        return self.route(path, ["GET"], name)
+
+    def post(self, path: str, name: str | None = None) -> Callable[[Any], Any]:
+        """Decorator for a POST route."""
+        return self.route(path, ["POST"], name)
+
+    def put(self, path: str, name: str | None = None) -> Callable[[Any], Any]:
+        """Decorator for a PUT route."""
+        return self.route(path, ["PUT"], name)
+
+    def patch(self, path: str, name: str | None = None) -> Callable[[Any], Any]:
+        """Decorator for a PATCH route."""
+        return self.route(path, ["PATCH"], name)
+
+    def delete(self, path: str, name: str | None = None) -> Callable[[Any], Any]:
+        """Decorator for a DELETE route."""
+        return self.route(path, ["DELETE"], name)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """The path of the route called ``name`` (see ``Router.url_path_for``)."""
+        return self.router.url_path_for(name, **path_params)
+
+    # -- serving -------------------------------------------------------------------------
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Build the user middleware around the router; compile the routes.
+
+        The app itself is the outermost layer, ``ServerErrorMiddleware``'s job done in
+        ``__call__`` (one coroutine less per request).
+        """
+        app: ASGIApp = self.router
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        self.router.compile()
+        return app
+
+    @contextlib.asynccontextmanager
+    async def _lifespan_context(self, app: Any) -> AsyncIterator[Any]:
+        try:
+            if self._user_lifespan is None:
+                yield None
+            else:
+                async with self._user_lifespan(self) as state:
+                    yield state
+        finally:
+            self.thread_pool.shutdown()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        scope[CONFIG_KEY] = self._config
+        stack = self._stack
+        if stack is None:
+            stack = self._stack = self.build_middleware_stack()
+        if scope["type"] != "http":
+            await stack(scope, receive, send)
+            return
+        started = False
+
+        def tracked(message: Message) -> Awaitable[None]:
+            nonlocal started
+            started = True
+            return send(message)
+
+        try:
+            await stack(scope, receive, tracked)
+        except Exception as exc:
+            # As ServerErrorMiddleware: answer if nothing was sent, re-raise server errors.
+            if started or not await answer_exception(
+                scope, receive, send, exc, handler=None, debug=None
+            ):
+                raise

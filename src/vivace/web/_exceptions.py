@@ -1,0 +1,105 @@
+"""The errors of vivace.web.
+
+::
+
+    Exception
+     └── WebError                  everything vivace.web raises
+          ├── HTTPException        an error response: status_code, detail, headers; raise
+          │    │                   it anywhere in a handler to answer with that status
+          │    ├── MalformedBody         400: a JSON or form body that cannot be parsed
+          │    ├── ContentTooLarge       413: a body or upload over a configured limit
+          │    └── UnsupportedMediaType  415: ``request.json()`` on a non-JSON body
+          ├── ClientDisconnect     the client went away while its body was being read
+          └── NoMatchFound         ``url_path_for``: no route has that name and parameters
+
+Errors from the layers below are translated here: ``vivace.http``'s ``MalformedForm``
+becomes ``MalformedBody`` and ``FormLimitExceeded`` becomes ``ContentTooLarge``; the
+original is kept as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from vivace.http import status
+
+__all__ = [
+    "ClientDisconnect",
+    "ContentTooLarge",
+    "HTTPException",
+    "MalformedBody",
+    "NoMatchFound",
+    "UnsupportedMediaType",
+    "WebError",
+]
+
+
+class WebError(Exception):
+    """Base class of every error vivace.web raises."""
+
+
+class HTTPException(WebError):
+    """Raise to answer the request with an error status.
+
+    >>> exc = HTTPException(404)
+    >>> exc.status_code, exc.detail
+    (404, 'Not Found')
+    >>> HTTPException(429, "slow down", headers={"retry-after": "5"}).headers
+    {'retry-after': '5'}
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if detail is None:
+            detail = status.reason_phrase(status_code)
+        super().__init__(status_code, detail)
+        self.status_code = status_code
+        self.detail = detail
+        self.headers = dict(headers) if headers is not None else None
+
+    def __str__(self) -> str:
+        return f"{self.status_code}: {self.detail}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+
+
+class MalformedBody(HTTPException):
+    """A request body that cannot be parsed (400)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, detail)
+
+
+class ContentTooLarge(HTTPException):
+    """A request body or upload over a limit (413); ``limit`` names the limit."""
+
+    def __init__(self, detail: str, *, limit: str, value: int) -> None:
+        super().__init__(413, detail)
+        self.limit = limit
+        self.value = value
+
+
+class UnsupportedMediaType(HTTPException):
+    """A body whose Content-Type the handler cannot read (415)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(415, detail)
+
+
+class ClientDisconnect(WebError):
+    """The client disconnected before the request body was read in full."""
+
+
+class NoMatchFound(WebError, LookupError):
+    """No route has this name and these parameters (from ``url_path_for``)."""
+
+    def __init__(self, name: str, params: Mapping[str, object]) -> None:
+        keys = ", ".join(sorted(params))
+        super().__init__(f"no route named {name!r} takes the parameters ({keys})")
+        self.name = name
+        self.params = dict(params)

@@ -1,0 +1,158 @@
+"""Turning handler results and exceptions into responses.
+
+Two places handle exceptions. A route handles what its handler raises before any byte is
+sent: ``HTTPException`` and every exception class or status code with a registered
+handler; the response then goes back out through the app's middleware like any other.
+``ServerErrorMiddleware`` (outermost) handles what escapes everything else: it renders
+``HTTPException`` and registered handlers the same way if the response has not started,
+and answers anything else with a 500 (the ``500``/``Exception`` handler, the debug page in
+debug mode, or a plain "Internal Server Error") and re-raises it so the server logs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import inspect
+import traceback
+from typing import Any
+
+from vivace.types import Scope
+from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
+from vivace.web._exceptions import ClientDisconnect, HTTPException
+from vivace.web._request import Request
+from vivace.web._responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
+
+__all__ = [
+    "debug_response",
+    "handle_exception",
+    "http_exception_response",
+    "to_response",
+]
+
+
+def to_response(value: Any) -> Response:
+    """What a handler returned, as a response.
+
+    >>> to_response({"ok": True}).body, to_response("hi").media_type_header
+    (b'{"ok":true}', 'text/plain; charset=utf-8')
+    """
+    if isinstance(value, Response):
+        return value
+    if isinstance(value, dict | list):
+        return JSONResponse(value)
+    if isinstance(value, str):
+        return PlainTextResponse(value)
+    if isinstance(value, bytes):
+        return Response(value, media_type="application/octet-stream")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return JSONResponse(value)
+    raise TypeError(
+        f"a handler returned {type(value).__name__}: return a Response, a dict or list "
+        "(sent as JSON), a dataclass (JSON), str (text/plain) or bytes"
+    )
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get_raw(b"accept")
+    return accept is not None and b"json" in accept and b"text/html" not in accept
+
+
+def http_exception_response(request: Request, exc: HTTPException) -> Response:
+    """The default response for an ``HTTPException``: JSON ``{"detail": ...}`` for clients
+    that ask for JSON, plain text otherwise."""
+    status_code = exc.status_code
+    if status_code < 200 or status_code in (204, 304):
+        return Response(None, status_code, exc.headers)
+    if _wants_json(request):
+        return JSONResponse({"detail": exc.detail}, status_code, exc.headers)
+    return PlainTextResponse(exc.detail, status_code, exc.headers)
+
+
+async def _call_handler(config: WebConfig, handler: Any, request: Request, exc: Exception) -> Any:
+    if inspect.iscoroutinefunction(handler):
+        return await handler(request, exc)
+    result = await config.thread_pool.run(handler, request, exc)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+async def handle_exception(request: Request, exc: Exception) -> Response | None:
+    """The response for ``exc`` raised by a handler, or ``None`` when there is nothing to
+    send (the client went away). Exceptions with no handler are re-raised."""
+    scope: Scope = request.scope
+    config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+    handler = config.handler_for(exc)
+    if handler is not None:
+        return to_response(await _call_handler(config, handler, request, exc))
+    if isinstance(exc, HTTPException):
+        return http_exception_response(request, exc)
+    if isinstance(exc, ClientDisconnect):
+        return None
+    raise exc
+
+
+async def server_error_response(
+    request: Request, exc: Exception, *, debug: bool, handler: Any = None
+) -> Response:
+    """The 500 response: the debug page, the app's 500 handler, or plain text."""
+    if debug:
+        return debug_response(request, exc)
+    if handler is not None:
+        config: WebConfig = request.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+        return to_response(await _call_handler(config, handler, request, exc))
+    return PlainTextResponse("Internal Server Error", 500)
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2em; color: #222; }}
+h1 {{ font-size: 1.3em; color: #b00020; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow: auto; border-radius: 4px; }}
+.frame {{ margin: 0.3em 0; }}
+.line {{ color: #555; }}
+</style></head><body>
+<h1>{title}</h1>
+<p>{method} {path}</p>
+<h2>Traceback (most recent call last)</h2>
+{frames}
+<h2>Full traceback</h2>
+<pre>{text}</pre>
+</body></html>
+"""
+
+
+def debug_response(request: Request, exc: BaseException) -> Response:
+    """A 500 page with the traceback (debug mode only: it shows source and values).
+
+    HTML for browsers (everything escaped), plain text for other clients.
+    """
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    accept = request.headers.get("accept", "")
+    if "text/html" not in accept:
+        return PlainTextResponse(text, 500)
+    frames = [
+        '<div class="frame"><code>{}</code>, line {}, in <code>{}</code>'
+        '<div class="line"><pre>{}</pre></div></div>'.format(
+            html.escape(frame.filename),
+            frame.lineno,
+            html.escape(frame.name),
+            html.escape(frame.line or ""),
+        )
+        for frame in traceback.extract_tb(exc.__traceback__)
+    ]
+    page = _PAGE.format(
+        title=html.escape(f"{type(exc).__name__}: {exc}"),
+        method=html.escape(request.scope.get("method", "")),
+        path=html.escape(request.scope.get("path", "")),
+        frames="\n".join(frames),
+        text=html.escape(text),
+    )
+    return HTMLResponse(page, 500)

@@ -1,0 +1,416 @@
+"""``Router``: dispatch a request to the first route that matches, compiled at start-up.
+
+Theory of operation
+-------------------
+Routes are compiled once (on lifespan start-up, or the first request) into a
+``_Matcher``:
+
+- ``static``: a dict from path to the routes without parameters at that path. Most
+  requests are answered by one dict lookup and a method check.
+- ``fixed``: routes with parameters whose paths always have the same number of segments,
+  indexed by (number of segments, first segment when it is literal). A lookup tries only
+  the routes under the request's own key and under (count, parameter-first), each with
+  its compiled regex, so 50 or 5,000 routes under different prefixes cost the same.
+- ``variable``: routes with a ``path`` parameter and mounts (they take a variable number
+  of segments), indexed by first literal segment.
+- ``others``: ``Host`` routes and custom ``BaseRoute`` subclasses, in order.
+
+(A segment trie walked in Python was measured first: about 1.5 us per lookup against
+0.6 us for this index, where the work per candidate is one C-level regex match.)
+
+Precedence: a route whose path has no parameter and equals the request path wins (unless
+a ``Host`` or custom route was declared before it: those keep declaration order); then the
+first route, in declaration order, among routes with parameters, mounts, hosts and custom
+routes that match. A route that matches the path but not the method is remembered:
+if no route matches both, the answer is 405 with an ``Allow`` header listing every method
+that would have matched. With ``redirect_slashes``, a path that matches nothing but would
+match with a trailing slash added or removed is redirected there (307).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from vivace.types import ASGIApp, Receive, Scope, Send
+from vivace.web._datastructures import URLPath
+from vivace.web._exceptions import HTTPException, NoMatchFound
+from vivace.web._responses import RedirectResponse, Response
+from vivace.web._routing import BaseRoute, Host, Mount, Route, route_path, send_error
+
+__all__ = ["Router"]
+
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+
+
+class _Entry:
+    """A route or mount with parameters, matched by its compiled regex."""
+
+    __slots__ = ("converters", "index", "is_mount", "match", "route")
+
+    def __init__(self, index: int, route: Route | Mount) -> None:
+        self.index = index
+        self.route = route
+        self.is_mount = isinstance(route, Mount)
+        template = route.template
+        regex = route.prefix_regex if isinstance(route, Mount) else template.regex
+        self.match = regex.match
+        self.converters = tuple((name, c.convert) for name, c in template.converters.items())
+
+    def try_match(self, path: str) -> Match | None:
+        m = self.match(path)
+        if m is None:
+            return None
+        groups = m.groupdict()
+        params: dict[str, Any] = {}
+        try:
+            for name, convert in self.converters:
+                params[name] = convert(groups[name])
+        except ValueError:  # a converter may refuse what its regex let through
+            return None
+        if self.is_mount:
+            return self.route, params, groups["_vivace_rest"]
+        return self.route, params, None
+
+
+# A match: the route, its converted parameters, and for a mount the rest of the path.
+Match = tuple[BaseRoute, dict[str, Any], str | None]
+
+
+def _first_segment(path: str) -> str | None:
+    # The literal first segment of a template, or None when it holds a parameter.
+    first = path[1:].split("/", 1)[0]
+    return None if "{" in first or not path else first
+
+
+class _Matcher:
+    __slots__ = ("fixed", "has_dynamic", "merged", "others", "static", "variable")
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self.static: dict[str, list[BaseRoute]] = {}
+        # Routes whose paths always have the same number of segments, by (count, first
+        # literal segment or None); routes and mounts that take a variable number of
+        # segments (a ``path`` parameter, a mount's rest), by first literal segment.
+        self.fixed: dict[tuple[int, str | None], list[_Entry]] = {}
+        self.variable: dict[str | None, list[_Entry]] = {}
+        self.others: list[tuple[int, BaseRoute]] = []
+        for index, route in enumerate(routes):
+            self._add(index, route)
+        self.has_dynamic = bool(self.fixed or self.variable or self.others)
+        # For each key of ``fixed``, every entry a request with that key can match, in
+        # declaration order: one dict lookup finds them all.
+        self.merged = {key: self._entries(*key) for key in self.fixed}
+
+    def _entries(self, count: int, first: str | None) -> list[_Entry]:
+        entries = [
+            *self.fixed.get((count, first), ()),
+            *(self.fixed.get((count, None), ()) if first is not None else ()),
+            *(self.variable.get(first, ()) if first is not None else ()),
+            *self.variable.get(None, ()),
+        ]
+        entries.sort(key=_index)
+        return entries
+
+    def _lookup(self, path: str) -> list[_Entry]:
+        segments = path.split("/")
+        key = (len(segments) - 1, segments[1])
+        entries = self.merged.get(key)
+        return entries if entries is not None else self._entries(*key)
+
+    def _add(self, index: int, route: BaseRoute) -> None:
+        if isinstance(route, Route):
+            template = route.template
+            if not template.param_names and not self.others:
+                self.static.setdefault(route.path, []).append(route)
+                return
+            entry = _Entry(index, route)
+            first = _first_segment(route.path)
+            if any(c.spans_segments for c in template.converters.values()):
+                self.variable.setdefault(first, []).append(entry)
+            else:
+                key = (route.path.count("/"), first)
+                self.fixed.setdefault(key, []).append(entry)
+            return
+        if isinstance(route, Mount):
+            first = _first_segment(route.path) if route.path else None
+            self.variable.setdefault(first, []).append(_Entry(index, route))
+            return
+        self.others.append((index, route))
+
+    def candidates(self, path: str, scope: Scope) -> list[tuple[int, Match]]:
+        """Every dynamic route matching ``path`` (whatever the method), in order."""
+        found: list[tuple[int, Match]] = []
+        if path[:1] == "/":
+            for entry in self._lookup(path):
+                match = entry.try_match(path)
+                if match is not None:
+                    found.append((entry.index, match))
+        for index, route in self.others:
+            other = _match_other(route, path, scope)
+            if other is not None:
+                found.append((index, other))
+        if self.others and len(found) > 1:
+            found.sort(key=_first)
+        return found
+
+    def match_dynamic(self, path: str, method: str, scope: Scope) -> Match | None:
+        if self.others or path[:1] != "/":
+            for _, match in self.candidates(path, scope):
+                methods = match[0].methods
+                if methods is None or method in methods:
+                    return match
+            return None
+        # The common case: candidates come in declaration order; the first that matches
+        # path and method wins.
+        for entry in self._lookup(path):
+            route = entry.route
+            methods = route.methods
+            if methods is not None and method not in methods:
+                continue  # checked first: cheaper than the regex
+            m = entry.match(path)
+            if m is None:
+                continue
+            groups = m.groupdict()
+            params: dict[str, Any] = {}
+            try:
+                for name, convert in entry.converters:
+                    params[name] = convert(groups[name])
+            except ValueError:
+                continue
+            return route, params, groups["_vivace_rest"] if entry.is_mount else None
+        return None
+
+    def allowed(self, path: str, scope: Scope) -> set[str]:
+        """The methods of every route matching ``path`` (for 405 and its Allow header)."""
+        allowed: set[str] = set()
+        for route in self.static.get(path, ()):
+            allowed |= route.methods or set()
+        if self.has_dynamic:
+            for _, (route, _params, _rest) in self.candidates(path, scope):
+                allowed |= route.methods or set()
+        return allowed
+
+    def any_match(self, path: str, scope: Scope) -> bool:
+        return path in self.static or (self.has_dynamic and bool(self.candidates(path, scope)))
+
+
+def _first(item: tuple[int, Match]) -> int:
+    return item[0]
+
+
+def _index(entry: _Entry) -> int:
+    return entry.index
+
+
+def _match_other(route: BaseRoute, path: str, scope: Scope) -> Match | None:
+    if isinstance(route, Host):
+        params = route.match_host(scope)
+        return None if params is None else (route, params, None)
+    matcher = getattr(route, "matches", None)
+    if matcher is None:
+        return None
+    result: Match | None = matcher(path, scope)
+    return result
+
+
+class Router:
+    """Routes requests to routes; an ASGI app on its own.
+
+    >>> async def home(request):
+    ...     return "home"
+    >>> router = Router([Route("/", home), Route("/items/{id:int}", home, name="item")])
+    >>> router.url_path_for("item", id=3)
+    '/items/3'
+
+    ``default`` is the ASGI app for requests nothing matches (a 404 by default).
+    ``lifespan`` (set by ``App``) runs on the ASGI lifespan protocol.
+    """
+
+    __slots__ = ("_matcher", "default", "lifespan", "redirect_slashes", "routes")
+
+    def __init__(
+        self,
+        routes: Sequence[BaseRoute] | None = None,
+        *,
+        redirect_slashes: bool = True,
+        default: ASGIApp | None = None,
+        lifespan: Lifespan | None = None,
+    ) -> None:
+        self.routes: list[BaseRoute] = list(routes or [])
+        self.redirect_slashes = redirect_slashes
+        self.default = default
+        self.lifespan = lifespan
+        self._matcher: _Matcher | None = None
+
+    def compile(self) -> None:
+        """Compile the routes (done on start-up; call again after changing ``routes``)."""
+        self._matcher = _Matcher(self.routes)
+        for route in self.routes:
+            inner = getattr(route, "app", None)
+            if isinstance(inner, Router):
+                inner.compile()
+
+    # -- building ------------------------------------------------------------------------
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        methods: Sequence[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        """Add a ``Route``."""
+        self.routes.append(
+            Route(path, endpoint, methods=methods, name=name, include_in_schema=include_in_schema)
+        )
+        self._matcher = None
+
+    def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
+        """Add a ``Mount``."""
+        self.routes.append(Mount(path, app=app, name=name))
+        self._matcher = None
+
+    def host(self, host: str, app: ASGIApp, name: str | None = None) -> None:
+        """Add a ``Host``."""
+        self.routes.append(Host(host, app=app, name=name))
+        self._matcher = None
+
+    def route(
+        self, path: str, methods: Sequence[str] | None = None, name: str | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator form of ``add_route``."""
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_route(path, func, methods=methods, name=name)
+            return func
+
+        return decorator
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """The path of the route called ``name`` with these parameters.
+
+        Names of routes inside a named mount are ``"mount:route"``. Raises
+        ``NoMatchFound`` when no route has the name and exactly these parameters.
+        """
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                continue
+        raise NoMatchFound(name, path_params)
+
+    # -- serving -------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        matcher = self._matcher
+        if matcher is None:
+            self.compile()
+            matcher = self._matcher
+            assert matcher is not None
+        if "router" not in scope:
+            scope["router"] = self
+        path = route_path(scope) if scope.get("root_path") else scope["path"]
+        # A websocket scope has no method: only routes open to every method (mounts,
+        # hosts, ASGI apps) can take it until WebSocket routes exist.
+        method = scope["method"] if kind == "http" else ""
+        # The common case, inline: a path without parameters, one dict lookup.
+        static = matcher.static.get(path)
+        if static is not None:
+            for route in static:
+                methods = route.methods
+                if methods is None or method in methods:
+                    scope["route"] = route
+                    await route.dispatch(scope, receive, send)
+                    return
+        match = matcher.match_dynamic(path, method, scope) if matcher.has_dynamic else None
+        if match is None:
+            await self._no_match(matcher, path, scope, receive, send)
+            return
+        route, params, rest = match
+        if rest is not None:
+            child = route.child_scope(scope, params, rest)
+            await route.dispatch(child, receive, send)
+            return
+        parent = scope.get("path_params")
+        scope["path_params"] = {**parent, **params} if parent else params
+        scope["route"] = route
+        await route.dispatch(scope, receive, send)
+
+    async def _no_match(
+        self, matcher: _Matcher, path: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if scope["type"] == "http":
+            allowed = matcher.allowed(path, scope)
+            if allowed:
+                method = scope.get("method", "GET")
+                allow = ", ".join(sorted(allowed))
+                if method == "OPTIONS":
+                    # RFC 9110 section 9.3.7: OPTIONS describes what the target allows.
+                    response = Response(None, 204, {"allow": allow})
+                    await response(scope, receive, send)
+                    return
+                await send_error(scope, receive, send, HTTPException(405, headers={"allow": allow}))
+                return
+            if self.redirect_slashes and path not in ("", "/"):
+                other = path[:-1] if path.endswith("/") else path + "/"
+                if matcher.any_match(other, scope):
+                    full = scope["path"]
+                    target = full[:-1] if full.endswith("/") else full + "/"
+                    query = scope.get("query_string", b"")
+                    if query:
+                        target += "?" + query.decode("latin-1")
+                    # Redirect relative to the host: an absolute URL would trust Host.
+                    await RedirectResponse(_safe_redirect(target))(scope, receive, send)
+                    return
+        if self.default is not None:
+            await self.default(scope, receive, send)
+            return
+        await send_error(scope, receive, send, HTTPException(404))
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+        app = scope.get("app")
+        await receive()  # lifespan.startup
+        try:
+            self.compile()
+            if self.lifespan is None:
+                await send({"type": "lifespan.startup.complete"})
+                started = True
+                await receive()  # lifespan.shutdown
+            else:
+                async with self.lifespan(app) as state:
+                    if state is not None:
+                        if "state" not in scope:
+                            raise RuntimeError(
+                                "the lifespan yielded state, but the server does not "
+                                "support lifespan state (no 'state' in the lifespan scope)"
+                            )
+                        scope["state"].update(state)
+                    await send({"type": "lifespan.startup.complete"})
+                    started = True
+                    await receive()  # lifespan.shutdown
+        except BaseException:
+            message = traceback.format_exc()
+            if started:
+                await send({"type": "lifespan.shutdown.failed", "message": message})
+            else:
+                await send({"type": "lifespan.startup.failed", "message": message})
+            raise
+        await send({"type": "lifespan.shutdown.complete"})
+
+    def __repr__(self) -> str:
+        return f"Router(routes={self.routes!r})"
+
+
+def _safe_redirect(target: str) -> str:
+    # "//evil.example/" would be read by browsers as another host: keep one slash.
+    if target.startswith("//"):
+        return "/" + target.lstrip("/")
+    return target

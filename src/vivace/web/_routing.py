@@ -1,0 +1,522 @@
+"""Routes: ``Route`` (an endpoint at a path), ``Mount`` (an app under a prefix) and
+``Host`` (an app for a host name). Each is an ASGI app once matched; the ``Router``
+(``_router``) decides which one a request goes to.
+
+A ``Route``'s endpoint may be a function (async, or sync: run in the app's bounded thread
+pool) taking the request (or nothing), an ``HTTPEndpoint`` subclass, or any ASGI app. What
+the endpoint is, whether it is async and whether it takes the request is worked out once,
+here, not per request.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import Any
+
+from vivace.types import ASGIApp, Receive, Scope, Send
+from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
+from vivace.web._datastructures import URLPath
+from vivace.web._endpoints import HTTPEndpoint, endpoint_method
+from vivace.web._exceptions import HTTPException, NoMatchFound
+from vivace.web._handlers import handle_exception, to_response
+from vivace.web._paths import PathTemplate
+from vivace.web._request import Request
+from vivace.web._responses import Response
+
+__all__ = ["BaseRoute", "Host", "Mount", "Route", "route_path", "send_error"]
+
+
+_RESPONSE_CALL = Response.__call__
+
+
+def _unwrap(func: Any) -> Any:
+    while isinstance(func, functools.partial):
+        func = func.func
+    return func
+
+
+def _is_async_callable(func: Any) -> bool:
+    inner = _unwrap(func)
+    return inspect.iscoroutinefunction(inner) or (
+        callable(inner)
+        and not inspect.isfunction(inner)
+        and inspect.iscoroutinefunction(getattr(inner, "__call__", None))  # noqa: B004
+    )
+
+
+def _takes_request(func: Any) -> bool:
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # builtins without a signature: pass the request
+        return True
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        for p in signature.parameters.values()
+    )
+
+
+def _is_asgi(func: Any) -> bool:
+    # An ASGI app is called (scope, receive, send); a handler takes the request or nothing.
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):  # pragma: no cover - functions always have one
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 3 and all(p.default is p.empty for p in positional)
+
+
+def _name_of(endpoint: Any) -> str:
+    return str(getattr(_unwrap(endpoint), "__name__", type(endpoint).__name__))
+
+
+async def send_error(scope: Scope, receive: Receive, send: Send, exc: HTTPException) -> None:
+    """Answer with ``exc`` through the app's handlers (or the default rendering)."""
+    if scope["type"] == "websocket":
+        # Without a handshake there is nothing to answer with but a close (RFC 6455 7.4.1:
+        # 1008 policy violation for a refused endpoint, 1000 when there is none).
+        await send({"type": "websocket.close", "code": 1000 if exc.status_code == 404 else 1008})
+        return
+    request = Request(scope, receive, send)
+    response = await handle_exception(request, exc)
+    if response is not None:
+        await response(scope, receive, send)
+
+
+class BaseRoute:
+    """What the router needs from a route (subclass for custom matching)."""
+
+    __slots__ = ()
+
+    name: str | None
+    methods: frozenset[str] | None = None
+
+    #: The ASGI callable the router calls once the route matched (``handle`` unless a
+    #: subclass sets something faster).
+    dispatch: ASGIApp
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "dispatch":
+            return self.handle
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NotImplementedError
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handle(scope, receive, send)
+
+
+class _Handler:
+    """One callable endpoint, analysed once."""
+
+    __slots__ = ("func", "is_async", "takes_request")
+
+    def __init__(self, func: Callable[..., Any], *, skip_self: bool = False) -> None:
+        self.func = func
+        self.is_async = _is_async_callable(func)
+        if skip_self:  # an unbound method of an HTTPEndpoint: the request is the 2nd arg
+            params = list(inspect.signature(func).parameters.values())[1:]
+            self.takes_request = bool(params)
+        else:
+            self.takes_request = _takes_request(func)
+
+
+class Route(BaseRoute):
+    """An endpoint at a path.
+
+    >>> async def user(request):
+    ...     return {"id": request.path_params["id"]}
+    >>> route = Route("/users/{id:int}", user, methods=["GET", "PUT"])
+    >>> sorted(route.methods), route.name
+    (['GET', 'HEAD', 'PUT'], 'user')
+    >>> route.url_path_for("user", id=7)
+    '/users/7'
+
+    ``methods`` defaults to GET (and HEAD) for a function, to the defined methods for an
+    ``HTTPEndpoint``, and to every method for a plain ASGI app.
+    """
+
+    __slots__ = (
+        "_class_handlers",
+        "_handler",
+        "app",
+        "dispatch",
+        "endpoint",
+        "include_in_schema",
+        "methods",
+        "name",
+        "path",
+        "template",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Collection[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+        middleware: Sequence[Any] | None = None,
+    ) -> None:
+        self.path = path
+        self.template = PathTemplate(path)
+        self.endpoint = endpoint
+        self.name = _name_of(endpoint) if name is None else name
+        self.include_in_schema = include_in_schema
+        self._handler: _Handler | None = None
+        self._class_handlers: dict[str, _Handler] | None = None
+        target = _unwrap(endpoint)
+        app: ASGIApp
+        if inspect.isclass(target) and issubclass(target, HTTPEndpoint):
+            handlers = {}
+            for method in target.allowed_methods():
+                func = endpoint_method(target, method)
+                if func is not None:
+                    handlers[method] = _Handler(func, skip_self=True)
+            self._class_handlers = handlers
+            if methods is None:
+                methods = handlers.keys()
+            app = self._handle_class
+        elif (inspect.isfunction(target) or inspect.ismethod(target)) and not _is_asgi(target):
+            handler = self._handler = _Handler(endpoint)
+            if methods is None:
+                methods = ("GET",)
+            if handler.is_async and handler.takes_request:
+                app = self._handle_async
+            else:
+                app = self._handle_function
+        else:
+            app = endpoint  # any ASGI app
+        if methods is None:
+            self.methods: frozenset[str] | None = None
+        else:
+            upper = {m.upper() for m in methods}
+            if "GET" in upper:
+                upper.add("HEAD")
+            self.methods = frozenset(upper)
+        for spec in reversed(middleware or ()):
+            cls, args, kwargs = spec
+            app = cls(app, *args, **kwargs)
+        self.app = app
+        self.dispatch = app
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    async def _handle_async(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The hot path: an async handler taking the request.
+        request = Request(scope, receive, send)
+        try:
+            result = await self._handler.func(request)  # type: ignore[union-attr]
+            response = result if isinstance(result, Response) else to_response(result)
+        except Exception as exc:
+            handled = await handle_exception(request, exc)
+            if handled is None:
+                return
+            response = handled
+        try:
+            if type(response).__call__ is _RESPONSE_CALL:
+                # A plain response: send it here rather than through one more coroutine.
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": response.status_code,
+                        "headers": response.raw_headers,
+                    }
+                )
+                body = b"" if scope["method"] == "HEAD" else response.body
+                await send({"type": "http.response.body", "body": body})
+                if response.background is not None:
+                    await response.background()
+            else:
+                await response(scope, receive, send)
+        finally:
+            if request._form is not None:
+                await request.close()
+
+    async def _handle_function(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        handler = self._handler
+        assert handler is not None
+        try:
+            if handler.is_async:
+                if handler.takes_request:
+                    result = await handler.func(request)
+                else:
+                    result = await handler.func()
+            else:
+                config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+                if handler.takes_request:
+                    result = await config.thread_pool.run(handler.func, request)
+                else:
+                    result = await config.thread_pool.run(handler.func)
+            response = result if isinstance(result, Response) else to_response(result)
+        except Exception as exc:
+            handled = await handle_exception(request, exc)
+            if handled is None:
+                return
+            response = handled
+        try:
+            await response(scope, receive, send)
+        finally:
+            if request._form is not None:
+                await request.close()
+
+    async def _handle_class(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handlers = self._class_handlers
+        assert handlers is not None
+        request = Request(scope, receive, send)
+        handler = handlers.get(scope["method"])
+        try:
+            if handler is None:
+                allow = ", ".join(sorted(handlers))
+                raise HTTPException(405, headers={"allow": allow})
+            instance = _unwrap(self.endpoint)(scope, receive, send)
+            args = (instance, request) if handler.takes_request else (instance,)
+            if handler.is_async:
+                result = await handler.func(*args)
+            else:
+                config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+                result = await config.thread_pool.run(handler.func, *args)
+            response = result if isinstance(result, Response) else to_response(result)
+        except Exception as exc:
+            handled = await handle_exception(request, exc)
+            if handled is None:
+                return
+            response = handled
+        try:
+            await response(scope, receive, send)
+        finally:
+            if request._form is not None:
+                await request.close()
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if name != self.name or set(path_params) != set(self.template.param_names):
+            raise NoMatchFound(name, path_params)
+        try:
+            path = self.template.build(path_params)
+        except ValueError as exc:
+            raise NoMatchFound(name, path_params) from exc
+        return URLPath(path, protocol="http")
+
+    def __repr__(self) -> str:
+        methods = sorted(self.methods) if self.methods is not None else "*"
+        return f"Route(path={self.path!r}, name={self.name!r}, methods={methods})"
+
+
+def _sub_routes(app: Any) -> Sequence[BaseRoute]:
+    routes = getattr(app, "routes", None)
+    return list(routes) if routes is not None else []
+
+
+class Mount(BaseRoute):
+    """An ASGI app (a sub-``Router``, an ``App``, ``StaticFiles``, any third-party app)
+    under a path prefix.
+
+    The app sees ``root_path`` extended by the prefix and ``path`` unchanged (ASGI), and
+    the mount's own path parameters in ``path_params``:
+
+    >>> from vivace.web import Router
+    >>> api = Mount("/api/{version}", routes=[Route("/items", lambda: [])], name="api")
+    >>> api.url_path_for("api:<lambda>", version="v1")
+    '/api/v1/items'
+    """
+
+    __slots__ = ("_handled", "app", "dispatch", "name", "path", "prefix_regex", "template")
+
+    def __init__(
+        self,
+        path: str,
+        app: ASGIApp | None = None,
+        routes: Sequence[BaseRoute] | None = None,
+        name: str | None = None,
+        *,
+        middleware: Sequence[Any] | None = None,
+    ) -> None:
+        if path == "/":
+            path = ""
+        if path.endswith("/"):
+            raise ValueError(f"a mount path must not end with '/': {path!r}")
+        if (app is None) == (routes is None):
+            raise ValueError("Mount takes either an app or routes")
+        self.path = path
+        self.template = PathTemplate(path, allow_empty=True)
+        # The prefix, then "/" and anything: what a mount matches when the trie cannot
+        # hold its template (a path parameter inside the prefix).
+        self.prefix_regex = re.compile(self.template.regex.pattern[:-1] + "(?P<_vivace_rest>/.*)$")
+        self.name = name
+        from vivace.web._router import Router
+
+        inner: ASGIApp = Router(routes) if routes is not None else app  # type: ignore[assignment]
+        self._handled = isinstance(inner, Router) and not middleware
+        for spec in reversed(middleware or ()):
+            cls, args, kwargs = spec
+            inner = cls(inner, *args, **kwargs)
+        self.app = inner
+        self.dispatch = inner if self._handled else self.handle
+
+    @property
+    def routes(self) -> Sequence[BaseRoute]:
+        """The routes of the mounted app (empty for an app without routes)."""
+        return _sub_routes(self.app)
+
+    def child_scope(self, scope: Scope, params: dict[str, Any], rest: str) -> Scope:
+        """The scope the mounted app sees: ``root_path`` extended by the matched prefix."""
+        path = scope["path"]
+        root_path = scope.get("root_path", "")
+        current = route_path(scope)
+        matched = current[: len(current) - len(rest)] if rest else current
+        parent_params = scope.get("path_params")
+        child: Scope = dict(scope)
+        child["path_params"] = {**parent_params, **params} if parent_params else params
+        child["app_root_path"] = scope.get("app_root_path", root_path)
+        child["root_path"] = root_path + matched
+        child["path"] = path
+        return child
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._handled:
+            await self.app(scope, receive, send)
+        else:
+            await _call_handled(self.app, scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        own = self.template.param_names
+        if self.name is not None and name == self.name and "path" in path_params:
+            rest = str(path_params.pop("path"))
+            if set(path_params) != set(own):
+                raise NoMatchFound(name, {**path_params, "path": rest})
+            prefix = self._prefix(name, path_params)
+            return URLPath(prefix + "/" + rest.lstrip("/"), protocol="http")
+        if self.name is None:
+            remaining = name
+        elif name.startswith(self.name + ":"):
+            remaining = name[len(self.name) + 1 :]
+        else:
+            raise NoMatchFound(name, path_params)
+        mine = {k: v for k, v in path_params.items() if k in own}
+        if set(mine) != set(own):
+            raise NoMatchFound(name, path_params)
+        rest_params = {k: v for k, v in path_params.items() if k not in own}
+        prefix = self._prefix(name, mine)
+        for route in self.routes:
+            try:
+                url = route.url_path_for(remaining, **rest_params)
+            except NoMatchFound:
+                continue
+            return URLPath(prefix + url, protocol=url.protocol, host=url.host)
+        raise NoMatchFound(name, path_params)
+
+    def _prefix(self, name: str, params: dict[str, Any]) -> str:
+        try:
+            return self.template.build(params)
+        except ValueError as exc:
+            raise NoMatchFound(name, params) from exc
+
+    def __repr__(self) -> str:
+        return f"Mount(path={self.path!r}, name={self.name!r}, app={self.app!r})"
+
+
+class Host(BaseRoute):
+    """An ASGI app for requests to a host name pattern (``{tenant}.example.com``).
+
+    The ``Host`` header's port is ignored; host parameters join ``path_params``.
+    """
+
+    __slots__ = ("_handled", "app", "dispatch", "host", "name", "template")
+
+    def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
+        self.host = host
+        # Compiled like a path whose one "segment" is the host name.
+        self.template = PathTemplate("/" + host.lower())
+        self.app = app
+        self.name = name
+        from vivace.web._router import Router
+
+        self._handled = isinstance(app, Router)
+        self.dispatch = app if self._handled else self.handle
+
+    @property
+    def routes(self) -> Sequence[BaseRoute]:
+        return _sub_routes(self.app)
+
+    def match_host(self, scope: Scope) -> dict[str, Any] | None:
+        from vivace.web.middleware._hosts import host_from_scope
+
+        return self.template.match("/" + (host_from_scope(scope) or ""))
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._handled:
+            await self.app(scope, receive, send)
+        else:
+            await _call_handled(self.app, scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        own = self.template.param_names
+        if self.name is None:
+            remaining = name
+        elif name.startswith(self.name + ":"):
+            remaining = name[len(self.name) + 1 :]
+        else:
+            raise NoMatchFound(name, path_params)
+        mine = {k: v for k, v in path_params.items() if k in own}
+        if set(mine) != set(own):
+            raise NoMatchFound(name, path_params)
+        host = self.template.build(mine)[1:]
+        rest = {k: v for k, v in path_params.items() if k not in own}
+        for route in self.routes:
+            try:
+                url = route.url_path_for(remaining, **rest)
+            except NoMatchFound:
+                continue
+            return URLPath(str(url), protocol=url.protocol, host=host)
+        raise NoMatchFound(name, path_params)
+
+    def __repr__(self) -> str:
+        return f"Host(host={self.host!r}, name={self.name!r}, app={self.app!r})"
+
+
+def route_path(scope: Scope) -> str:
+    """The path to route on: ``path`` without the ``root_path`` prefix (ASGI puts the
+    mount prefix in both)."""
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if not root_path or not path.startswith(root_path):
+        return path
+    if len(path) == len(root_path):
+        return ""
+    if path[len(root_path)] == "/":
+        return path[len(root_path) :]
+    return path
+
+
+async def _call_handled(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Call a mounted app; what it raises before responding goes to the app's handlers,
+    so an ``HTTPException`` from a third-party app or ``StaticFiles`` gets the app's 404
+    page and passes back through the app's middleware."""
+    if scope["type"] != "http":
+        await app(scope, receive, send)
+        return
+    started = False
+
+    def tracked(message: Any) -> Awaitable[None]:
+        nonlocal started
+        started = True
+        return send(message)
+
+    try:
+        await app(scope, receive, tracked)
+    except Exception as exc:
+        if started:
+            raise
+        request = Request(scope, receive, send)
+        response = await handle_exception(request, exc)
+        if response is not None:
+            await response(scope, receive, send)

@@ -1,0 +1,337 @@
+"""Hostile and failure cases: injection, bad parameters, closed database, exhausted
+pool, integrity errors, connections killed mid-query and mid-transaction."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from vivace.db import (
+    CheckViolation,
+    ConnectionLost,
+    Database,
+    DatabaseError,
+    DatabaseNotConnected,
+    ForeignKeyViolation,
+    IntegrityError,
+    NotNullViolation,
+    ParameterError,
+    PoolTimeout,
+    ProgrammingError,
+    UniqueViolation,
+)
+
+from .conftest import TableFactory, open_database, wait_for_session
+
+INJECTIONS = [
+    "'; DROP TABLE {t}; --",
+    "x' OR '1'='1",
+    "\\'; DELETE FROM {t}; -- ",
+    "1); DELETE FROM {t}; --",
+    ":name",
+    "%s %(name)s ? $1",
+    "\x00nul",
+    "\\",
+]
+
+
+async def test_values_are_never_sql(db: Database, items: str) -> None:
+    for i, attack in enumerate(INJECTIONS):
+        value = attack.format(t=items)
+        if "\x00" in value and db.url.backend == "postgresql":
+            continue  # PostgreSQL text cannot hold NUL (refused: tested below)
+        await db.execute(
+            f"INSERT INTO {items} (id, name) VALUES (:id, :name)", {"id": i, "name": value}
+        )
+        assert await db.fetch_val(f"SELECT name FROM {items} WHERE id = :id", {"id": i}) == value
+        assert (
+            await db.fetch_val(f"SELECT count(*) FROM {items} WHERE name = :name", {"name": value})
+            == 1
+        )
+    assert (
+        await db.fetch_val(f"SELECT count(*) FROM {items} WHERE name = :n", {"n": "x' OR '1'='1"})
+        == 1
+    )
+    if db.url.backend == "postgresql":
+        with pytest.raises(DatabaseError):
+            await db.execute(
+                f"INSERT INTO {items} (id, name) VALUES (:id, :name)", {"id": 99, "name": "a\x00b"}
+            )
+
+
+async def test_parameter_names_are_checked(db: Database) -> None:
+    with pytest.raises(ParameterError, match=r"missing :b") as info:
+        await db.fetch_one("SELECT :a, :b", {"a": 1})
+    assert info.value.missing == ("b",) and info.value.extra == ()
+    with pytest.raises(ParameterError, match=r"unexpected 'c'") as info:
+        await db.fetch_one("SELECT :a", {"a": 1, "c": 2})
+    assert info.value.extra == ("c",)
+    with pytest.raises(ParameterError, match="missing :a; unexpected 'A'"):
+        await db.execute("SELECT :a", {"A": 1})
+    with pytest.raises(ParameterError, match="missing :a"):
+        await db.fetch_val("SELECT :a")
+    with pytest.raises(ParameterError, match="takes none"):
+        await db.fetch_val("SELECT 1", {"x": 1})
+    with pytest.raises(ParameterError, match="mapping"):
+        await db.fetch_val("SELECT :a", [1])  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="row"):
+        await db.execute_many("SELECT :a", [{"a": 1}, {"b": 2}])
+    assert isinstance(ParameterError("x"), ValueError)
+
+
+async def test_syntax_and_unknown_table_errors(db: Database) -> None:
+    with pytest.raises(ProgrammingError) as info:
+        await db.fetch_all("SELEC 1")
+    assert info.value.sql == "SELEC 1"
+    with pytest.raises(ProgrammingError, match=r"vt_missing|no such table"):
+        await db.fetch_all("SELECT * FROM vt_missing_table_xyz")
+    # The connection that saw the error is fine for the next statement.
+    assert await db.fetch_val("SELECT 1") == 1
+
+
+async def test_integrity_errors(db: Database, make_table: TableFactory) -> None:
+    parent = await make_table("(id INTEGER PRIMARY KEY)")
+    child = await make_table(
+        f"(id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES {parent}(id),"
+        " qty INTEGER CHECK (qty > 0), code VARCHAR(10) UNIQUE)"
+    )
+    await db.execute(f"INSERT INTO {parent} (id) VALUES (1)")
+    insert = f"INSERT INTO {child} (id, parent_id, qty, code) VALUES (:id, :p, :q, :c)"
+    await db.execute(insert, {"id": 1, "p": 1, "q": 1, "c": "a"})
+    cases = [
+        (UniqueViolation, {"id": 1, "p": 1, "q": 1, "c": "b"}),
+        (UniqueViolation, {"id": 2, "p": 1, "q": 1, "c": "a"}),
+        (ForeignKeyViolation, {"id": 3, "p": 42, "q": 1, "c": "c"}),
+        (NotNullViolation, {"id": 4, "p": None, "q": 1, "c": "d"}),
+        (CheckViolation, {"id": 5, "p": 1, "q": -1, "c": "e"}),
+    ]
+    for error, values in cases:
+        with pytest.raises(error) as info:
+            await db.execute(insert, values)
+        assert isinstance(info.value, IntegrityError)
+        assert info.value.sql is not None and "INSERT" in info.value.sql
+        if db.url.backend != "sqlite":
+            assert info.value.sqlstate is not None and info.value.sqlstate.startswith("23")
+    with pytest.raises(ForeignKeyViolation):
+        await db.execute(f"DELETE FROM {parent} WHERE id = 1")
+
+
+async def test_closed_database(url: str) -> None:
+    db = Database(url)
+    with pytest.raises(DatabaseNotConnected, match="not connected"):
+        await db.fetch_one("SELECT 1")
+    with pytest.raises(DatabaseNotConnected):
+        await db.transaction().start()
+    with pytest.raises(DatabaseNotConnected):
+        async with db.connection():
+            pass
+    await db.connect()
+    assert await db.fetch_val("SELECT 1") == 1
+    await db.disconnect()
+    await db.disconnect()  # harmless
+    with pytest.raises(DatabaseNotConnected):
+        await db.execute("SELECT 1")
+    assert "disconnected" in repr(db)
+
+
+async def test_connect_and_disconnect_nest(url: str) -> None:
+    db = Database(url)
+    async with db.lifespan(object()):
+        async with db:  # a fixture and the app's lifespan may both connect
+            assert db.is_connected
+        assert db.is_connected
+        assert await db.fetch_val("SELECT 1") == 1
+    assert not db.is_connected
+
+
+async def test_exhausted_pool_times_out(url: str) -> None:
+    db = await open_database(url, max_size=1, acquire_timeout=0.2)
+    try:
+        async with db.transaction():  # holds the only connection
+            task = asyncio.create_task(db.fetch_val("SELECT 1"))
+            await asyncio.sleep(0)
+            # A statement from a context outside the transaction needs another connection.
+            outside = asyncio.get_running_loop().create_task(
+                db.fetch_val("SELECT 1"), context=__import__("contextvars").Context()
+            )
+            with pytest.raises(PoolTimeout, match="max_size=1") as info:
+                await outside
+            assert isinstance(info.value, TimeoutError)
+            assert await task == 1  # the child of the transaction shares its connection
+        assert await db.fetch_val("SELECT 1") == 1
+    finally:
+        await db.disconnect()
+
+
+async def test_pool_options_are_validated(url: str) -> None:
+    with pytest.raises(ValueError, match="max_size"):
+        Database(url, max_size=0)
+    with pytest.raises(ValueError, match="min_size"):
+        Database(url, min_size=5, max_size=2)
+    with pytest.raises(ValueError, match="acquire_timeout"):
+        Database(url, acquire_timeout=0)
+
+
+async def test_unreachable_server_fails_clearly(server_backend: str) -> None:
+    port = {"postgresql": 1, "mysql": 1}[server_backend]
+    db = Database(f"{server_backend}://u@127.0.0.1:{port}/x")
+    with pytest.raises(DatabaseError, match="cannot connect"):
+        await db.connect()
+    assert not db.is_connected
+
+
+# -- killed connections ---------------------------------------------------------------
+
+SESSION = {"postgresql": "SELECT pg_backend_pid()", "mysql": "SELECT CONNECTION_ID()"}
+KILL = {"postgresql": "SELECT pg_terminate_backend(:id)", "mysql": "KILL :id"}
+SLEEP = {"postgresql": "SELECT pg_sleep(30)", "mysql": "SELECT SLEEP(30)"}
+
+
+async def kill(url: str, backend: str, session: int) -> None:
+    """Kill a session and wait until the server has really dropped it."""
+    killer = await open_database(url)
+    try:
+        await killer.execute(KILL[backend], {"id": session})
+    finally:
+        await killer.disconnect()
+    await wait_for_session(url, backend, session, lambda state: state in (None, "Killed"))
+
+
+@pytest.fixture
+async def server_db(server_backend: str, tmp_path: object) -> Database:
+    from .conftest import backend_url
+
+    url = backend_url(server_backend, tmp_path)  # type: ignore[arg-type]
+    database = await open_database(url, max_size=3, acquire_timeout=10)
+    yield database
+    await database.disconnect()
+
+
+async def test_killed_mid_query_raises_and_pool_recovers(
+    server_db: Database, server_backend: str
+) -> None:
+    db = server_db
+    async with db.connection() as conn:
+        session = await conn.fetch_val(SESSION[server_backend])
+        query = asyncio.create_task(conn.fetch_val(SLEEP[server_backend]))
+        # Wait until the server runs the statement, so the kill lands mid-query.
+        await wait_for_session(
+            str(db.url._text), server_backend, session, lambda state: state in ("active", "Query")
+        )
+        await kill(str(db.url._text), server_backend, session)
+        with pytest.raises(ConnectionLost) as info:
+            await asyncio.wait_for(query, 20)
+        assert info.value.sql is not None
+    # The dead connection was discarded; the pool serves fresh ones.
+    for _ in range(5):
+        assert await db.fetch_val("SELECT 1") == 1
+    assert await db.fetch_val(SESSION[server_backend]) != session
+
+
+async def test_killed_idle_connections_are_replaced(
+    server_db: Database, server_backend: str
+) -> None:
+    db = server_db
+    sessions = set()
+    async with db.connection() as a, db.connection() as b:
+        sessions = {
+            await a.fetch_val(SESSION[server_backend]),
+            await b.fetch_val(SESSION[server_backend]),
+        }
+    for session in sessions:
+        await kill(str(db.url._text), server_backend, session)
+    await asyncio.sleep(0.1)
+    failures = 0
+    for _ in range(4):
+        try:
+            assert await db.fetch_val("SELECT 1") == 1
+        except ConnectionLost:
+            failures += 1  # at most once per killed connection, never afterwards
+    assert failures <= len(sessions)
+    assert await db.fetch_val("SELECT 1") == 1
+
+
+async def test_killed_during_transaction_commits_nothing(
+    server_db: Database, server_backend: str, make_table_server: str
+) -> None:
+    db = server_db
+    table = make_table_server
+    with pytest.raises(ConnectionLost):
+        async with db.transaction():
+            await db.execute(f"INSERT INTO {table} (id) VALUES (1)")
+            session = await db.fetch_val(SESSION[server_backend])
+            await kill(str(db.url._text), server_backend, session)
+            await asyncio.sleep(0.1)
+            # Every later statement of the transaction fails: never run elsewhere.
+            with pytest.raises(ConnectionLost):
+                await db.execute(f"INSERT INTO {table} (id) VALUES (2)")
+            await db.execute(f"INSERT INTO {table} (id) VALUES (3)")
+    assert await db.fetch_val(f"SELECT count(*) FROM {table}") == 0
+
+
+async def test_killed_before_commit_commits_nothing(
+    server_db: Database, server_backend: str, make_table_server: str
+) -> None:
+    db = server_db
+    table = make_table_server
+    with pytest.raises(ConnectionLost, match=r"COMMIT|lost"):
+        async with db.transaction():
+            await db.execute(f"INSERT INTO {table} (id) VALUES (1)")
+            session = await db.fetch_val(SESSION[server_backend])
+            await kill(str(db.url._text), server_backend, session)
+            await asyncio.sleep(0.1)
+    assert await db.fetch_val(f"SELECT count(*) FROM {table}") == 0
+    async with db.transaction():  # and transactions work again
+        await db.execute(f"INSERT INTO {table} (id) VALUES (9)")
+    assert await db.fetch_val(f"SELECT count(*) FROM {table}") == 1
+
+
+async def test_cancelled_query_does_not_poison_the_pool(
+    server_db: Database, server_backend: str
+) -> None:
+    db = server_db
+    task = asyncio.create_task(db.fetch_val(SLEEP[server_backend]))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(5):
+        assert await db.fetch_val("SELECT 1") == 1
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.2):
+            async with db.transaction():
+                await db.fetch_val(SLEEP[server_backend])
+    assert await db.fetch_val("SELECT 1") == 1
+    assert db.pool_stats()["in_use"] == 0
+
+
+@pytest.fixture
+async def make_table_server(server_db: Database) -> str:
+    from .conftest import unique_name
+
+    name = unique_name()
+    await server_db.execute(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY)")
+    yield name
+    cleanup = await open_database(str(server_db.url._text))
+    try:
+        await cleanup.execute(f"DROP TABLE IF EXISTS {name}")
+    finally:
+        await cleanup.disconnect()
+
+
+async def test_sqlite_cancelled_job_keeps_connection_usable(tmp_path: object) -> None:
+    db = await open_database(f"sqlite:///{tmp_path}/c.sqlite3")  # type: ignore[str-bytes-safe]
+    try:
+        slow = (
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000)"
+            " SELECT count(*) FROM c"
+        )
+        task = asyncio.create_task(db.fetch_val(slow))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await db.fetch_val("SELECT 2") == 2
+    finally:
+        await db.disconnect()
