@@ -130,3 +130,13 @@ def test_readme_command_serves_the_example(tmp_path: Path) -> None:
         assert proc.wait(20) == 0
         assert proc.stderr is not None
         proc.stderr.close()
+
+
+def test_layers_register_their_subcommands(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, "vivace_missing_layer_xyz._cli:add"])
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "run" in out and "db" in out  # the missing layer is left out, not fatal

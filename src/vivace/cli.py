@@ -2,7 +2,10 @@
 
     vivace run examples.app:app --port 8000
 
-A layer contributes ``register(subparsers)``; adding one is one line in ``COMMANDS``.
+A layer contributes a function that adds its subcommand to argparse's subparsers and sets
+``handler`` (the function that runs it and returns the exit status); adding a layer is one
+line in ``COMMANDS``. A layer whose optional dependencies are missing is left out of the
+command rather than breaking the others.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from collections.abc import Sequence
 
 __all__ = ["COMMANDS", "main", "parser"]
 
-#: Modules that each define ``register(subparsers)``.
+#: ``module:function`` of each layer's subcommand registration.
 COMMANDS = [
-    "vivace.server._cli",
+    "vivace.server._cli:register",
+    "vivace.db._cli:add_parser",
 ]
 
 
@@ -28,8 +32,13 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--version", action="version", version=f"vivace {__version__}")
     subparsers = root.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for module in COMMANDS:
-        importlib.import_module(module).register(subparsers)
+    for entry in COMMANDS:
+        module_name, _, function = entry.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # the layer's optional dependencies are not installed
+            continue
+        getattr(module, function)(subparsers)
     return root
 
 
