@@ -191,8 +191,15 @@ def test_django() -> None:
         )
         django.setup()
     from django.core.asgi import get_asgi_application
+    from django.test.utils import override_settings
 
-    with serve(get_asgi_application(), lifespan="off") as server:
+    # Another test may have configured Django first: this test's URLs and hosts win here.
+    overrides = override_settings(
+        ROOT_URLCONF=__name__,
+        ALLOWED_HOSTS=["127.0.0.1", "localhost"],
+        MIDDLEWARE=["django.middleware.common.CommonMiddleware"],
+    )
+    with overrides, serve(get_asgi_application(), lifespan="off") as server:
         port = server.port
         status, _, body = get(port, "/hello/?name=dj")
         assert (status, body) == (200, b"hello dj")
