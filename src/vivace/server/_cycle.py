@@ -1,0 +1,393 @@
+"""One HTTP request/response exchange: the ASGI ``receive`` and ``send`` of a request.
+
+The response side is a state machine; each ASGI message type is legal only in some
+states (anything else is a ``ProtocolViolation``, logged and answered with a 500 or a
+closed connection, never written to the wire)::
+
+    state     message                     next state
+    INIT      http.response.early_hint    INIT       (103 written at once, HTTP/1.1 only)
+    INIT      http.response.start         STARTED    (head kept until the first body)
+    STARTED   http.response.body          BODY       if more_body else TRAILERS or DONE
+    STARTED   http.response.pathsend      DONE       (file sent as the body)
+    BODY      http.response.body          BODY       if more_body else TRAILERS or DONE
+    TRAILERS  http.response.trailers      TRAILERS   if more_trailers else DONE
+
+The head is written together with the first body message, so a response sent as
+``start`` + one ``body`` costs a single ``transport.write``.
+
+The request side: body chunks are buffered as they arrive; ``receive()`` returns them
+joined, waiting only when nothing is buffered. Reading from the socket pauses while more
+than ``READ_HIGH_WATER`` bytes wait unread (read backpressure). ``Expect: 100-continue``
+is answered when the app first asks for a body it has not got (RFC 9110 section 10.1.1).
+Once the body is consumed, ``receive()`` waits for the response to finish or the client
+to leave, then returns ``http.disconnect``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from vivace.server._errors import ClientDisconnected, ProtocolViolation
+from vivace.server._response import (
+    _LENGTH_LINES,
+    _LINES,
+    _PLAIN_STATUS_LINES,
+    FRAME_CHUNKED,
+    FRAME_CLOSE,
+    FRAME_LENGTH,
+    FRAME_NONE,
+    length_line,
+    render_early_hints,
+    render_head,
+    render_trailers,
+)
+from vivace.types import Message, Scope
+
+if TYPE_CHECKING:
+    from vivace.server._protocol import HTTPProtocol
+
+__all__ = ["READ_HIGH_WATER", "RequestCycle"]
+
+logger = logging.getLogger("vivace.server")
+
+READ_HIGH_WATER = 256 * 1024
+_CHUNK_SIZE = 256 * 1024
+
+INIT, STARTED, BODY, TRAILERS, DONE = range(5)
+STATE_NAMES = ("INIT", "STARTED", "BODY", "TRAILERS", "DONE")
+# The transition table above, as data: which message types each state accepts.
+ALLOWED = {
+    INIT: frozenset(("http.response.start", "http.response.early_hint")),
+    STARTED: frozenset(("http.response.body", "http.response.pathsend")),
+    BODY: frozenset(("http.response.body",)),
+    TRAILERS: frozenset(("http.response.trailers",)),
+    DONE: frozenset(),
+}
+
+_DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class RequestCycle:
+    """The state of one request on a connection; ``receive``/``send`` are its ASGI pair."""
+
+    __slots__ = (
+        "body",
+        "body_done",
+        "body_pending",
+        "body_size",
+        "disconnected",
+        "expect_100",
+        "framing",
+        "head_request",
+        "headers",
+        "http11",
+        "keep_alive",
+        "proto",
+        "received",
+        "remaining",
+        "response_headers",
+        "scope",
+        "sent",
+        "simple",
+        "started_at",
+        "state",
+        "status",
+        "trailers",
+        "waiter",
+    )
+
+    def __init__(
+        self,
+        proto: HTTPProtocol,
+        scope: Scope,
+        headers: list[tuple[bytes, bytes]],
+        http11: bool,
+        keep_alive: bool,
+        head_request: bool,
+        expect_100: bool,
+        started_at: float,
+    ) -> None:
+        self.proto = proto
+        self.scope = scope
+        self.headers = headers
+        self.http11 = http11
+        self.keep_alive = keep_alive
+        self.head_request = head_request
+        # Keep-alive HTTP/1.1 and not HEAD: a one-message response may take the fast path.
+        self.simple = keep_alive and http11 and not head_request
+        self.expect_100 = expect_100
+        self.started_at = started_at
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.received = 0
+        self.body_done = False
+        self.body_pending = True
+        self.disconnected = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.state = INIT
+        self.status = 0
+        self.response_headers: Any = ()
+        self.trailers = False
+        self.framing = FRAME_NONE
+        self.remaining = -1
+        self.sent = 0
+
+    # -- events from the connection ------------------------------------------------------
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def on_disconnect(self) -> None:
+        self.disconnected = True
+        self.wake()
+
+    # -- receive -------------------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        """The next ASGI ``http.request`` message, or ``http.disconnect``."""
+        while True:
+            if self.disconnected or self.state == DONE:
+                return dict(_DISCONNECT)
+            if self.body_pending:
+                body = self.body
+                if body or self.body_done:
+                    data = body[0] if len(body) == 1 else b"".join(body)
+                    self.body = []
+                    self.body_size = 0
+                    if self.body_done:
+                        self.body_pending = False
+                    self.proto.body_consumed()
+                    return {"type": "http.request", "body": data, "more_body": not self.body_done}
+                if self.expect_100:
+                    self.expect_100 = False
+                    if self.state == INIT:
+                        self.proto.transport.write(_CONTINUE)
+            self.waiter = waiter = self.proto.loop.create_future()
+            await waiter
+
+    # -- send ----------------------------------------------------------------------------
+
+    def send(self, message: Message) -> Awaitable[None]:
+        """Accept one ASGI response message.
+
+        A plain function returning an awaitable (ASGI only asks for one): the work is done
+        at once, and the result is an already-completed future, or the wait for the
+        transport buffer to drain, or the file transfer of ``http.response.pathsend``.
+        That saves a coroutine per message on the hottest path of the server.
+        """
+        if self.disconnected:
+            raise ClientDisconnected("client disconnected")
+        mtype = message["type"]
+        state = self.state
+        if state == INIT and mtype == "http.response.start":
+            status = message["status"]
+            if type(status) is not int or not 200 <= status <= 999:
+                raise ProtocolViolation(f"invalid response status {status!r}", message_type=mtype)
+            self.status = status
+            self.response_headers = message.get("headers", ())
+            if message.get("trailers", False):
+                self.trailers = True
+                self.simple = False
+            self.state = STARTED
+            return self.proto.done
+        if mtype == "http.response.body" and state >= STARTED and state <= BODY:
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            if type(body) is not bytes:
+                if not isinstance(body, (bytearray, memoryview)):
+                    raise ProtocolViolation(
+                        f"http.response.body 'body' must be bytes, got {type(body).__name__}",
+                        message_type=mtype,
+                    )
+                body = bytes(body)
+            if state == BODY:
+                self._write_more(body, more)
+            elif more:
+                self._write_first(body, more)
+            else:
+                # The common case: the whole response in one message, every header a
+                # known-good pair, keep-alive. Inlined: one join, one write.
+                proto = self.proto
+                pstate = proto.state
+                size = len(body)
+                fast = self.simple and self.body_done and not pstate.shutting_down
+                if fast:
+                    line = _PLAIN_STATUS_LINES.get(self.status)
+                    if line is None:
+                        fast = False
+                    else:
+                        parts = [line]
+                        append = parts.append
+                        get = _LINES.get
+                        try:
+                            for pair in self.response_headers:
+                                line = get(pair)
+                                if line is None:
+                                    fast = False
+                                    break
+                                append(line)
+                        except TypeError:
+                            fast = False
+                if fast:
+                    append(pstate.default_lines)
+                    append(_LENGTH_LINES.get(size) or length_line(size))
+                    append(b"\r\n")
+                    append(body)
+                    proto.transport.write(b"".join(parts))
+                    self.sent = size
+                    self.state = DONE
+                    if self.waiter is not None:
+                        self.wake()
+                    proto.response_complete(self)
+                    return proto.done
+                head, framing, length, self.keep_alive = render_head(
+                    self.status,
+                    self.response_headers,
+                    pstate.default_lines,
+                    self.keep_alive and self.body_done and not pstate.shutting_down,
+                    self.http11,
+                    size,
+                    self.head_request,
+                    self.trailers,
+                )
+                self.framing = framing
+                self.remaining = length
+                self.state = BODY
+                self._write_more(body, False, head)
+        elif mtype not in ALLOWED[state]:
+            raise ProtocolViolation(
+                f"ASGI message {mtype!r} is not allowed in response state {STATE_NAMES[state]}",
+                message_type=mtype,
+            )
+        elif mtype == "http.response.early_hint":
+            data = render_early_hints(message.get("links", ()))
+            if self.http11:  # RFC 8297: no 1xx responses to HTTP/1.0 clients
+                self.proto.transport.write(data)
+        elif mtype == "http.response.trailers":
+            self._write_trailers(message)
+        else:  # http.response.pathsend
+            return self._send_path(message)
+        if self.proto.write_paused:
+            return self.proto.drain()
+        return self.proto.done
+
+    def _head(self, body_length: int | None) -> bytes:
+        proto = self.proto
+        keep_alive = self.keep_alive and self.body_done and not proto.state.shutting_down
+        head, framing, length, keep_alive = render_head(
+            self.status,
+            self.response_headers,
+            proto.state.default_lines,
+            keep_alive,
+            self.http11,
+            body_length,
+            self.head_request,
+            self.trailers,
+        )
+        self.keep_alive = keep_alive
+        self.framing = framing
+        self.remaining = length
+        return head
+
+    def _write_first(self, body: bytes, more: bool) -> None:
+        head = self._head(None)
+        self.state = BODY
+        self._write_more(body, more, head)
+
+    def _write_more(self, body: bytes, more: bool, head: bytes = b"") -> None:
+        framing = self.framing
+        size = len(body)
+        if framing == FRAME_LENGTH:
+            if size > self.remaining:
+                if head:
+                    self.state = STARTED  # nothing written yet: the app gets a 500
+                else:
+                    self.proto.abort("response body longer than its content-length")
+                raise ProtocolViolation(
+                    f"response body longer than its content-length ({self.remaining} left)",
+                    message_type="http.response.body",
+                )
+            self.remaining -= size
+            data = head + body
+        elif framing == FRAME_CHUNKED:
+            data = head + b"%x\r\n" % size + body + b"\r\n" if size else head
+        elif framing == FRAME_CLOSE:
+            data = head + body
+        else:
+            data = head
+        self.sent += size
+        if more:
+            if data:
+                self.proto.transport.write(data)
+            return
+        # The body is complete: write what is left, then finish or wait for trailers.
+        if framing == FRAME_CHUNKED and not self.trailers:
+            data += b"0\r\n\r\n"
+        if data:
+            self.proto.transport.write(data)
+        if self.trailers:
+            self.state = TRAILERS
+            return
+        if framing == FRAME_LENGTH and self.remaining > 0:
+            self.keep_alive = False
+            logger.error(
+                "ASGI app's response body is %d bytes shorter than its content-length; "
+                "closing the connection",
+                self.remaining,
+            )
+        self._complete()
+
+    def _write_trailers(self, message: Message) -> None:
+        headers = message.get("headers", ())
+        more = message.get("more_trailers", False)
+        if self.framing == FRAME_CHUNKED:
+            data = render_trailers(headers)
+            if more:
+                raise ProtocolViolation(
+                    "more_trailers=True is not supported: send all trailers in one message",
+                    message_type="http.response.trailers",
+                )
+            self.proto.transport.write(data)
+        self._complete()
+
+    async def _send_path(self, message: Message) -> None:
+        path = message.get("path")
+        if not isinstance(path, str) or not os.path.isabs(path):
+            raise ProtocolViolation(
+                f"http.response.pathsend needs an absolute path, got {path!r}",
+                message_type="http.response.pathsend",
+            )
+        proto = self.proto
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            head = self._head(size)
+            if self.framing == FRAME_LENGTH:
+                if self.remaining != size:
+                    raise ProtocolViolation(
+                        f"content-length {self.remaining} does not match the file size {size}",
+                        message_type="http.response.pathsend",
+                    )
+                self.state = BODY
+                proto.transport.write(head)
+                await proto.sendfile(file, size)
+                self.remaining = 0
+                self.sent = size
+                self._complete()
+            else:  # HEAD requests and no-body statuses
+                self.state = BODY
+                proto.transport.write(head)
+                self._complete()
+
+    def _complete(self) -> None:
+        self.state = DONE
+        self.wake()
+        self.proto.response_complete(self)

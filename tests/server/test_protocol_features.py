@@ -1,0 +1,369 @@
+"""The protocol's extensions, flow control, upgrades and timeouts (no sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from tests.server.conftest import Harness, parse_responses, parse_statuses, text_app
+from vivace.server import ClientDisconnected
+from vivace.types import Message, Receive, Scope, Send
+
+Make = Callable[..., Harness]
+GET = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
+START = {"type": "http.response.start", "status": 200}
+
+
+# -- extensions ------------------------------------------------------------------------------
+
+
+async def test_trailers(make: Make) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({**START, "trailers": True})
+        await send({"type": "http.response.body", "body": b"data", "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")]})
+
+    h = make(app)
+    await h.send(GET)
+    await h.wait_for(lambda: h.transport.data.endswith(b"0\r\nx-checksum: abc\r\n\r\n"))
+    response = (await h.responses())[0]
+    assert response.body == b"data"
+    assert not h.transport.closed
+
+
+async def test_trailers_dropped_for_http10(make: Make) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({**START, "trailers": True})
+        await send({"type": "http.response.body", "body": b"data"})
+        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")]})
+
+    h = make(app)
+    await h.send(b"GET / HTTP/1.0\r\n\r\n")
+    await h.closed()
+    assert b"x-checksum" not in h.transport.data
+    assert h.transport.data.endswith(b"data")
+
+
+async def test_more_trailers_refused(make: Make) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({**START, "trailers": True})
+        await send({"type": "http.response.body", "body": b"data"})
+        await send({"type": "http.response.trailers", "headers": [], "more_trailers": True})
+
+    h = make(app)
+    await h.send(GET)
+    await h.closed()
+    assert h.transport.aborted
+
+
+async def test_early_hints(make: Make) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.early_hint", "links": [b"</a.css>; rel=preload"]})
+        await text_app(scope, receive, send)
+
+    h = make(app)
+    await h.send(GET)
+    await h.response()
+    data = bytes(h.transport.data)
+    assert data.startswith(b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n")
+    h10 = make(app)
+    await h10.send(b"GET / HTTP/1.0\r\n\r\n")
+    await h10.closed()
+    assert b"103" not in h10.transport.data
+
+
+async def test_pathsend(make: Make, tmp_path: Any) -> None:
+    path = tmp_path / "file.bin"
+    content = bytes(range(256)) * 2000
+    path.write_bytes(content)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(START)
+        await send({"type": "http.response.pathsend", "path": str(path)})
+
+    h = make(app)
+    await h.send(GET)
+    response = await h.response()
+    assert response.body == content
+    assert response.header(b"content-length") == str(len(content)).encode()
+    await h.send(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await h.wait_for(lambda: h.transport.data.count(b"HTTP/1.1 200 OK") == 2)
+    assert h.transport.data.endswith(b"content-length: 512000\r\n\r\n")
+
+
+async def test_pathsend_wrong_content_length(make: Make, tmp_path: Any) -> None:
+    path = tmp_path / "file.bin"
+    path.write_bytes(b"12345")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({**START, "headers": [(b"content-length", b"3")]})
+        await send({"type": "http.response.pathsend", "path": str(path)})
+
+    h = make(app)
+    await h.send(GET)
+    await h.closed()
+    assert parse_statuses(h.transport.data) == [500]
+
+
+# -- disconnects and flow control ------------------------------------------------------------
+
+
+async def test_disconnect_reported_to_receive_and_send_raises(make: Make) -> None:
+    events: list[Any] = []
+    started = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        started.set()
+        events.append(await receive())
+        try:
+            await send(START)
+        except ClientDisconnected as exc:
+            events.append(exc)
+
+    h = make(app)
+    await h.send(GET)
+    await asyncio.wait_for(started.wait(), 5)
+    h.transport.close()
+    await h.wait_for(lambda: len(events) == 2)
+    assert events[0] == {"type": "http.disconnect"}
+    assert isinstance(events[1], OSError)
+
+
+async def test_receive_after_response_is_disconnect(make: Make) -> None:
+    got: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await text_app(scope, receive, send)
+        got.append(await receive())
+        got.append(await receive())
+
+    h = make(app)
+    await h.send(GET)
+    await h.wait_for(lambda: len(got) == 2)
+    assert got == [{"type": "http.disconnect"}] * 2
+
+
+async def test_read_backpressure(make: Make) -> None:
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await text_app(scope, receive, send)
+
+    h = make(app)
+    size = 1024 * 1024
+    await h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+    chunk = b"x" * 65536
+    for _ in range(6):
+        await h.send(chunk)
+    assert not h.transport.reading  # more than the high-water mark is buffered
+    release.set()
+    await h.wait_for(lambda: h.transport.reading)
+    for _ in range(10):
+        await h.send(chunk)
+    response = await h.response()
+    assert len(response.body) == size
+
+
+async def test_write_flow_control(make: Make) -> None:
+    progress: list[int] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(START)
+        for i in range(3):
+            await send({"type": "http.response.body", "body": b"x", "more_body": True})
+            progress.append(i)
+        await send({"type": "http.response.body", "body": b""})
+
+    h = make(app)
+    h.proto.pause_writing()
+    await h.send(GET)
+    await asyncio.sleep(0.02)
+    assert progress == []  # send() waits while the transport buffer is full
+    h.proto.resume_writing()
+    await h.response()
+    assert progress == [0, 1, 2]
+
+
+async def test_drain_fails_on_disconnect(make: Make) -> None:
+    errors: list[BaseException] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(START)
+        try:
+            await send({"type": "http.response.body", "body": b"x", "more_body": True})
+        except OSError as exc:
+            errors.append(exc)
+
+    h = make(app)
+    h.proto.pause_writing()
+    await h.send(GET)
+    await h.wait_for(lambda: bool(h.proto.drain_waiters))
+    h.transport.close()
+    await h.wait_for(lambda: bool(errors))
+
+
+async def test_half_close_still_answers(make: Make) -> None:
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await text_app(scope, receive, send)
+
+    h = make(app)
+    assert h.proto.eof_received() is None  # idle: let the transport close
+    await h.send(GET)
+    assert h.proto.eof_received() is True  # busy: keep the write side open to answer
+    release.set()
+    assert (await h.response()).body == b"hello"
+
+
+# -- upgrades --------------------------------------------------------------------------------
+
+
+async def test_websocket_upgrade_without_handler_400(make: Make) -> None:
+    h = make()
+    await h.send(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    await h.closed()
+    response = parse_responses(h.transport.data)[0]
+    assert response.status == 400
+    assert b"WebSocket" in response.body
+
+
+async def test_websocket_upgrade_handed_to_handler(make: Make) -> None:
+    received: list[Any] = []
+
+    class Echo(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            received.append(data)
+
+    def handler(transport: asyncio.Transport, scope: Scope, data: bytes) -> asyncio.Protocol:
+        received.append((scope["type"], scope["scheme"], scope["path"], data))
+        return Echo()
+
+    h = make()
+    h.state.upgrade_handlers[b"websocket"] = handler
+    await h.send(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nFRAME"
+    )
+    assert received == [("websocket", "ws", "/ws", b"FRAME")]
+    assert isinstance(h.transport.protocol, Echo)
+    assert h.proto not in h.state.connections
+
+
+async def test_h2c_upgrade_ignored(make: Make) -> None:
+    h = make()
+    await h.send(
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        b"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n" + GET
+    )
+    responses = await h.responses(2)
+    assert [r.status for r in responses] == [200, 200]
+
+
+async def test_connect_refused(make: Make) -> None:
+    h = make()
+    await h.send(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+    await h.closed()
+    assert parse_statuses(h.transport.data) == [501]
+
+
+# -- timeouts and limits ---------------------------------------------------------------------
+
+
+async def test_head_deadline_408(make: Make) -> None:
+    h = make()
+    await h.send(b"GET / HTTP/1.1\r\nHost:")
+    h.proto.check_deadline(h.state.now + h.state.timeout_request_head + 1)
+    await h.closed()
+    assert parse_statuses(h.transport.data) == [408]
+
+
+async def test_silent_connection_closed_without_response(make: Make) -> None:
+    h = make()
+    h.proto.check_deadline(h.state.now + 1)
+    assert not h.transport.closed  # not yet due
+    h.proto.check_deadline(h.state.now + h.state.timeout_request_head + 1)
+    await h.closed()
+    assert h.transport.data == b""
+
+
+async def test_keep_alive_deadline(make: Make) -> None:
+    h = make()
+    await h.send(GET)
+    await h.response()
+    h.proto.check_deadline(h.state.now + h.state.timeout_keep_alive - 0.5)
+    assert not h.transport.closed
+    h.proto.check_deadline(h.state.now + h.state.timeout_keep_alive + 1)
+    await h.closed()
+
+
+async def test_busy_connection_has_no_deadline(make: Make) -> None:
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await text_app(scope, receive, send)
+
+    h = make(app)
+    await h.send(GET)
+    h.proto.check_deadline(h.state.now + 1000)
+    assert not h.transport.closed
+    release.set()
+    await h.response()
+
+
+async def test_limit_concurrency_503(make: Make) -> None:
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await text_app(scope, receive, send)
+
+    first = make(app, limit_concurrency=1)
+    await first.send(GET)
+    second = Harness(app, limit_concurrency=1)
+    second.state = first.state
+    second.proto.state = first.state
+    first.state.connections.add(second.proto)
+    await second.send(GET)
+    await second.closed()
+    assert parse_statuses(second.transport.data) == [503]
+    release.set()
+    await first.response()
+    second.proto.host.cancel()
+
+
+async def test_graceful_shutdown_of_idle_and_busy_connections(make: Make) -> None:
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await text_app(scope, receive, send)
+
+    idle = make(app)
+    idle.proto.shutdown()
+    await idle.closed()
+    busy = make(app)
+    await busy.send(GET)
+    busy.state.shutting_down = True
+    busy.proto.shutdown()
+    assert not busy.transport.closed
+    release.set()
+    await busy.closed()
+    assert b"connection: close" in busy.transport.data
+
+
+async def test_limit_max_requests_callback(make: Make) -> None:
+    h = make(limit_max_requests=2)
+    called: list[int] = []
+    h.state.on_limit_max_requests = lambda: called.append(1)
+    await h.send(GET + GET)
+    await h.responses(2)
+    assert called == [1]

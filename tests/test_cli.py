@@ -1,0 +1,142 @@
+"""The ``vivace`` command: subcommands registered by layers, ``run`` flags and exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vivace import cli
+
+
+def test_help_lists_run(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    assert "run" in capsys.readouterr().out
+
+
+def test_run_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    from vivace.server import OPTIONS
+
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    out = capsys.readouterr().out
+    for option in OPTIONS:
+        assert option.flag in out
+    assert "--h11-max-incomplete-event-size" in out
+    assert "--no-access-log" in out
+    assert "VIVACE_PORT" in out
+
+
+def test_command_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main([])
+    assert exc.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["nomodule_xyz:app"], 3, "could not import"),
+        (["examples.app:app", "--workers", "0"], 3, "at least 1"),
+        (["examples.app:app", "--ssl-certfile", "x.pem"], 3, "both"),
+        (["examples.app:app", "--host", "256.1.1.1", "--port", "0"], 1, "vivace:"),
+    ],
+)
+def test_run_errors(
+    args: list[str], status: int, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["run", *args]) == status
+    assert message in capsys.readouterr().err
+
+
+def test_lifespan_failure_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "failing_cli_app.py").write_text(
+        "async def app(scope, receive, send):\n"
+        "    await receive()\n"
+        "    await send({'type': 'lifespan.startup.failed', 'message': 'nope'})\n"
+    )
+    monkeypatch.setenv("VIVACE_PORT", "0")
+    status = cli.main(
+        ["run", "failing_cli_app:app", "--app-dir", str(tmp_path), "--loop", "asyncio"]
+    )
+    assert status == 3
+    assert "lifespan startup failed: nope" in capsys.readouterr().err
+
+
+def test_list_flags_repeat_and_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_init(self: object, app: str, **options: object) -> None:
+        seen.update(options)
+        raise Stop
+
+    from vivace.server import _config
+
+    monkeypatch.setattr(_config.Config, "__init__", fake_init)
+    with pytest.raises(Stop):
+        cli.main(
+            [
+                "run",
+                "a:b",
+                "--forwarded-allow-ips",
+                "10.0.0.1,10.0.0.2",
+                "--forwarded-allow-ips",
+                "::1",
+            ]
+        )
+    assert seen["forwarded_allow_ips"] == ["10.0.0.1", "10.0.0.2", "::1"]
+    assert "port" not in seen  # unset flags fall back to VIVACE_* and defaults
+
+
+def test_readme_command_serves_the_example(tmp_path: Path) -> None:
+    """``vivace run examples.app:app`` from the repository root (the README's command)."""
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vivace.cli", "run", "examples.app:app", "--port", "0"],
+        cwd=root,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        port = 0
+        for line in proc.stderr:
+            if "serving on" in line:
+                port = int(line.rsplit(":", 1)[1].split()[0])
+                break
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/")
+        assert b"vivace is running" in conn.getresponse().read()
+        conn.request("GET", "/api/hello")
+        assert conn.getresponse().read() == b'{"message":"Hello, World!"}'
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/missing")
+        assert conn.getresponse().status == 404
+        conn.close()
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0
+        assert proc.stderr is not None
+        proc.stderr.close()
+
+
+def test_layers_register_their_subcommands(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, "vivace_missing_layer_xyz._cli:add"])
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "run" in out and "db" in out  # the missing layer is left out, not fatal
