@@ -241,7 +241,6 @@ def test_unlimited_message_size() -> None:
         (frame(8, b"\x03"), "close frame of one byte"),
         (frame(8, close_payload(1005)), "close code 1005 is never sent (7.4.1)"),
         (frame(8, close_payload(999)), "close code out of range"),
-        (frame(1, b"a", fin=False) + frame(8, close_payload(1000)), "close mid-message"),
     ],
 )
 def test_protocol_errors_are_1002(data: bytes, why: str) -> None:
@@ -253,6 +252,15 @@ def test_protocol_errors_are_1002(data: bytes, why: str) -> None:
     assert core.closed
     assert sent_close(core)[0] == 1002
     assert core.receive_data(frame(1, b"more")) == []
+
+
+def test_close_in_the_middle_of_a_fragmented_message_is_clean() -> None:
+    # RFC 6455 5.4 / 5.5.1: the close is answered; the unfinished message is dropped.
+    core = server()
+    wire = frame(1, b"frag", fin=False) + frame(8, close_payload(1000)) + frame(0, b"more")
+    (event,) = core.receive_data(wire)
+    assert isinstance(event, WebSocketClosed) and event.code == 1000
+    assert sent_close(core) == (1000, b"")
 
 
 def test_server_frames_must_not_be_masked() -> None:

@@ -164,6 +164,32 @@ _HEAD16 = struct.Struct("!BBH")
 _apply_mask: Callable[[bytes, bytes], bytes]
 
 
+_PROTOCOL: Any = None
+
+
+def _protocol_class() -> Any:
+    """websockets' Protocol, with a close frame allowed between two fragments.
+
+    RFC 6455 section 5.4 lets control frames come in the middle of a fragmented message,
+    and section 5.5.1 says a close frame is answered with a close frame: the message in
+    progress is abandoned and the closing handshake completes normally (1000, not 1002;
+    the Autobahn suite's case 7.1.5 checks exactly this).
+    """
+    global _PROTOCOL
+    if _PROTOCOL is None:
+        from websockets.frames import Opcode
+        from websockets.protocol import Protocol
+
+        class _Protocol(Protocol):
+            def recv_frame(self, frame: Any) -> None:
+                if frame.opcode is Opcode.CLOSE:
+                    self.current_size = None  # the unfinished message is dropped
+                super().recv_frame(frame)
+
+        _PROTOCOL = _Protocol
+    return _PROTOCOL
+
+
 def _load_mask() -> None:
     global _apply_mask
     try:
@@ -216,10 +242,11 @@ class WebSocketCore:
         max_message_size: int | None = 1024 * 1024,
         extensions: Sequence[Any] = (),
     ) -> None:
-        from websockets.protocol import Protocol, Side
+        from websockets.protocol import Side
 
         if "_apply_mask" not in globals():
             _load_mask()
+        Protocol = _protocol_class()
 
         proto = Protocol(
             Side.CLIENT if client else Side.SERVER, max_size=max_message_size, logger=logger

@@ -283,8 +283,10 @@ class WebSocketProtocol(asyncio.Protocol):
         try:
             await self.state.app(self.scope, self.receive, self.send)
         except BaseException as exc:
-            cancelled = isinstance(exc, asyncio.CancelledError)
-            if not cancelled and not (self.lost and isinstance(exc, ClientDisconnected)):
+            quiet = isinstance(exc, asyncio.CancelledError) or (
+                isinstance(exc, ClientDisconnected) and self.phase in (CLOSING, CLOSED)
+            )  # (sending after the client closed: what ASGI apps run into, not a bug)
+            if not quiet:
                 logger.error("exception in the WebSocket app", exc_info=exc)
             phase = self.phase
             if phase == HANDSHAKE:
