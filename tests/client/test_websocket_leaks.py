@@ -12,7 +12,7 @@ from vivace.client import Client, WebSocketDisconnect
 from vivace.testing import AsyncTestClient
 from vivace.web import App, WebSocket, WebSocketRoute
 
-from .servers import uvicorn_server
+from .servers import websocket_server
 
 
 async def echo(websocket: WebSocket) -> None:
@@ -44,8 +44,9 @@ async def _wait_for_tasks(baseline: set[asyncio.Task[object]]) -> set[asyncio.Ta
     return _settled_tasks() - baseline
 
 
-async def test_network_sessions_leave_nothing_behind() -> None:
-    async with uvicorn_server(APP, ws="websockets-sansio") as base, Client() as client:
+@pytest.mark.parametrize("server", ["vivace", "uvicorn"])
+async def test_network_sessions_leave_nothing_behind(server: str) -> None:
+    async with websocket_server(server, APP) as base, Client() as client:
         url = base.replace("http", "ws") + "/"
         baseline = _settled_tasks()
         refs = []

@@ -32,7 +32,7 @@ from vivace.web import (
     WebSocketRoute,
 )
 
-from .servers import raw_server, read_head, uvicorn_server
+from .servers import raw_server, read_head, websocket_server
 
 closed_codes: list[int] = []
 
@@ -94,13 +94,17 @@ APP = App(
 )
 
 
+SERVERS = ["vivace", "uvicorn"]
+
+
 def ws_url(base: str, path: str) -> str:
     return base.replace("http://", "ws://") + path
 
 
-async def test_echo_against_uvicorn() -> None:
+@pytest.mark.parametrize("server", SERVERS)
+async def test_echo_against_servers(server: str) -> None:
     async with (
-        uvicorn_server(APP, ws="websockets-sansio") as base,
+        websocket_server(server, APP) as base,
         Client(headers={"x-token": "t"}, cookies={"c": "v"}) as client,
         client.websocket_connect(
             ws_url(base, "/ws"), subprotocols=["chat"], params={"q": "1"}
@@ -130,9 +134,10 @@ async def test_echo_against_uvicorn() -> None:
             await ws.ping()
 
 
-async def test_http_urls_basic_auth_and_no_compression() -> None:
+@pytest.mark.parametrize("server", SERVERS)
+async def test_http_urls_basic_auth_and_no_compression(server: str) -> None:
     async with (
-        uvicorn_server(APP, ws="websockets-sansio") as base,
+        websocket_server(server, APP) as base,
         Client(base_url=base) as client,
     ):
         url = base.replace("http://", "http://user:pw@") + "/ws"
@@ -145,9 +150,10 @@ async def test_http_urls_basic_auth_and_no_compression() -> None:
             assert (await ws.receive_json())["auth"] == "Basic YTpi"
 
 
-async def test_client_close_reaches_the_app() -> None:
+@pytest.mark.parametrize("server", SERVERS)
+async def test_client_close_reaches_the_app(server: str) -> None:
     closed_codes.clear()
-    async with uvicorn_server(APP, ws="websockets-sansio") as base, Client() as client:
+    async with websocket_server(server, APP) as base, Client() as client:
         async with client.websocket_connect(ws_url(base, "/record")) as ws:
             await ws.close(4321, "bye")
             assert ws.close_code == 4321
@@ -158,8 +164,9 @@ async def test_client_close_reaches_the_app() -> None:
     assert closed_codes == [4321]
 
 
-async def test_refused_and_denied_handshakes() -> None:
-    async with uvicorn_server(APP, ws="websockets-sansio") as base, Client() as client:
+@pytest.mark.parametrize("server", SERVERS)
+async def test_refused_and_denied_handshakes(server: str) -> None:
+    async with websocket_server(server, APP) as base, Client() as client:
         with pytest.raises(WebSocketRejected) as info:
             async with client.websocket_connect(ws_url(base, "/refuse")):
                 pass
@@ -175,9 +182,10 @@ async def test_refused_and_denied_handshakes() -> None:
         assert info.value.response.status_code == 404
 
 
-async def test_oversized_message_from_server_is_1009() -> None:
+@pytest.mark.parametrize("server", SERVERS)
+async def test_oversized_message_from_server_is_1009(server: str) -> None:
     async with (
-        uvicorn_server(APP, ws="websockets-sansio") as base,
+        websocket_server(server, APP) as base,
         Client() as client,
         client.websocket_connect(ws_url(base, "/ws"), max_message_size=1000) as ws,
     ):
@@ -246,7 +254,7 @@ def handshake_response(head: bytes, *, accept: str | None = None, extra: bytes =
 Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes], Awaitable[None]]
 
 
-def websocket_server(behaviour: Behaviour, ssl_context: ssl.SSLContext | None = None) -> Any:
+def raw_websocket_server(behaviour: Behaviour, ssl_context: ssl.SSLContext | None = None) -> Any:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await read_head(reader)
         await behaviour(reader, writer, head)
@@ -255,7 +263,7 @@ def websocket_server(behaviour: Behaviour, ssl_context: ssl.SSLContext | None = 
 
 
 async def expect_handshake_error(behaviour: Behaviour, match: str, **options: Any) -> None:
-    async with websocket_server(behaviour) as base, Client() as client:
+    async with raw_websocket_server(behaviour) as base, Client() as client:
         with pytest.raises(RemoteProtocolError, match=match):
             async with client.websocket_connect(ws_url(base, "/"), **options):
                 pass
@@ -318,7 +326,7 @@ async def test_server_closes_during_handshake_and_eof_delimited_refusal() -> Non
         await writer.drain()
         writer.close()
 
-    async with websocket_server(refuse) as base, Client() as client:
+    async with raw_websocket_server(refuse) as base, Client() as client:
         with pytest.raises(WebSocketRejected) as info:
             async with client.websocket_connect(ws_url(base, "/")):
                 pass
@@ -330,7 +338,7 @@ async def test_handshake_timeout() -> None:
     async def silent(reader: asyncio.StreamReader, writer: Any, head: bytes) -> None:
         await reader.read()
 
-    async with websocket_server(silent) as base, Client(timeout=0.2) as client:
+    async with raw_websocket_server(silent) as base, Client(timeout=0.2) as client:
         with pytest.raises(ReadTimeout):
             async with client.websocket_connect(ws_url(base, "/")):
                 pass
@@ -362,7 +370,7 @@ async def test_bad_frames_from_the_server(data: bytes, code: int) -> None:
         writer.close()
 
     async with (
-        websocket_server(behaviour) as base,
+        raw_websocket_server(behaviour) as base,
         Client() as client,
         client.websocket_connect(ws_url(base, "/")) as ws,
     ):
@@ -385,7 +393,7 @@ async def test_frames_arriving_with_the_handshake_and_unsolicited_pongs() -> Non
         writer.close()
 
     async with (
-        websocket_server(behaviour) as base,
+        raw_websocket_server(behaviour) as base,
         Client() as client,
         client.websocket_connect(ws_url(base, "/")) as ws,
     ):
@@ -411,7 +419,7 @@ async def test_keepalive_pings_and_timeout() -> None:
                 return
 
     async with (
-        websocket_server(no_pong) as base,
+        raw_websocket_server(no_pong) as base,
         Client() as client,
         client.websocket_connect(ws_url(base, "/"), ping_interval=0.05, ping_timeout=0.3) as ws,
     ):
@@ -426,7 +434,7 @@ async def test_close_timeout_when_the_server_never_answers() -> None:
         await accept_then(reader, writer, head, b"")
         await reader.read()
 
-    async with websocket_server(deaf) as base, Client() as client:
+    async with raw_websocket_server(deaf) as base, Client() as client:
         started = asyncio.get_running_loop().time()
         async with client.websocket_connect(ws_url(base, "/"), close_timeout=0.2) as ws:
             pass
@@ -440,7 +448,7 @@ async def test_server_drops_the_connection() -> None:
         writer.transport.abort()
 
     async with (
-        websocket_server(drop) as base,
+        raw_websocket_server(drop) as base,
         Client() as client,
         client.websocket_connect(ws_url(base, "/")) as ws,
     ):
@@ -465,7 +473,7 @@ async def test_backpressure_pauses_reading() -> None:
         writer.close()
 
     async with (
-        websocket_server(flood) as base,
+        raw_websocket_server(flood) as base,
         Client() as client,
         client.websocket_connect(ws_url(base, "/")) as ws,
     ):
@@ -499,7 +507,10 @@ async def test_wss(tmp_path: Path) -> None:
         await writer.drain()
         writer.close()
 
-    async with websocket_server(echo_once, context) as base, Client(verify=str(ca_file)) as client:
+    async with (
+        raw_websocket_server(echo_once, context) as base,
+        Client(verify=str(ca_file)) as client,
+    ):
         url = base.replace("https://", "wss://") + "/"
         async with client.websocket_connect(url) as ws:
             await ws.send_text("secure")
