@@ -280,7 +280,7 @@ class WebSocketCore:
     @property
     def should_close(self) -> bool:
         """The shell should close the TCP connection once ``data_to_send()`` is written."""
-        return self._proto.eof_sent
+        return bool(self._proto.eof_sent)
 
     @property
     def extensions(self) -> list[Any]:
