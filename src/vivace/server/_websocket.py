@@ -74,11 +74,41 @@ _OWN = frozenset(
 )  # fmt: skip
 
 
+class _Flusher:
+    """Writes the frames every connection queued during one loop iteration, once.
+
+    An app that sends several messages before it waits (a broadcast drained from its
+    queue, a burst of replies) would otherwise cost one ``send`` system call per message;
+    queued and written at the end of the iteration, they cost one per connection. The
+    profile of a 256-client broadcast had ``transport.write`` at 40% of the server's time.
+    """
+
+    __slots__ = ("loop", "pending", "scheduled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: list[WebSocketProtocol] = []
+        self.scheduled = False
+
+    def add(self, protocol: WebSocketProtocol) -> None:
+        self.pending.append(protocol)
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self.run)
+
+    def run(self) -> None:
+        self.scheduled = False
+        pending, self.pending = self.pending, []
+        for protocol in pending:
+            protocol.flush()
+
+
 def upgrade_handler(state: ServerState) -> Any:
     """The handler ``HTTPProtocol`` calls for ``Upgrade: websocket`` on this server."""
+    flusher = _Flusher(state.loop)
 
     def handle(transport: asyncio.Transport, scope: Scope, rest: bytes) -> WebSocketProtocol:
-        return WebSocketProtocol(state, transport, scope, rest)
+        return WebSocketProtocol(state, transport, scope, rest, flusher)
 
     return handle
 
@@ -95,9 +125,16 @@ class WebSocketProtocol(asyncio.Protocol):
     """One server-side WebSocket connection (see the module docstring)."""
 
     def __init__(
-        self, state: ServerState, transport: asyncio.Transport, scope: Scope, rest: bytes
+        self,
+        state: ServerState,
+        transport: asyncio.Transport,
+        scope: Scope,
+        rest: bytes,
+        flusher: _Flusher | None = None,
     ) -> None:
         self.state = state
+        self.flusher = flusher or _Flusher(state.loop)
+        self.out: list[bytes] | None = None
         self.loop = state.loop
         self.transport = transport
         self.scope = scope
@@ -364,7 +401,12 @@ class WebSocketProtocol(asyncio.Protocol):
                             "websocket.send needs 'text' or 'bytes'", message_type=kind
                         )
                     frame = core.send_bytes(data)
-                self.transport.write(frame)
+                out = self.out
+                if out is None:
+                    self.out = [frame]
+                    self.flusher.add(self)
+                else:
+                    out.append(frame)
                 if self.write_paused:
                     drain = self.drain
                     if drain is None or drain.done():
@@ -411,6 +453,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.phase = CLOSING
         self._cancel_timer()
         if not self.lost:
+            self.flush()
             self.transport.write(frame)
             self.timer = self.loop.call_later(self.config.ws_close_timeout, self._give_up)
         self._disconnected(code, reason)
@@ -442,6 +485,7 @@ class WebSocketProtocol(asyncio.Protocol):
             return
         payload = base64.b64encode(self.loop.time().hex().encode())[:8]
         self.ping_sent = payload
+        self.flush()
         self.transport.write(core.send_ping(payload))
         timeout = self.config.ws_ping_timeout
         if timeout is not None and timeout > 0:
@@ -455,6 +499,7 @@ class WebSocketProtocol(asyncio.Protocol):
             logger.info("WebSocket keep-alive ping not answered: closing")
             core = self.core
             assert core is not None
+            self.flush()
             self.transport.write(core.send_close(1011, "keepalive ping timeout"))
             self.phase = CLOSED
             self._disconnected(1011, "keepalive ping timeout")
@@ -502,8 +547,10 @@ class WebSocketProtocol(asyncio.Protocol):
         out = core.data_to_send()
         transport = self.transport
         if out and not self.lost:
+            self.flush()  # queued messages go before the pong or the close frame
             transport.write(b"".join(out) if len(out) > 1 else out[0])
         if core.should_close and not self.lost:
+            self.flush()
             transport.close()  # RFC 6455 7.1.1: the server closes the TCP connection first
 
     def eof_received(self) -> bool:
@@ -513,6 +560,14 @@ class WebSocketProtocol(asyncio.Protocol):
                 if isinstance(event, WebSocketClosed):
                     self._disconnected(event.code, event.reason)
         return False
+
+    def flush(self) -> None:
+        """Write the frames queued by ``send`` (see ``_Flusher``)."""
+        out = self.out
+        if out is not None:
+            self.out = None
+            if not self.lost:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -539,6 +594,7 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        self.out = None
         self.phase = CLOSED
         self._cancel_timer()
         if self.task is None or self.task.done():
