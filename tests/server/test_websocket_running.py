@@ -193,3 +193,20 @@ def test_many_messages_both_ways() -> None:
 
     with serve(app) as server:
         assert asyncio.run(run(server.port)) == [str(i) for i in range(500)]
+
+
+async def test_wss(tmp_path: Any) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file, ca_file = (tmp_path / n for n in ("cert.pem", "key.pem", "ca.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    app = EchoApp()
+    with serve(app, ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)) as server:
+        url = f"wss://127.0.0.1:{server.port}/ws"
+        async with Client(verify=str(ca_file)) as client, client.websocket_connect(url) as ws:
+            await ws.send_text("over TLS")
+            assert await ws.receive_text() == "over TLS"
