@@ -124,6 +124,33 @@ def _tokens(values: list[bytes]) -> set[bytes]:
 class WebSocketProtocol(asyncio.Protocol):
     """One server-side WebSocket connection (see the module docstring)."""
 
+    __slots__ = (
+        "close_message",
+        "config",
+        "core",
+        "done",
+        "drain",
+        "flusher",
+        "key",
+        "loop",
+        "lost",
+        "out",
+        "pending",
+        "phase",
+        "ping_sent",
+        "queue",
+        "read_paused",
+        "response_framing",
+        "response_start",
+        "scope",
+        "state",
+        "task",
+        "timer",
+        "transport",
+        "waiter",
+        "write_paused",
+    )
+
     def __init__(
         self,
         state: ServerState,
@@ -153,6 +180,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.ping_sent: bytes | None = None
         self.response_start: Message | None = None
         self.response_framing = 0
+        self.key = b""
         done = self.done = self.loop.create_future()
         done.set_result(None)
         config = state.config
