@@ -8,7 +8,9 @@ A small vivace.web app showing the pieces most apps need:
     POST /messages          a form post, answered with a redirect (303) back to the page
     GET  /events            server-sent events: a clock ticking once a second
 
-Messages are kept in memory for now; the database layer will store them in SQLite.
+Messages are stored in SQLite through vivace.db (the embedded default: a file
+``example.sqlite3`` in the current directory; set ``VIVACE_EXAMPLE_DATABASE_URL`` to use
+another database, e.g. ``postgresql://postgres@127.0.0.1/test``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import datetime
 import html
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from vivace.db import Database
 from vivace.web import (
     App,
     EventSourceResponse,
@@ -53,12 +57,18 @@ PAGE = """<!doctype html>
 
 @asynccontextmanager
 async def lifespan(app: App) -> AsyncIterator[dict[str, Any]]:
-    # Per-process state every request sees as request.state.messages.
-    yield {"messages": []}
+    # One Database per process, reachable from every request as request.state.db.
+    url = os.environ.get("VIVACE_EXAMPLE_DATABASE_URL", "sqlite:///example.sqlite3")
+    async with Database(url) as db:
+        await db.execute(
+            "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"
+        )
+        yield {"db": db}
 
 
 async def home(request: Request) -> HTMLResponse:
-    items = "".join(f"<li>{html.escape(m)}</li>" for m in request.state.messages[-20:])
+    rows = await request.state.db.fetch_all("SELECT text FROM messages ORDER BY id DESC LIMIT 20")
+    items = "".join(f"<li>{html.escape(row.text)}</li>" for row in reversed(rows))
     return HTMLResponse(PAGE.format(messages=items))
 
 
@@ -74,7 +84,7 @@ async def post_message(request: Request) -> RedirectResponse:
     form = await request.form()
     text = str(form.get("text", "")).strip()[:200]
     if text:
-        request.state.messages.append(text)
+        await request.state.db.execute("INSERT INTO messages (text) VALUES (:text)", {"text": text})
     return RedirectResponse("/", status_code=303)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -100,9 +101,11 @@ def test_list_flags_repeat_and_split(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_readme_command_serves_the_example(tmp_path: Path) -> None:
     """``vivace run examples.app:app`` from the repository root (the README's command)."""
     root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "VIVACE_EXAMPLE_DATABASE_URL": f"sqlite:///{tmp_path / 'ex.db'}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "vivace.cli", "run", "examples.app:app", "--port", "0"],
         cwd=root,
+        env=env,
         stderr=subprocess.PIPE,
         text=True,
     )

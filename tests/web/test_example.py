@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from vivace.testing import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -12,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from examples.app import app
 
 
-def test_example_app() -> None:
+def test_example_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIVACE_EXAMPLE_DATABASE_URL", f"sqlite:///{tmp_path / 'example.db'}")
     with TestClient(app, follow_redirects=False) as client:
         page = client.get("/")
         assert page.status_code == 200 and "vivace is running" in page.text
@@ -28,3 +31,15 @@ def test_example_app() -> None:
                 if line.startswith("data:"):
                     assert '"time"' in line
                     break
+
+
+def test_example_messages_survive_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Messages live in SQLite, not in the process: a second app start still shows them.
+    monkeypatch.setenv("VIVACE_EXAMPLE_DATABASE_URL", f"sqlite:///{tmp_path / 'example.db'}")
+    with TestClient(app, follow_redirects=False) as client:
+        assert client.post("/messages", data={"text": "kept"}).status_code == 303
+    with TestClient(app) as client:
+        assert "<li>kept</li>" in client.get("/").text
+    assert (tmp_path / "example.db").exists()
