@@ -158,3 +158,39 @@ def stdlib_server() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@contextlib.asynccontextmanager
+async def vivace_server(app: ASGIApp, **options: Any) -> AsyncIterator[str]:
+    """vivace.server serving ``app`` on this loop; yields its base URL."""
+    from vivace.server import Config, Server
+
+    options.setdefault("timeout_graceful_shutdown", 1.0)
+    config = Config(
+        app, host="127.0.0.1", port=0, access_log=False, lifespan="off", log_level="warning",
+        **options,
+    )  # fmt: skip
+    server = Server(config)
+    task = asyncio.get_running_loop().create_task(server.serve())
+    try:
+        for _ in range(500):
+            if server.started.is_set():
+                break
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{server.bound[0][1]}"
+    finally:
+        server.exit()
+        await asyncio.wait_for(task, 10)
+
+
+@contextlib.asynccontextmanager
+async def websocket_server(kind: str, app: ASGIApp, **options: Any) -> AsyncIterator[str]:
+    """``vivace`` or ``uvicorn`` (websockets-sansio) serving ``app``."""
+    if kind == "vivace":
+        async with vivace_server(app, **options) as base:
+            yield base
+    else:
+        async with uvicorn_server(app, ws="websockets-sansio", **options) as base:
+            yield base

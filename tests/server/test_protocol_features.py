@@ -225,7 +225,7 @@ async def test_half_close_still_answers(make: Make) -> None:
 
 
 async def test_websocket_upgrade_without_handler_400(make: Make) -> None:
-    h = make()
+    h = make(ws=False)
     await h.send(
         b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"

@@ -524,4 +524,13 @@ async def test_websocket_scope_without_route_is_closed() -> None:
 
     scope = {"type": "websocket", "path": "/", "headers": [], "query_string": b"", "root_path": ""}
     await app(scope, receive, send)
-    assert sent == [{"type": "websocket.close", "code": 1000}]
+    # Without the denial-response extension an unrouted handshake is refused (403).
+    assert sent == [{"type": "websocket.close", "code": 1008, "reason": ""}]
+    sent.clear()
+    scope["extensions"] = {"websocket.http.response": {}}
+    await app(scope, receive, send)
+    assert [m["type"] for m in sent] == [
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+    ]
+    assert sent[0]["status"] == 404

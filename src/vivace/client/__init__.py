@@ -50,6 +50,8 @@ from vivace.client._models import Request, Response
 from vivace.client._network import HTTPTransport
 from vivace.client._streams import AsyncByteStream, ByteStream, SyncByteStream
 from vivace.client._transport import AsyncBaseTransport
+from vivace.client._websocket import WebSocketRejected, WebSocketSession
+from vivace.http import WebSocketDisconnect
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -93,6 +95,9 @@ __all__ = [
     "TooManyRedirects",
     "TransportError",
     "UnsupportedProtocol",
+    "WebSocketDisconnect",
+    "WebSocketRejected",
+    "WebSocketSession",
     "WriteError",
     "WriteTimeout",
 ]

@@ -41,6 +41,7 @@ from vivace.client._models import Request, Response
 from vivace.client._streams import AsyncByteStream
 from vivace.client._transport import AsyncBaseTransport
 from vivace.client._waiters import wait
+from vivace.client._websocket import WebSocketOptions, WebSocketSession
 from vivace.http import DEFAULT_PORTS
 from vivace.types import ASGIApp, Message
 
@@ -400,6 +401,18 @@ class ASGITransport(AsyncBaseTransport):
             request,
             extensions=extensions,
         )
+
+    async def connect_websocket(
+        self, request: Request, options: WebSocketOptions
+    ) -> WebSocketSession:
+        """Run the app's websocket scope in-process (see ``_websocket_asgi``)."""
+        from vivace.client._websocket_asgi import ASGIWebSocketSession
+
+        timeout = request.extensions.get("timeout", DEFAULT_TIMEOUT)
+        read_timeout = timeout.read if isinstance(timeout, Timeout) else DEFAULT_TIMEOUT.read
+        session = ASGIWebSocketSession(self, request, options, read_timeout)
+        await session.start()
+        return session
 
 
 class _InternalError(AsyncByteStream):

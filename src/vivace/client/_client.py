@@ -38,6 +38,7 @@ from vivace.client._multipart import RequestFiles
 from vivace.client._redirects import build_redirect
 from vivace.client._tls import CertTypes, VerifyTypes
 from vivace.client._transport import AsyncBaseTransport
+from vivace.client._websocket import WebSocketOptions, WebSocketSession
 from vivace.http import (
     URL,
     Headers,
@@ -658,6 +659,66 @@ class Client:
             timeout=timeout,
             extensions=extensions,
         )
+
+    # -- WebSockets -----------------------------------------------------------------
+
+    @asynccontextmanager
+    async def websocket_connect(
+        self,
+        url: URL | str,
+        *,
+        subprotocols: list[str] | None = None,
+        params: Any = None,
+        headers: HeadersInput | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        max_message_size: int | None = 1024 * 1024,
+        compression: bool = True,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        close_timeout: float = 10.0,
+    ) -> AsyncIterator[WebSocketSession]:
+        """Open a WebSocket: ``async with client.websocket_connect(url) as ws``.
+
+        ``url`` is ``ws://``/``wss://`` (or ``http``/``https``, or relative to
+        ``base_url``). The handshake request gets the client's headers, cookies and
+        ``params`` like any request, and the first step of ``auth`` (Basic, a function).
+        ``timeout`` bounds the connect and the handshake; messages have no read timeout
+        (pass ``timeout=`` to ``receive``). ``max_message_size`` bounds incoming messages
+        (a larger one closes the connection with 1009); ``compression`` offers
+        permessage-deflate; a ping goes out every ``ping_interval`` seconds and the
+        connection is dropped (1011) if its pong takes over ``ping_timeout``. The session
+        is closed (1000) when the block ends. See ``WebSocketSession`` for the API;
+        a refused handshake raises ``WebSocketRejected``.
+        """
+        text = str(url)
+        scheme, sep, rest = text.partition("://")
+        if sep and scheme.lower() in ("ws", "wss"):
+            text = ("https" if scheme.lower() == "wss" else "http") + "://" + rest
+        request = self.build_request(
+            "GET", text, params=params, headers=headers, cookies=cookies, timeout=timeout
+        )
+        flow = self._auth if auth is USE_CLIENT_DEFAULT else build_auth(auth)
+        if flow is None and request.url.username is not None:
+            flow = BasicAuth(request.url.username, request.url.password or "")
+        if flow is not None:
+            steps = flow.async_auth_flow(request)
+            request = await steps.__anext__()
+            await steps.aclose()
+        options = WebSocketOptions(
+            subprotocols=subprotocols,
+            max_message_size=max_message_size,
+            compression=compression,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
+        )
+        session = await self._transport.connect_websocket(request, options)
+        try:
+            yield session
+        finally:
+            await session.aclose()
 
     # -- lifetime -------------------------------------------------------------------
 

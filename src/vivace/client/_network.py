@@ -26,6 +26,7 @@ from vivace.client._pool import ConnectionPool, Origin
 from vivace.client._streams import AsyncByteStream, ByteStream, SyncByteStream
 from vivace.client._tls import CertTypes, VerifyTypes, ssl_context
 from vivace.client._transport import AsyncBaseTransport
+from vivace.client._websocket import WebSocketOptions, WebSocketSession
 
 __all__ = ["HTTPTransport"]
 
@@ -226,6 +227,17 @@ class HTTPTransport(AsyncBaseTransport):
         if chunked:
             conn.write(chunk(b""))
         await conn.drain(timeout)
+
+    async def connect_websocket(
+        self, request: Request, options: WebSocketOptions
+    ) -> WebSocketSession:
+        """Open a WebSocket on a connection of its own (see ``_websocket_network``)."""
+        from vivace.client._websocket_network import connect
+
+        timeout = request.extensions.get("timeout", DEFAULT_TIMEOUT)
+        if not isinstance(timeout, Timeout):
+            timeout = Timeout(timeout)
+        return await connect(self._origin(request), request, options, timeout)
 
     async def aclose(self) -> None:
         await self._pool.aclose()

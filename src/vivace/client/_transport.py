@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
     from vivace.client._models import Request, Response
+    from vivace.client._websocket import WebSocketOptions, WebSocketSession
 
 __all__ = ["AsyncBaseTransport"]
 
@@ -29,6 +30,17 @@ class AsyncBaseTransport:
     async def handle_async_request(self, request: Request) -> Response:
         """Send ``request``; return the response once its head arrived (body streamed)."""
         raise NotImplementedError
+
+    async def connect_websocket(
+        self, request: Request, options: WebSocketOptions
+    ) -> WebSocketSession:
+        """Open a WebSocket session for the handshake ``request`` (a GET to an http or
+        https URL). Transports that cannot carry WebSockets raise ``UnsupportedProtocol``."""
+        from vivace.client._exceptions import UnsupportedProtocol
+
+        raise UnsupportedProtocol(
+            f"{type(self).__name__} does not support WebSockets", request=request
+        )
 
     async def aclose(self) -> None:
         """Release what the transport holds (connections, app tasks)."""

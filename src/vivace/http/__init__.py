@@ -44,6 +44,15 @@ from vivace.http._multipart import (
 )
 from vivace.http._set_cookie import SetCookie, parse_cookie_date, parse_set_cookie
 from vivace.http._url import DEFAULT_PORTS, URL
+from vivace.http._websocket import (
+    CloseCode,
+    WebSocketClosed,
+    WebSocketCore,
+    WebSocketDisconnect,
+    WebSocketPing,
+    WebSocketPong,
+    accept_key,
+)
 
 __all__ = [
     "DEFAULT_MAX_FIELD_SIZE",
@@ -52,6 +61,7 @@ __all__ = [
     "DEFAULT_MAX_PART_HEADER_SIZE",
     "DEFAULT_PORTS",
     "URL",
+    "CloseCode",
     "FormError",
     "FormLimitExceeded",
     "Headers",
@@ -70,6 +80,12 @@ __all__ = [
     "QueryParams",
     "SetCookie",
     "UrlencodedParser",
+    "WebSocketClosed",
+    "WebSocketCore",
+    "WebSocketDisconnect",
+    "WebSocketPing",
+    "WebSocketPong",
+    "accept_key",
     "boundary_from_content_type",
     "check_header_name",
     "check_header_value",

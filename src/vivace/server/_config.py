@@ -143,6 +143,21 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("max_header_count", "int", 100, "most request header fields (431)"),
     Option("max_body_size", "int", None, "largest request body in bytes (413); none if unset"),
+    Option("ws", "bool", True, "serve WebSocket upgrades (RFC 6455)"),
+    Option(
+        "ws_max_size",
+        "int",
+        1024 * 1024,
+        "largest incoming WebSocket message in bytes, after decompression (close 1009)",
+    ),
+    Option(
+        "ws_ping_interval", "float", 20.0, "seconds between WebSocket keep-alive pings (0: off)"
+    ),
+    Option("ws_ping_timeout", "float", 20.0, "seconds a ping may wait for its pong (close 1011)"),
+    Option("ws_close_timeout", "float", 5.0, "seconds a client has to answer our close frame"),
+    Option(
+        "ws_per_message_deflate", "bool", True, "offer permessage-deflate compression (RFC 7692)"
+    ),
 )
 
 _BY_NAME = {option.name: option for option in OPTIONS}
@@ -268,6 +283,12 @@ class Config:
     max_head_size: int
     max_header_count: int
     max_body_size: int | None
+    ws: bool
+    ws_max_size: int
+    ws_ping_interval: float
+    ws_ping_timeout: float
+    ws_close_timeout: float
+    ws_per_message_deflate: bool
 
     def __init__(
         self,
@@ -301,12 +322,20 @@ class Config:
             "limit_concurrency",
             "limit_max_requests",
             "max_body_size",
+            "ws_max_size",
         )
         for name in positive:
             value = getattr(self, name)
             if value is not None and value < 1 and not (name == "max_body_size" and value == 0):
                 raise ConfigError(f"option {name!r} must be at least 1, got {value}", option=name)
-        for name in ("timeout_keep_alive", "timeout_request_head", "timeout_graceful_shutdown"):
+        for name in (
+            "timeout_keep_alive",
+            "timeout_request_head",
+            "timeout_graceful_shutdown",
+            "ws_ping_interval",
+            "ws_ping_timeout",
+            "ws_close_timeout",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"option {name!r} cannot be negative", option=name)
         if not 0 <= self.port <= 65535:

@@ -4,10 +4,11 @@
 (by SIGINT/SIGTERM, ``limit_max_requests``, or the caller). ``run(app, **options)`` is
 the one-call entry point, which also starts a supervisor for ``workers``/``reload``.
 
-Graceful shutdown (SIGTERM, SIGINT): stop accepting; close idle connections; let
-requests in flight finish (their responses say ``connection: close``) for up to
-``timeout_graceful_shutdown`` seconds; then cancel what is still running, close the
-remaining connections, and run the lifespan shutdown. A second SIGINT exits at once.
+Graceful shutdown (SIGTERM, SIGINT): stop accepting; close idle connections; close
+WebSockets with 1001 ("going away"); let requests in flight finish (their responses say
+``connection: close``) for up to ``timeout_graceful_shutdown`` seconds; then cancel what
+is still running, close the remaining connections, and run the lifespan shutdown. A
+second SIGINT exits at once.
 """
 
 from __future__ import annotations
@@ -226,10 +227,20 @@ class Server:
             server.close()
         for conn in list(state.connections):
             conn.shutdown()
+        for websocket in list(state.websockets):
+            websocket.shutdown()  # a close frame with 1001, "going away"
         deadline = state.loop.time() + self.config.timeout_graceful_shutdown
-        while state.connections and not self.force_exit and state.loop.time() < deadline:
+        while (
+            (state.connections or state.websockets)
+            and not self.force_exit
+            and state.loop.time() < deadline
+        ):
             await asyncio.sleep(0.02)
             state.tick()
+        if state.websockets:
+            for websocket in list(state.websockets):
+                websocket.abort()
+            await asyncio.sleep(0)
         if state.connections:
             logger.warning(
                 "graceful shutdown timed out: cancelling %d connection(s) still busy",

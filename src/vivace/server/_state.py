@@ -15,6 +15,7 @@ from vivace.types import ASGIApp
 
 if TYPE_CHECKING:
     from vivace.server._protocol import HTTPProtocol, UpgradeHandler
+    from vivace.server._websocket import WebSocketProtocol
 
 __all__ = ["ServerState"]
 
@@ -50,6 +51,7 @@ class ServerState:
         "timeout_request_head",
         "trust",
         "upgrade_handlers",
+        "websockets",
     )
 
     def __init__(
@@ -84,7 +86,13 @@ class ServerState:
         self.targets: dict[bytes, tuple[str, bytes, bytes]] = {}
         self.server_header = b"server: vivace\r\n" if config.server_header else b""
         self.date_header = config.date_header
-        self.upgrade_handlers = upgrade_handlers or {}
+        self.upgrade_handlers = dict(upgrade_handlers) if upgrade_handlers is not None else {}
+        #: Open WebSocket connections (no longer HTTP connections: closed at shutdown).
+        self.websockets: set[WebSocketProtocol] = set()
+        if config.ws and b"websocket" not in self.upgrade_handlers:
+            from vivace.server._websocket import upgrade_handler
+
+            self.upgrade_handlers[b"websocket"] = upgrade_handler(self)
         self._second = -1
         self.default_lines = b""
         self.now = loop.time()

@@ -21,19 +21,27 @@ before coverage measurement starts, and a plugin must cost nothing to load.
 import importlib
 import typing
 
-__all__ = ["DEFAULT_TEST_TIMEOUT", "AsyncTestClient", "LifespanFailed", "TestClient"]
+__all__ = [
+    "DEFAULT_TEST_TIMEOUT",
+    "AsyncTestClient",
+    "LifespanFailed",
+    "TestClient",
+    "WebSocketTestSession",
+]
 
 _LAZY = {
     "DEFAULT_TEST_TIMEOUT": "vivace.testing._async_client",
     "AsyncTestClient": "vivace.testing._async_client",
     "LifespanFailed": "vivace.testing._lifespan",
     "TestClient": "vivace.testing._testclient",
+    "WebSocketTestSession": "vivace.testing._websocket",
 }
 
 if typing.TYPE_CHECKING:
     from vivace.testing._async_client import DEFAULT_TEST_TIMEOUT, AsyncTestClient
     from vivace.testing._lifespan import LifespanFailed
     from vivace.testing._testclient import TestClient
+    from vivace.testing._websocket import WebSocketTestSession
 
 
 def __getattr__(name: str) -> typing.Any:

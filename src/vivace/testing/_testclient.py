@@ -21,6 +21,7 @@ from vivace.client._cookies import CookieTypes
 from vivace.http import URL, HeadersInput, MutableHeaders
 from vivace.testing._async_client import DEFAULT_TEST_TIMEOUT, AsyncTestClient
 from vivace.testing._portal import LoopThread
+from vivace.testing._websocket import WebSocketTestSession
 from vivace.types import ASGIApp
 
 __all__ = ["TestClient"]
@@ -202,6 +203,25 @@ class TestClient:
             yield response
         finally:
             response.close()
+
+    @contextmanager
+    def websocket_connect(
+        self, url: URL | str, subprotocols: list[str] | None = None, **kwargs: Any
+    ) -> Iterator[WebSocketTestSession]:
+        """Open a WebSocket session with the app (in-process, no sockets).
+
+        ``with client.websocket_connect("/ws") as ws: ws.send_text("hi")``. Keywords as
+        ``vivace.client.Client.websocket_connect`` (``headers``, ``params``, ``cookies``
+        ...). A refused handshake raises ``vivace.client.WebSocketRejected`` (its
+        ``response`` is the 403, or the app's denial response); an exception in the app
+        is raised here, or by the next ``receive``.
+        """
+        manager = self._async.websocket_connect(url, subprotocols=subprotocols, **kwargs)
+        session = self.portal.call(manager.__aenter__())
+        try:
+            yield WebSocketTestSession(session, self.portal)
+        finally:
+            self.portal.call(manager.__aexit__(None, None, None))
 
     # -- lifetime ------------------------------------------------------------------------
 

@@ -10,6 +10,15 @@ See docs/web.md for the guide.
 
 from vivace.web._app import App
 from vivace.web._background import BackgroundTask, BackgroundTasks
+from vivace.web._broadcast import (
+    Broadcast,
+    BroadcastBackend,
+    BroadcastError,
+    BroadcastEvent,
+    MemoryBackend,
+    Subscriber,
+    SubscriberLagged,
+)
 from vivace.web._concurrency import ThreadPool, iterate_in_threadpool, run_in_threadpool
 from vivace.web._config import Limits
 from vivace.web._convertors import Converter, register_converter
@@ -39,6 +48,13 @@ from vivace.web._routing import BaseRoute, Host, Mount, Route
 from vivace.web._sse import EventSourceResponse, ServerSentEvent
 from vivace.web._staticfiles import StaticFiles
 from vivace.web._templating import Jinja2Templates
+from vivace.web._websocket_routing import WebSocketEndpoint, WebSocketRoute
+from vivace.web._websockets import (
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketException,
+    WebSocketState,
+)
 from vivace.web.middleware import Middleware
 
 __all__ = [
@@ -47,6 +63,10 @@ __all__ = [
     "BackgroundTask",
     "BackgroundTasks",
     "BaseRoute",
+    "Broadcast",
+    "BroadcastBackend",
+    "BroadcastError",
+    "BroadcastEvent",
     "ClientDisconnect",
     "ContentTooLarge",
     "Converter",
@@ -62,6 +82,7 @@ __all__ = [
     "Jinja2Templates",
     "Limits",
     "MalformedBody",
+    "MemoryBackend",
     "Middleware",
     "Mount",
     "NoMatchFound",
@@ -75,11 +96,19 @@ __all__ = [
     "State",
     "StaticFiles",
     "StreamingResponse",
+    "Subscriber",
+    "SubscriberLagged",
     "ThreadPool",
     "URLPath",
     "UnsupportedMediaType",
     "UploadFile",
     "WebError",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketEndpoint",
+    "WebSocketException",
+    "WebSocketRoute",
+    "WebSocketState",
     "iterate_in_threadpool",
     "register_converter",
     "run_in_threadpool",

@@ -20,6 +20,8 @@ from vivace.web._config import CONFIG_KEY, ExceptionHandler, Limits, WebConfig
 from vivace.web._datastructures import State, URLPath
 from vivace.web._router import Router
 from vivace.web._routing import BaseRoute
+from vivace.web._websocket_routing import answer_websocket_error
+from vivace.web._websockets import WebSocket, WebSocketState
 from vivace.web.middleware._base import Middleware
 from vivace.web.middleware._errors import answer_exception
 
@@ -138,6 +140,16 @@ class App:
         """Add a route."""
         self.router.add_route(path, endpoint, methods, name, include_in_schema)
 
+    def add_websocket_route(
+        self, path: str, endpoint: Callable[..., Any], name: str | None = None
+    ) -> None:
+        """Add a WebSocket route (``endpoint`` takes the ``WebSocket``)."""
+        self.router.add_websocket_route(path, endpoint, name)
+
+    def websocket(self, path: str, name: str | None = None) -> Callable[[Any], Any]:
+        """Decorator for a WebSocket route: ``@app.websocket("/ws")``."""
+        return self.router.websocket_route(path, name)
+
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
         """Mount an ASGI app under ``path``."""
         self.router.mount(path, app, name)
@@ -201,14 +213,39 @@ class App:
         finally:
             self.thread_pool.shutdown()
 
+    async def _websocket(self, stack: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        # Routes answer what handlers raise; this answers what middleware raise (an
+        # HTTPException from an auth middleware: a denial response or a refusal).
+        websocket = WebSocket(scope, receive, send)
+
+        def tracked(message: Message) -> Awaitable[None]:
+            kind = message["type"]
+            if kind == "websocket.accept":
+                websocket.application_state = WebSocketState.CONNECTED
+            elif kind == "websocket.close":
+                websocket.application_state = WebSocketState.DISCONNECTED
+            elif kind == "websocket.http.response.start":
+                websocket.application_state = WebSocketState.RESPONSE
+            return send(message)
+
+        try:
+            await stack(scope, receive, tracked)
+        except Exception as exc:
+            if not await answer_websocket_error(websocket, exc):
+                raise
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
         scope[CONFIG_KEY] = self._config
         stack = self._stack
         if stack is None:
             stack = self._stack = self.build_middleware_stack()
-        if scope["type"] != "http":
-            await stack(scope, receive, send)
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "websocket":
+                await self._websocket(stack, scope, receive, send)
+            else:
+                await stack(scope, receive, send)
             return
         started = False
 

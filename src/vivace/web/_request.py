@@ -156,6 +156,20 @@ class HTTPConnection:
         session: dict[str, Any] = self._scope["session"]
         return session
 
+    @property
+    def user(self) -> Any:
+        """The user ``AuthenticationMiddleware`` found (needs it installed)."""
+        if "user" not in self._scope:
+            raise RuntimeError("request.user needs AuthenticationMiddleware installed")
+        return self._scope["user"]
+
+    @property
+    def auth(self) -> Any:
+        """The ``AuthCredentials`` ``AuthenticationMiddleware`` found (needs it installed)."""
+        if "auth" not in self._scope:
+            raise RuntimeError("request.auth needs AuthenticationMiddleware installed")
+        return self._scope["auth"]
+
     def url_for(self, name: str, /, **path_params: Any) -> URL:
         """The absolute URL of the route called ``name``.
 

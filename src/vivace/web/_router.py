@@ -39,6 +39,7 @@ from vivace.web._datastructures import URLPath
 from vivace.web._exceptions import HTTPException, NoMatchFound
 from vivace.web._responses import RedirectResponse, Response
 from vivace.web._routing import BaseRoute, Host, Mount, Route, route_path, send_error
+from vivace.web._websocket_routing import WEBSOCKET_METHOD, WebSocketRoute
 
 __all__ = ["Router"]
 
@@ -190,6 +191,7 @@ class _Matcher:
         if self.has_dynamic:
             for _, (route, _params, _rest) in self.candidates(path, scope):
                 allowed |= route.methods or set()
+        allowed.discard(WEBSOCKET_METHOD)  # a WebSocket route does not make a 405
         return allowed
 
     def any_match(self, path: str, scope: Scope) -> bool:
@@ -268,6 +270,24 @@ class Router:
         )
         self._matcher = None
 
+    def add_websocket_route(
+        self, path: str, endpoint: Callable[..., Any], name: str | None = None
+    ) -> None:
+        """Add a ``WebSocketRoute``."""
+        self.routes.append(WebSocketRoute(path, endpoint, name=name))
+        self._matcher = None
+
+    def websocket_route(
+        self, path: str, name: str | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator form of ``add_websocket_route``."""
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_websocket_route(path, func, name=name)
+            return func
+
+        return decorator
+
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
         """Add a ``Mount``."""
         self.routes.append(Mount(path, app=app, name=name))
@@ -317,9 +337,10 @@ class Router:
         if "router" not in scope:
             scope["router"] = self
         path = route_path(scope) if scope.get("root_path") else scope["path"]
-        # A websocket scope has no method: only routes open to every method (mounts,
-        # hosts, ASGI apps) can take it until WebSocket routes exist.
-        method = scope["method"] if kind == "http" else ""
+        # A websocket scope has no method: it gets one no HTTP request can have, which
+        # only WebSocket routes and routes open to every method (mounts, hosts, ASGI
+        # apps) accept.
+        method = scope["method"] if kind == "http" else WEBSOCKET_METHOD
         # The common case, inline: a path without parameters, one dict lookup.
         static = matcher.static.get(path)
         if static is not None:

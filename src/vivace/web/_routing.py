@@ -75,9 +75,10 @@ def _name_of(endpoint: Any) -> str:
 async def send_error(scope: Scope, receive: Receive, send: Send, exc: HTTPException) -> None:
     """Answer with ``exc`` through the app's handlers (or the default rendering)."""
     if scope["type"] == "websocket":
-        # Without a handshake there is nothing to answer with but a close (RFC 6455 7.4.1:
-        # 1008 policy violation for a refused endpoint, 1000 when there is none).
-        await send({"type": "websocket.close", "code": 1000 if exc.status_code == 404 else 1008})
+        # A denial response when the server supports them, else a refused handshake.
+        from vivace.web._websocket_routing import send_websocket_error
+
+        await send_websocket_error(scope, receive, send, exc)
         return
     request = Request(scope, receive, send)
     response = await handle_exception(request, exc)

@@ -12,6 +12,15 @@ middleware")::
             await self.app(scope, receive, send)
 """
 
+from vivace.web.middleware._auth import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    AuthenticationMiddleware,
+    SimpleUser,
+    UnauthenticatedUser,
+    requires,
+)
 from vivace.web.middleware._base import Middleware
 from vivace.web.middleware._compression import CompressionMiddleware, GZipMiddleware
 from vivace.web.middleware._cors import CORSMiddleware
@@ -21,6 +30,10 @@ from vivace.web.middleware._sessions import SessionMiddleware
 from vivace.web.middleware._signing import BadSignature, SignatureExpired, Signer
 
 __all__ = [
+    "AuthCredentials",
+    "AuthenticationBackend",
+    "AuthenticationError",
+    "AuthenticationMiddleware",
     "BadSignature",
     "CORSMiddleware",
     "CompressionMiddleware",
@@ -31,5 +44,8 @@ __all__ = [
     "SessionMiddleware",
     "SignatureExpired",
     "Signer",
+    "SimpleUser",
     "TrustedHostMiddleware",
+    "UnauthenticatedUser",
+    "requires",
 ]

@@ -38,6 +38,7 @@ logger = logging.getLogger("vivace.web")
 # RFC 6265 section 6.1: browsers keep at least 4096 bytes per cookie (name, value and
 # attributes together); 4093 is what all major browsers accept for name=value.
 MAX_COOKIE_SIZE = 4093
+_STARTS = frozenset(("http.response.start", "websocket.accept", "websocket.http.response.start"))
 
 
 class SessionMiddleware:
@@ -115,10 +116,12 @@ class SessionMiddleware:
         had_cookie = original is not None
 
         async def send_with_session(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            # The handshake's answer can carry the cookie too (websocket.accept headers,
+            # or a denial response).
+            if message["type"] in _STARTS:
                 cookie = self._outgoing(scope, original, signed_at, key_index, had_cookie)
                 if cookie is not None:
-                    message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie)]
+                    message["headers"] = [*(message.get("headers") or []), (b"set-cookie", cookie)]
             await send(message)
 
         await self.app(scope, receive, send_with_session)

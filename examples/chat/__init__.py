@@ -1,0 +1,1 @@
+"""The chat example: ``vivace run examples.chat.app:app`` (see app.py)."""

@@ -1,0 +1,108 @@
+"""Server processes serving the chat example (examples/chat), for the cross-process tests.
+
+Each server is a process of its own (vivace.server when it is installed, uvicorn until
+then) on a socket bound to port 0 and handed over by file descriptor, with the Redis
+broadcast behind the app and a channel prefix unique to the test run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+TARGET = "examples.chat.app:app"
+REDIS_URL = os.environ.get("VIVACE_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def server_kind() -> str:
+    """The server the cross-process tests use."""
+    return "vivace" if importlib.util.find_spec("vivace.server") is not None else "uvicorn"
+
+
+def _command(kind: str, fd: int) -> list[str]:
+    if kind == "vivace":
+        return [str(BIN / "vivace"), "run", TARGET, "--fd", str(fd), "--log-level", "warning"]
+    return [
+        str(BIN / "uvicorn"),
+        TARGET,
+        "--fd",
+        str(fd),
+        "--log-level",
+        "warning",
+        "--ws",
+        "websockets-sansio",
+    ]
+
+
+@contextlib.contextmanager
+def chat_servers(count: int, prefix: str | None = None) -> Iterator[list[str]]:
+    """Start ``count`` chat servers sharing one Redis prefix; yields their base URLs."""
+    prefix = prefix or f"vivace-test-chat-{uuid.uuid4().hex}:"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "CHAT_BROADCAST_URL": REDIS_URL,
+        "CHAT_BROADCAST_PREFIX": prefix,
+    }
+    kind = server_kind()
+    started: list[tuple[subprocess.Popen[bytes], socket.socket]] = []
+    urls = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+            sock.set_inheritable(True)
+            proc = subprocess.Popen(
+                _command(kind, sock.fileno()),
+                env=env,
+                cwd=ROOT,
+                pass_fds=[sock.fileno()],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            started.append((proc, sock))
+            urls.append(f"http://127.0.0.1:{sock.getsockname()[1]}")
+        for (proc, _), url in zip(started, urls, strict=True):
+            _wait_ready(kind, proc, url)
+        yield urls
+    finally:
+        for proc, sock in started:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+            if proc.stderr is not None:
+                proc.stderr.close()
+            sock.close()
+
+
+def _wait_ready(kind: str, proc: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"{kind} exited with {proc.returncode}: {err}")
+        try:
+            with urllib.request.urlopen(url + "/", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{kind} did not start within 30 s")
+        time.sleep(0.05)

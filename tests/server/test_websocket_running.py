@@ -1,0 +1,212 @@
+"""The server's WebSockets over real sockets: bad input answered with the right close code,
+clients that vanish, graceful shutdown with 1001, and nothing left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import os
+import socket
+import struct
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from vivace.client import Client, WebSocketDisconnect
+from vivace.server._websocket import WebSocketProtocol
+from vivace.types import Receive, Scope, Send
+
+from .conftest import DEADLINE, serve
+
+
+class EchoApp:
+    """Echoes messages; records every disconnect code."""
+
+    def __init__(self) -> None:
+        self.codes: list[int] = []
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            if scope["type"] == "http":
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": b"ok"})
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                with self.lock:
+                    self.codes.append(message["code"])
+                return
+            reply = {k: v for k, v in message.items() if k != "type"}
+            await send({"type": "websocket.send", **reply})
+
+
+def handshake(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+    key = base64.b64encode(os.urandom(16))
+    sock.sendall(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + b"\r\n\r\n"
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        assert chunk, head
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def client_frame(opcode: int, payload: bytes, *, mask: bool = True, fin: bool = True) -> bytes:
+    first = (0x80 if fin else 0) | opcode
+    size = len(payload)
+    if size < 126:
+        head = bytes([first, (0x80 if mask else 0) | size])
+    else:
+        head = bytes([first, (0x80 if mask else 0) | 126]) + struct.pack("!H", size)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def read_until_close(sock: socket.socket) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (TimeoutError, ConnectionResetError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (client_frame(1, b"plain", mask=False), 1002),
+        (client_frame(1, b"\xc3\x28"), 1007),
+        (client_frame(2, b"x" * 2000), 1009),
+        (client_frame(1, b"a", fin=False) + client_frame(1, b"b"), 1002),
+    ],
+)
+def test_bad_input_gets_the_close_code(data: bytes, code: int) -> None:
+    app = EchoApp()
+    with serve(app, ws_max_size=1000) as server:
+        with handshake(server.port) as sock:
+            sock.sendall(data)
+            reply = read_until_close(sock)  # a close frame, then the server hangs up
+        assert reply[0] == 0x88
+        assert struct.unpack("!H", reply[2:4])[0] == code
+        deadline = time.monotonic() + DEADLINE
+        while not app.codes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert app.codes == [code]
+
+
+def test_vanishing_clients_leave_nothing_behind() -> None:
+    app = EchoApp()
+    with serve(app) as server:
+        state = server.server.state
+        assert state is not None
+        for i in range(40):
+            sock = handshake(server.port)
+            if i % 2:
+                sock.sendall(client_frame(1, b"half a message", fin=False))
+            else:
+                sock.sendall(client_frame(1, b"a whole one")[:5])  # cut mid-frame
+            sock.close()  # no close frame: the client just goes
+        deadline = time.monotonic() + DEADLINE
+        while (len(app.codes) < 40 or state.websockets) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert app.codes == [1006] * 40
+        assert not state.websockets
+        loop = state.loop
+
+        async def pending() -> int:
+            current = asyncio.current_task()
+            return len([t for t in asyncio.all_tasks() if t is not current and not t.done()])
+
+        running = asyncio.run_coroutine_threadsafe(pending(), loop).result(DEADLINE)
+        gc.collect()
+        # (type(), not isinstance(): lazy objects of other tests would set themselves up)
+        alive = [o for o in gc.get_objects() if type(o) is WebSocketProtocol]
+        assert alive == []
+        # Only the server's own tasks remain (the main loop, nothing per connection).
+        assert running <= 2
+
+
+async def test_graceful_shutdown_sends_1001() -> None:
+    app = EchoApp()
+    server = None
+    with serve(app, timeout_graceful_shutdown=5) as running:
+        server = running
+        url = f"ws://127.0.0.1:{running.port}/ws"
+        async with Client() as client, client.websocket_connect(url) as ws:
+            await ws.send_text("still here")
+            assert await ws.receive_text() == "still here"
+            stopping = asyncio.get_running_loop().run_in_executor(None, running.server.exit)
+            with pytest.raises(WebSocketDisconnect) as info:
+                await ws.receive(timeout=DEADLINE)
+            await stopping
+            assert (info.value.code, info.value.reason) == (1001, "server shutting down")
+    assert server is not None
+    assert app.codes == [1001]
+
+
+async def test_shutdown_gives_up_on_apps_that_never_leave() -> None:
+    async def stubborn(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        await asyncio.sleep(3600)  # ignores the disconnect
+
+    with serve(stubborn, timeout_graceful_shutdown=0.3) as running:
+        url = f"ws://127.0.0.1:{running.port}/ws"
+        async with Client() as client, client.websocket_connect(url, close_timeout=1) as ws:
+            started = time.monotonic()
+            await asyncio.get_running_loop().run_in_executor(None, running.stop)
+            assert time.monotonic() - started < DEADLINE
+            with pytest.raises(WebSocketDisconnect):
+                await ws.receive(timeout=DEADLINE)
+
+
+def test_many_messages_both_ways() -> None:
+    app = EchoApp()
+
+    async def run(port: int) -> list[Any]:
+        async with Client() as client:
+            url = f"ws://127.0.0.1:{port}/ws"
+            async with client.websocket_connect(url) as ws:
+                for i in range(500):
+                    await ws.send_text(str(i))
+                return [await ws.receive_text() for _ in range(500)]
+
+    with serve(app) as server:
+        assert asyncio.run(run(server.port)) == [str(i) for i in range(500)]
+
+
+async def test_wss(tmp_path: Any) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file, ca_file = (tmp_path / n for n in ("cert.pem", "key.pem", "ca.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    app = EchoApp()
+    with serve(app, ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)) as server:
+        url = f"wss://127.0.0.1:{server.port}/ws"
+        async with Client(verify=str(ca_file)) as client, client.websocket_connect(url) as ws:
+            await ws.send_text("over TLS")
+            assert await ws.receive_text() == "over TLS"
