@@ -40,6 +40,9 @@ SMUGGLING = {
     "te_duplicate": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",  # noqa: E501
     "space_in_target": b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
     "non_ascii_target": b"GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "missing_host": b"GET / HTTP/1.1\r\nX: y\r\n\r\n",
+    "two_hosts": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    "two_hosts_http10": b"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n",
     "garbage": b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
 }
 
@@ -57,6 +60,20 @@ async def test_smuggling_vectors_refused(make: Make, request_bytes: bytes) -> No
     await h.closed()
     assert parse_statuses(h.transport.data) == [400]
     assert calls == []
+
+
+async def test_http10_without_host_is_served(make: Make) -> None:
+    h = make()
+    await h.send(b"GET / HTTP/1.0\r\n\r\n")
+    await h.closed()
+    assert parse_statuses(h.transport.data) == [200]
+
+
+async def test_host_count_is_per_request_on_keep_alive(make: Make) -> None:
+    h = make()
+    await h.send(GET + GET + b"GET / HTTP/1.1\r\n\r\n")
+    await h.closed()
+    assert parse_statuses(h.transport.data) == [200, 200, 400]
 
 
 @pytest.mark.parametrize("coding", [b"gzip, chunked", b"xchunked"])

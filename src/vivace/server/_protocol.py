@@ -66,6 +66,7 @@ _METHODS = {
 _WATCHED = frozenset(
     (
         b"expect",
+        b"host",
         b"upgrade",
         b"content-length",
         b"transfer-encoding",
@@ -148,6 +149,7 @@ class HTTPProtocol(asyncio.Protocol):
         "headers",
         "host",
         "host_busy",
+        "host_fields",
         "loop",
         "parser",
         "pipeline",
@@ -185,6 +187,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.special: list[tuple[bytes, bytes]] = []
+        self.host_fields = 0
         self.unparsed = 0
 
     # -- asyncio.Protocol ----------------------------------------------------------------
@@ -289,7 +292,10 @@ class HTTPProtocol(asyncio.Protocol):
         name = name.lower()
         self.headers.append((name, value))
         if name in _WATCHED:
-            self.special.append((name, value))
+            if name == b"host":
+                self.host_fields += 1
+            else:
+                self.special.append((name, value))
 
     def on_headers_complete(self) -> None:
         state = self.state
@@ -312,6 +318,15 @@ class HTTPProtocol(asyncio.Protocol):
         http11 = version == "1.1"
         if not http11 and version != "1.0":
             raise _Reject(505, "HTTP version not supported")
+        # RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host field; two
+        # are refused on HTTP/1.0 too, so no proxy and app can disagree on the target.
+        hosts = self.host_fields
+        if hosts != 1:
+            if hosts > 1:
+                raise _Reject(400, "More than one Host header")
+            if http11:
+                raise _Reject(400, "Missing Host header")
+        self.host_fields = 0
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method)
         if method is None:
