@@ -726,7 +726,13 @@ class Client:
         """Close the transport and its connections. Safe to call twice."""
         if not self._closed:
             self._closed = True
-            await self._transport.aclose()
+            try:
+                await self._transport.aclose()
+            except RuntimeError:
+                # Refused before closing anything (its pool belongs to a loop running
+                # in another thread): the client stays usable there.
+                self._closed = False
+                raise
 
     async def __aenter__(self) -> Self:
         if self._closed:
