@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from vivace.client._asgi import app_coroutine
 from vivace.client._waiters import wait
 from vivace.types import ASGIApp, Message
 
@@ -78,7 +79,7 @@ class LifespanManager:
         scope["state"] = self.state
         self._reply = asyncio.get_running_loop().create_future()
         self._task = asyncio.get_running_loop().create_task(
-            self.app(scope, self._receive, self._send)  # type: ignore[arg-type]
+            app_coroutine(self.app(scope, self._receive, self._send))
         )
         self._task.add_done_callback(self._app_done)
         self._events.put_nowait({"type": "lifespan.startup"})
