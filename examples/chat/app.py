@@ -75,7 +75,9 @@ async def forward(websocket: WebSocket, subscriber: Any) -> None:
         async for event in subscriber:
             await websocket.send_text(event.message)
     except BroadcastError:
-        # The broadcast failed or this client fell too far behind: let it reconnect.
+        # This client fell too far behind (or the broadcast was shut down): let it
+        # reconnect. A lost Redis connection is not an error here: the broadcast
+        # reconnects and the messages resume.
         await websocket.close(1013, "try again later")
 
 
@@ -91,7 +93,14 @@ async def chat(websocket: WebSocket) -> None:
             await websocket.send_json({"type": "system", "text": f"welcome to {room}"})
             while True:
                 message = checked(await websocket.receive_json())
-                await broadcast.publish(channel, orjson.dumps(message).decode())
+                try:
+                    await broadcast.publish(channel, orjson.dumps(message).decode())
+                except BroadcastError:
+                    # Redis is unreachable for now (the broadcast is reconnecting): say so
+                    # rather than drop the message silently or the connection.
+                    await websocket.send_json(
+                        {"type": "system", "text": "not sent: the chat is reconnecting"}
+                    )
         except WebSocketDisconnect:
             pass
         finally:

@@ -31,6 +31,24 @@ def test_chat_in_process() -> None:
             assert b.receive_json() == expected
 
 
+def test_chat_says_when_a_message_cannot_be_published(monkeypatch: pytest.MonkeyPatch) -> None:
+    from examples.chat import app as chat_module
+
+    from vivace.web import BroadcastError
+
+    async def down(channel: str, message: str) -> None:
+        raise BroadcastError("the connection to Redis is down (reconnecting for 1.0 s)")
+
+    with TestClient(app) as client, client.websocket_connect("/ws/lobby") as ws:
+        assert ws.receive_json()["type"] == "system"
+        monkeypatch.setattr(chat_module.broadcast, "publish", down)
+        ws.send_json({"user": "ada", "text": "hello?"})
+        assert ws.receive_json() == {"type": "system", "text": "not sent: the chat is reconnecting"}
+        monkeypatch.undo()
+        ws.send_json({"user": "ada", "text": "back"})  # the connection is still open
+        assert ws.receive_json()["text"] == "back"
+
+
 @pytest.mark.parametrize(
     ("message", "reason"),
     [

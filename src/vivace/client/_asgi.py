@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
+from types import CoroutineType
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -45,7 +46,21 @@ from vivace.client._websocket import WebSocketOptions, WebSocketSession
 from vivace.http import DEFAULT_PORTS
 from vivace.types import ASGIApp, Message
 
-__all__ = ["ASGITransport", "ClientDisconnected"]
+__all__ = ["ASGITransport", "ClientDisconnected", "app_coroutine"]
+
+
+def app_coroutine(awaitable: Awaitable[None]) -> Coroutine[Any, Any, None]:
+    """What an ASGI app returned, as a coroutine a task can run. ASGI asks for an
+    awaitable: most apps return a coroutine, a class such as an ``HTTPEndpoint`` returns
+    an instance with ``__await__``."""
+    if type(awaitable) is CoroutineType:
+        return awaitable
+    return _await(awaitable)
+
+
+async def _await(awaitable: Awaitable[None]) -> None:
+    await awaitable
+
 
 # The body an app may buffer ahead of a slow reader before its send() waits.
 _HIGH_WATER = 256 * 1024
@@ -369,7 +384,7 @@ class ASGITransport(AsyncBaseTransport):
         exchange = _Exchange(self, request, read_timeout)
         scope = self.build_scope(request)
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
-            self.app(scope, exchange.receive, exchange.send)  # type: ignore[arg-type]
+            app_coroutine(self.app(scope, exchange.receive, exchange.send))
         )
         exchange.task = task
         task.add_done_callback(exchange.app_done)

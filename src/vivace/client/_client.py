@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from vivace import __version__
 from vivace.client._auth import Auth, AuthTypes, BasicAuth, build_auth
@@ -38,7 +38,7 @@ from vivace.client._multipart import RequestFiles
 from vivace.client._redirects import build_redirect
 from vivace.client._tls import CertTypes, VerifyTypes
 from vivace.client._transport import AsyncBaseTransport
-from vivace.client._websocket import WebSocketOptions, WebSocketSession
+from vivace.client._websocket import WebSocketOptions, WebSocketRejected, WebSocketSession
 from vivace.http import (
     URL,
     Headers,
@@ -683,7 +683,9 @@ class Client:
 
         ``url`` is ``ws://``/``wss://`` (or ``http``/``https``, or relative to
         ``base_url``). The handshake request gets the client's headers, cookies and
-        ``params`` like any request, and the first step of ``auth`` (Basic, a function).
+        ``params`` like any request, and ``auth``: Basic, a function, or a flow that
+        answers a refusal (a 401 challenge) with another handshake. Cookies set by the
+        handshake's answer (the 101, or a refusal) are stored in the client's jar.
         ``timeout`` bounds the connect and the handshake; messages have no read timeout
         (pass ``timeout=`` to ``receive``). ``max_message_size`` bounds incoming messages
         (a larger one closes the connection with 1009); ``compression`` offers
@@ -702,10 +704,6 @@ class Client:
         flow = self._auth if auth is USE_CLIENT_DEFAULT else build_auth(auth)
         if flow is None and request.url.username is not None:
             flow = BasicAuth(request.url.username, request.url.password or "")
-        if flow is not None:
-            steps = flow.async_auth_flow(request)
-            request = await steps.__anext__()
-            await steps.aclose()
         options = WebSocketOptions(
             subprotocols=subprotocols,
             max_message_size=max_message_size,
@@ -714,11 +712,65 @@ class Client:
             ping_timeout=ping_timeout,
             close_timeout=close_timeout,
         )
-        session = await self._transport.connect_websocket(request, options)
+        extra = None
+        if cookies is not None:
+            extra = dict(cookies.items() if isinstance(cookies, Mapping | Cookies) else cookies)
+        # The jar's cookies are the client's to refresh on a retry unless the caller wrote
+        # the Cookie header.
+        own_cookies = headers is None or MutableHeaders(headers).get_raw(b"cookie") is None
+        session = await self._websocket_handshake(
+            request, flow, options, extra if own_cookies else False
+        )
         try:
             yield session
         finally:
             await session.aclose()
+
+    async def _websocket_handshake(
+        self,
+        request: Request,
+        flow: Auth | None,
+        options: WebSocketOptions,
+        cookies: dict[str, str] | Literal[False] | None,
+    ) -> WebSocketSession:
+        # The handshake is a request like any other: the jar's cookies went into it
+        # (build_request), the cookies its answer sets (the 101, or a refusal) go into the
+        # jar, and the auth flow runs to the end: a refusal is sent into the flow, which
+        # may answer a challenge with another handshake (bounded like redirects), carrying
+        # the jar's cookies as they are now (a challenge often sets one), with ``cookies``
+        # the per-call extras (False: the caller wrote the Cookie header, leave it).
+        steps = flow.async_auth_flow(request) if flow is not None else None
+        try:
+            if steps is not None:
+                request = await steps.__anext__()
+            attempts = 0
+            while True:
+                try:
+                    session = await self._transport.connect_websocket(request, options)
+                except WebSocketRejected as rejected:
+                    self._cookies.extract(
+                        request.url, rejected.response.headers.getlist("set-cookie")
+                    )
+                    attempts += 1
+                    if steps is None or attempts > self.max_redirects:
+                        raise
+                    try:
+                        request = await steps.asend(rejected.response)
+                    except StopAsyncIteration:
+                        raise rejected from None
+                    if cookies is not False:
+                        cookie = self._cookies.header_for(request.url, cookies)
+                        raw = request.headers.raw
+                        raw[:] = [(n, v) for n, v in raw if n != b"cookie"]
+                        if cookie is not None:
+                            value = check_header_value(cookie.encode("utf-8"), b"cookie")
+                            raw.append((b"cookie", value))
+                    continue
+                self._cookies.extract(request.url, session.headers.getlist("set-cookie"))
+                return session
+        finally:
+            if steps is not None:
+                await steps.aclose()
 
     # -- lifetime -------------------------------------------------------------------
 
@@ -726,7 +778,13 @@ class Client:
         """Close the transport and its connections. Safe to call twice."""
         if not self._closed:
             self._closed = True
-            await self._transport.aclose()
+            try:
+                await self._transport.aclose()
+            except RuntimeError:
+                # Refused before closing anything (its pool belongs to a loop running
+                # in another thread): the client stays usable there.
+                self._closed = False
+                raise
 
     async def __aenter__(self) -> Self:
         if self._closed:

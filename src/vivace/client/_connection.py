@@ -44,6 +44,10 @@ _HIGH_WATER = 256 * 1024
 _IDLE, _ACTIVE, _CLOSED = 0, 1, 2
 
 
+def _forget(conn: HTTP11Connection) -> None:
+    """The ``on_close`` of a connection the pool has already forgotten."""
+
+
 class StaleConnection(Exception):
     """A reused connection failed before the response started: safe to retry."""
 
@@ -203,6 +207,21 @@ class HTTP11Connection(asyncio.Protocol):
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.close()
+        self._set_closed()
+
+    def detach(self) -> None:
+        """Close without telling the pool, whose loop this connection's loop no longer is.
+
+        The loop may be closed: then the transport cannot schedule its close callback
+        (``RuntimeError``), and the socket goes when the transport is collected.
+        """
+        self._on_close = _forget
+        transport = self.transport
+        if transport is not None:
+            try:
+                transport.abort()
+            except RuntimeError:
+                pass
         self._set_closed()
 
     def abort(self) -> None:

@@ -15,6 +15,22 @@ is reused first and acquire/release are O(1) (``list.pop``/``append``). A reques
 Released connections go back to their stack if the response completed with keep-alive and
 fewer than ``max_keepalive_connections`` are idle; otherwise they are closed. A timer runs
 while any connection is idle and closes those idle longer than ``keepalive_expiry``.
+
+Event loops. Connections, futures and timers belong to the loop that made them, so the
+pool is bound to one loop at a time: the loop of the first request, and again after that
+loop is gone. A client kept in a global and used from one ``asyncio.run`` after another
+must keep working, as a sync client would:
+
+- When the pool binds to a loop it starts a tiny async generator there (``_watch``).
+  ``asyncio.run``, ``asyncio.Runner``, ``uvloop.run`` and pytest-asyncio close every
+  live async generator of the loop (``loop.shutdown_asyncgens()``) before closing it; its
+  ``finally`` then closes the pooled connections while the loop can still run their close
+  callbacks, and unbinds the pool. No socket is left to a dead loop.
+- A request on another loop while the bound loop is not running (closed without
+  ``shutdown_asyncgens``, or just stopped) drops the old loop's connections and binds to
+  the new loop. Their sockets are closed as far as the old loop allows.
+- A request on another loop while the bound loop is running (another thread) raises
+  ``RuntimeError``: the pool is not thread-safe and its connections cannot move.
 """
 
 from __future__ import annotations
@@ -22,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from vivace.client._config import Limits
@@ -67,6 +84,8 @@ class ConnectionPool:
         self._all: set[HTTP11Connection] = set()
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watcher: AsyncGenerator[None, None] | None = None
         max_keepalive = limits.max_keepalive_connections
         self._max_idle = limits.max_connections if max_keepalive is None else max_keepalive
 
@@ -137,6 +156,8 @@ class ConnectionPool:
         """A connection to ``origin``: idle, new, or the next one freed."""
         key = origin.key
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._bind(loop)
         while True:
             if self._closed:
                 raise RuntimeError("the connection pool is closed")
@@ -211,7 +232,7 @@ class ConnectionPool:
         """Give back a connection whose response is finished (or close it)."""
         if conn.is_closed:
             return
-        if self._closed or not conn.is_reusable():
+        if self._closed or not conn.is_reusable() or conn.loop is not self._loop:
             conn.close()
             return
         key = conn.origin.key
@@ -245,9 +266,66 @@ class ConnectionPool:
         if self._idle_count and not self._closed:
             self._sweeper = loop.call_later(expiry, self._sweep, loop)
 
-    async def aclose(self) -> None:
-        """Close every connection; requests waiting for one get ``PoolTimeout``-free errors."""
-        self._closed = True
+    # -- event loops (see the module docstring) -------------------------------------------
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        old = self._loop
+        if old is not None:
+            if old.is_running():
+                raise RuntimeError(
+                    "this client's connection pool is in use by another event loop that is "
+                    "still running (in another thread); a Client is not thread-safe: "
+                    "use one Client per event loop"
+                )
+            self._drop()
+        self._loop = loop
+        watcher = self._watch(loop)
+        # Run it to its ``yield`` now: the first step registers it with the running loop
+        # (sys.set_asyncgen_hooks), so the loop's shutdown_asyncgens() will close it.
+        try:
+            watcher.asend(None).send(None)
+        except StopIteration:
+            self._watcher = watcher
+
+    async def _watch(self, loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            # The loop is shutting down (or the pool closing): close its connections
+            # while it can still run their callbacks.
+            if self._loop is loop:
+                self._watcher = None
+                self._shut(RuntimeError("the event loop of the request shut down"))
+                self._loop = None
+
+    def _stop_watching(self) -> None:
+        watcher = self._watcher
+        if watcher is not None:
+            self._watcher = None
+            # Its ``finally`` does not await, so closing it finishes in one step.
+            try:
+                watcher.aclose().send(None)
+            except StopIteration:
+                pass
+
+    def _drop(self) -> None:
+        # The bound loop is not running and may be closed: forget its connections and
+        # close their sockets as far as that loop still can.
+        self._loop = None
+        self._stop_watching()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for conn in self._all:
+            conn.detach()
+        self._idle = {}
+        self._idle_count = 0
+        self._total = 0
+        self._per_host = {}
+        self._waiters = {}  # their futures belong to the old loop and can never run
+        self._all = set()
+
+    def _shut(self, error: Exception) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
@@ -257,6 +335,23 @@ class ConnectionPool:
             while queue:
                 waiter = queue.popleft()
                 if not waiter.done():
-                    waiter.set_exception(RuntimeError("the client was closed"))
+                    waiter.set_exception(error)
+
+    async def aclose(self) -> None:
+        """Close every connection; requests waiting for one get ``PoolTimeout``-free errors."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not None and loop is not self._loop:
+            if self._loop.is_running():
+                raise RuntimeError(
+                    "this client's connection pool is in use by another event loop that is "
+                    "still running (in another thread); close it from that loop"
+                )
+            self._closed = True
+            self._drop()
+            return
+        self._closed = True
+        self._stop_watching()
+        self._shut(RuntimeError("the client was closed"))
+        self._loop = None
         # Let the transports run their close callbacks before the loop may end.
         await asyncio.sleep(0)

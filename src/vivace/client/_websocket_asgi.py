@@ -25,6 +25,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
+from vivace.client._asgi import app_coroutine
 from vivace.client._exceptions import ReadTimeout
 from vivace.client._models import Response
 from vivace.client._streams import ByteStream
@@ -119,7 +120,7 @@ class ASGIWebSocketSession(WebSocketSession):
         scope = self.build_scope()
         app = self._transport.app
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
-            app(scope, self._app_receive, self._app_send)  # type: ignore[arg-type]
+            app_coroutine(app(scope, self._app_receive, self._app_send))
         )
         self._task = task
         task.add_done_callback(self._app_done)

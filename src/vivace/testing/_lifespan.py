@@ -7,6 +7,14 @@ reports ``...complete`` or ``...failed``. An app that raises *before it ever cal
 ``http``): like uvicorn's default, the test client then goes on without one. An app that
 fails after receiving the startup event, or reports ``lifespan.startup.failed``, fails
 the test: the error is raised from ``with TestClient(app)`` / ``async with``.
+
+Which error: the app's own exception when it raised one (a framework usually reports
+``...failed`` and then re-raises), so ``pytest.raises(TheAppsError)`` works and the
+traceback points into the app; ``LifespanFailed`` with the reported message when it only
+reported the failure. Shutdown (``lifespan.shutdown.failed``, an exception, an app that
+died while the test ran) follows the same rule on leaving the block. Either way the
+task's exception is consumed here, so asyncio never logs "Task exception was never
+retrieved" and no stray warning outlives the test.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from vivace.client._asgi import app_coroutine
 from vivace.client._waiters import wait
 from vivace.types import ASGIApp, Message
 
@@ -57,7 +66,12 @@ class LifespanManager:
 
     async def _exchange(self, event: str) -> Message:
         self._reply = asyncio.get_running_loop().create_future()
-        self._events.put_nowait({"type": event})
+        task = self._task
+        if task is not None and task.done():
+            # The app already ended (it died while the test ran, or returned early).
+            self._app_done(task)
+        else:
+            self._events.put_nowait({"type": event})
         return await wait(self._reply, self.timeout, lambda: self._timeout(event))
 
     async def startup(self) -> None:
@@ -65,21 +79,20 @@ class LifespanManager:
         scope["state"] = self.state
         self._reply = asyncio.get_running_loop().create_future()
         self._task = asyncio.get_running_loop().create_task(
-            self.app(scope, self._receive, self._send)  # type: ignore[arg-type]
+            app_coroutine(self.app(scope, self._receive, self._send))
         )
         self._task.add_done_callback(self._app_done)
         self._events.put_nowait({"type": "lifespan.startup"})
         try:
             reply = await wait(self._reply, self.timeout, lambda: self._timeout("startup"))
         except BaseException:
-            self._task.cancel()
+            await self._cancel_task()
             raise
         kind = reply["type"]
         if kind == "lifespan.startup.complete":
             return
         if kind == "lifespan.startup.failed":
-            await self._wait_task()
-            raise LifespanFailed(f"lifespan startup failed: {reply.get('message', '')}")
+            await self._raise_failure("startup", reply)
         # The app returned or raised.
         self.supported = False
         error = reply.get("error")
@@ -93,20 +106,40 @@ class LifespanManager:
         try:
             reply = await self._exchange("lifespan.shutdown")
         except BaseException:
-            self._task.cancel()
+            await self._cancel_task()
             raise
         kind = reply["type"]
         if kind == "lifespan.shutdown.failed":
-            await self._wait_task()
-            raise LifespanFailed(f"lifespan shutdown failed: {reply.get('message', '')}")
+            await self._raise_failure("shutdown", reply)
         if kind == "app.ended" and reply.get("error") is not None:
             raise reply["error"]
         await self._wait_task()
+
+    async def _raise_failure(self, phase: str, reply: Message) -> None:
+        """Raise for a reported ``lifespan.<phase>.failed``: the app's own exception if it
+        raised one (read here, so the task's exception is retrieved), else ``LifespanFailed``."""
+        await self._wait_task()
+        task = self._task
+        assert task is not None
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
+        raise LifespanFailed(f"lifespan {phase} failed: {reply.get('message', '')}")
 
     async def _wait_task(self) -> None:
         task = self._task
         if task is not None and not task.done():
             done, _ = await asyncio.wait({task}, timeout=self.timeout)
             if not done:
-                task.cancel()
-                await asyncio.wait({task})
+                await self._cancel_task()
+
+    async def _cancel_task(self) -> None:
+        # The app hung or the test was interrupted: cancel its lifespan task and wait a
+        # moment for it, so it is not destroyed pending when the loop closes; its outcome
+        # is read so that asyncio has nothing to log.
+        task = self._task
+        assert task is not None  # created before anything can be cancelled
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+        if task.done() and not task.cancelled():
+            task.exception()

@@ -23,8 +23,10 @@ only moves ``(channel, message)`` pairs between processes and hands each one bac
 
 Delivery never waits for a subscriber: each has a queue of ``max_queue`` events. One
 that falls that far behind (a client that stopped reading) is cut off: its iteration
-raises ``SubscriberLagged``, and the others go on. If the backend fails (Redis went
-away), every subscriber's iteration raises ``BroadcastError``.
+raises ``SubscriberLagged``, and the others go on. The Redis backend rides out a lost
+connection by itself (it reconnects with backoff and resubscribes: subscribers just wait;
+``publish`` meanwhile raises ``BroadcastError``); a backend that fails for good, and
+``disconnect()``, end every subscriber's iteration with ``BroadcastError``.
 
 Messages are ``str`` (JSON text, typically). Channel names are strings; a ``prefix`` (for
 Redis: default ``"vivace:"``) keeps one application's channels apart from another's on

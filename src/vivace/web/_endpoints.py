@@ -1,25 +1,91 @@
-"""Class-based HTTP endpoints: one method per HTTP method.
+"""Class-based HTTP endpoints: one method per HTTP method, and the analysis of endpoints.
 
 Each request gets a new instance (as Django's class-based views do), so instance
 attributes never leak between requests.
+
+An ``HTTPEndpoint`` subclass is itself an ASGI app, as everything that handles a request
+in ``vivace.web`` is: calling the class with ``(scope, receive, send)`` makes the instance,
+and awaiting the instance serves the request (``__await__`` runs ``dispatch``). So it can
+be mounted (``Mount("/items", app=Items)``), wrapped in middleware, or given to any ASGI
+server that accepts ASGI 3 classes (uvicorn does). Behind a ``Route`` the route's fast
+path is used instead: the handler table is built once, at route construction, and the
+method is checked before an instance is made.
+
+Which handler serves which method, whether it is async and whether it takes the request
+is worked out once per class (``_Handler``), never per request.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+from collections.abc import Callable, Generator
 from typing import Any
 
 from vivace.types import Receive, Scope, Send
+from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
+from vivace.web._exceptions import HTTPException
+from vivace.web._handlers import handle_exception, to_response
+from vivace.web._request import Request
+from vivace.web._responses import Response
 
-__all__ = ["HTTP_METHODS", "HTTPEndpoint"]
+__all__ = [
+    "HTTP_METHODS",
+    "HTTPEndpoint",
+    "endpoint_handlers",
+    "endpoint_method",
+    "serve_endpoint",
+    "serve_lifespan",
+]
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY")
+
+
+def _unwrap(func: Any) -> Any:
+    while isinstance(func, functools.partial):
+        func = func.func
+    return func
+
+
+def _is_async_callable(func: Any) -> bool:
+    inner = _unwrap(func)
+    return inspect.iscoroutinefunction(inner) or (
+        callable(inner)
+        and not inspect.isfunction(inner)
+        and inspect.iscoroutinefunction(getattr(inner, "__call__", None))  # noqa: B004
+    )
+
+
+def _takes_request(func: Any) -> bool:
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # builtins without a signature: pass the request
+        return True
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        for p in signature.parameters.values()
+    )
+
+
+class _Handler:
+    """One callable endpoint, analysed once."""
+
+    __slots__ = ("func", "is_async", "takes_request")
+
+    def __init__(self, func: Callable[..., Any], *, skip_self: bool = False) -> None:
+        self.func = func
+        self.is_async = _is_async_callable(func)
+        if skip_self:  # an unbound method of an HTTPEndpoint: the request is the 2nd arg
+            params = list(inspect.signature(func).parameters.values())[1:]
+            self.takes_request = bool(params)
+        else:
+            self.takes_request = _takes_request(func)
 
 
 class HTTPEndpoint:
     """Subclass and define ``get``, ``post``... (async or sync) taking the request.
 
-    >>> from vivace.web import App, Route
+    >>> from vivace.web import App, Mount, Route
     >>> class Items(HTTPEndpoint):
     ...     async def get(self, request):
     ...         return {"items": []}
@@ -28,6 +94,7 @@ class HTTPEndpoint:
     >>> sorted(Items.allowed_methods())
     ['GET', 'HEAD', 'POST']
     >>> app = App(routes=[Route("/items", Items)])
+    >>> app = App(routes=[Mount("/items", app=Items)])  # the class is an ASGI app too
 
     Other methods get 405 with an ``Allow`` header. The endpoint is instantiated per
     request with ``(scope, receive, send)``, available as attributes.
@@ -48,6 +115,38 @@ class HTTPEndpoint:
             methods.add("HEAD")
         return frozenset(methods)
 
+    def __await__(self) -> Generator[Any, None, None]:
+        # ``await Items(scope, receive, send)``: what an ASGI server or a Mount does.
+        return self.dispatch().__await__()
+
+    async def dispatch(self) -> None:
+        """Serve the request of this instance's scope (the ASGI app entry point)."""
+        scope = self.scope
+        kind = scope["type"]
+        if kind == "http":
+            cls = type(self)
+            await serve_endpoint(endpoint_handlers(cls), cls, self, scope, self.receive, self.send)
+        elif kind == "lifespan":
+            await serve_lifespan(self.receive, self.send)
+        elif kind == "websocket":
+            # An HTTP endpoint takes no WebSocket: refuse the handshake (403 at the server).
+            await self.send({"type": "websocket.close", "code": 1008})
+        else:
+            raise RuntimeError(f"{type(self).__name__} cannot serve a {kind!r} scope")
+
+
+async def serve_lifespan(receive: Receive, send: Send) -> None:
+    """Answer a server's lifespan for an endpoint served directly: nothing to start or
+    stop, but said properly (no "lifespan unsupported" noise in the server's log)."""
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif kind == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
 
 def endpoint_method(cls: type[HTTPEndpoint], method: str) -> Any:
     """The handler for ``method`` on ``cls`` (HEAD falls back to GET), or None."""
@@ -55,3 +154,59 @@ def endpoint_method(cls: type[HTTPEndpoint], method: str) -> Any:
     if handler is None and method == "HEAD":
         handler = getattr(cls, "get", None)
     return handler if callable(handler) and not inspect.isclass(handler) else None
+
+
+_HANDLERS = "_vivace_handlers"
+
+
+def endpoint_handlers(cls: type[HTTPEndpoint]) -> dict[str, _Handler]:
+    """Method -> analysed handler for ``cls``; built on first use and kept on the class."""
+    handlers: dict[str, _Handler] | None = cls.__dict__.get(_HANDLERS)
+    if handlers is None:
+        handlers = {}
+        for method in cls.allowed_methods():
+            func = endpoint_method(cls, method)
+            if func is not None:
+                handlers[method] = _Handler(func, skip_self=True)
+        setattr(cls, _HANDLERS, handlers)  # per class: a subclass never reads its parent's
+    return handlers
+
+
+async def serve_endpoint(
+    handlers: dict[str, _Handler],
+    cls: type[HTTPEndpoint],
+    instance: HTTPEndpoint | None,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """Run the handler of the request's method (405 with ``Allow`` if there is none).
+
+    ``instance`` is ``None`` behind a ``Route``: it is made only once the method is known
+    to be served.
+    """
+    request = Request(scope, receive, send)
+    handler = handlers.get(scope["method"])
+    try:
+        if handler is None:
+            allow = ", ".join(sorted(handlers))
+            raise HTTPException(405, headers={"allow": allow})
+        if instance is None:
+            instance = cls(scope, receive, send)
+        args = (instance, request) if handler.takes_request else (instance,)
+        if handler.is_async:
+            result = await handler.func(*args)
+        else:
+            config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+            result = await config.thread_pool.run(handler.func, *args)
+        response = result if isinstance(result, Response) else to_response(result)
+    except Exception as exc:
+        handled = await handle_exception(request, exc)
+        if handled is None:
+            return
+        response = handled
+    try:
+        await response(scope, receive, send)
+    finally:
+        if request._form is not None:
+            await request.close()

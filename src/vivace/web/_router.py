@@ -29,8 +29,9 @@ match with a trailing slash added or removed is redirected there (307).
 
 from __future__ import annotations
 
+import contextlib
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -401,22 +402,17 @@ class Router:
         await receive()  # lifespan.startup
         try:
             self.compile()
-            if self.lifespan is None:
+            async with self.lifespan_context(app) as state:
+                if state is not None:
+                    if "state" not in scope:
+                        raise RuntimeError(
+                            "the lifespan yielded state, but the server does not "
+                            "support lifespan state (no 'state' in the lifespan scope)"
+                        )
+                    scope["state"].update(state)
                 await send({"type": "lifespan.startup.complete"})
                 started = True
                 await receive()  # lifespan.shutdown
-            else:
-                async with self.lifespan(app) as state:
-                    if state is not None:
-                        if "state" not in scope:
-                            raise RuntimeError(
-                                "the lifespan yielded state, but the server does not "
-                                "support lifespan state (no 'state' in the lifespan scope)"
-                            )
-                        scope["state"].update(state)
-                    await send({"type": "lifespan.startup.complete"})
-                    started = True
-                    await receive()  # lifespan.shutdown
         except BaseException:
             message = traceback.format_exc()
             if started:
@@ -425,6 +421,47 @@ class Router:
                 await send({"type": "lifespan.startup.failed", "message": message})
             raise
         await send({"type": "lifespan.shutdown.complete"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan_context(
+        self, app: Any, _seen: set[int] | None = None
+    ) -> AsyncIterator[dict[str, Any] | None]:
+        """This router's lifespan, then those of the vivace ``App``s and ``Router``s mounted
+        in it (``Mount``, ``Host``, nested), depth first in route order; shut down in
+        reverse order. Their states are merged (a key set by two lifespans is an error).
+
+        A server runs only the outermost app's lifespan; this is how a mounted vivace app
+        still gets its start-up and shut-down. Other mounted ASGI apps are not entered.
+        """
+        seen = _seen if _seen is not None else {id(self)}
+        merged: dict[str, Any] = {}
+        owners: dict[str, str] = {}
+        any_state = False
+
+        def merge(state: Any, owner: str) -> None:
+            nonlocal any_state
+            if state is None:
+                return
+            any_state = True
+            for key, value in dict(state).items():
+                if key in owners:
+                    raise RuntimeError(
+                        f"lifespan state {key!r} is set by both {owners[key]} and {owner}"
+                    )
+                owners[key] = owner
+                merged[key] = value
+
+        async with contextlib.AsyncExitStack() as stack:
+            if self.lifespan is not None:
+                merge(await stack.enter_async_context(self.lifespan(app)), "the app")
+            for path, router, sub_app in _mounted(self.routes, app):
+                if id(router) in seen:
+                    continue  # mounted twice (or inside itself): started once
+                seen.add(id(router))
+                router.compile()
+                state = await stack.enter_async_context(router.lifespan_context(sub_app, seen))
+                merge(state, f"the app mounted at {path!r}")
+            yield merged if any_state else None
 
     def __repr__(self) -> str:
         return f"Router(routes={self.routes!r})"
@@ -435,3 +472,33 @@ def _safe_redirect(target: str) -> str:
     if target.startswith("//"):
         return "/" + target.lstrip("/")
     return target
+
+
+def _mounted(routes: Sequence[BaseRoute], app: Any) -> list[tuple[str, Router, Any]]:
+    """(mount path, router, app for its lifespan) of the vivace apps mounted in ``routes``.
+
+    Seen through middleware that keep the app they wrap as ``.app`` (all of vivace's and
+    Starlette's do), and through ``Mount(routes=...)``.
+    """
+    from vivace.web._app import App
+
+    found: list[tuple[str, Router, Any]] = []
+    for route in routes:
+        if isinstance(route, Mount):
+            where = route.path or "/"
+        elif isinstance(route, Host):
+            where = f"host {route.host}"
+        else:
+            continue
+        inner: Any = route.app
+        for _ in range(32):  # a middleware chain, not a cycle
+            if isinstance(inner, App):
+                found.append((where, inner.router, inner))
+                break
+            if isinstance(inner, Router):
+                found.append((where, inner, app))
+                break
+            inner = getattr(inner, "app", None)
+            if inner is None:
+                break
+    return found

@@ -10,7 +10,6 @@ here, not per request.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -19,7 +18,13 @@ from typing import Any
 from vivace.types import ASGIApp, Receive, Scope, Send
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._datastructures import URLPath
-from vivace.web._endpoints import HTTPEndpoint, endpoint_method
+from vivace.web._endpoints import (
+    HTTPEndpoint,
+    _Handler,
+    _unwrap,
+    endpoint_handlers,
+    serve_endpoint,
+)
 from vivace.web._exceptions import HTTPException, NoMatchFound
 from vivace.web._handlers import handle_exception, to_response
 from vivace.web._paths import PathTemplate
@@ -30,32 +35,6 @@ __all__ = ["BaseRoute", "Host", "Mount", "Route", "route_path", "send_error"]
 
 
 _RESPONSE_CALL = Response.__call__
-
-
-def _unwrap(func: Any) -> Any:
-    while isinstance(func, functools.partial):
-        func = func.func
-    return func
-
-
-def _is_async_callable(func: Any) -> bool:
-    inner = _unwrap(func)
-    return inspect.iscoroutinefunction(inner) or (
-        callable(inner)
-        and not inspect.isfunction(inner)
-        and inspect.iscoroutinefunction(getattr(inner, "__call__", None))  # noqa: B004
-    )
-
-
-def _takes_request(func: Any) -> bool:
-    try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):  # builtins without a signature: pass the request
-        return True
-    return any(
-        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-        for p in signature.parameters.values()
-    )
 
 
 def _is_asgi(func: Any) -> bool:
@@ -113,21 +92,6 @@ class BaseRoute:
         await self.handle(scope, receive, send)
 
 
-class _Handler:
-    """One callable endpoint, analysed once."""
-
-    __slots__ = ("func", "is_async", "takes_request")
-
-    def __init__(self, func: Callable[..., Any], *, skip_self: bool = False) -> None:
-        self.func = func
-        self.is_async = _is_async_callable(func)
-        if skip_self:  # an unbound method of an HTTPEndpoint: the request is the 2nd arg
-            params = list(inspect.signature(func).parameters.values())[1:]
-            self.takes_request = bool(params)
-        else:
-            self.takes_request = _takes_request(func)
-
-
 class Route(BaseRoute):
     """An endpoint at a path.
 
@@ -176,12 +140,7 @@ class Route(BaseRoute):
         target = _unwrap(endpoint)
         app: ASGIApp
         if inspect.isclass(target) and issubclass(target, HTTPEndpoint):
-            handlers = {}
-            for method in target.allowed_methods():
-                func = endpoint_method(target, method)
-                if func is not None:
-                    handlers[method] = _Handler(func, skip_self=True)
-            self._class_handlers = handlers
+            handlers = self._class_handlers = endpoint_handlers(target)
             if methods is None:
                 methods = handlers.keys()
             app = self._handle_class
@@ -273,30 +232,7 @@ class Route(BaseRoute):
     async def _handle_class(self, scope: Scope, receive: Receive, send: Send) -> None:
         handlers = self._class_handlers
         assert handlers is not None
-        request = Request(scope, receive, send)
-        handler = handlers.get(scope["method"])
-        try:
-            if handler is None:
-                allow = ", ".join(sorted(handlers))
-                raise HTTPException(405, headers={"allow": allow})
-            instance = _unwrap(self.endpoint)(scope, receive, send)
-            args = (instance, request) if handler.takes_request else (instance,)
-            if handler.is_async:
-                result = await handler.func(*args)
-            else:
-                config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
-                result = await config.thread_pool.run(handler.func, *args)
-            response = result if isinstance(result, Response) else to_response(result)
-        except Exception as exc:
-            handled = await handle_exception(request, exc)
-            if handled is None:
-                return
-            response = handled
-        try:
-            await response(scope, receive, send)
-        finally:
-            if request._form is not None:
-                await request.close()
+        await serve_endpoint(handlers, _unwrap(self.endpoint), None, scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         if name != self.name or set(path_params) != set(self.template.param_names):

@@ -22,18 +22,19 @@ handshake went (``answer_websocket_error``):
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any, Literal
 
 from vivace.http import WebSocketDisconnect
 from vivace.types import ASGIApp, Message, Receive, Scope, Send
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._datastructures import URLPath
+from vivace.web._endpoints import _unwrap, serve_lifespan
 from vivace.web._exceptions import HTTPException, NoMatchFound
 from vivace.web._handlers import http_exception_response, to_response
 from vivace.web._paths import PathTemplate
 from vivace.web._request import Request
-from vivace.web._routing import Route, _is_asgi, _name_of, _unwrap
+from vivace.web._routing import Route, _is_asgi, _name_of
 from vivace.web._websockets import (
     WebSocket,
     WebSocketException,
@@ -113,6 +114,9 @@ class WebSocketEndpoint:
     with 1007), or ``None`` for the raw ASGI message. ``on_connect`` accepts by default.
     ``on_disconnect`` always runs, with the close code (1011 if a handler failed).
     A new instance serves each connection.
+
+    The class is an ASGI app too (``Mount("/echo", app=Echo)``, or given to a server):
+    awaiting an instance serves its scope, a plain HTTP request getting 404.
     """
 
     encoding: Literal["text", "bytes", "json"] | None = None
@@ -121,6 +125,23 @@ class WebSocketEndpoint:
         self.scope = scope
         self.receive = receive
         self.send = send
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._serve().__await__()
+
+    async def _serve(self) -> None:
+        kind = self.scope["type"]
+        if kind == "websocket":
+            await self.dispatch()
+        elif kind == "lifespan":
+            await serve_lifespan(self.receive, self.send)
+        elif kind == "http":
+            # Not a WebSocket handshake: nothing here (as the router answers it).
+            request = Request(self.scope, self.receive, self.send)
+            response = http_exception_response(request, HTTPException(404))
+            await response(self.scope, self.receive, self.send)
+        else:
+            raise RuntimeError(f"{type(self).__name__} cannot serve a {kind!r} scope")
 
     async def dispatch(self) -> None:
         websocket = WebSocket(self.scope, self.receive, self.send)
