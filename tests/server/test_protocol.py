@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from typing import Any
 
 from tests.server.conftest import Harness, text_app
 from vivace.types import Receive, Scope, Send
@@ -271,3 +272,18 @@ async def test_no_server_or_date_header_when_disabled(make: Make) -> None:
     response = await h.response()
     assert response.header(b"server") is None
     assert response.header(b"date") is None
+
+
+async def test_app_class_with_awaitable_instances(make: Make) -> None:
+    # An endpoint-style ASGI 3 app: calling the class makes an awaitable, not a coroutine.
+    class Endpoint:
+        def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            self.args = (scope, receive, send)
+
+        def __await__(self) -> Generator[Any, None, None]:
+            return text_app(*self.args).__await__()
+
+    h = make(Endpoint)
+    await h.send(GET)
+    response = await h.response()
+    assert (response.status, response.body) == (200, b"hello")

@@ -256,6 +256,10 @@ def test_import_and_load_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         "async def app(scope, receive, send): pass\n"
         "def factory():\n    return app\n"
         "class Asgi2:\n    def __init__(self, scope): pass\n"
+        "class Awaitable2:\n    def __init__(self, scope): pass\n"
+        "    def __await__(self): yield\n"
+        "class Endpoint:\n    def __init__(self, scope, receive, send): pass\n"
+        "    def __await__(self): yield\n"
         "not_callable = 3\n"
         "def two(scope, receive): pass\n"
         "def star(*args): pass\n"
@@ -265,8 +269,10 @@ def test_import_and_load_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert Config("myapp:app", app_dir=str(tmp_path)).load_app().__name__ == "app"
     assert Config("myapp:factory", factory=True).load_app().__name__ == "app"
     assert Config("myapp:star").load_app().__name__ == "star"
+    assert Config("myapp:Endpoint").load_app().__name__ == "Endpoint"
     for target, message in [
         ("myapp:Asgi2", "ASGI 3"),
+        ("myapp:Awaitable2", "ASGI 3"),
         ("myapp:not_callable", "not a callable"),
         ("myapp:two", "ASGI 3"),
         ("myapp:nothing", "no attribute"),

@@ -439,8 +439,16 @@ class Config:
 def _is_asgi3(app: Any) -> bool:
     """A best-effort check that ``app`` takes (scope, receive, send), like ASGI 3 apps."""
     if inspect.isclass(app):
-        return False  # an ASGI 2 class takes (scope) and returns an instance
-    target = app if inspect.isfunction(app) or inspect.ismethod(app) else app.__call__
+        # An ASGI 2 class takes (scope) and returns an instance to call. A class whose
+        # instances are awaitable and whose constructor takes (scope, receive, send), like
+        # vivace.web's endpoint classes, is an ASGI 3 app.
+        if not hasattr(app, "__await__"):
+            return False
+        target = app
+    elif inspect.isfunction(app) or inspect.ismethod(app):
+        target = app
+    else:
+        target = app.__call__
     try:
         signature = inspect.signature(target)
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
