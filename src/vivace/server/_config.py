@@ -444,7 +444,7 @@ def _is_asgi3(app: Any) -> bool:
         # vivace.web's endpoint classes, is an ASGI 3 app.
         if not hasattr(app, "__await__"):
             return False
-        target = app
+        target: Any = app
     elif inspect.isfunction(app) or inspect.ismethod(app):
         target = app
     else:
