@@ -5,12 +5,10 @@ own, so runs in parallel never see each other's messages)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.web.conftest import REDIS_URL
 from vivace.web import (
     Broadcast,
     BroadcastError,
@@ -18,8 +16,6 @@ from vivace.web import (
     MemoryBackend,
     SubscriberLagged,
 )
-
-REDIS_URL = os.environ.get("VIVACE_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 async def get(subscriber: object, timeout: float = 5.0) -> BroadcastEvent:
@@ -117,24 +113,6 @@ async def test_misuse() -> None:
 
 
 # -- redis ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"vivace-test-{uuid.uuid4().hex}:"
-
-
-@pytest.fixture
-async def redis_admin() -> AsyncIterator[object]:
-    import redis.asyncio
-
-    client = redis.asyncio.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception as exc:  # pragma: no cover - Redis runs on the test machines
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
-    yield client
-    await client.aclose()
 
 
 async def numsub(admin: object, channel: str) -> int:

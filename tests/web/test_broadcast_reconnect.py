@@ -25,24 +25,6 @@ from vivace.web._broadcast_redis import RedisBackend
 from .test_broadcast import REDIS_URL, get, numsub
 
 
-@pytest.fixture
-def prefix() -> str:
-    return f"vivace-test-{uuid.uuid4().hex}:"
-
-
-@pytest.fixture
-async def redis_admin() -> AsyncIterator[Any]:
-    import redis.asyncio
-
-    client = redis.asyncio.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception as exc:  # pragma: no cover - Redis runs on the test machines
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
-    yield client
-    await client.aclose()
-
-
 async def until(condition: Callable[[], Any], timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
