@@ -75,7 +75,13 @@ _WATCHED = frozenset(
         b"x-forwarded-proto",
     )
 )
-_EXTENSIONS_KEYS = ("http.response.pathsend", "http.response.trailers", "http.response.early_hint")
+# The ASGI extensions this server supports. Each request gets its own copy of the outer
+# dict (an app may add to it); the empty per-extension dicts are placeholders, shared.
+_EXTENSIONS: dict[str, dict[str, Any]] = {
+    "http.response.pathsend": {},
+    "http.response.trailers": {},
+    "http.response.early_hint": {},
+}
 
 
 _TARGETS_MAX = 1024
@@ -160,6 +166,7 @@ class HTTPProtocol(asyncio.Protocol):
         "starting",
         "state",
         "tasks",
+        "template",
         "transport",
         "trusted",
         "unparsed",
@@ -213,6 +220,19 @@ class HTTPProtocol(asyncio.Protocol):
             peer_host = "unix:"
         self.scheme = "https" if transport.get_extra_info("sslcontext") is not None else "http"
         self.trusted = state.proxy_headers and is_trusted(peer_host, state.trust)
+        # The scope keys that stay the same for every request on this connection, in
+        # scope order: a request's scope is a copy with the per-request keys set, which
+        # costs about half as much as building the dict from a literal.
+        self.template: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "method": "GET",
+            "root_path": state.root_path,
+        }
         self.deadline = state.now + state.timeout_request_head
         self.deadline_kind = HEAD
         self.handoff: asyncio.Future[Any] = self.loop.create_future()
@@ -364,26 +384,20 @@ class HTTPProtocol(asyncio.Protocol):
                 if proxy_scheme is not None:
                     scheme = proxy_scheme
 
-        scope: Scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": version,
-            "server": self.server,
-            "client": client,
-            "scheme": scheme,
-            "method": method,
-            "root_path": state.root_path,
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "headers": headers,
-            "state": state.lifespan_state.copy(),
-            "extensions": {
-                "http.response.pathsend": {},
-                "http.response.trailers": {},
-                "http.response.early_hint": {},
-            },
-        }
+        scope = self.template.copy()
+        if version != "1.1":
+            scope["http_version"] = version
+        if client is not self.client:
+            scope["client"] = client
+        if scheme is not self.scheme:
+            scope["scheme"] = scheme
+        scope["method"] = method
+        scope["path"] = path
+        scope["raw_path"] = raw_path
+        scope["query_string"] = query
+        scope["headers"] = headers
+        scope["state"] = state.lifespan_state.copy()
+        scope["extensions"] = _EXTENSIONS.copy()
         if parser.should_upgrade() and self._check_upgrade(method, scope, special):
             return  # handed off when the parser stops at the end of this request
 
