@@ -413,7 +413,7 @@ class HTTPProtocol(asyncio.Protocol):
             parser.should_keep_alive(),
             method == "HEAD",
             expect_100,
-            perf_counter() if state.access is not None else 0.0,
+            perf_counter() if state.access is not None and state.access.needs_duration else 0.0,
         )
         self.building = cycle
         pipeline = self.pipeline
@@ -631,9 +631,10 @@ class HTTPProtocol(asyncio.Protocol):
     def response_complete(self, cycle: RequestCycle) -> None:
         """Called by the cycle when the last byte of its response has been handed over."""
         state = self.state
-        if state.access is not None:
+        access = state.access
+        if access is not None:
             scope = cycle.scope
-            state.access.log(
+            access.log(
                 scope["client"],
                 scope["method"],
                 scope["raw_path"],
@@ -641,7 +642,7 @@ class HTTPProtocol(asyncio.Protocol):
                 scope["http_version"],
                 cycle.status,
                 cycle.sent,
-                perf_counter() - cycle.started_at,
+                perf_counter() - cycle.started_at if access.needs_duration else 0.0,
                 cycle.headers,
             )
         if self.cycle is cycle:
