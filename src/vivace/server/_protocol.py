@@ -658,9 +658,15 @@ class HTTPProtocol(asyncio.Protocol):
         if self.pipeline:
             if not self.starting:
                 self.loop.call_soon(self.start_next)
-        elif self.building is None and not self.unparsed:
-            self.deadline = state.now + state.timeout_keep_alive
-            self.deadline_kind = IDLE
+        elif self.building is None:
+            if self.unparsed:
+                # Part of the next head came while this response was busy (no deadline
+                # then): the head deadline runs from now, so a slow head still gets 408.
+                self.deadline = state.now + state.timeout_request_head
+                self.deadline_kind = HEAD
+            else:
+                self.deadline = state.now + state.timeout_keep_alive
+                self.deadline_kind = IDLE
 
     # -- errors, timeouts, shutdown ------------------------------------------------------
 
