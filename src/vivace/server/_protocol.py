@@ -413,8 +413,10 @@ class HTTPProtocol(asyncio.Protocol):
             parser.should_keep_alive(),
             method == "HEAD",
             expect_100,
-            perf_counter() if state.access is not None and state.access.needs_duration else 0.0,
         )
+        access = state.access
+        if access is not None and access.needs_duration:
+            cycle.started_at = perf_counter()  # read only by the access log, then
         self.building = cycle
         pipeline = self.pipeline
         pipeline.append(cycle)
@@ -444,7 +446,8 @@ class HTTPProtocol(asyncio.Protocol):
             return
         self.building = None
         cycle.body_done = True
-        cycle.wake()
+        if cycle.waiter is not None:
+            cycle.wake()
 
     # -- flow control --------------------------------------------------------------------
 
@@ -516,13 +519,15 @@ class HTTPProtocol(asyncio.Protocol):
                 self.cycle = cycle
                 if self.read_paused:
                     self._maybe_resume()
-                # Run the app: its first step right here, inside the host Task.
-                state.active += 1
+                # Run the app: its first step right here, inside the host Task. A request
+                # counts in state.active (limit_concurrency) once it outlives that step;
+                # _app_done, which uncounts it, is called only for counted requests.
                 try:
                     coro = self.app(cycle.scope, cycle.receive, cycle.send)
                     if type(coro) is not CoroutineType:
                         coro = as_coroutine(coro)
                 except BaseException as exc:
+                    state.active += 1
                     self._app_done(cycle, exc)
                     continue
                 context = copy_context()
@@ -537,19 +542,21 @@ class HTTPProtocol(asyncio.Protocol):
                             yielded = context.run(coro.send, None)
                         except StopIteration:
                             leave_task(loop, host)
-                            if cycle.state == DONE:
-                                state.active -= 1
-                            else:
+                            if cycle.state != DONE:
+                                state.active += 1
                                 self._app_done(cycle, None)
                             continue
                         except BaseException as exc:
                             leave_task(loop, host)
+                            state.active += 1
                             self._app_done(cycle, exc)
                             continue
                         leave_task(loop, host)
+                        state.active += 1
                         self.host_busy = True
                         self.handoff.set_result((cycle, coro, context, yielded))
                         continue
+                state.active += 1
                 task = loop.create_task(self._run_task(cycle, coro), context=context)
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
