@@ -193,11 +193,23 @@ async def test_http10_client(make: Make) -> None:
 
 
 async def test_http10_keep_alive(make: Make) -> None:
-    h = make()
+    versions: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        versions.append(scope["http_version"])
+        await text_app(scope, receive, send)
+
+    h = make(app)
     await h.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
     await h.wait_for(lambda: h.transport.data.endswith(b"hello"))
     assert b"connection: keep-alive" in h.transport.data
     assert not h.transport.closed
+    # The version is right whether or not the Connection field decides keep-alive.
+    await h.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+    await h.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await h.send(b"GET / HTTP/1.0\r\n\r\n")
+    await h.closed()
+    assert versions == ["1.0", "1.1", "1.1", "1.0"]
 
 
 async def test_http10_streaming_is_close_delimited(make: Make) -> None:

@@ -65,6 +65,7 @@ _METHODS = {
 }
 _WATCHED = frozenset(
     (
+        b"connection",
         b"expect",
         b"host",
         b"upgrade",
@@ -145,6 +146,7 @@ class HTTPProtocol(asyncio.Protocol):
         "building",
         "client",
         "closed",
+        "connection_field",
         "cycle",
         "deadline",
         "deadline_kind",
@@ -195,6 +197,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.special: list[tuple[bytes, bytes]] = []
         self.host_fields = 0
+        self.connection_field = False
         self.unparsed = 0
 
     # -- asyncio.Protocol ----------------------------------------------------------------
@@ -314,6 +317,8 @@ class HTTPProtocol(asyncio.Protocol):
         if name in _WATCHED:
             if name == b"host":
                 self.host_fields += 1
+            elif name == b"connection":
+                self.connection_field = True
             else:
                 self.special.append((name, value))
 
@@ -334,10 +339,19 @@ class HTTPProtocol(asyncio.Protocol):
         self.url = b""
         self.headers = []
         parser = self.parser
-        version = parser.get_http_version()
-        http11 = version == "1.1"
-        if not http11 and version != "1.0":
-            raise _Reject(505, "HTTP version not supported")
+        keep_alive = parser.should_keep_alive()
+        if keep_alive and not self.connection_field:
+            # llhttp accepts versions 0.9, 1.0, 1.1 and 2.0, and keeps a connection alive
+            # without a Connection field only for 1.1: the version is known without
+            # get_http_version(), which formats a new string each time (~170 ns).
+            version = "1.1"
+            http11 = True
+        else:
+            self.connection_field = False
+            version = parser.get_http_version()
+            http11 = version == "1.1"
+            if not http11 and version != "1.0":
+                raise _Reject(505, "HTTP version not supported")
         # RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host field; two
         # are refused on HTTP/1.0 too, so no proxy and app can disagree on the target.
         hosts = self.host_fields
@@ -410,7 +424,7 @@ class HTTPProtocol(asyncio.Protocol):
             scope,
             headers,
             http11,
-            parser.should_keep_alive(),
+            keep_alive,
             method == "HEAD",
             expect_100,
         )
