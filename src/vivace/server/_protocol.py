@@ -412,7 +412,8 @@ class HTTPProtocol(asyncio.Protocol):
         scope["headers"] = headers
         scope["state"] = state.lifespan_state.copy()
         scope["extensions"] = _EXTENSIONS.copy()
-        if parser.should_upgrade() and self._check_upgrade(method, scope, special):
+        # An upgrade needs an Upgrade field (CONNECT is refused above), which is special.
+        if special and parser.should_upgrade() and self._check_upgrade(method, scope, special):
             return  # handed off when the parser stops at the end of this request
 
         self.deadline_kind = BUSY
