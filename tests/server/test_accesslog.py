@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.server.conftest import Harness
 from vivace.server._accesslog import AccessLogger, compile_format
 
 FACTS = (("10.0.0.1", 5), "GET", b"/a", b"", "1.1", 200, 13, 0.0123, [])
@@ -202,3 +204,17 @@ def test_write_errors_go_to_handle_error(
     access.addHandler(bad_format)
     AccessLogger("%(path)s", access).log(*FACTS)
     assert errors == ["write", "format"]
+
+
+async def test_server_logs_each_response_with_its_duration(
+    make: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="vivace.access")
+    h = make(access_log=True)  # the default format, which shows duration_ms
+    await h.send(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+    await h.responses(2)
+    await h.wait_for(lambda: len(caplog.records) == 2)  # written at the iteration's end
+    lines = [r.getMessage() for r in caplog.records if r.name == "vivace.access"]
+    assert len(lines) == 2
+    assert re.fullmatch(r'127\.0\.0\.1:50000 - "GET /a\?b=1 HTTP/1\.1" 200 5 \d+\.\d\d', lines[0])
+    assert re.fullmatch(r'127\.0\.0\.1:50000 - "GET /c HTTP/1\.1" 200 5 \d+\.\d\d', lines[1])

@@ -144,6 +144,30 @@ async def test_streamed_body_reaches_app_in_parts(make: Make) -> None:
     assert response.header(b"content-length") is None
 
 
+async def test_last_chunk_alone_wakes_a_waiting_receive(make: Make) -> None:
+    # The end of a chunked body arriving with no data (no on_body) must still wake the
+    # app's pending receive(), or the request hangs.
+    parts: list[tuple[bytes, bool]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            parts.append((message["body"], message["more_body"]))
+            if not message["more_body"]:
+                break
+        await send({"type": "http.response.start", "status": 204})
+        await send({"type": "http.response.body"})
+
+    h = make(app)
+    await h.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    await h.send(b"3\r\nabc\r\n")
+    await h.wait_for(lambda: len(parts) == 1)
+    await h.wait_for(lambda: h.proto.cycle is not None and h.proto.cycle.waiter is not None)
+    await h.send(b"0\r\n\r\n")
+    assert (await h.response()).status == 204
+    assert parts == [(b"abc", True), (b"", False)]
+
+
 async def test_expect_100_continue(make: Make) -> None:
     h = make()
     await h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
