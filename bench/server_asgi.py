@@ -3,14 +3,22 @@
 Run it from the repository root, under the shared benchmark lock (one benchmark at a time
 on this machine), with the ``bench`` extra installed::
 
-    flock /tmp/vivace-bench.lock .venv/bin/python bench/server_asgi.py --duration 8 --rounds 5
+    flock /tmp/vivace-bench.lock .venv/bin/python bench/server_asgi.py --duration 5 --rounds 5
 
 Every server runs one worker process serving the same raw ASGI app (bench/apps/
-techempower.py) on 127.0.0.1; access logs are off for all of them. A fourth entry,
-``vivace+log``, is vivace with its access log on (to a file) to show what logging costs.
-Rounds are interleaved (A, B, C, A, B, C, ...) because the machine is shared and noisy;
-the table gives the median req/s and p99 latency of the rounds and the ratios of the
-medians. Nothing is installed by this script.
+techempower.py) on 127.0.0.1, in two regimes, both in one run:
+
+* ``quiet``: access logs off on every server (``--no-access-log``, log level warning);
+* ``defaults``: every server as it starts with its own defaults (log level info): uvicorn
+  and vivace then write an access line per request (to stdout/stderr, which go to
+  /dev/null here), granian does not (its access log is off by default).
+
+Rounds are interleaved (each server in turn, round after round) because the machine is
+shared and noisy; the tables give the medians of the rounds: req/s, p99 latency, and
+the server's CPU time per request (user + system time of the server's process tree from
+/proc/<pid>/stat, over the wrk run, divided by the requests wrk counted), with ratios of
+the medians. CPU per request is the steadiest figure on a busy machine. Nothing is
+installed by this script.
 """
 
 from __future__ import annotations
@@ -23,13 +31,15 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
+SERVERS = ("vivace", "uvicorn", "granian")
+REGIMES = ("quiet", "defaults")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -38,69 +48,41 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def commands(port: int, name: str, log_dir: str) -> list[str]:
+def commands(port: int, name: str, regime: str) -> list[str]:
     app = "apps.techempower:app"
+    quiet = regime == "quiet"
     if name == "vivace":
-        return [
-            PY,
-            "-m",
-            "vivace.cli",
-            "run",
-            app,
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-    if name == "vivace+log":
-        return [
-            PY,
-            "-c",
-            "import logging, sys; from vivace.cli import main; "
-            f"logging.basicConfig(filename={os.path.join(log_dir, 'access.log')!r}, "
-            "level=logging.INFO); sys.exit(main(sys.argv[1:]))",
-            "run",
-            app,
-            "--port",
-            str(port),
-            "--access-log",
-        ]
+        cmd = [PY, "-m", "vivace.cli", "run", app, "--port", str(port)]
+        return [*cmd, "--no-access-log", "--log-level", "warning"] if quiet else cmd
     if name == "uvicorn":
-        return [
-            PY,
-            "-m",
-            "uvicorn",
-            app,
-            "--port",
-            str(port),
-            "--http",
-            "httptools",
-            "--loop",
-            "uvloop",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--workers",
-            "1",
-        ]
+        cmd = [PY, "-m", "uvicorn", app, "--port", str(port)]
+        cmd += ["--http", "httptools", "--loop", "uvloop", "--workers", "1"]
+        return [*cmd, "--no-access-log", "--log-level", "warning"] if quiet else cmd
     if name == "granian":
-        return [
-            PY,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--workers",
-            "1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            app,
-        ]
+        cmd = [PY, "-m", "granian", "--interface", "asgi", "--workers", "1"]
+        cmd += ["--port", str(port)]
+        if quiet:
+            cmd += ["--no-access-log", "--log-level", "warning"]
+        return [*cmd, app]
     raise ValueError(name)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its descendants (granian forks workers)."""
+    total = 0.0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/stat") as file:
+                fields = file.read().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as file:
+                    stack.extend(int(child) for child in file.read().split())
+        except (OSError, ValueError):
+            continue  # the process exited meanwhile
+    return total
 
 
 def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
@@ -117,7 +99,8 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) ->
     raise RuntimeError(f"server on port {port} did not start")
 
 
-def wrk(port: int, path: str, duration: float, connections: int) -> tuple[float, float]:
+def wrk(port: int, path: str, duration: float, connections: int) -> tuple[float, float, int]:
+    """One wrk run: (req/s, p99 in ms, requests completed)."""
     out = subprocess.run(
         [
             "wrk",
@@ -132,81 +115,105 @@ def wrk(port: int, path: str, duration: float, connections: int) -> tuple[float,
         check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     assert p99 is not None, out
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     if "Non-2xx" in out or "Socket errors" in out:
         print(f"  warning: errors reported for port {port}{path}:\n{out}", file=sys.stderr)
-    return rps, float(p99.group(1)) * scale
+    return rps, float(p99.group(1)) * scale, count
+
+
+Key = tuple[str, str, str]  # (regime, path, server)
+
+
+def table(
+    results: dict[Key, list[tuple[float, float, float]]], regime: str, paths: list[str]
+) -> None:
+    print(f"\n{regime}:\n")
+    print(
+        "| test | server | req/s | p99 ms | CPU us/req | req/s vs uvicorn | req/s vs granian "
+        "| CPU/req vs uvicorn | CPU/req vs granian |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for path in paths:
+        med = {
+            name: tuple(
+                statistics.median(run[i] for run in results[regime, path, name]) for i in range(3)
+            )
+            for (reg, pth, name) in results
+            if reg == regime and pth == path
+        }
+        for name, (rps, p99, cpu) in med.items():
+            anchors = ("uvicorn", "granian")  # "-" when --servers left one out
+            ratios = [f"{rps / med[a][0]:.2f}x" if a in med else "-" for a in anchors]
+            ratios += [f"{cpu / med[a][2]:.2f}x" if a in med else "-" for a in anchors]
+            print(
+                f"| {path.strip('/')} | {name} | {rps:,.0f} | {p99:.2f} | {cpu:.1f} | "
+                + " | ".join(ratios)
+                + " |"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per wrk run")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--servers", default="vivace,uvicorn,granian,vivace+log")
+    parser.add_argument("--servers", default=",".join(SERVERS))
+    parser.add_argument("--regimes", default=",".join(REGIMES))
     parser.add_argument("--paths", default="/plaintext,/json")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
     names = args.servers.split(",")
+    regimes = args.regimes.split(",")
     paths = args.paths.split(",")
-    log_dir = tempfile.mkdtemp(prefix="vivace-bench-")
-    procs: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
+    procs: dict[tuple[str, str], tuple[int, subprocess.Popen[bytes]]] = {}
+    results: dict[Key, list[tuple[float, float, float]]] = {}
     try:
-        for name in names:
-            port = free_port()
-            proc = subprocess.Popen(
-                commands(port, name, log_dir),
-                cwd=HERE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            procs[name] = (port, proc)
+        for regime in regimes:
+            for name in names:
+                port = free_port()
+                proc = subprocess.Popen(
+                    commands(port, name, regime),
+                    cwd=HERE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                procs[regime, name] = (port, proc)
         for port, proc in procs.values():
             wait_ready(port, proc)
             for path in paths:
                 wrk(port, path, 1, args.connections)  # warm-up
-        results: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for round_no in range(args.rounds):
-            for path in paths:
-                for name in names:
-                    rps, p99 = wrk(procs[name][0], path, args.duration, args.connections)
-                    results.setdefault((name, path), []).append((rps, p99))
-                    print(
-                        f"round {round_no + 1} {path:10} {name:11} {rps:10.0f} req/s"
-                        f"  p99 {p99:6.2f} ms",
-                        flush=True,
-                    )
+            for regime in regimes:
+                for path in paths:
+                    for name in names:
+                        port, proc = procs[regime, name]
+                        before = cpu_seconds(proc.pid)
+                        rps, p99, count = wrk(port, path, args.duration, args.connections)
+                        cpu = (cpu_seconds(proc.pid) - before) / max(count, 1) * 1e6
+                        results.setdefault((regime, path, name), []).append((rps, p99, cpu))
+                        print(
+                            f"round {round_no + 1} {regime:8} {path:10} {name:8} {rps:10.0f} "
+                            f"req/s  p99 {p99:6.2f} ms  {cpu:5.1f} us CPU/req",
+                            flush=True,
+                        )
     finally:
         for _, proc in procs.values():
             proc.terminate()
         for _, proc in procs.values():
             proc.wait(10)
-        shutil.rmtree(log_dir, ignore_errors=True)
 
     print(
-        f"\nwrk -t1 -c{args.connections} -d{args.duration:g}s, {args.rounds} interleaved rounds, "
-        "medians\n"
+        f"\nwrk -t1 -c{args.connections} -d{args.duration:g}s, {args.rounds} interleaved "
+        "rounds, medians"
     )
-    print("| test | server | req/s | p99 ms | vs uvicorn | vs granian |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
-    for path in paths:
-        med = {
-            name: (
-                statistics.median(r for r, _ in results[name, path]),
-                statistics.median(p for _, p in results[name, path]),
-            )
-            for name in names
-        }
-        for name in names:
-            rps, p99 = med[name]
-            vs_u = f"{rps / med['uvicorn'][0]:.2f}x" if "uvicorn" in med else "-"
-            vs_g = f"{rps / med['granian'][0]:.2f}x" if "granian" in med else "-"
-            print(f"| {path.strip('/')} | {name} | {rps:,.0f} | {p99:.2f} | {vs_u} | {vs_g} |")
+    for regime in regimes:
+        table(results, regime, paths)
 
 
 if __name__ == "__main__":

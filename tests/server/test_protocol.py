@@ -145,6 +145,30 @@ async def test_streamed_body_reaches_app_in_parts(make: Make) -> None:
     assert response.header(b"content-length") is None
 
 
+async def test_last_chunk_alone_wakes_a_waiting_receive(make: Make) -> None:
+    # The end of a chunked body arriving with no data (no on_body) must still wake the
+    # app's pending receive(), or the request hangs.
+    parts: list[tuple[bytes, bool]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            parts.append((message["body"], message["more_body"]))
+            if not message["more_body"]:
+                break
+        await send({"type": "http.response.start", "status": 204})
+        await send({"type": "http.response.body"})
+
+    h = make(app)
+    await h.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    await h.send(b"3\r\nabc\r\n")
+    await h.wait_for(lambda: len(parts) == 1)
+    await h.wait_for(lambda: h.proto.cycle is not None and h.proto.cycle.waiter is not None)
+    await h.send(b"0\r\n\r\n")
+    assert (await h.response()).status == 204
+    assert parts == [(b"abc", True), (b"", False)]
+
+
 async def test_expect_100_continue(make: Make) -> None:
     h = make()
     await h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
@@ -194,11 +218,23 @@ async def test_http10_client(make: Make) -> None:
 
 
 async def test_http10_keep_alive(make: Make) -> None:
-    h = make()
+    versions: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        versions.append(scope["http_version"])
+        await text_app(scope, receive, send)
+
+    h = make(app)
     await h.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
     await h.wait_for(lambda: h.transport.data.endswith(b"hello"))
     assert b"connection: keep-alive" in h.transport.data
     assert not h.transport.closed
+    # The version is right whether or not the Connection field decides keep-alive.
+    await h.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+    await h.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await h.send(b"GET / HTTP/1.0\r\n\r\n")
+    await h.closed()
+    assert versions == ["1.0", "1.1", "1.1", "1.0"]
 
 
 async def test_http10_streaming_is_close_delimited(make: Make) -> None:

@@ -304,6 +304,49 @@ async def test_keep_alive_deadline(make: Make) -> None:
     await h.closed()
 
 
+async def test_head_deadline_armed_for_a_head_that_began_during_a_response(make: Make) -> None:
+    # A slowloris head sent while the previous response is busy: once that response is
+    # done, the head deadline applies (a 408), not no deadline at all.
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await text_app(scope, receive, send)
+
+    h = make(app)
+    await h.send(GET)
+    await h.send(b"GET /next HTTP/1.1\r\nHo")  # arrives in its own read
+    h.proto.check_deadline(h.state.now + 1000)
+    assert not h.transport.closed  # busy: the app takes its time
+    release.set()
+    await h.response()
+    h.proto.check_deadline(h.state.now + h.state.timeout_request_head - 0.5)
+    assert not h.transport.closed  # not yet due
+    h.proto.check_deadline(h.state.now + h.state.timeout_request_head + 1)
+    await h.closed()
+    assert parse_statuses(h.transport.data) == [200, 408]
+
+
+async def test_head_completed_after_a_busy_response_is_served(make: Make) -> None:
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/":
+            await release.wait()
+        await text_app(scope, receive, send)
+
+    h = make(app)
+    await h.send(GET)
+    await h.send(b"GET /next HTTP/1.1\r\nHo")
+    release.set()
+    await h.response()
+    await h.send(b"st: x\r\n\r\n")
+    assert [r.status for r in await h.responses(2)] == [200, 200]
+    h.proto.check_deadline(h.state.now + h.state.timeout_keep_alive + 1)
+    await h.closed()  # idle again: the keep-alive deadline, no 408
+    assert parse_statuses(h.transport.data) == [200, 200]
+
+
 async def test_busy_connection_has_no_deadline(make: Make) -> None:
     release = asyncio.Event()
 

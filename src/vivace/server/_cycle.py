@@ -39,7 +39,6 @@ from vivace.server._response import (
     FRAME_CHUNKED,
     FRAME_CLOSE,
     FRAME_LENGTH,
-    FRAME_NONE,
     length_line,
     render_early_hints,
     render_head,
@@ -110,7 +109,6 @@ class RequestCycle:
         keep_alive: bool,
         head_request: bool,
         expect_100: bool,
-        started_at: float,
     ) -> None:
         self.proto = proto
         self.scope = scope
@@ -121,7 +119,9 @@ class RequestCycle:
         # Keep-alive HTTP/1.1 and not HEAD: a one-message response may take the fast path.
         self.simple = keep_alive and http11 and not head_request
         self.expect_100 = expect_100
-        self.started_at = started_at
+        #: perf_counter() at the head's end, set (and read) only for an access log that
+        #: shows the duration.
+        self.started_at: float
         self.body: list[bytes] = []
         self.body_size = 0
         self.received = 0
@@ -130,12 +130,15 @@ class RequestCycle:
         self.disconnected = False
         self.waiter: asyncio.Future[None] | None = None
         self.state = INIT
-        self.status = 0
-        self.response_headers: Any = ()
         self.trailers = False
-        self.framing = FRAME_NONE
-        self.remaining = -1
         self.sent = 0
+        # Set by http.response.start (status, response_headers) and when the head is
+        # rendered (framing, remaining), before anything reads them: not set here, as
+        # this runs for every request.
+        self.status: int
+        self.response_headers: Any
+        self.framing: int
+        self.remaining: int
 
     # -- events from the connection ------------------------------------------------------
 

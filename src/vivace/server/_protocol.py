@@ -65,6 +65,7 @@ _METHODS = {
 }
 _WATCHED = frozenset(
     (
+        b"connection",
         b"expect",
         b"host",
         b"upgrade",
@@ -75,7 +76,13 @@ _WATCHED = frozenset(
         b"x-forwarded-proto",
     )
 )
-_EXTENSIONS_KEYS = ("http.response.pathsend", "http.response.trailers", "http.response.early_hint")
+# The ASGI extensions this server supports. Each request gets its own copy of the outer
+# dict (an app may add to it); the empty per-extension dicts are placeholders, shared.
+_EXTENSIONS: dict[str, dict[str, Any]] = {
+    "http.response.pathsend": {},
+    "http.response.trailers": {},
+    "http.response.early_hint": {},
+}
 
 
 _TARGETS_MAX = 1024
@@ -139,6 +146,7 @@ class HTTPProtocol(asyncio.Protocol):
         "building",
         "client",
         "closed",
+        "connection_field",
         "cycle",
         "deadline",
         "deadline_kind",
@@ -160,6 +168,7 @@ class HTTPProtocol(asyncio.Protocol):
         "starting",
         "state",
         "tasks",
+        "template",
         "transport",
         "trusted",
         "unparsed",
@@ -188,6 +197,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.special: list[tuple[bytes, bytes]] = []
         self.host_fields = 0
+        self.connection_field = False
         self.unparsed = 0
 
     # -- asyncio.Protocol ----------------------------------------------------------------
@@ -213,6 +223,19 @@ class HTTPProtocol(asyncio.Protocol):
             peer_host = "unix:"
         self.scheme = "https" if transport.get_extra_info("sslcontext") is not None else "http"
         self.trusted = state.proxy_headers and is_trusted(peer_host, state.trust)
+        # The scope keys that stay the same for every request on this connection, in
+        # scope order: a request's scope is a copy with the per-request keys set, which
+        # costs about half as much as building the dict from a literal.
+        self.template: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "method": "GET",
+            "root_path": state.root_path,
+        }
         self.deadline = state.now + state.timeout_request_head
         self.deadline_kind = HEAD
         self.handoff: asyncio.Future[Any] = self.loop.create_future()
@@ -294,6 +317,8 @@ class HTTPProtocol(asyncio.Protocol):
         if name in _WATCHED:
             if name == b"host":
                 self.host_fields += 1
+            elif name == b"connection":
+                self.connection_field = True
             else:
                 self.special.append((name, value))
 
@@ -314,10 +339,19 @@ class HTTPProtocol(asyncio.Protocol):
         self.url = b""
         self.headers = []
         parser = self.parser
-        version = parser.get_http_version()
-        http11 = version == "1.1"
-        if not http11 and version != "1.0":
-            raise _Reject(505, "HTTP version not supported")
+        keep_alive = parser.should_keep_alive()
+        if keep_alive and not self.connection_field:
+            # llhttp accepts versions 0.9, 1.0, 1.1 and 2.0, and keeps a connection alive
+            # without a Connection field only for 1.1: the version is known without
+            # get_http_version(), which formats a new string each time (~170 ns).
+            version = "1.1"
+            http11 = True
+        else:
+            self.connection_field = False
+            version = parser.get_http_version()
+            http11 = version == "1.1"
+            if not http11 and version != "1.0":
+                raise _Reject(505, "HTTP version not supported")
         # RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host field; two
         # are refused on HTTP/1.0 too, so no proxy and app can disagree on the target.
         hosts = self.host_fields
@@ -364,27 +398,22 @@ class HTTPProtocol(asyncio.Protocol):
                 if proxy_scheme is not None:
                     scheme = proxy_scheme
 
-        scope: Scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": version,
-            "server": self.server,
-            "client": client,
-            "scheme": scheme,
-            "method": method,
-            "root_path": state.root_path,
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "headers": headers,
-            "state": state.lifespan_state.copy(),
-            "extensions": {
-                "http.response.pathsend": {},
-                "http.response.trailers": {},
-                "http.response.early_hint": {},
-            },
-        }
-        if parser.should_upgrade() and self._check_upgrade(method, scope, special):
+        scope = self.template.copy()
+        if version != "1.1":
+            scope["http_version"] = version
+        if client is not self.client:
+            scope["client"] = client
+        if scheme is not self.scheme:
+            scope["scheme"] = scheme
+        scope["method"] = method
+        scope["path"] = path
+        scope["raw_path"] = raw_path
+        scope["query_string"] = query
+        scope["headers"] = headers
+        scope["state"] = state.lifespan_state.copy()
+        scope["extensions"] = _EXTENSIONS.copy()
+        # An upgrade needs an Upgrade field (CONNECT is refused above), which is special.
+        if special and parser.should_upgrade() and self._check_upgrade(method, scope, special):
             return  # handed off when the parser stops at the end of this request
 
         self.deadline_kind = BUSY
@@ -396,11 +425,13 @@ class HTTPProtocol(asyncio.Protocol):
             scope,
             headers,
             http11,
-            parser.should_keep_alive(),
+            keep_alive,
             method == "HEAD",
             expect_100,
-            perf_counter() if state.access is not None else 0.0,
         )
+        access = state.access
+        if access is not None and access.needs_duration:
+            cycle.started_at = perf_counter()  # read only by the access log, then
         self.building = cycle
         pipeline = self.pipeline
         pipeline.append(cycle)
@@ -430,7 +461,8 @@ class HTTPProtocol(asyncio.Protocol):
             return
         self.building = None
         cycle.body_done = True
-        cycle.wake()
+        if cycle.waiter is not None:
+            cycle.wake()
 
     # -- flow control --------------------------------------------------------------------
 
@@ -502,13 +534,15 @@ class HTTPProtocol(asyncio.Protocol):
                 self.cycle = cycle
                 if self.read_paused:
                     self._maybe_resume()
-                # Run the app: its first step right here, inside the host Task.
-                state.active += 1
+                # Run the app: its first step right here, inside the host Task. A request
+                # counts in state.active (limit_concurrency) once it outlives that step;
+                # _app_done, which uncounts it, is called only for counted requests.
                 try:
                     coro = self.app(cycle.scope, cycle.receive, cycle.send)
                     if type(coro) is not CoroutineType:
                         coro = as_coroutine(coro)
                 except BaseException as exc:
+                    state.active += 1
                     self._app_done(cycle, exc)
                     continue
                 context = copy_context()
@@ -523,19 +557,21 @@ class HTTPProtocol(asyncio.Protocol):
                             yielded = context.run(coro.send, None)
                         except StopIteration:
                             leave_task(loop, host)
-                            if cycle.state == DONE:
-                                state.active -= 1
-                            else:
+                            if cycle.state != DONE:
+                                state.active += 1
                                 self._app_done(cycle, None)
                             continue
                         except BaseException as exc:
                             leave_task(loop, host)
+                            state.active += 1
                             self._app_done(cycle, exc)
                             continue
                         leave_task(loop, host)
+                        state.active += 1
                         self.host_busy = True
                         self.handoff.set_result((cycle, coro, context, yielded))
                         continue
+                state.active += 1
                 task = loop.create_task(self._run_task(cycle, coro), context=context)
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
@@ -617,9 +653,10 @@ class HTTPProtocol(asyncio.Protocol):
     def response_complete(self, cycle: RequestCycle) -> None:
         """Called by the cycle when the last byte of its response has been handed over."""
         state = self.state
-        if state.access is not None:
+        access = state.access
+        if access is not None:
             scope = cycle.scope
-            state.access.log(
+            access.log(
                 scope["client"],
                 scope["method"],
                 scope["raw_path"],
@@ -627,7 +664,7 @@ class HTTPProtocol(asyncio.Protocol):
                 scope["http_version"],
                 cycle.status,
                 cycle.sent,
-                perf_counter() - cycle.started_at,
+                perf_counter() - cycle.started_at if access.needs_duration else 0.0,
                 cycle.headers,
             )
         if self.cycle is cycle:
@@ -643,9 +680,15 @@ class HTTPProtocol(asyncio.Protocol):
         if self.pipeline:
             if not self.starting:
                 self.loop.call_soon(self.start_next)
-        elif self.building is None and not self.unparsed:
-            self.deadline = state.now + state.timeout_keep_alive
-            self.deadline_kind = IDLE
+        elif self.building is None:
+            if self.unparsed:
+                # Part of the next head came while this response was busy (no deadline
+                # then): the head deadline runs from now, so a slow head still gets 408.
+                self.deadline = state.now + state.timeout_request_head
+                self.deadline_kind = HEAD
+            else:
+                self.deadline = state.now + state.timeout_keep_alive
+                self.deadline_kind = IDLE
 
     # -- errors, timeouts, shutdown ------------------------------------------------------
 

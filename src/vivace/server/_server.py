@@ -188,6 +188,8 @@ class Server:
             if own_sockets:
                 self._close_sockets(sockets)
             self._servers.clear()
+            if state.access is not None:
+                state.access.flush()  # lines of the last loop iteration: none is lost
         await lifespan.shutdown()
 
     def _close_sockets(self, sockets: list[socket.socket]) -> None:

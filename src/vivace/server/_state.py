@@ -69,7 +69,9 @@ class ServerState:
         self.requests = 0
         self.shutting_down = False
         self.lifespan_state: dict[str, Any] = {}
-        self.access = AccessLogger(config.access_log_format) if config.access_log else None
+        self.access = (
+            AccessLogger(config.access_log_format, loop=loop) if config.access_log else None
+        )
         if self.access is not None and not self.access.enabled:
             self.access = None
         self.limit_concurrency = config.limit_concurrency
