@@ -2,7 +2,9 @@
 
     flock /tmp/vivace-bench.lock .venv/bin/python bench/web.py [--duration 5] [--rounds 3]
 
-Combinations (one worker each, access logs off):
+Combinations (one worker each, access logs off; with ``--defaults`` every server runs
+with its own defaults instead, which means an access line per request on vivace.server
+and uvicorn, written to /dev/null):
 
     vivace.web on vivace.server   (when vivace.server is installed)
     vivace.web on uvicorn         (httptools + uvloop: the framework cost on a common server)
@@ -51,9 +53,9 @@ def _free_port() -> int:
         return port
 
 
-def _commands(app: str, port: int) -> dict[str, list[str]]:
+def _commands(app: str, port: int, defaults: bool = False) -> dict[str, list[str]]:
     target = f"bench.web_apps:{app}"
-    return {
+    commands = {
         "vivace.server": [
             str(BIN / "vivace"),
             "run",
@@ -100,6 +102,12 @@ def _commands(app: str, port: int) -> dict[str, list[str]]:
             target,
         ],
     }
+    if defaults:  # each server as it starts by default: vivace and uvicorn log each request
+        for command in commands.values():
+            for flag in ("--no-access-log", "--log-level", "warning"):
+                if flag in command:
+                    command.remove(flag)
+    return commands
 
 
 def combinations() -> list[tuple[str, str, str]]:
@@ -152,7 +160,7 @@ def _wrk(port: int, method: str, path: str, duration: float, script: str) -> tup
     return rps, p99
 
 
-def run(duration: float, rounds: int, only: list[str] | None) -> None:
+def run(duration: float, rounds: int, only: list[str] | None, defaults: bool = False) -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
     combos = [c for c in combinations() if not only or any(o in c[0] for o in only)]
@@ -169,7 +177,7 @@ def run(duration: float, rounds: int, only: list[str] | None) -> None:
         for label, app, server in combos:
             port = _free_port()
             proc = subprocess.Popen(
-                _commands(app, port)[server],
+                _commands(app, port, defaults)[server],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
@@ -233,10 +241,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument(
+        "--defaults", action="store_true", help="servers with their default logging"
+    )
+    parser.add_argument(
         "--only", action="append", help="run only combinations whose label contains this"
     )
     args = parser.parse_args()
-    run(args.duration, args.rounds, args.only)
+    run(args.duration, args.rounds, args.only, args.defaults)
 
 
 if __name__ == "__main__":
