@@ -35,6 +35,10 @@ def test_construct_from_mapping_raw_and_scope() -> None:
     assert Headers().raw == []
     with pytest.raises(TypeError):
         Headers({"a": "1"}, raw=raw)
+    with pytest.raises(TypeError):
+        Headers({"a": "1"}, scope={"headers": raw})
+    with pytest.raises(TypeError):
+        Headers(raw=raw, scope={"headers": raw})
 
 
 def test_latin1_values_round_trip() -> None:

@@ -117,7 +117,7 @@ def test_json_content_types_accepted() -> None:
         return await request.json()
 
     c = app_with(handler)
-    for ct in ("application/json; charset=utf-8", "application/problem+json"):
+    for ct in ("application/json; charset=utf-8", "application/problem+json", "Application/JSON"):
         assert c.post("/", content=b"[1]", headers={"content-type": ct}).json() == [1]
 
     async def lenient(request: Request) -> Any:

@@ -67,6 +67,31 @@ def test_json_default_hook_and_unencodable() -> None:
         JSONResponse({"m": Money(1)})
 
 
+def test_json_response_fast_and_generic_paths_agree() -> None:
+    class Pretty(JSONResponse):
+        media_type = "application/vnd.x+json"
+
+        def render(self, content: object) -> bytes:
+            return b"<" + super().render(content) + b">"
+
+    plain = JSONResponse({"a": 1})
+    assert (plain.status_code, plain.body, plain.background) == (200, b'{"a":1}', None)
+    assert plain.raw_headers == [(b"content-type", b"application/json"), (b"content-length", b"7")]
+    created = JSONResponse({"a": 1}, status_code=201)
+    assert (created.body, created.raw_headers) == (plain.body, plain.raw_headers)
+    # A subclass keeps its own render() and media type.
+    pretty = Pretty([1])
+    assert pretty.body == b"<[1]>"
+    assert pretty.raw_headers == [
+        (b"content-type", b"application/vnd.x+json"),
+        (b"content-length", b"5"),
+    ]
+    assert (
+        JSONResponse(None, media_type="application/x-json").headers["content-type"]
+        == "application/x-json"
+    )
+
+
 def test_response_construction_rules() -> None:
     r = Response(b"x", headers={"Content-Type": "image/png", "X-A": "1"}, media_type="text/plain")
     assert r.headers["content-type"] == "image/png"

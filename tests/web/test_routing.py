@@ -107,10 +107,32 @@ def test_converters(path: str, url: str, expected: object) -> None:
         ("/d/{v:date}", "/d/2023-02-29"),  # the regex matches, the date does not exist
         ("/d/{v:date}", "/d/2023-13-01"),
         ("/s/{v}", "/s/"),
+        ("/i/{v:int}", "/i/12%0A"),  # a trailing newline is not a digit
+        ("/i/{v:int}", "/i/" + "1" * 5000),  # past int()'s digit limit: no match, no 500
+        ("/i/{v:int}", "/i/1/x"),
     ],
 )
 def test_converters_refuse(path: str, url: str) -> None:
     assert client_for(Route(path, echo_params), redirect_slashes=False).get(url).status_code == 404
+
+
+def test_whole_segment_templates_matched_without_regex() -> None:
+    # Literal and whole-segment parameter templates get a generated matcher; literals
+    # with quotes and backslashes must stay literals in the generated source.
+    from vivace.web._router import _segment_matcher
+
+    paths = ["/it's/{v:int}", '/q"\\/{a}/{b:int}/x', "/{a}/{b:float}"]
+    app = App(routes=[Route(p, echo_params, name=str(i)) for i, p in enumerate(paths)])
+    c = TestClient(app)
+    assert c.get("/it's/7").json() == {"v": "7", "route": "0"}
+    assert c.get('/q"\\/z/8/x').json() == {"a": "z", "b": "8", "route": "1"}
+    assert c.get('/q"\\/z/8/y').status_code == 404
+    assert c.get("/k/2.5").json() == {"a": "k", "b": "2.5", "route": "2"}
+    assert c.get("/k/x").status_code == 404
+    assert _segment_matcher(PathTemplate("/a/{v:int}").segments) is not None
+    assert _segment_matcher(PathTemplate("/a/v{v:int}").segments) is None  # mixed
+    assert _segment_matcher(PathTemplate("/a/{v:path}").segments) is None  # rest
+    assert _segment_matcher(PathTemplate("/").segments) is not None
 
 
 def test_custom_converter_and_mixed_segments() -> None:

@@ -93,14 +93,17 @@ class Headers(Mapping[str, str]):
         raw: list[tuple[bytes, bytes]] | None = None,
         scope: Mapping[str, Any] | None = None,
     ) -> None:
-        if sum(x is not None for x in (headers, raw, scope)) > 1:
-            raise TypeError("pass at most one of 'headers', 'raw' and 'scope'")
-        if raw is not None:
-            # Trusted input (from a parser or another Headers): names already lower-cased.
-            self._list = raw
-        elif scope is not None:
+        if scope is not None:
+            # First: a request's headers are read this way on every request.
+            if headers is not None or raw is not None:
+                raise TypeError("pass at most one of 'headers', 'raw' and 'scope'")
             hs = scope["headers"]
             self._list = hs if isinstance(hs, list) else list(hs)
+        elif raw is not None:
+            if headers is not None:
+                raise TypeError("pass at most one of 'headers', 'raw' and 'scope'")
+            # Trusted input (from a parser or another Headers): names already lower-cased.
+            self._list = raw
         elif headers is not None:
             self._list = _to_raw(headers)
         else:

@@ -121,7 +121,9 @@ class PathTemplate:
         if "{" in tail or "}" in tail or any("{" in p or "}" in p for p in parts if type(p) is str):
             raise ValueError(f"malformed parameter in route path {path!r}")
         parts.append(tail)
-        self.regex = re.compile(regex + re.escape(tail) + "$")
+        # \Z, not $: "$" also matches before a final newline, so "/users/12\n" (from
+        # %0A) would match "/users/{id:int}" with id 12.
+        self.regex = re.compile(regex + re.escape(tail) + r"\Z")
         self.converters = converters
         self.param_names = tuple(converters)
         self.parts = parts

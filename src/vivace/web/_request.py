@@ -276,7 +276,8 @@ class Request(HTTPConnection):
             return body
         body = self._scope.get(BODY_KEY)
         if body is None:
-            limit = self._config().limits.max_body_size
+            config: WebConfig = self._scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+            limit = config.limits.max_body_size
             if not self._stream and not self._pending:
                 # Fast path: the whole body in the first message.
                 message = await self._receive()
@@ -315,9 +316,10 @@ class Request(HTTPConnection):
         cookies to cross-site request forgery. A request without ``Content-Type`` is read.
         """
         if strict_content_type:
-            content_type = self.headers.get("content-type")
-            if content_type is not None:
-                media = content_type.partition(";")[0].strip().lower()
+            raw = self.headers.get_raw(b"content-type")
+            # The usual value is compared as bytes; anything else is parsed.
+            if raw is not None and raw != b"application/json":
+                media = raw.decode("latin-1").partition(";")[0].strip().lower()
                 if not (media == "application/json" or media.endswith("+json")):
                     raise UnsupportedMediaType(
                         f"expected a JSON body (application/json), got {media or 'nothing'!r}"

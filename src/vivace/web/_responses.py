@@ -252,6 +252,19 @@ class JSONResponse(Response):
         *,
         default: Callable[[Any], Any] | None = None,
     ) -> None:
+        if (
+            status_code == 200
+            and headers is None
+            and media_type is None
+            and default is None
+            and type(self) is JSONResponse
+        ):
+            # The common case, without the generic path: a subclass may override render().
+            self.status_code = 200
+            self.background = background
+            body = self.body = orjson.dumps(content)
+            self.raw_headers = [_JSON_CONTENT_TYPE, (b"content-length", b"%d" % len(body))]
+            return
         if default is not None:
             content = _Encoded(orjson.dumps(content, default=default))
         super().__init__(content, status_code, headers, media_type, background)
@@ -260,6 +273,9 @@ class JSONResponse(Response):
         if type(content) is _Encoded:
             return content.data
         return orjson.dumps(content)
+
+
+_JSON_CONTENT_TYPE = content_type_header("application/json", "utf-8")
 
 
 class _Encoded:

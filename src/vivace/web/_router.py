@@ -36,8 +36,10 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from vivace.types import ASGIApp, Receive, Scope, Send
+from vivace.web._convertors import IntegerConverter, StringConverter
 from vivace.web._datastructures import URLPath
 from vivace.web._exceptions import HTTPException, NoMatchFound
+from vivace.web._paths import Param
 from vivace.web._responses import RedirectResponse, Response
 from vivace.web._routing import BaseRoute, Host, Mount, Route, route_path, send_error
 from vivace.web._websocket_routing import WEBSOCKET_METHOD, WebSocketRoute
@@ -50,7 +52,7 @@ Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 class _Entry:
     """A route or mount with parameters, matched by its compiled regex."""
 
-    __slots__ = ("converters", "index", "is_mount", "match", "route")
+    __slots__ = ("converters", "fast", "index", "is_mount", "match", "route")
 
     def __init__(self, index: int, route: Route | Mount) -> None:
         self.index = index
@@ -60,6 +62,7 @@ class _Entry:
         regex = route.prefix_regex if isinstance(route, Mount) else template.regex
         self.match = regex.match
         self.converters = tuple((name, c.convert) for name, c in template.converters.items())
+        self.fast = None if self.is_mount else _segment_matcher(template.segments)
 
     def try_match(self, path: str) -> Match | None:
         m = self.match(path)
@@ -75,6 +78,57 @@ class _Entry:
         if self.is_mount:
             return self.route, params, groups["_vivace_rest"]
         return self.route, params, None
+
+
+def _segment_matcher(
+    segments: Sequence[object] | None,
+) -> Callable[[list[str]], dict[str, Any] | None] | None:
+    """A function matching a request's split path against a template made only of
+    literal segments and whole-segment parameters, without the regex; ``None`` for
+    other templates (mixed segments, a ``path`` parameter), which keep the regex.
+
+    The function is generated once per route, as source, so a request pays for one
+    comparison per literal segment and one check per parameter: ``/users/{id:int}``
+    becomes ``s[2] == "users"``, an ASCII-digits test and ``int()``. It takes
+    ``path.split("/")`` of a path with as many segments as the template (the router's
+    index guarantees that). Converters run in declaration order; a ``ValueError`` from
+    one means no match, as with the regex.
+    """
+    if segments is None or not all(type(seg) is str or type(seg) is Param for seg in segments):
+        return None
+    namespace: dict[str, Any] = {}
+    tests: list[str] = []
+    values: list[str] = []
+    for offset, seg in enumerate(segments, start=1):  # s[0] is the "" before the first "/"
+        if type(seg) is str:
+            tests.append(f"s[{offset}] == {seg!r}")
+            continue
+        assert type(seg) is Param
+        converter = seg.converter
+        if type(converter) is IntegerConverter:
+            # [0-9]+ in full: isdigit() alone accepts other scripts' digits.
+            tests.append(f"s[{offset}].isascii() and s[{offset}].isdigit()")
+            values.append(f"{seg.name!r}: int(s[{offset}])")
+        elif type(converter) is StringConverter:
+            tests.append(f"s[{offset}] != ''")
+            values.append(f"{seg.name!r}: s[{offset}]")
+        else:
+            namespace[f"check{offset}"] = seg.check
+            namespace[f"convert{offset}"] = converter.convert
+            tests.append(f"check{offset}(s[{offset}])")
+            values.append(f"{seg.name!r}: convert{offset}(s[{offset}])")
+    source = (
+        "def match(s):\n"
+        f"    if not ({' and '.join(tests) or 'True'}):\n"
+        "        return None\n"
+        "    try:\n"
+        f"        return {{{', '.join(values)}}}\n"
+        "    except ValueError:\n"  # int() past sys.get_int_max_str_digits(), a converter
+        "        return None\n"
+    )
+    exec(source, namespace)  # the source is built above from repr()-escaped literals
+    match: Callable[[list[str]], dict[str, Any] | None] = namespace["match"]
+    return match
 
 
 # A match: the route, its converted parameters, and for a mount the rest of the path.
@@ -166,11 +220,22 @@ class _Matcher:
             return None
         # The common case: candidates come in declaration order; the first that matches
         # path and method wins.
-        for entry in self._lookup(path):
+        segments = path.split("/")
+        key = (len(segments) - 1, segments[1])
+        entries = self.merged.get(key)
+        if entries is None:
+            entries = self._entries(*key)
+        for entry in entries:
             route = entry.route
             methods = route.methods
             if methods is not None and method not in methods:
                 continue  # checked first: cheaper than the regex
+            fast = entry.fast
+            if fast is not None:
+                found = fast(segments)
+                if found is not None:
+                    return route, found, None
+                continue
             m = entry.match(path)
             if m is None:
                 continue

@@ -287,7 +287,9 @@ class Mount(BaseRoute):
         self.template = PathTemplate(path, allow_empty=True)
         # The prefix, then "/" and anything: what a mount matches when the trie cannot
         # hold its template (a path parameter inside the prefix).
-        self.prefix_regex = re.compile(self.template.regex.pattern[:-1] + "(?P<_vivace_rest>/.*)$")
+        self.prefix_regex = re.compile(
+            self.template.regex.pattern.removesuffix(r"\Z") + "(?P<_vivace_rest>/.*)$"
+        )
         self.name = name
         from vivace.web._router import Router
 
