@@ -18,6 +18,7 @@ from vivace.server import (
     ConfigError,
     LifespanFailure,
     ProtocolViolation,
+    _response,
     import_from_string,
 )
 from vivace.server._accesslog import AccessLogger, escape
@@ -78,6 +79,23 @@ def test_render_head_no_body_statuses_and_head() -> None:
     assert framing == FRAME_NONE and length == 10 and b"content-length: 10" in data
     data, framing, _, _ = head(304, headers=[(b"content-length", b"10")])
     assert framing == FRAME_NONE and b"content-length: 10" in data
+
+
+def test_render_head_content_length_pairs_are_remembered() -> None:
+    pair = (b"content-length", b"4321")
+    first = head(headers=[pair])
+    assert pair in _response._LENGTH_PAIRS  # validated once, then looked up
+    assert head(headers=[pair]) == first
+    assert first[1:3] == (FRAME_LENGTH, 4321) and first[0].count(b"content-length") == 1
+    # A remembered pair twice, or beside another length, is still refused.
+    for headers in ([pair, pair], [pair, (b"content-length", b"1")]):
+        with pytest.raises(ProtocolViolation, match="content-length"):
+            head(headers=headers, body_length=0)
+    # Unhashable pairs and invalid values are validated every time, never remembered.
+    assert head(headers=[[b"content-length", b"4321"]])[2] == 4321
+    with pytest.raises(ProtocolViolation):
+        head(headers=[(b"content-length", b"+4")])
+    assert (b"content-length", b"+4") not in _response._LENGTH_PAIRS
 
 
 def test_render_head_connection_headers() -> None:

@@ -55,6 +55,9 @@ _SPECIAL = {
 # not validated again. Bounded, so unique values (cookies, etags) cannot grow it forever.
 _LINES: dict[tuple[bytes, bytes], bytes] = {}
 _LINES_MAX = 4096
+# Validated ``content-length`` pairs -> their value: frameworks send one with every
+# response, and the few sizes an app answers with repeat. Bounded like ``_LINES``.
+_LENGTH_PAIRS: dict[tuple[bytes, bytes], int] = {}
 _LENGTH_LINES: dict[int, bytes] = {}
 
 
@@ -74,8 +77,12 @@ def _check_pair(pair: Any) -> tuple[int, bytes, bytes]:
         )
     kind = _SPECIAL.get(name.lower(), K_PLAIN)
     line = name + b": " + value + b"\r\n"
-    if kind == K_PLAIN and len(_LINES) < _LINES_MAX and type(pair) is tuple:
-        _LINES[pair] = line
+    if type(pair) is tuple:
+        if kind == K_PLAIN:
+            if len(_LINES) < _LINES_MAX:
+                _LINES[pair] = line
+        elif kind == K_LENGTH and value.isdigit() and len(_LENGTH_PAIRS) < _LINES_MAX:
+            _LENGTH_PAIRS[pair] = int(value)
     return kind, line, value
 
 
@@ -146,14 +153,19 @@ def render_head(
     length = -1
     chunked_by_app = own_server = own_date = False
     lines = _LINES
+    lengths = _LENGTH_PAIRS
     for pair in headers:
         try:
             rendered = lines.get(pair)
+            known_length = lengths.get(pair) if rendered is None else None
         except TypeError:  # an unhashable pair, e.g. a list: validated below
-            rendered = None
+            rendered = known_length = None
         if rendered is not None:
             append(rendered)
             continue
+        if known_length is not None and length == -1:
+            length = known_length  # a second one is refused by the full check below
+            continue  # written below, once framing is known
         kind, rendered, value = _check_pair(pair)
         if kind:
             if kind == K_LENGTH:
