@@ -323,3 +323,38 @@ async def test_app_class_with_awaitable_instances(make: Make) -> None:
     await h.send(GET)
     response = await h.response()
     assert (response.status, response.body) == (200, b"hello")
+
+
+async def test_app_content_length_on_the_one_write_path(make: Make) -> None:
+    # Frameworks send their own content-length; when it is the body's size it is the one
+    # the server writes (once), whether or not the pair was seen before.
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"5")]
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"hello"})
+
+    h = make(app)
+    await h.send(GET + GET)
+    for _ in range(2):
+        response = await h.response()
+        assert (response.status, response.body) == (200, b"hello")
+    assert h.transport.data.count(b"content-length: 5\r\n") == 2
+    assert not h.transport.closed
+
+
+async def test_app_content_length_twice_is_refused_after_it_was_remembered(make: Make) -> None:
+    pair = (b"content-length", b"5")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        twice = scope["path"] == "/twice"
+        start = {"type": "http.response.start", "status": 200, "headers": [pair] * (1 + twice)}
+        await send(start)
+        await send({"type": "http.response.body", "body": b"hello"})
+
+    h = make(app)
+    await h.send(GET + b"GET /twice HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = await h.response()
+    assert first.status == 200
+    await h.closed()
+    assert b"HTTP/1.1 500" in h.transport.data

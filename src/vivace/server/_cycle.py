@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from vivace.server._errors import ClientDisconnected, ProtocolViolation
 from vivace.server._response import (
     _LENGTH_LINES,
+    _LENGTH_PAIRS,
     _LINES,
     _PLAIN_STATUS_LINES,
     FRAME_CHUNKED,
@@ -231,12 +232,18 @@ class RequestCycle:
                         parts = [line]
                         append = parts.append
                         get = _LINES.get
+                        own_length = False
                         try:
                             for pair in self.response_headers:
                                 line = get(pair)
                                 if line is None:
-                                    fast = False
-                                    break
+                                    # A remembered content-length equal to the body's
+                                    # size, once, is the line written below anyway.
+                                    if own_length or _LENGTH_PAIRS.get(pair) != size:
+                                        fast = False
+                                        break
+                                    own_length = True
+                                    continue
                                 append(line)
                         except TypeError:
                             fast = False
