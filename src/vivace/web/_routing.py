@@ -334,16 +334,7 @@ class Mount(BaseRoute):
                 raise NoMatchFound(name, {**path_params, "path": rest})
             prefix = self._prefix(name, path_params)
             return URLPath(prefix + "/" + rest.lstrip("/"), protocol="http")
-        if self.name is None:
-            remaining = name
-        elif name.startswith(self.name + ":"):
-            remaining = name[len(self.name) + 1 :]
-        else:
-            raise NoMatchFound(name, path_params)
-        mine = {k: v for k, v in path_params.items() if k in own}
-        if set(mine) != set(own):
-            raise NoMatchFound(name, path_params)
-        rest_params = {k: v for k, v in path_params.items() if k not in own}
+        remaining, mine, rest_params = _split_for_child(self.name, own, name, path_params)
         prefix = self._prefix(name, mine)
         for route in self.routes:
             try:
@@ -399,17 +390,8 @@ class Host(BaseRoute):
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         own = self.template.param_names
-        if self.name is None:
-            remaining = name
-        elif name.startswith(self.name + ":"):
-            remaining = name[len(self.name) + 1 :]
-        else:
-            raise NoMatchFound(name, path_params)
-        mine = {k: v for k, v in path_params.items() if k in own}
-        if set(mine) != set(own):
-            raise NoMatchFound(name, path_params)
+        remaining, mine, rest = _split_for_child(self.name, own, name, path_params)
         host = self.template.build(mine)[1:]
-        rest = {k: v for k, v in path_params.items() if k not in own}
         for route in self.routes:
             try:
                 url = route.url_path_for(remaining, **rest)
@@ -420,6 +402,26 @@ class Host(BaseRoute):
 
     def __repr__(self) -> str:
         return f"Host(host={self.host!r}, name={self.name!r}, app={self.app!r})"
+
+
+def _split_for_child(
+    own_name: str | None, own: tuple[str, ...], name: str, path_params: dict[str, Any]
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """For a ``Mount``/``Host`` named ``own_name`` whose template takes the parameters
+    ``own``: the route name left for its children, its own parameters and the rest.
+    ``NoMatchFound`` if the name is not under it or one of its parameters is missing.
+    """
+    if own_name is None:
+        remaining = name
+    elif name.startswith(own_name + ":"):
+        remaining = name[len(own_name) + 1 :]
+    else:
+        raise NoMatchFound(name, path_params)
+    mine = {k: v for k, v in path_params.items() if k in own}
+    if set(mine) != set(own):
+        raise NoMatchFound(name, path_params)
+    rest = {k: v for k, v in path_params.items() if k not in own}
+    return remaining, mine, rest
 
 
 def route_path(scope: Scope) -> str:
