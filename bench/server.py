@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import httptools
 import uvloop
+from apps.bare_loop import BareProtocol
 
 BODY = b"x" * 1024
 RESPONSE = (
@@ -21,20 +21,8 @@ RESPONSE = (
 ) + BODY
 
 
-class FixedResponse(asyncio.Protocol):
-    def __init__(self) -> None:
-        self.parser = httptools.HttpRequestParser(self)
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            assert self.transport is not None
-            self.transport.close()
+class FixedResponse(BareProtocol):
+    """The bare loop of bench/apps/bare_loop.py, answering every request with RESPONSE."""
 
     def on_message_complete(self) -> None:
         assert self.transport is not None

@@ -13,6 +13,10 @@ techempower.py) on 127.0.0.1, in two regimes, both in one run:
   and vivace then write an access line per request (to stdout/stderr, which go to
   /dev/null here), granian does not (its access log is off by default).
 
+A fourth row, ``bare``, is the ceiling the issue quotes: a uvloop + httptools loop with no
+ASGI at all (bench/apps/bare_loop.py), the same in both regimes. "req/s vs bare" says how
+much of what the machine does before any server work each server keeps.
+
 Rounds are interleaved (each server in turn, round after round) because the machine is
 shared and noisy; the tables give the medians of the rounds: req/s, p99 latency, and
 the server's CPU time per request (user + system time of the server's process tree from
@@ -37,7 +41,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
-SERVERS = ("vivace", "uvicorn", "granian")
+SERVERS = ("vivace", "uvicorn", "granian", "bare")
 REGIMES = ("quiet", "defaults")
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -58,6 +62,8 @@ def commands(port: int, name: str, regime: str) -> list[str]:
         cmd = [PY, "-m", "uvicorn", app, "--port", str(port)]
         cmd += ["--http", "httptools", "--loop", "uvloop", "--workers", "1"]
         return [*cmd, "--no-access-log", "--log-level", "warning"] if quiet else cmd
+    if name == "bare":  # the ceiling: no ASGI, nothing to log (the same in both regimes)
+        return [PY, "apps/bare_loop.py", str(port)]
     if name == "granian":
         cmd = [PY, "-m", "granian", "--interface", "asgi", "--workers", "1"]
         cmd += ["--port", str(port)]
@@ -133,9 +139,9 @@ def table(
     print(f"\n{regime}:\n")
     print(
         "| test | server | req/s | p99 ms | CPU us/req | req/s vs uvicorn | req/s vs granian "
-        "| CPU/req vs uvicorn | CPU/req vs granian |"
+        "| req/s vs bare | CPU/req vs uvicorn | CPU/req vs granian |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for path in paths:
         med = {
             name: tuple(
@@ -146,7 +152,7 @@ def table(
         }
         for name, (rps, p99, cpu) in med.items():
             anchors = ("uvicorn", "granian")  # "-" when --servers left one out
-            ratios = [f"{rps / med[a][0]:.2f}x" if a in med else "-" for a in anchors]
+            ratios = [f"{rps / med[a][0]:.2f}x" if a in med else "-" for a in (*anchors, "bare")]
             ratios += [f"{cpu / med[a][2]:.2f}x" if a in med else "-" for a in anchors]
             print(
                 f"| {path.strip('/')} | {name} | {rps:,.0f} | {p99:.2f} | {cpu:.1f} | "

@@ -11,6 +11,9 @@ per request over the repetitions, which is the steadiest figure on a busy machin
     flock /tmp/vivace-bench.lock .venv/bin/python bench/server_inproc.py
     flock /tmp/vivace-bench.lock .venv/bin/python bench/server_inproc.py --access-log
 
+``--app module:attr`` serves another app from bench/ instead, for example the
+vivace.web app of bench/web.py (``--app web_apps:vivace_app --paths /plaintext,/json``):
+then the figure is server and framework together.
 ``--access-log`` turns the access log on with ``vivace run``'s handler writing to
 /dev/null. ``--profile`` runs it under cProfile and prints the top functions (the times
 are then inflated by the profiler; compare them with each other only).
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import importlib
 import logging
 import os
 import pstats
@@ -31,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from apps.techempower import app
+from apps import techempower
 
 from vivace.server import Config
 from vivace.server._protocol import HTTPProtocol
@@ -68,7 +72,14 @@ class NullTransport(asyncio.Transport):
         pass
 
 
-async def measure(path: str, rounds: int, repeat: int, access_log: bool) -> float:
+def load_app(spec: str) -> Any:
+    if not spec:
+        return techempower.app
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+async def measure(app: Any, path: str, rounds: int, repeat: int, access_log: bool) -> float:
     loop = asyncio.get_running_loop()
     config = Config(app, access_log=access_log)
     if access_log:
@@ -110,11 +121,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1000, help="rounds of 64 requests")
     parser.add_argument("--repeat", type=int, default=20, help="repetitions (min is kept)")
     parser.add_argument("--access-log", action="store_true")
+    parser.add_argument("--app", default="", help="module:attr in bench/ (default: techempower)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     run = asyncio.Runner(loop_factory=loop_factory("auto"))
+    app = load_app(args.app)
     for path in args.paths.split(","):
-        coro = measure(path, args.rounds, args.repeat, args.access_log)
+        coro = measure(app, path, args.rounds, args.repeat, args.access_log)
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
