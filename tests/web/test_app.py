@@ -19,6 +19,7 @@ from vivace.web import (
     Middleware,
     PlainTextResponse,
     Request,
+    Response,
     Route,
     ThreadPool,
     run_in_threadpool,
@@ -103,6 +104,80 @@ def test_unhandled_error_is_500_and_reraised() -> None:
         TestClient(app).get("/")
     r = TestClient(app, raise_server_exceptions=False).get("/")
     assert r.status_code == 500 and r.text == "Internal Server Error"
+
+
+class PassThrough:
+    """A middleware that changes nothing: the App then takes its general path."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+class FailsBeforeStart(Response):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise ValueError("before start")
+
+
+class FailsAfterStart(Response):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise ValueError("after start")
+
+
+@pytest.mark.parametrize("middleware", [[], [Middleware(PassThrough)]], ids=["bare", "wrapped"])
+def test_server_errors_answered_alike_with_and_without_middleware(middleware: Any) -> None:
+    # Without middleware a function route answers its own server errors (no send
+    # wrapper); with middleware the App does. The client cannot tell which.
+    async def conflict(request: Request, exc: Exception) -> Any:
+        raise HTTPException(409, "handler refused")
+
+    async def broken_handler(request: Request, exc: Exception) -> Any:
+        raise RuntimeError("handler broke")
+
+    async def key_error(request: Request) -> Any:
+        raise KeyError("k")
+
+    async def lookup_error(request: Request) -> Any:
+        raise LookupError("l")
+
+    async def before(request: Request) -> Any:
+        return FailsBeforeStart()
+
+    async def after(request: Request) -> Any:
+        return FailsAfterStart()
+
+    async def on_500(request: Request, exc: Exception) -> Any:
+        return PlainTextResponse(f"500: {exc}", 500)
+
+    app = App(
+        routes=[
+            Route("/boom", boom),
+            Route("/conflict", key_error),
+            Route("/broken-handler", lookup_error),
+            Route("/before", before),
+            Route("/after", after),
+        ],
+        middleware=middleware,
+        exception_handlers={KeyError: conflict, LookupError: broken_handler, 500: on_500},
+    )
+    c = TestClient(app, raise_server_exceptions=False)
+    r = c.get("/conflict")  # an exception handler raising HTTPException: its response
+    assert (r.status_code, r.text) == (409, "handler refused")
+    r = c.get("/broken-handler")  # an exception handler failing: the 500 handler
+    assert (r.status_code, r.text) == (500, "500: handler broke")
+    r = c.get("/boom")
+    assert (r.status_code, r.text) == (500, "500: boom <script>")
+    r = c.get("/before")  # a response failing before it starts: still a 500
+    assert (r.status_code, r.text) == (500, "500: before start")
+    raising = TestClient(app)
+    for path, message in [("/boom", "boom"), ("/before", "before start")]:
+        with pytest.raises(ValueError, match=message):
+            raising.get(path)  # answered, then re-raised for the server to log
+    with pytest.raises(ValueError, match="after start"):
+        raising.get("/after")  # started: no 500 can follow, the error goes to the server
 
 
 def test_server_error_handler() -> None:

@@ -363,3 +363,16 @@ def test_custom_response_class_through_route() -> None:
     r = serve(lambda: Custom("body")).get("/")
     assert r.headers["x-custom"] == "1"
     assert r.headers["content-type"] == "text/x-custom; charset=utf-8"
+
+
+def test_content_length_pairs_are_remembered_within_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vivace.web import _responses
+
+    assert _responses.length_header(13) is _responses.length_header(13)
+    full = {n: (b"content-length", b"%d" % n) for n in range(4096)}
+    monkeypatch.setattr(_responses, "_LENGTHS", full)
+    assert _responses.length_header(5000) == (b"content-length", b"5000")
+    assert 5000 not in full and len(full) == 4096
+    assert PlainTextResponse("x" * 5000).raw_headers[1] == (b"content-length", b"5000")

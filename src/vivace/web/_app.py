@@ -18,12 +18,12 @@ from vivace.types import ASGIApp, Message, Receive, Scope, Send
 from vivace.web._concurrency import DEFAULT_THREAD_POOL_SIZE, ThreadPool
 from vivace.web._config import CONFIG_KEY, ExceptionHandler, Limits, WebConfig
 from vivace.web._datastructures import State, URLPath
+from vivace.web._handlers import serve_guarded
 from vivace.web._router import Router
 from vivace.web._routing import BaseRoute
 from vivace.web._websocket_routing import answer_websocket_error
 from vivace.web._websockets import WebSocket, WebSocketState
 from vivace.web.middleware._base import Middleware
-from vivace.web.middleware._errors import answer_exception
 
 __all__ = ["App"]
 
@@ -247,18 +247,17 @@ class App:
             else:
                 await stack(scope, receive, send)
             return
-        started = False
-
-        def tracked(message: Message) -> Awaitable[None]:
-            nonlocal started
-            started = True
-            return send(message)
-
-        try:
-            await stack(scope, receive, tracked)
-        except Exception as exc:
-            # As ServerErrorMiddleware: answer if nothing was sent, re-raise server errors.
-            if started or not await answer_exception(
-                scope, receive, send, exc, handler=None, debug=None
-            ):
-                raise
+        router = self.router
+        if stack is router:
+            # No middleware: resolve the route here (one coroutine less), and let a
+            # function route answer its own server errors (no send wrapper either).
+            route, child = router.resolve(scope)
+            if route is None:
+                await serve_guarded(router.unmatched, scope, receive, send)
+            elif route.guarded:
+                await route.dispatch(child, receive, send, True)  # type: ignore[call-arg]
+            else:
+                await serve_guarded(route.dispatch, child, receive, send)
+            return
+        # As ServerErrorMiddleware: answer if nothing was sent, re-raise server errors.
+        await serve_guarded(stack, scope, receive, send)

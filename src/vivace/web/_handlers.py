@@ -15,9 +15,10 @@ import dataclasses
 import html
 import inspect
 import traceback
+from collections.abc import Awaitable
 from typing import Any
 
-from vivace.types import Scope
+from vivace.types import ASGIApp, Message, Receive, Scope, Send
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._exceptions import ClientDisconnect, HTTPException
 from vivace.web._request import Request
@@ -29,9 +30,11 @@ from vivace.web._responses import (
 )
 
 __all__ = [
+    "answer_exception",
     "debug_response",
     "handle_exception",
     "http_exception_response",
+    "serve_guarded",
     "to_response",
 ]
 
@@ -96,6 +99,60 @@ async def handle_exception(request: Request, exc: Exception) -> Response | None:
     if isinstance(exc, ClientDisconnect):
         return None
     raise exc
+
+
+async def answer_exception(
+    scope: Scope, receive: Receive, send: Send, exc: Exception, *, handler: Any, debug: bool | None
+) -> bool:
+    """Answer ``exc`` (nothing sent yet). True if it was handled; False if it was a server
+    error, answered with a 500, that the caller must re-raise."""
+    config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+    request = Request(scope, receive, send)
+    if isinstance(exc, HTTPException | ClientDisconnect) or config.handler_for(exc):
+        response = await handle_exception(request, exc)
+        if response is not None:
+            await response(scope, receive, send)
+        return True
+    debug = config.debug if debug is None else debug
+    handler = handler if handler is not None else config.server_error_handler
+    response = await server_error_response(request, exc, debug=debug, handler=handler)
+    await response(scope, receive, send)
+    return False
+
+
+async def serve_guarded(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    handler: Any = None,
+    debug: bool | None = None,
+    server_errors: bool = True,
+) -> None:
+    """Run ``app``; answer what escapes it if its response has not started (see
+    ``answer_exception``), re-raise it otherwise and after a 500. With ``server_errors``
+    false only ``HTTPException`` and exceptions with a handler are answered (what a route
+    answers); anything else is re-raised unanswered, for an outer layer."""
+    started = False
+
+    def tracked(message: Message) -> Awaitable[None]:
+        # A plain function returning the server's awaitable: no extra coroutine.
+        nonlocal started
+        started = True
+        return send(message)
+
+    try:
+        await app(scope, receive, tracked)
+    except Exception as exc:
+        if started:
+            raise
+        if not server_errors:
+            response = await handle_exception(Request(scope, receive, send), exc)
+            if response is not None:
+                await response(scope, receive, send)
+        elif not await answer_exception(scope, receive, send, exc, handler=handler, debug=debug):
+            raise
 
 
 async def server_error_response(

@@ -51,6 +51,22 @@ def content_type_header(media_type: str, charset: str) -> tuple[bytes, bytes]:
     return pair
 
 
+#: ``(b"content-length", b"<n>")`` pairs for the sizes this process answers with: one dict
+#: lookup instead of formatting the number and building the pair (~50 ns a response).
+_LENGTHS: dict[int, tuple[bytes, bytes]] = {}
+
+
+def length_header(size: int) -> tuple[bytes, bytes]:
+    """The ``content-length`` pair for a body of ``size`` bytes (remembered, up to 4096
+    sizes)."""
+    pair = _LENGTHS.get(size)
+    if pair is None:
+        pair = (b"content-length", b"%d" % size)
+        if len(_LENGTHS) < 4096:
+            _LENGTHS[size] = pair
+    return pair
+
+
 def _no_body_status(status_code: int) -> bool:
     # RFC 9110 sections 8.6, 15.3.5 and 15.4.5: no content in 1xx, 204 and 304.
     return status_code < 200 or status_code in (204, 304)
@@ -93,10 +109,9 @@ class Response:
         if headers is None and media_type is None and (status_code >= 200 and status_code != 204):
             # The common case: the class's content type, nothing to validate or merge.
             content_type = self._content_type
-            if content_type is not None:
-                self.raw_headers = [content_type, (b"content-length", b"%d" % len(body))]
-            else:
-                self.raw_headers = [(b"content-length", b"%d" % len(body))]
+            size = len(body)
+            length = _LENGTHS.get(size) or length_header(size)
+            self.raw_headers = [content_type, length] if content_type is not None else [length]
             if status_code == 304:
                 self.raw_headers.pop()
             return
@@ -107,7 +122,7 @@ class Response:
             if media_type is not None:
                 raw.append(content_type_header(media_type, self.charset))
             if not _no_body_status(status_code):
-                raw.append((b"content-length", b"%d" % len(body)))
+                raw.append(length_header(len(body)))
             self.raw_headers = raw
         else:
             self.raw_headers = self._merge_headers(headers, media_type, body)
@@ -121,7 +136,7 @@ class Response:
         if media_type is not None and b"content-type" not in names:
             raw.append(content_type_header(media_type, self.charset))
         if b"content-length" not in names and not _no_body_status(self.status_code):
-            raw.append((b"content-length", b"%d" % len(body)))
+            raw.append(length_header(len(body)))
         return raw
 
     def render(self, content: Any) -> bytes:
@@ -263,7 +278,8 @@ class JSONResponse(Response):
             self.status_code = 200
             self.background = background
             body = self.body = orjson.dumps(content)
-            self.raw_headers = [_JSON_CONTENT_TYPE, (b"content-length", b"%d" % len(body))]
+            size = len(body)
+            self.raw_headers = [_JSON_CONTENT_TYPE, _LENGTHS.get(size) or length_header(size)]
             return
         if default is not None:
             content = _Encoded(orjson.dumps(content, default=default))

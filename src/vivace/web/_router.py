@@ -391,10 +391,19 @@ class Router:
     # -- serving -------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
+        if scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
             return
+        route, child = self.resolve(scope)
+        if route is None:
+            await self.unmatched(scope, receive, send)
+        else:
+            await route.dispatch(child, receive, send)
+
+    def resolve(self, scope: Scope) -> tuple[BaseRoute | None, Scope]:
+        """The route for an HTTP or WebSocket ``scope`` and the scope to dispatch it with
+        (a mount's child scope, or ``scope`` with ``route`` and ``path_params`` set);
+        ``(None, scope)`` when no route matches path and method (see ``unmatched``)."""
         matcher = self._matcher
         if matcher is None:
             self.compile()
@@ -406,7 +415,7 @@ class Router:
         # A websocket scope has no method: it gets one no HTTP request can have, which
         # only WebSocket routes and routes open to every method (mounts, hosts, ASGI
         # apps) accept.
-        method = scope["method"] if kind == "http" else WEBSOCKET_METHOD
+        method = scope["method"] if scope["type"] == "http" else WEBSOCKET_METHOD
         # The common case, inline: a path without parameters, one dict lookup.
         static = matcher.static.get(path)
         if static is not None:
@@ -414,21 +423,25 @@ class Router:
                 methods = route.methods
                 if methods is None or method in methods:
                     scope["route"] = route
-                    await route.dispatch(scope, receive, send)
-                    return
+                    return route, scope
         match = matcher.match_dynamic(path, method, scope) if matcher.has_dynamic else None
         if match is None:
-            await self._no_match(matcher, path, scope, receive, send)
-            return
+            return None, scope
         route, params, rest = match
         if rest is not None:
-            child = route.child_scope(scope, params, rest)
-            await route.dispatch(child, receive, send)
-            return
+            return route, route.child_scope(scope, params, rest)
         parent = scope.get("path_params")
         scope["path_params"] = {**parent, **params} if parent else params
         scope["route"] = route
-        await route.dispatch(scope, receive, send)
+        return route, scope
+
+    async def unmatched(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a request no route matched (after ``resolve``): 405, a slash redirect,
+        the ``default`` app or 404."""
+        matcher = self._matcher
+        assert matcher is not None  # resolve() compiled the routes
+        path = route_path(scope) if scope.get("root_path") else scope["path"]
+        await self._no_match(matcher, path, scope, receive, send)
 
     async def _no_match(
         self, matcher: _Matcher, path: str, scope: Scope, receive: Receive, send: Send

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from vivace.types import ASGIApp, Receive, Scope, Send
@@ -26,7 +26,12 @@ from vivace.web._endpoints import (
     serve_endpoint,
 )
 from vivace.web._exceptions import HTTPException, NoMatchFound
-from vivace.web._handlers import handle_exception, to_response
+from vivace.web._handlers import (
+    answer_exception,
+    handle_exception,
+    serve_guarded,
+    to_response,
+)
 from vivace.web._paths import PathTemplate
 from vivace.web._request import Request
 from vivace.web._responses import Response
@@ -72,6 +77,10 @@ class BaseRoute:
 
     name: str | None
     methods: frozenset[str] | None = None
+    #: True when ``dispatch`` also takes ``guard=True``: then it answers a server error
+    #: itself (as ``ServerErrorMiddleware`` would), so an ``App`` with no middleware can
+    #: call it with the server's ``send`` and no wrapper to see whether a response began.
+    guarded: bool = False
 
     #: The ASGI callable the router calls once the route matched (``handle`` unless a
     #: subclass sets something faster).
@@ -113,6 +122,7 @@ class Route(BaseRoute):
         "app",
         "dispatch",
         "endpoint",
+        "guarded",
         "include_in_schema",
         "methods",
         "name",
@@ -161,6 +171,7 @@ class Route(BaseRoute):
             if "GET" in upper:
                 upper.add("HEAD")
             self.methods = frozenset(upper)
+        self.guarded = app == self._handle_async and not middleware
         for spec in reversed(middleware or ()):
             cls, args, kwargs = spec
             app = cls(app, *args, **kwargs)
@@ -170,14 +181,25 @@ class Route(BaseRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
 
-    async def _handle_async(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The hot path: an async handler taking the request.
+    async def _handle_async(
+        self, scope: Scope, receive: Receive, send: Send, guard: bool = False
+    ) -> None:
+        # The hot path: an async handler taking the request. With ``guard`` nothing above
+        # answers server errors (``App`` with no middleware): this does, knowing that
+        # nothing was sent while the handler ran.
         request = Request(scope, receive, send)
         try:
             result = await self._handler.func(request)  # type: ignore[union-attr]
             response = result if isinstance(result, Response) else to_response(result)
         except Exception as exc:
-            handled = await handle_exception(request, exc)
+            try:
+                handled = await handle_exception(request, exc)
+            except Exception as error:
+                if not guard or not await answer_exception(
+                    scope, receive, send, error, handler=None, debug=None
+                ):
+                    raise
+                return
             if handled is None:
                 return
             response = handled
@@ -195,6 +217,8 @@ class Route(BaseRoute):
                 await send({"type": "http.response.body", "body": body})
                 if response.background is not None:
                     await response.background()
+            elif guard:
+                await serve_guarded(response, scope, receive, send)
             else:
                 await response(scope, receive, send)
         finally:
@@ -445,19 +469,4 @@ async def _call_handled(app: ASGIApp, scope: Scope, receive: Receive, send: Send
     if scope["type"] != "http":
         await app(scope, receive, send)
         return
-    started = False
-
-    def tracked(message: Any) -> Awaitable[None]:
-        nonlocal started
-        started = True
-        return send(message)
-
-    try:
-        await app(scope, receive, tracked)
-    except Exception as exc:
-        if started:
-            raise
-        request = Request(scope, receive, send)
-        response = await handle_exception(request, exc)
-        if response is not None:
-            await response(scope, receive, send)
+    await serve_guarded(app, scope, receive, send, server_errors=False)
