@@ -376,3 +376,12 @@ def test_content_length_pairs_are_remembered_within_a_bound(
     assert _responses.length_header(5000) == (b"content-length", b"5000")
     assert 5000 not in full and len(full) == 4096
     assert PlainTextResponse("x" * 5000).raw_headers[1] == (b"content-length", b"5000")
+
+
+def test_bytes_content_goes_through_an_overridden_render() -> None:
+    class Upper(Response):
+        def render(self, content: Any) -> bytes:
+            return bytes(content).upper()
+
+    assert Upper(b"abc").body == b"ABC"  # the subclass's render, bytes or not
+    assert Response(b"abc").body == b"abc" and PlainTextResponse(b"abc").body == b"abc"

@@ -87,9 +87,13 @@ class Response:
     media_type: ClassVar[str | None] = None
     charset: ClassVar[str] = "utf-8"
     _content_type: ClassVar[tuple[bytes, bytes] | None] = None
+    #: True while ``render`` is Response's own, which returns bytes content as it is:
+    #: ``__init__`` then skips the call for bytes.
+    _bytes_as_is: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._bytes_as_is = cls.render is Response.render
         media_type = cls.__dict__.get("media_type", cls.media_type)
         cls._content_type = (
             content_type_header(media_type, cls.charset) if media_type is not None else None
@@ -105,7 +109,10 @@ class Response:
     ) -> None:
         self.status_code = status_code
         self.background = background
-        body = self.body = self.render(content)
+        if type(content) is bytes and self._bytes_as_is:
+            body = self.body = content
+        else:
+            body = self.body = self.render(content)
         if headers is None and media_type is None and (status_code >= 200 and status_code != 204):
             # The common case: the class's content type, nothing to validate or merge.
             content_type = self._content_type
