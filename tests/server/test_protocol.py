@@ -123,8 +123,8 @@ async def test_chunked_request_body(make: Make) -> None:
     assert response.body == b"hello world"
 
 
-async def test_streamed_body_reaches_app_in_parts(make: Make) -> None:
-    parts: list[tuple[bytes, bool]] = []
+def collecting(parts: list[tuple[bytes, bool]]) -> Any:
+    """An app that appends each body message as (body, more_body), then answers 204."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         while True:
@@ -134,6 +134,13 @@ async def test_streamed_body_reaches_app_in_parts(make: Make) -> None:
                 break
         await send({"type": "http.response.start", "status": 204})
         await send({"type": "http.response.body"})
+
+    return app
+
+
+async def test_streamed_body_reaches_app_in_parts(make: Make) -> None:
+    parts: list[tuple[bytes, bool]] = []
+    app = collecting(parts)
 
     h = make(app)
     await h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc")
@@ -149,15 +156,7 @@ async def test_last_chunk_alone_wakes_a_waiting_receive(make: Make) -> None:
     # The end of a chunked body arriving with no data (no on_body) must still wake the
     # app's pending receive(), or the request hangs.
     parts: list[tuple[bytes, bool]] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            parts.append((message["body"], message["more_body"]))
-            if not message["more_body"]:
-                break
-        await send({"type": "http.response.start", "status": 204})
-        await send({"type": "http.response.body"})
+    app = collecting(parts)
 
     h = make(app)
     await h.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")

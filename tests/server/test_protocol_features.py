@@ -12,6 +12,18 @@ from vivace.types import Message, Receive, Scope, Send
 
 Make = Callable[..., Harness]
 GET = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
+
+
+def gated(release: asyncio.Event) -> Any:
+    """text_app, once ``release`` is set: a response kept busy as long as a test needs."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await text_app(scope, receive, send)
+
+    return app
+
+
 START = {"type": "http.response.start", "status": 200}
 
 
@@ -148,10 +160,7 @@ async def test_receive_after_response_is_disconnect(make: Make) -> None:
 
 async def test_read_backpressure(make: Make) -> None:
     release = asyncio.Event()
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await release.wait()
-        await text_app(scope, receive, send)
+    app = gated(release)
 
     h = make(app)
     size = 1024 * 1024
@@ -208,10 +217,7 @@ async def test_drain_fails_on_disconnect(make: Make) -> None:
 
 async def test_half_close_still_answers(make: Make) -> None:
     release = asyncio.Event()
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await release.wait()
-        await text_app(scope, receive, send)
+    app = gated(release)
 
     h = make(app)
     assert h.proto.eof_received() is None  # idle: let the transport close
@@ -308,10 +314,7 @@ async def test_head_deadline_armed_for_a_head_that_began_during_a_response(make:
     # A slowloris head sent while the previous response is busy: once that response is
     # done, the head deadline applies (a 408), not no deadline at all.
     release = asyncio.Event()
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await release.wait()
-        await text_app(scope, receive, send)
+    app = gated(release)
 
     h = make(app)
     await h.send(GET)
@@ -349,10 +352,7 @@ async def test_head_completed_after_a_busy_response_is_served(make: Make) -> Non
 
 async def test_busy_connection_has_no_deadline(make: Make) -> None:
     release = asyncio.Event()
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await release.wait()
-        await text_app(scope, receive, send)
+    app = gated(release)
 
     h = make(app)
     await h.send(GET)
@@ -364,10 +364,7 @@ async def test_busy_connection_has_no_deadline(make: Make) -> None:
 
 async def test_limit_concurrency_503(make: Make) -> None:
     release = asyncio.Event()
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await release.wait()
-        await text_app(scope, receive, send)
+    app = gated(release)
 
     first = make(app, limit_concurrency=1)
     await first.send(GET)
@@ -385,10 +382,7 @@ async def test_limit_concurrency_503(make: Make) -> None:
 
 async def test_graceful_shutdown_of_idle_and_busy_connections(make: Make) -> None:
     release = asyncio.Event()
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await release.wait()
-        await text_app(scope, receive, send)
+    app = gated(release)
 
     idle = make(app)
     idle.proto.shutdown()
