@@ -13,7 +13,8 @@ closed connection, never written to the wire)::
     TRAILERS  http.response.trailers      TRAILERS   if more_trailers else DONE
 
 The head is written together with the first body message, so a response sent as
-``start`` + one ``body`` costs a single ``transport.write``.
+``start`` + one ``body`` costs a single ``transport.write``. ``send_whole_response`` is
+those two messages in one call (INIT -> DONE), for frameworks that hold this ``send``.
 
 The request side: body chunks are buffered as they arrive; ``receive()`` returns them
 joined, waiting only when nothing is buffered. Reading from the socket pauses while more
@@ -70,6 +71,16 @@ ALLOWED = {
 
 _DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def _as_bytes(body: Any) -> bytes:
+    """A response body given as a bytes-like object, as bytes (anything else is refused)."""
+    if not isinstance(body, (bytearray, memoryview)):
+        raise ProtocolViolation(
+            f"http.response.body 'body' must be bytes, got {type(body).__name__}",
+            message_type="http.response.body",
+        )
+    return bytes(body)
 
 
 class RequestCycle:
@@ -207,72 +218,13 @@ class RequestCycle:
             body = message.get("body", b"")
             more = message.get("more_body", False)
             if type(body) is not bytes:
-                if not isinstance(body, (bytearray, memoryview)):
-                    raise ProtocolViolation(
-                        f"http.response.body 'body' must be bytes, got {type(body).__name__}",
-                        message_type=mtype,
-                    )
-                body = bytes(body)
+                body = _as_bytes(body)
             if state == BODY:
                 self._write_more(body, more)
             elif more:
                 self._write_first(body, more)
             else:
-                # The common case: the whole response in one message, every header a
-                # known-good pair, keep-alive. Inlined: one join, one write.
-                proto = self.proto
-                pstate = proto.state
-                size = len(body)
-                fast = self.simple and self.body_done and not pstate.shutting_down
-                if fast:
-                    line = _PLAIN_STATUS_LINES.get(self.status)
-                    if line is None:
-                        fast = False
-                    else:
-                        parts = [line]
-                        append = parts.append
-                        get = _LINES.get
-                        own_length = False
-                        try:
-                            for pair in self.response_headers:
-                                line = get(pair)
-                                if line is None:
-                                    # A remembered content-length equal to the body's
-                                    # size, once, is the line written below anyway.
-                                    if own_length or _LENGTH_PAIRS.get(pair) != size:
-                                        fast = False
-                                        break
-                                    own_length = True
-                                    continue
-                                append(line)
-                        except TypeError:
-                            fast = False
-                if fast:
-                    append(pstate.default_lines)
-                    append(_LENGTH_LINES.get(size) or length_line(size))
-                    append(b"\r\n")
-                    append(body)
-                    proto.transport.write(b"".join(parts))
-                    self.sent = size
-                    self.state = DONE
-                    if self.waiter is not None:
-                        self.wake()
-                    proto.response_complete(self)
-                    return proto.done
-                head, framing, length, self.keep_alive = render_head(
-                    self.status,
-                    self.response_headers,
-                    pstate.default_lines,
-                    self.keep_alive and self.body_done and not pstate.shutting_down,
-                    self.http11,
-                    size,
-                    self.head_request,
-                    self.trailers,
-                )
-                self.framing = framing
-                self.remaining = length
-                self.state = BODY
-                self._write_more(body, False, head)
+                return self._send_last(body)
         elif mtype not in ALLOWED[state]:
             raise ProtocolViolation(
                 f"ASGI message {mtype!r} is not allowed in response state {STATE_NAMES[state]}",
@@ -286,6 +238,91 @@ class RequestCycle:
             self._write_trailers(message)
         else:  # http.response.pathsend
             return self._send_path(message)
+        if self.proto.write_paused:
+            return self.proto.drain()
+        return self.proto.done
+
+    def send_whole_response(self, status: int, headers: Any, body: bytes) -> Awaitable[None]:
+        """``http.response.start`` and one final ``http.response.body``, in one call.
+
+        The same checks and the same bytes on the wire as those two messages, without
+        building them: a framework that holds this server's own ``send`` (a bound method
+        of this object, so no middleware wraps it) may call this through
+        ``send.__self__`` to answer with a complete body (docs/server.md).
+        """
+        if self.disconnected:
+            raise ClientDisconnected("client disconnected")
+        if self.state != INIT:
+            raise ProtocolViolation(
+                f"a whole response is not allowed in response state {STATE_NAMES[self.state]}",
+                message_type="http.response.start",
+            )
+        # The status is checked where the head is written: a status that is not a known
+        # int takes render_head's path, which refuses what is not an int in 200-999.
+        if type(body) is not bytes:
+            body = _as_bytes(body)
+        self.status = status
+        self.response_headers = headers
+        self.state = STARTED
+        return self._send_last(body)
+
+    def _send_last(self, body: bytes) -> Awaitable[None]:
+        """Write the head (the response is STARTED) with ``body``, its whole body."""
+        # The common case, inlined: every header a known-good pair, keep-alive, a body
+        # with the usual framing: one join, one write.
+        proto = self.proto
+        pstate = proto.state
+        size = len(body)
+        fast = self.simple and self.body_done and not pstate.shutting_down
+        if fast:
+            line = _PLAIN_STATUS_LINES.get(self.status)
+            if line is None:
+                fast = False
+            else:
+                parts = [line]
+                append = parts.append
+                get = _LINES.get
+                own_length = False
+                try:
+                    for pair in self.response_headers:
+                        line = get(pair)
+                        if line is None:
+                            # A remembered content-length equal to the body's
+                            # size, once, is the line written below anyway.
+                            if own_length or _LENGTH_PAIRS.get(pair) != size:
+                                fast = False
+                                break
+                            own_length = True
+                            continue
+                        append(line)
+                except TypeError:
+                    fast = False
+        if fast:
+            append(pstate.default_lines)
+            append(_LENGTH_LINES.get(size) or length_line(size))
+            append(b"\r\n")
+            append(body)
+            proto.transport.write(b"".join(parts))
+            self.sent = size
+            self.state = DONE
+            if self.waiter is not None:
+                self.wake()
+            proto.response_complete(self)
+            return proto.done
+        head, framing, length, self.keep_alive = render_head(
+            self.status,
+            self.response_headers,
+            pstate.default_lines,
+            self.keep_alive and self.body_done and not pstate.shutting_down,
+            self.http11,
+            size,
+            self.head_request,
+            self.trailers,
+        )
+        self.framing = framing
+        self.remaining = length
+        self.state = BODY
+        self._write_more(body, False, head)
         if self.proto.write_paused:
             return self.proto.drain()
         return self.proto.done

@@ -18,7 +18,9 @@ from vivace.types import ASGIApp, Message, Receive, Scope, Send
 from vivace.web._concurrency import DEFAULT_THREAD_POOL_SIZE, ThreadPool
 from vivace.web._config import CONFIG_KEY, ExceptionHandler, Limits, WebConfig
 from vivace.web._datastructures import State, URLPath
-from vivace.web._handlers import serve_guarded
+from vivace.web._handlers import answer_handler_error, serve_guarded, to_response
+from vivace.web._request import Request
+from vivace.web._responses import Response, whole_responder
 from vivace.web._router import Router
 from vivace.web._routing import BaseRoute
 from vivace.web._websocket_routing import answer_websocket_error
@@ -26,6 +28,8 @@ from vivace.web._websockets import WebSocket, WebSocketState
 from vivace.web.middleware._base import Middleware
 
 __all__ = ["App"]
+
+_RESPONSE_CALL = Response.__call__
 
 LifespanFactory = Callable[[Any], AbstractAsyncContextManager[Any] | AsyncIterator[Any]]
 
@@ -254,10 +258,34 @@ class App:
             route, child = router.resolve(scope)
             if route is None:
                 await serve_guarded(router.unmatched, scope, receive, send)
-            elif route.guarded:
-                await route.dispatch(child, receive, send, True)  # type: ignore[call-arg]
-            else:
+                return
+            handler = route.request_handler
+            if handler is None:
                 await serve_guarded(route.dispatch, child, receive, send)
+                return
+            # The route's own work (Route._handle_async) done here, one coroutine less,
+            # and server errors answered as ServerErrorMiddleware would: nothing was sent
+            # while the handler ran, so no wrapper around send has to tell.
+            request = Request(child, receive, send)
+            try:
+                result = await handler(request)
+                response = result if isinstance(result, Response) else to_response(result)
+            except Exception as exc:
+                handled = await answer_handler_error(request, exc, receive, send)
+                if handled is None:
+                    return
+                response = handled
+            try:
+                if type(response).__call__ is not _RESPONSE_CALL:
+                    await serve_guarded(response, child, receive, send)
+                elif response.background is None and (respond := whole_responder(send)):
+                    body = b"" if child["method"] == "HEAD" else response.body
+                    await respond(response.status_code, response.raw_headers, body)
+                else:
+                    await response(child, receive, send)
+            finally:
+                if request._form is not None:
+                    await request.close()
             return
         # As ServerErrorMiddleware: answer if nothing was sent, re-raise server errors.
         await serve_guarded(stack, scope, receive, send)

@@ -31,6 +31,7 @@ from vivace.web._responses import (
 
 __all__ = [
     "answer_exception",
+    "answer_handler_error",
     "debug_response",
     "handle_exception",
     "http_exception_response",
@@ -118,6 +119,23 @@ async def answer_exception(
     response = await server_error_response(request, exc, debug=debug, handler=handler)
     await response(scope, receive, send)
     return False
+
+
+async def answer_handler_error(
+    request: Request, exc: Exception, receive: Receive, send: Send
+) -> Response | None:
+    """``handle_exception`` for a caller with nothing above it to answer server errors
+    (an ``App`` with no middleware calling a handler itself): what has no handler, or
+    what the handler for it raises, is answered here (a 500) and re-raised for the server
+    to log. ``None`` when nothing is left to send."""
+    try:
+        return await handle_exception(request, exc)
+    except Exception as error:
+        if not await answer_exception(
+            request.scope, receive, send, error, handler=None, debug=None
+        ):
+            raise
+        return None
 
 
 async def serve_guarded(

@@ -13,7 +13,7 @@ and then stops the body iterator (its ``finally`` blocks run); see ``stream_unti
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
@@ -32,6 +32,8 @@ __all__ = [
     "RedirectResponse",
     "Response",
     "StreamingResponse",
+    "send_response",
+    "whole_responder",
 ]
 
 _CONTENT_TYPES: dict[tuple[str, str], tuple[bytes, bytes]] = {}
@@ -65,6 +67,34 @@ def length_header(size: int) -> tuple[bytes, bytes]:
         if len(_LENGTHS) < 4096:
             _LENGTHS[size] = pair
     return pair
+
+
+def whole_responder(send: Send) -> Callable[[int, Any, bytes], Awaitable[None]] | None:
+    """vivace.server's way to take a complete response in one call, if ``send`` has one.
+
+    vivace.server's ``send`` is a bound method of the request's cycle object, whose
+    ``send_whole_response(status, headers, body)`` does what ``http.response.start`` and
+    one final ``http.response.body`` do, without the two message dicts and the second
+    call. A ``send`` wrapped by a middleware is another callable with no such method, so
+    whatever intercepts the messages still sees them.
+    """
+    respond: Callable[[int, Any, bytes], Awaitable[None]] | None = getattr(
+        getattr(send, "__self__", None), "send_whole_response", None
+    )
+    return respond
+
+
+def send_response(
+    response: Response, scope: Scope, receive: Receive, send: Send
+) -> Awaitable[None]:
+    """What sends ``response``: one awaitable from the server for a plain complete response
+    with no background task (see ``whole_responder``), else the response's own call."""
+    if type(response).__call__ is _RESPONSE_CALL and response.background is None:
+        respond = whole_responder(send)
+        if respond is not None:
+            body = b"" if scope.get("method") == "HEAD" else response.body
+            return respond(response.status_code, response.raw_headers, body)
+    return response(scope, receive, send)
 
 
 def _no_body_status(status_code: int) -> bool:
@@ -226,16 +256,27 @@ class Response:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
         body = b"" if scope.get("method") == "HEAD" else self.body
-        await send({"type": "http.response.body", "body": body})
+        respond = whole_responder(send)
+        if respond is not None:
+            await respond(self.status_code, self.raw_headers, body)
+        else:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
         if self.background is not None:
             await self.background()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code})"
+
+
+_RESPONSE_CALL = Response.__call__
 
 
 class PlainTextResponse(Response):
