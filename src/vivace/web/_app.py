@@ -253,8 +253,7 @@ class App:
             return
         router = self.router
         if stack is router:
-            # No middleware: resolve the route here (one coroutine less), and let a
-            # function route answer its own server errors (no send wrapper either).
+            # No middleware: resolve the route here (no Router coroutine).
             route, child = router.resolve(scope)
             if route is None:
                 await serve_guarded(router.unmatched, scope, receive, send)
