@@ -381,7 +381,14 @@ def test_content_length_pairs_are_remembered_within_a_bound(
 def test_bytes_content_goes_through_an_overridden_render() -> None:
     class Upper(Response):
         def render(self, content: Any) -> bytes:
-            return bytes(content).upper()
+            return (content.encode() if isinstance(content, str) else bytes(content)).upper()
 
-    assert Upper(b"abc").body == b"ABC"  # the subclass's render, bytes or not
+    class Latin(PlainTextResponse):
+        charset = "latin-1"
+
+    # The subclass's render, for bytes and str content alike.
+    assert Upper(b"abc").body == b"ABC" and Upper("abc").body == b"ABC"
     assert Response(b"abc").body == b"abc" and PlainTextResponse(b"abc").body == b"abc"
+    assert PlainTextResponse("\xe9").body == b"\xc3\xa9" and Latin("\xe9").body == b"\xe9"
+    assert Latin("x").raw_headers[0] == (b"content-type", b"text/plain; charset=latin-1")
+    assert Response(bytearray(b"ab")).body == b"ab" and Response(None).body == b""

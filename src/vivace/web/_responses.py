@@ -117,13 +117,13 @@ class Response:
     media_type: ClassVar[str | None] = None
     charset: ClassVar[str] = "utf-8"
     _content_type: ClassVar[tuple[bytes, bytes] | None] = None
-    #: True while ``render`` is Response's own, which returns bytes content as it is:
-    #: ``__init__`` then skips the call for bytes.
-    _bytes_as_is: ClassVar[bool] = True
+    #: True while ``render`` is Response's own: ``__init__`` then does its work for bytes
+    #: and str content without the call.
+    _own_render: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._bytes_as_is = cls.render is Response.render
+        cls._own_render = cls.render is Response.render
         media_type = cls.__dict__.get("media_type", cls.media_type)
         cls._content_type = (
             content_type_header(media_type, cls.charset) if media_type is not None else None
@@ -139,18 +139,20 @@ class Response:
     ) -> None:
         self.status_code = status_code
         self.background = background
-        if type(content) is bytes and self._bytes_as_is:
-            body = self.body = content
+        if not self._own_render:
+            body = self.render(content)
+        elif type(content) is bytes:
+            body = content
+        elif type(content) is str:
+            body = content.encode(self.charset)
         else:
-            body = self.body = self.render(content)
-        if headers is None and media_type is None and (status_code >= 200 and status_code != 204):
+            body = self.render(content)
+        self.body = body
+        if status_code == 200 and headers is None and media_type is None:
             # The common case: the class's content type, nothing to validate or merge.
             content_type = self._content_type
-            size = len(body)
-            length = _LENGTHS.get(size) or length_header(size)
+            length = _LENGTHS.get(len(body)) or length_header(len(body))
             self.raw_headers = [content_type, length] if content_type is not None else [length]
-            if status_code == 304:
-                self.raw_headers.pop()
             return
         if media_type is None:
             media_type = self.media_type
