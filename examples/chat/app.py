@@ -86,8 +86,11 @@ async def chat(websocket: WebSocket) -> None:
     if len(room) > MAX_ROOM:
         raise WebSocketException(1008, "room name too long")
     channel = f"room:{room}"
-    await websocket.accept()
+    # Subscribe first: once the page shows "connected", what anyone publishes to the room
+    # reaches it (accepting first left a window, while the subscription was still being
+    # set up, in which another worker's messages were lost).
     async with broadcast.subscribe(channel) as subscriber:
+        await websocket.accept()
         sender = asyncio.get_running_loop().create_task(forward(websocket, subscriber))
         try:
             await websocket.send_json({"type": "system", "text": f"welcome to {room}"})
