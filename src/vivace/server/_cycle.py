@@ -309,18 +309,7 @@ class RequestCycle:
                 self.wake()
             proto.response_complete(self)
             return proto.done
-        head, framing, length, self.keep_alive = render_head(
-            self.status,
-            self.response_headers,
-            pstate.default_lines,
-            self.keep_alive and self.body_done and not pstate.shutting_down,
-            self.http11,
-            size,
-            self.head_request,
-            self.trailers,
-        )
-        self.framing = framing
-        self.remaining = length
+        head = self._head(size)
         self.state = BODY
         self._write_more(body, False, head)
         if self.proto.write_paused:
