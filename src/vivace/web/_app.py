@@ -20,7 +20,7 @@ from vivace.web._config import CONFIG_KEY, ExceptionHandler, Limits, WebConfig
 from vivace.web._datastructures import State, URLPath
 from vivace.web._handlers import answer_handler_error, serve_guarded, to_response
 from vivace.web._request import Request
-from vivace.web._responses import Response, whole_responder
+from vivace.web._responses import Response, send_response
 from vivace.web._router import Router
 from vivace.web._routing import BaseRoute
 from vivace.web._websocket_routing import answer_websocket_error
@@ -275,13 +275,10 @@ class App:
                     return
                 response = handled
             try:
-                if type(response).__call__ is not _RESPONSE_CALL:
-                    await serve_guarded(response, child, receive, send)
-                elif response.background is None and (respond := whole_responder(send)):
-                    body = b"" if child["method"] == "HEAD" else response.body
-                    await respond(response.status_code, response.raw_headers, body)
+                if type(response).__call__ is _RESPONSE_CALL:
+                    await send_response(response, child, receive, send)
                 else:
-                    await response(child, receive, send)
+                    await serve_guarded(response, child, receive, send)
             finally:
                 if request._form is not None:
                     await request.close()
