@@ -119,7 +119,7 @@ def test_converters_refuse(path: str, url: str) -> None:
 def test_whole_segment_templates_matched_without_regex() -> None:
     # Literal and whole-segment parameter templates get a generated matcher; literals
     # with quotes and backslashes must stay literals in the generated source.
-    from vivace.web._router import _segment_matcher
+    from vivace.web._router import _whole_segments
 
     paths = ["/it's/{v:int}", '/q"\\/{a}/{b:int}/x', "/{a}/{b:float}"]
     app = App(routes=[Route(p, echo_params, name=str(i)) for i, p in enumerate(paths)])
@@ -129,10 +129,54 @@ def test_whole_segment_templates_matched_without_regex() -> None:
     assert c.get('/q"\\/z/8/y').status_code == 404
     assert c.get("/k/2.5").json() == {"a": "k", "b": "2.5", "route": "2"}
     assert c.get("/k/x").status_code == 404
-    assert _segment_matcher(PathTemplate("/a/{v:int}").segments) is not None
-    assert _segment_matcher(PathTemplate("/a/v{v:int}").segments) is None  # mixed
-    assert _segment_matcher(PathTemplate("/a/{v:path}").segments) is None  # rest
-    assert _segment_matcher(PathTemplate("/").segments) is not None
+    assert _whole_segments(PathTemplate("/a/{v:int}").segments)
+    assert not _whole_segments(PathTemplate("/a/v{v:int}").segments)  # mixed
+    assert not _whole_segments(PathTemplate("/a/{v:path}").segments)  # rest
+    assert _whole_segments(PathTemplate("/").segments)
+
+
+def test_routes_sharing_an_index_key_tried_in_order_by_one_function() -> None:
+    # Routes whose paths have the same segment count and first segment are matched by one
+    # generated function: methods first, then segments, in declaration order, a failing
+    # converter falling through to the next route, as the general loop does.
+    class Hex(Converter[int]):
+        regex = "[0-9a-f]+"
+
+        def convert(self, value: str) -> int:
+            return int(value, 16)
+
+        def to_string(self, value: int) -> str:
+            return f"{value:x}"
+
+    register_converter("hexa", Hex())
+    try:
+        app = App(
+            routes=[
+                Route("/items/{a:int}", echo_params, name="int-get"),
+                Route("/items/{a:int}", echo_params, methods=["POST"], name="int-post"),
+                Route("/items/{h:hexa}", echo_params, methods=["PUT"], name="hex-put"),
+                Route("/items/{s}", echo_params, methods=["GET", "PUT", "POST"], name="str"),
+                Route("/{x:hexa}/check1_0(", echo_params, name="lit-1"),
+                Route("/{x:hexa}/{y:hexa}", echo_params, name="hex-2"),
+            ]
+        )
+        c = TestClient(app)
+        assert c.get("/items/7").json() == {"a": "7", "route": "int-get"}
+        assert c.post("/items/7").json() == {"a": "7", "route": "int-post"}
+        assert c.put("/items/ff").json() == {"h": "255", "route": "hex-put"}
+        assert c.put("/items/zz").json() == {"s": "zz", "route": "str"}
+        assert c.get("/items/abc").json() == {"s": "abc", "route": "str"}
+        huge = "9" * 5000  # int() refuses it (sys.get_int_max_str_digits): the next route
+        assert c.get(f"/items/{huge}").json() == {"s": huge, "route": "str"}
+        r = c.delete("/items/7")
+        assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD, POST, PUT"
+        assert c.get("/ab/check1_0(").json() == {"x": "171", "route": "lit-1"}
+        assert c.get("/ab/cd").json() == {"x": "171", "y": "205", "route": "hex-2"}
+        assert c.get("/ab/zz").status_code == 404
+        matcher = app.router._matcher
+        assert matcher is not None and (2, "items") in matcher.compiled
+    finally:
+        del CONVERTERS["hexa"]
 
 
 def test_custom_converter_and_mixed_segments() -> None:

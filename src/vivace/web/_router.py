@@ -50,9 +50,10 @@ Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
 class _Entry:
-    """A route or mount with parameters, matched by its compiled regex."""
+    """A route or mount with parameters, matched by its compiled regex, or for a template
+    of whole segments (``segments``) by generated code (``fast``, ``_compile_entries``)."""
 
-    __slots__ = ("converters", "fast", "index", "is_mount", "match", "route")
+    __slots__ = ("converters", "fast", "index", "is_mount", "match", "route", "segments")
 
     def __init__(self, index: int, route: Route | Mount) -> None:
         self.index = index
@@ -62,7 +63,9 @@ class _Entry:
         regex = route.prefix_regex if isinstance(route, Mount) else template.regex
         self.match = regex.match
         self.converters = tuple((name, c.convert) for name, c in template.converters.items())
-        self.fast = None if self.is_mount else _segment_matcher(template.segments)
+        segments = None if self.is_mount else template.segments
+        self.segments = segments if _whole_segments(segments) else None
+        self.fast = _compile_entries([self])
 
     def try_match(self, path: str) -> Match | None:
         m = self.match(path)
@@ -80,23 +83,25 @@ class _Entry:
         return self.route, params, None
 
 
-def _segment_matcher(
-    segments: Sequence[object] | None,
-) -> Callable[[list[str]], dict[str, Any] | None] | None:
-    """A function matching a request's split path against a template made only of
-    literal segments and whole-segment parameters, without the regex; ``None`` for
-    other templates (mixed segments, a ``path`` parameter), which keep the regex.
+def _whole_segments(segments: Sequence[object] | None) -> bool:
+    """Whether a template is only literal segments and whole-segment parameters (else,
+    with mixed segments or a ``path`` parameter, it keeps the regex)."""
+    return segments is not None and all(type(seg) is str or type(seg) is Param for seg in segments)
 
-    The function is generated once per route, as source, so a request pays for one
-    comparison per literal segment and one check per parameter: ``/users/{id:int}``
-    becomes ``s[2] == "users"``, an ASCII-digits test and ``int()``. It takes
-    ``path.split("/")`` of a path with as many segments as the template (the router's
-    index guarantees that). Converters run in declaration order; a ``ValueError`` from
-    one means no match, as with the regex.
+
+def _segment_code(
+    segments: Sequence[object], tag: int, namespace: dict[str, Any]
+) -> tuple[str, str]:
+    """How to match a request's split path (``s``) against a template of whole segments,
+    as Python source: the test, and the dict of converted parameters. Converters it
+    calls are put in ``namespace`` under names ending in ``_{tag}``.
+
+    A request then pays for one comparison per literal segment and one check per
+    parameter: ``/users/{id:int}`` becomes ``s[2] == "users"``, an ASCII-digits test and
+    ``int()``. The code reads ``path.split("/")`` of a path with as many segments as the
+    template (the router's index guarantees that). Converters run in declaration order;
+    a ``ValueError`` from one means no match, as with the regex.
     """
-    if segments is None or not all(type(seg) is str or type(seg) is Param for seg in segments):
-        return None
-    namespace: dict[str, Any] = {}
     tests: list[str] = []
     values: list[str] = []
     for offset, seg in enumerate(segments, start=1):  # s[0] is the "" before the first "/"
@@ -113,21 +118,40 @@ def _segment_matcher(
             tests.append(f"s[{offset}] != ''")
             values.append(f"{seg.name!r}: s[{offset}]")
         else:
-            namespace[f"check{offset}"] = seg.check
-            namespace[f"convert{offset}"] = converter.convert
-            tests.append(f"check{offset}(s[{offset}])")
-            values.append(f"{seg.name!r}: convert{offset}(s[{offset}])")
-    source = (
-        "def match(s):\n"
-        f"    if not ({' and '.join(tests) or 'True'}):\n"
-        "        return None\n"
-        "    try:\n"
-        f"        return {{{', '.join(values)}}}\n"
-        "    except ValueError:\n"  # int() past sys.get_int_max_str_digits(), a converter
-        "        return None\n"
-    )
-    exec(source, namespace)  # the source is built above from repr()-escaped literals
-    match: Callable[[list[str]], dict[str, Any] | None] = namespace["match"]
+            check, convert = f"check{offset}_{tag}", f"convert{offset}_{tag}"
+            namespace[check] = seg.check
+            namespace[convert] = converter.convert
+            tests.append(f"{check}(s[{offset}])")
+            values.append(f"{seg.name!r}: {convert}(s[{offset}])")
+    return " and ".join(tests) or "True", "{" + ", ".join(values) + "}"
+
+
+def _compile_entries(entries: Sequence[_Entry]) -> Callable[[list[str], str], Match | None] | None:
+    """One generated function that tries ``entries`` in order on a split path and a
+    method, as the router's loop would (methods first, then the segments), returning the
+    first match; ``None`` unless every entry has segment code. A list of entries costs a
+    single call, not a call per entry."""
+    if not entries or any(entry.segments is None for entry in entries):
+        return None
+    namespace: dict[str, Any] = {}
+    lines = ["def match(s, method):"]
+    for n, entry in enumerate(entries):
+        test, values = _segment_code(entry.segments, n, namespace)  # type: ignore[arg-type]
+        namespace[f"route_{n}"] = entry.route
+        methods = entry.route.methods
+        if methods is not None:
+            namespace[f"methods_{n}"] = methods
+            test = f"method in methods_{n} and {test}"
+        lines += [
+            f"    if {test}:",
+            "        try:",
+            f"            return route_{n}, {values}, None",
+            "        except ValueError:",  # int() past sys.get_int_max_str_digits()
+            "            pass",
+        ]
+    lines.append("    return None")
+    exec("\n".join(lines), namespace)  # built above from repr()-escaped literals
+    match: Callable[[list[str], str], Match | None] = namespace["match"]
     return match
 
 
@@ -142,7 +166,7 @@ def _first_segment(path: str) -> str | None:
 
 
 class _Matcher:
-    __slots__ = ("fixed", "has_dynamic", "merged", "others", "static", "variable")
+    __slots__ = ("compiled", "fixed", "has_dynamic", "merged", "others", "static", "variable")
 
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
         self.static: dict[str, list[BaseRoute]] = {}
@@ -158,6 +182,13 @@ class _Matcher:
         # For each key of ``fixed``, every entry a request with that key can match, in
         # declaration order: one dict lookup finds them all.
         self.merged = {key: self._entries(*key) for key in self.fixed}
+        # The same, as one generated function per key, where every entry is a template
+        # of whole segments (see _compile_entries).
+        self.compiled = {
+            key: match
+            for key, entries in self.merged.items()
+            if (match := _compile_entries(entries)) is not None
+        }
 
     def _entries(self, count: int, first: str | None) -> list[_Entry]:
         entries = [
@@ -222,20 +253,23 @@ class _Matcher:
         # path and method wins.
         segments = path.split("/")
         key = (len(segments) - 1, segments[1])
+        compiled = self.compiled.get(key)
+        if compiled is not None:
+            return compiled(segments, method)
         entries = self.merged.get(key)
         if entries is None:
             entries = self._entries(*key)
         for entry in entries:
+            fast = entry.fast
+            if fast is not None:
+                found = fast(segments, method)
+                if found is not None:
+                    return found
+                continue
             route = entry.route
             methods = route.methods
             if methods is not None and method not in methods:
                 continue  # checked first: cheaper than the regex
-            fast = entry.fast
-            if fast is not None:
-                found = fast(segments)
-                if found is not None:
-                    return route, found, None
-                continue
             m = entry.match(path)
             if m is None:
                 continue
