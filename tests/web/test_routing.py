@@ -135,19 +135,22 @@ def test_whole_segment_templates_matched_without_regex() -> None:
     assert _whole_segments(PathTemplate("/").segments)
 
 
+class Hex(Converter[int]):
+    """Lower-case hexadecimal numbers, a custom converter for the tests below."""
+
+    regex = "[0-9a-f]+"
+
+    def convert(self, value: str) -> int:
+        return int(value, 16)
+
+    def to_string(self, value: int) -> str:
+        return f"{value:x}"
+
+
 def test_routes_sharing_an_index_key_tried_in_order_by_one_function() -> None:
     # Routes whose paths have the same segment count and first segment are matched by one
     # generated function: methods first, then segments, in declaration order, a failing
     # converter falling through to the next route, as the general loop does.
-    class Hex(Converter[int]):
-        regex = "[0-9a-f]+"
-
-        def convert(self, value: str) -> int:
-            return int(value, 16)
-
-        def to_string(self, value: int) -> str:
-            return f"{value:x}"
-
     register_converter("hexa", Hex())
     try:
         app = App(
@@ -180,15 +183,6 @@ def test_routes_sharing_an_index_key_tried_in_order_by_one_function() -> None:
 
 
 def test_custom_converter_and_mixed_segments() -> None:
-    class Hex(Converter[int]):
-        regex = "[0-9a-f]+"
-
-        def convert(self, value: str) -> int:
-            return int(value, 16)
-
-        def to_string(self, value: int) -> str:
-            return f"{value:x}"
-
     register_converter("hex", Hex())
     try:
         app = App(
