@@ -87,14 +87,22 @@ def whole_responder(send: Send) -> Callable[[int, Any, bytes], Awaitable[None]] 
 def send_response(
     response: Response, scope: Scope, receive: Receive, send: Send
 ) -> Awaitable[None]:
-    """What sends ``response``: one awaitable from the server for a plain complete response
-    with no background task (see ``whole_responder``), else the response's own call."""
+    """What sends ``response``: for a plain complete response with no background task, one
+    awaitable from the server (see ``whole_responder``) or the two messages (checked once,
+    here); else the response's own call."""
     if type(response).__call__ is _RESPONSE_CALL and response.background is None:
         respond = whole_responder(send)
+        body = b"" if scope.get("method") == "HEAD" else response.body
         if respond is not None:
-            body = b"" if scope.get("method") == "HEAD" else response.body
             return respond(response.status_code, response.raw_headers, body)
+        return _send_messages(send, response.status_code, response.raw_headers, body)
     return response(scope, receive, send)
+
+
+async def _send_messages(send: Send, status: int, headers: Any, body: bytes) -> None:
+    """A complete response as its two ASGI messages."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _no_body_status(status_code: int) -> bool:
@@ -263,14 +271,7 @@ class Response:
         if respond is not None:
             await respond(self.status_code, self.raw_headers, body)
         else:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": self.status_code,
-                    "headers": self.raw_headers,
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _send_messages(send, self.status_code, self.raw_headers, body)
         if self.background is not None:
             await self.background()
 
