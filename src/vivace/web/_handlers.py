@@ -31,6 +31,7 @@ from vivace.web._responses import (
 
 __all__ = [
     "answer_exception",
+    "answer_handled",
     "answer_handler_error",
     "debug_response",
     "handle_exception",
@@ -102,20 +103,25 @@ async def handle_exception(request: Request, exc: Exception) -> Response | None:
     raise exc
 
 
+async def answer_handled(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """Send the response ``handle_exception`` gives for ``exc`` (nothing, if none)."""
+    response = await handle_exception(Request(scope, receive, send), exc)
+    if response is not None:
+        await response(scope, receive, send)
+
+
 async def answer_exception(
     scope: Scope, receive: Receive, send: Send, exc: Exception, *, handler: Any, debug: bool | None
 ) -> bool:
     """Answer ``exc`` (nothing sent yet). True if it was handled; False if it was a server
     error, answered with a 500, that the caller must re-raise."""
     config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
-    request = Request(scope, receive, send)
     if isinstance(exc, HTTPException | ClientDisconnect) or config.handler_for(exc):
-        response = await handle_exception(request, exc)
-        if response is not None:
-            await response(scope, receive, send)
+        await answer_handled(scope, receive, send, exc)
         return True
     debug = config.debug if debug is None else debug
     handler = handler if handler is not None else config.server_error_handler
+    request = Request(scope, receive, send)
     response = await server_error_response(request, exc, debug=debug, handler=handler)
     await response(scope, receive, send)
     return False
@@ -166,9 +172,7 @@ async def serve_guarded(
         if started:
             raise
         if not server_errors:
-            response = await handle_exception(Request(scope, receive, send), exc)
-            if response is not None:
-                await response(scope, receive, send)
+            await answer_handled(scope, receive, send, exc)
         elif not await answer_exception(scope, receive, send, exc, handler=handler, debug=debug):
             raise
 

@@ -26,7 +26,7 @@ from vivace.web._endpoints import (
     serve_endpoint,
 )
 from vivace.web._exceptions import HTTPException, NoMatchFound
-from vivace.web._handlers import handle_exception, serve_guarded, to_response
+from vivace.web._handlers import answer_handled, handle_exception, serve_guarded, to_response
 from vivace.web._paths import PathTemplate
 from vivace.web._request import Request
 from vivace.web._responses import Response, send_response
@@ -56,10 +56,7 @@ async def send_error(scope: Scope, receive: Receive, send: Send, exc: HTTPExcept
 
         await send_websocket_error(scope, receive, send, exc)
         return
-    request = Request(scope, receive, send)
-    response = await handle_exception(request, exc)
-    if response is not None:
-        await response(scope, receive, send)
+    await answer_handled(scope, receive, send, exc)
 
 
 class BaseRoute:
