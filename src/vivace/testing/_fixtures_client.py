@@ -2,6 +2,9 @@
 
 Imports of ``vivace.testing`` happen inside the fixtures: pytest loads plugins before
 coverage starts, and a plugin import must stay cheap for every test run.
+
+The async fixture needs pytest-asyncio. Without it the plugin still loads (the sync
+fixtures work), and requesting the async fixture fails with what to install.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+
+from vivace.testing._fixtures_async import async_fixture
 
 __all__ = ["vivace_async_client_factory", "vivace_client_factory"]
 
@@ -35,28 +40,22 @@ def vivace_client_factory() -> Iterator[Callable[..., Any]]:
         clients.pop().__exit__(None, None, None)
 
 
-try:
-    import pytest_asyncio
-except ImportError:  # pragma: no cover - pytest-asyncio is in the dev extra
-    pass
-else:
+@async_fixture
+async def vivace_async_client_factory() -> AsyncIterator[Callable[..., Any]]:
+    """Make entered ``AsyncTestClient`` objects; all are closed at teardown.
 
-    @pytest_asyncio.fixture
-    async def vivace_async_client_factory() -> AsyncIterator[Callable[..., Any]]:
-        """Make entered ``AsyncTestClient`` objects; all are closed at teardown.
+    ``client = await vivace_async_client_factory(app, ...)``.
+    """
+    from vivace.testing import AsyncTestClient
 
-        ``client = await vivace_async_client_factory(app, ...)``.
-        """
-        from vivace.testing import AsyncTestClient
+    clients: list[AsyncTestClient] = []
 
-        clients: list[AsyncTestClient] = []
+    async def make(app: Any, **kwargs: Any) -> AsyncTestClient:
+        client = AsyncTestClient(app, **kwargs)
+        await client.__aenter__()
+        clients.append(client)
+        return client
 
-        async def make(app: Any, **kwargs: Any) -> AsyncTestClient:
-            client = AsyncTestClient(app, **kwargs)
-            await client.__aenter__()
-            clients.append(client)
-            return client
-
-        yield make
-        while clients:
-            await clients.pop().__aexit__(None, None, None)
+    yield make
+    while clients:
+        await clients.pop().__aexit__(None, None, None)

@@ -6,6 +6,8 @@
 - ``vivace_db``: that Database in rollback mode for one test: every statement of the
   test and of the app it drives — in any task, transactions included (they become
   savepoints) — runs in one transaction that is rolled back at teardown.
+
+Both are async: they need pytest-asyncio (see ``_fixtures_async``).
 """
 
 from __future__ import annotations
@@ -16,32 +18,30 @@ from typing import Any
 
 import pytest
 
+from vivace.testing._fixtures_async import async_fixture
+
 __all__ = ["vivace_database", "vivace_db"]
 
-try:
-    import pytest_asyncio
-except ImportError:  # pragma: no cover - pytest-asyncio is in the dev extra
-    pass
-else:
 
-    @pytest_asyncio.fixture
-    async def vivace_database() -> AsyncIterator[Any]:
-        """A connected ``vivace.db.Database`` for ``VIVACE_DATABASE_URL`` (override me)."""
-        from vivace.db import Database
+@async_fixture
+async def vivace_database() -> AsyncIterator[Any]:
+    """A connected ``vivace.db.Database`` for ``VIVACE_DATABASE_URL`` (override me)."""
+    from vivace.db import Database
 
-        url = os.environ.get("VIVACE_DATABASE_URL")
-        if not url:
-            pytest.fail(
-                "vivace_db needs a database: set VIVACE_DATABASE_URL, or override the "
-                "vivace_database fixture to return your app's Database",
-                pytrace=False,
-            )
-        database = Database(url)
-        async with database:
-            yield database
+    url = os.environ.get("VIVACE_DATABASE_URL")
+    if not url:
+        pytest.fail(
+            "vivace_db needs a database: set VIVACE_DATABASE_URL, or override the "
+            "vivace_database fixture to return your app's Database",
+            pytrace=False,
+        )
+    database = Database(url)
+    async with database:
+        yield database
 
-    @pytest_asyncio.fixture
-    async def vivace_db(vivace_database: Any) -> AsyncIterator[Any]:
-        """The database in rollback mode: nothing the test writes survives it."""
-        async with vivace_database.force_rollback():
-            yield vivace_database
+
+@async_fixture
+async def vivace_db(vivace_database: Any) -> AsyncIterator[Any]:
+    """The database in rollback mode: nothing the test writes survives it."""
+    async with vivace_database.force_rollback():
+        yield vivace_database
