@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from . import _compat
 from ._errors import InterfaceError, ParameterError
 
 __all__ = ["CoreCompiler", "RawStatement", "parse_raw"]
@@ -184,7 +185,7 @@ class _Compiled:
         self.compiled = compiled
         self.sql: str = compiled.string
         self.positiontup: tuple[str, ...] = tuple(compiled.positiontup or ())
-        processors = compiled._bind_processors
+        processors = _compat.bind_processors(compiled)
         self.bind_processors = [processors.get(name) for name in self.positiontup]
         self.expanding = bool(compiled.post_compile_params or compiled.literal_execute_params)
         self.prefetch = [
@@ -200,11 +201,8 @@ class _Compiled:
         # default, so execute_many can build rows without SQLAlchemy's per-row work.
         provided = set(keys) | {key for key, _ in self.prefetch}
         self.direct = not self.expanding and all(n in provided for n in self.positiontup)
-        result_columns = compiled._result_columns
-        result: list[Any] = []
-        if result_columns:
-            dialect = compiled.dialect
-            result = [_result_processor(entry.type, dialect) for entry in result_columns]
+        dialect = compiled.dialect
+        result = [_result_processor(type_, dialect) for type_ in _compat.result_types(compiled)]
         self.result_processors = result if any(p is not None for p in result) else None
 
 
@@ -216,7 +214,7 @@ def _result_processor(type_: Any, dialect: Any) -> Any:
     decode those types natively, so such a type gets no processor.
     """
     try:
-        return type_._cached_result_processor(dialect, None)
+        return type_.dialect_impl(dialect).result_processor(dialect, None)
     except (TypeError, KeyError):
         return None
 
@@ -256,7 +254,7 @@ class CoreCompiler:
 
     def _entry(self, statement: Any, keys: tuple[str, ...]) -> tuple[_Compiled, Any]:
         try:
-            cache_key = statement._generate_cache_key()
+            cache_key = _compat.cache_key(statement)
         except AttributeError:
             raise InterfaceError(
                 f"a query must be a str or a SQLAlchemy Core statement, not {type(statement)!r}"
@@ -311,7 +309,7 @@ class CoreCompiler:
         entry, extracted = self._entry(statement, keys)
         params = self._params(entry, values, extracted)
         if entry.expanding:
-            expanded = entry.compiled._process_parameters_for_postcompile(params)
+            expanded = _compat.expand_postcompile(entry.compiled, params)
             procs = expanded.processors
             args = []
             for name in expanded.positiontup:

@@ -50,6 +50,8 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from vivace.http import _compat
+
 __all__ = [
     "CloseCode",
     "WebSocketClosed",
@@ -164,39 +166,9 @@ _HEAD16 = struct.Struct("!BBH")
 _apply_mask: Callable[[bytes, bytes], bytes]
 
 
-_PROTOCOL: Any = None
-
-
-def _protocol_class() -> Any:
-    """websockets' Protocol, with a close frame allowed between two fragments.
-
-    RFC 6455 section 5.4 lets control frames come in the middle of a fragmented message,
-    and section 5.5.1 says a close frame is answered with a close frame: the message in
-    progress is abandoned and the closing handshake completes normally (1000, not 1002;
-    the Autobahn suite's case 7.1.5 checks exactly this).
-    """
-    global _PROTOCOL
-    if _PROTOCOL is None:
-        from websockets.frames import Opcode
-        from websockets.protocol import Protocol
-
-        class _Protocol(Protocol):
-            def recv_frame(self, frame: Any) -> None:
-                if frame.opcode is Opcode.CLOSE:
-                    self.current_size = None  # the unfinished message is dropped
-                super().recv_frame(frame)
-
-        _PROTOCOL = _Protocol
-    return _PROTOCOL
-
-
 def _load_mask() -> None:
     global _apply_mask
-    try:
-        from websockets.speedups import apply_mask
-    except ImportError:  # pragma: no cover - the wheels ship the speedups
-        from websockets.utils import apply_mask
-    _apply_mask = apply_mask
+    _apply_mask = _compat.apply_mask()
 
 
 # RFC 6455 section 7.4.1 and the IANA registry: the codes an endpoint may put in a frame
@@ -246,7 +218,7 @@ class WebSocketCore:
 
         if "_apply_mask" not in globals():
             _load_mask()
-        Protocol = _protocol_class()
+        Protocol = _compat.protocol_class()
 
         proto = Protocol(
             Side.CLIENT if client else Side.SERVER, max_size=max_message_size, logger=logger
@@ -280,7 +252,7 @@ class WebSocketCore:
     @property
     def should_close(self) -> bool:
         """The shell should close the TCP connection once ``data_to_send()`` is written."""
-        return bool(self._proto.eof_sent)
+        return _compat.finished_writing(self._proto)
 
     @property
     def extensions(self) -> list[Any]:
@@ -293,7 +265,7 @@ class WebSocketCore:
         if self._state == _CLOSED:
             return []
         proto = self._proto
-        if self._fast and not proto.reader.buffer and proto.current_size is None:
+        if self._fast and _compat.at_frame_boundary(proto):
             out, used = self._fast_frames(data)
             if used == len(data):
                 return out
@@ -402,13 +374,14 @@ class WebSocketCore:
                 assert received is not None
                 out.append(self._closed(int(received.code), received.reason))
                 return out
-        if proto.parser_exc is not None and self._state != _CLOSED:
+        failure = _compat.failure(proto)
+        if failure is not None and self._state != _CLOSED:
             # The library failed the connection (protocol error, 1009, bad close frame).
             sent = proto.close_sent
             if sent is not None:
                 out.append(self._closed(int(sent.code), sent.reason))
             else:  # end of stream without a close frame
-                out.append(self._closed(1006, str(proto.parser_exc)))
+                out.append(self._closed(1006, str(failure)))
         return out
 
     def _start_fragments(self, data: bytes, *, text: bool) -> None:

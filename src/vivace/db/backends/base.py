@@ -164,7 +164,7 @@ class Backend:
             (datetime.time, sa.Time()),
         ]
         for python_type, sa_type in pairs:
-            processor = sa_type._cached_bind_processor(dialect)
+            processor = sa_type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 out[python_type] = processor
         return out

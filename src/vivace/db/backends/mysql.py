@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Sequence
 from typing import Any, NoReturn
 
+from .._compat import asyncmy_stream_broken, initialize_mysql_dialect
 from .._errors import (
     CheckViolation,
     ConnectionLost,
@@ -120,7 +121,7 @@ class MySQLConnection(BackendConnection):
 
     def is_alive(self) -> bool:
         conn = self._conn
-        return not self.broken and conn.connected and not conn._stream_broken
+        return not self.broken and conn.connected and not asyncmy_stream_broken(conn)
 
     def in_transaction(self) -> bool:
         return bool(self._conn.get_transaction_status())
@@ -295,11 +296,6 @@ class MySQLBackend(Backend):
         return MySQLConnection(conn)
 
     async def setup(self, connection: BackendConnection) -> None:
-        dialect = self.dialect
-        dialect._parse_server_version(connection.raw.get_server_info())
-        if dialect.is_mariadb:
-            dialect._initialize_mariadb(None)
-        else:  # pragma: no cover - the test servers are MariaDB
-            dialect._initialize_mysql(None)
+        initialize_mysql_dialect(self.dialect, connection.raw.get_server_info())
         # The encoders follow the dialect's server-dependent types (MariaDB's UUID).
         self.encoders = self.make_encoders()
