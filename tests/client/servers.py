@@ -16,6 +16,8 @@ import uvicorn
 
 from vivace.types import ASGIApp
 
+from ..waiting import until
+
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
@@ -101,12 +103,9 @@ async def uvicorn_server(app: ASGIApp, **options: Any) -> AsyncIterator[str]:
     port = sock.getsockname()[1]
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     try:
-        for _ in range(500):
-            if server.started:
-                break
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
+        await until(lambda: server.started or task.done(), what="uvicorn started")
+        if task.done():
+            task.result()
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
@@ -173,12 +172,9 @@ async def vivace_server(app: ASGIApp, **options: Any) -> AsyncIterator[str]:
     server = Server(config)
     task = asyncio.get_running_loop().create_task(server.serve())
     try:
-        for _ in range(500):
-            if server.started.is_set():
-                break
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
+        await until(lambda: server.started.is_set() or task.done(), what="the server started")
+        if task.done():
+            task.result()
         yield f"http://127.0.0.1:{server.bound[0][1]}"
     finally:
         server.exit()

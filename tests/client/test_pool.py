@@ -11,6 +11,7 @@ from vivace.client import Client, Limits, PoolTimeout, Timeout
 from vivace.client._config import DEFAULT_TIMEOUT
 from vivace.client._pool import ConnectionPool, Origin
 
+from ..waiting import until
 from .servers import raw_server, read_request
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -21,6 +22,7 @@ class KeepAlive:
 
     def __init__(self) -> None:
         self.connections = 0
+        self.requests = 0  # request heads received
         self.gate = asyncio.Event()
         self.gate.set()
 
@@ -30,6 +32,7 @@ class KeepAlive:
             head, _ = await read_request(reader)
             if not head:
                 return
+            self.requests += 1
             await asyncio.wait_for(self.gate.wait(), 10)
             writer.write(OK)
             await writer.drain()
@@ -54,12 +57,12 @@ async def test_pool_timeout_and_handover() -> None:
     limits = Limits(max_connections=1)
     async with raw_server(server) as url, Client(limits=limits) as client:
         first = asyncio.ensure_future(client.get(url))
-        await asyncio.sleep(0.05)
+        await until(lambda: server.requests == 1, what="the first request at the server")
         with pytest.raises(PoolTimeout) as info:
             await client.get(url, timeout=Timeout(5.0, pool=0.1))
         assert info.value.request.url == url
         waiting = asyncio.ensure_future(client.get(url))
-        await asyncio.sleep(0.05)
+        await until(lambda: pool_of(client).waiting_count == 1, what="a queued request")
         server.gate.set()
         assert (await first).text == "ok" and (await waiting).text == "ok"
         assert server.connections == 1  # handed over, not reconnected
@@ -87,9 +90,9 @@ async def test_waiter_for_other_origin_wakes_when_a_slot_frees() -> None:
     limits = Limits(max_connections=1, max_keepalive_connections=0)
     async with raw_server(slow) as a, raw_server(fast) as b, Client(limits=limits) as client:
         first = asyncio.ensure_future(client.get(a))
-        await asyncio.sleep(0.05)
+        await until(lambda: slow.requests == 1, what="the first request at the server")
         second = asyncio.ensure_future(client.get(b))
-        await asyncio.sleep(0.05)
+        await until(lambda: pool_of(client).waiting_count == 1, what="a queued request")
         slow.gate.set()
         assert (await first).text == "ok" and (await second).text == "ok"
         assert pool_of(client).idle_count == 0
@@ -101,11 +104,7 @@ async def test_keepalive_expiry_sweeps_idle_connections() -> None:
     async with raw_server(server) as url, Client(limits=limits) as client:
         await client.get(url)
         assert pool_of(client).idle_count == 1
-        for _ in range(200):
-            if pool_of(client).connection_count == 0:
-                break
-            await asyncio.sleep(0.01)
-        assert pool_of(client).connection_count == 0
+        await until(lambda: pool_of(client).connection_count == 0, what="the idle sweep")
         await client.get(url)
         assert server.connections == 2
 
@@ -129,9 +128,9 @@ async def test_closed_pool() -> None:
     async with raw_server(server) as url:
         client = Client(limits=Limits(max_connections=1))
         busy = asyncio.ensure_future(client.get(url))
-        await asyncio.sleep(0.05)
+        await until(lambda: server.requests == 1, what="the first request at the server")
         waiting = asyncio.ensure_future(client.get(url))
-        await asyncio.sleep(0.05)
+        await until(lambda: pool_of(client).waiting_count == 1, what="a queued request")
         await client.aclose()
         with pytest.raises(RuntimeError, match="closed"):
             await waiting

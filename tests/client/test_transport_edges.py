@@ -23,6 +23,7 @@ from vivace.client._config import DEFAULT_TIMEOUT
 from vivace.client._network import HTTPTransport
 from vivace.client._pool import ConnectionPool
 
+from ..waiting import until
 from .servers import raw_server, read_head, read_request, uvicorn_server
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -93,20 +94,23 @@ async def test_server_closes_while_upload_waits() -> None:
 async def test_small_streamed_response_closed_unread_goes_back_to_pool() -> None:
     async with raw_server(keepalive) as url, Client() as client:
         async with client.stream("GET", url) as r:
-            await asyncio.sleep(0.05)  # the whole body has arrived
+            pass  # head and the 2-byte body came in one write, so the body is here too
         assert r.closed
         await r.aclose()
         assert pool_of(client).idle_count == 1
 
 
 async def test_cancelled_request_closes_its_connection() -> None:
+    arrived = asyncio.Event()
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_head(reader)
+        arrived.set()
         await asyncio.sleep(30)
 
     async with raw_server(silent) as url, Client() as client:
         task = asyncio.ensure_future(client.get(url))
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(arrived.wait(), 10)  # cancelled while waiting for the response
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -114,7 +118,11 @@ async def test_cancelled_request_closes_its_connection() -> None:
 
 
 async def test_tls_handshake_that_never_completes() -> None:
+    accepted = 0
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
         await asyncio.sleep(30)
 
     async with raw_server(silent) as url, Client() as client:
@@ -122,7 +130,7 @@ async def test_tls_handshake_that_never_completes() -> None:
         with pytest.raises(ConnectTimeout):
             await client.get(secure, timeout=Timeout(5.0, connect=0.2))
         task = asyncio.ensure_future(client.get(secure))
-        await asyncio.sleep(0.05)
+        await until(lambda: accepted == 2, what="the second connection")  # mid-handshake
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -149,26 +157,26 @@ async def test_sweep_reschedules_while_connections_stay_idle() -> None:
     limits = Limits(keepalive_expiry=0.1)
     async with raw_server(keepalive) as a, raw_server(keepalive) as b, Client(limits=limits) as c:
         await c.get(a)
-        await asyncio.sleep(0.06)
+        await asyncio.sleep(0.06)  # time passing is what this test is about
         await c.get(b)
         await asyncio.sleep(0.06)
         assert pool_of(c).idle_count == 1  # a expired at the first sweep, b is younger
-        for _ in range(100):
-            if pool_of(c).idle_count == 0:
-                break
-            await asyncio.sleep(0.02)
-        assert pool_of(c).idle_count == 0
+        await until(lambda: pool_of(c).idle_count == 0, what="b expired at a later sweep")
 
 
 async def test_closing_pool_fails_every_waiter() -> None:
+    arrived = asyncio.Event()
+
     async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_head(reader)
+        arrived.set()
         await asyncio.sleep(30)
 
     async with raw_server(slow) as url:
         client = Client(limits=Limits(max_connections=1))
         tasks = [asyncio.ensure_future(client.get(url)) for _ in range(3)]
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(arrived.wait(), 10)
+        await until(lambda: pool_of(client).waiting_count == 2, what="two queued requests")
         await client.aclose()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         assert all(isinstance(r, Exception) for r in results)

@@ -1,7 +1,4 @@
-"""The client against vivace's own server (``vivace.server``), over real sockets.
-
-``vivace.server`` is built on another branch; until it is merged, this module is skipped.
-"""
+"""The client against vivace's own server (``vivace.server``), over real sockets."""
 
 from __future__ import annotations
 
@@ -12,10 +9,11 @@ from typing import Any
 
 import pytest
 
+import vivace.server as server_module
 from vivace.client import Client, Limits, Timeout
 from vivace.types import Receive, Scope, Send
 
-server_module = pytest.importorskip("vivace.server")
+from ..waiting import until
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -59,12 +57,9 @@ async def base() -> AsyncIterator[str]:
     )
     server = server_module.Server(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started.is_set():
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
+    await until(lambda: server.started.is_set() or task.done(), what="the server started")
+    if task.done():
+        task.result()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

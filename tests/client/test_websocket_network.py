@@ -32,6 +32,7 @@ from vivace.web import (
     WebSocketRoute,
 )
 
+from ..waiting import until
 from .servers import raw_server, read_head, websocket_server
 
 closed_codes: list[int] = []
@@ -157,10 +158,7 @@ async def test_client_close_reaches_the_app(server: str) -> None:
         async with client.websocket_connect(ws_url(base, "/record")) as ws:
             await ws.close(4321, "bye")
             assert ws.close_code == 4321
-        for _ in range(500):
-            if closed_codes:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: closed_codes, what="the close at the server")
     assert closed_codes == [4321]
 
 
@@ -478,11 +476,8 @@ async def test_backpressure_pauses_reading() -> None:
         client.websocket_connect(ws_url(base, "/")) as ws,
     ):
         assert isinstance(ws, NetworkWebSocketSession)
-        for _ in range(500):
-            if ws._paused_reading:
-                break
-            await asyncio.sleep(0.01)
-        assert ws._paused_reading  # over the high-water mark: the socket stopped reading
+        # Over the high-water mark, the socket stops reading.
+        await until(lambda: ws._paused_reading, what="reading paused")
         received = [await ws.receive_text() for _ in range(count)]
         assert received == [str(i) for i in range(count)]
         assert not ws._paused_reading

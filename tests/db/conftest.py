@@ -23,6 +23,10 @@ import pytest
 
 from vivace.db import Database, OperationalError
 
+from ..waiting import until
+
+__all__ = ["until"]  # re-exported for the db tests
+
 BACKENDS = ["postgresql", "mysql", "sqlite"]
 SERVER_BACKENDS = ["postgresql", "mysql"]
 DEFAULT_URLS = {
@@ -125,16 +129,6 @@ async def items(make_table: TableFactory) -> str:
     return await make_table("(id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL, amount INTEGER)")
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            pytest.fail(f"condition not reached within {timeout} s")
-        await asyncio.sleep(0.005)
-
-
 SESSION_STATE = {
     # The session's current command, or nothing once it is gone.
     "postgresql": "SELECT state FROM pg_stat_activity WHERE pid = :id",
@@ -160,3 +154,30 @@ async def wait_for_session(
         if loop.time() > deadline:
             pytest.fail(f"session {session} did not reach the expected state")
         await asyncio.sleep(0.01)
+
+
+RUNNING = {
+    # Sessions other than the observer's own running a statement whose text matches.
+    "postgresql": "SELECT count(*) FROM pg_stat_activity "
+    "WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE :pattern",
+    "mysql": "SELECT count(*) FROM information_schema.PROCESSLIST "
+    "WHERE ID <> CONNECTION_ID() AND INFO LIKE :pattern",
+}
+
+
+async def wait_for_statement(url: str, backend: str, marker: str) -> None:
+    """Poll the server until a statement holding ``marker`` runs (10 s deadline).
+
+    Give the statement a unique marker (an alias such as ``AS vt_1a2b``): other test runs
+    share the server.
+    """
+    observer = await open_database(url)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not await observer.fetch_val(RUNNING[backend], {"pattern": f"%{marker}%"}):
+            if loop.time() > deadline:
+                pytest.fail(f"no statement holding {marker!r} started on the server")
+            await asyncio.sleep(0.01)
+    finally:
+        await observer.disconnect()

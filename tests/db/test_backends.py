@@ -24,7 +24,7 @@ from vivace.db import (
 from vivace.db.backends import mysql as mysql_backend
 from vivace.db.backends import postgres as pg_backend
 
-from .conftest import backend_url, open_database
+from .conftest import backend_url, open_database, unique_name, wait_for_statement
 
 SLEEP = {"postgresql": "SELECT pg_sleep(30)", "mysql": "SELECT SLEEP(30)"}
 
@@ -103,9 +103,11 @@ async def test_driver_keyword_options_pass_through(server_backend: str, tmp_path
 async def test_cancelled_statement_drops_its_connection(
     server_backend: str, tmp_path: Path, method: str
 ) -> None:
-    db = await open_database(backend_url(server_backend, tmp_path), max_size=2)
+    url = backend_url(server_backend, tmp_path)
+    db = await open_database(url, max_size=2)
     try:
-        sql = SLEEP[server_backend]
+        marker = unique_name()
+        sql = f"{SLEEP[server_backend]} AS {marker}"
 
         async def run() -> None:
             if method == "iterate":
@@ -115,7 +117,7 @@ async def test_cancelled_statement_drops_its_connection(
                 await getattr(db, method)(sql)
 
         task = asyncio.create_task(run())
-        await asyncio.sleep(0.2)
+        await wait_for_statement(url, server_backend, marker)  # cancelled mid-statement
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -100,6 +100,11 @@ class ConnectionPool:
     def idle_count(self) -> int:
         return self._idle_count
 
+    @property
+    def waiting_count(self) -> int:
+        """Requests queued for a connection (every origin), not yet handed one."""
+        return sum(not waiter.done() for queue in self._waiters.values() for waiter in queue)
+
     def _can_open(self, key: tuple[str, str, int]) -> bool:
         per_host = self.limits.max_connections_per_host
         if per_host is not None and self._per_host.get(key, 0) >= per_host:
