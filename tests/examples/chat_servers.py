@@ -1,14 +1,13 @@
 """Server processes serving the chat example (examples/chat), for the cross-process tests.
 
-Each server is a process of its own (vivace.server when it is installed, uvicorn until
-then) on a socket bound to port 0 and handed over by file descriptor, with the Redis
-broadcast behind the app and a channel prefix unique to the test run.
+Each server is a vivace.server process of its own on a socket bound to port 0 and handed
+over by file descriptor, with the Redis broadcast behind the app and a channel prefix
+unique to the test run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import socket
 import subprocess
@@ -19,30 +18,15 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.conftest import REDIS_URL
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TARGET = "examples.chat.app:app"
-REDIS_URL = os.environ.get("VIVACE_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def server_kind() -> str:
-    """The server the cross-process tests use."""
-    return "vivace" if importlib.util.find_spec("vivace.server") is not None else "uvicorn"
-
-
-def _command(kind: str, fd: int) -> list[str]:
-    if kind == "vivace":
-        return [str(BIN / "vivace"), "run", TARGET, "--fd", str(fd), "--log-level", "warning"]
-    return [
-        str(BIN / "uvicorn"),
-        TARGET,
-        "--fd",
-        str(fd),
-        "--log-level",
-        "warning",
-        "--ws",
-        "websockets-sansio",
-    ]
+def _command(fd: int) -> list[str]:
+    return [str(BIN / "vivace"), "run", TARGET, "--fd", str(fd), "--log-level", "warning"]
 
 
 @contextlib.contextmanager
@@ -55,7 +39,6 @@ def chat_servers(count: int, prefix: str | None = None) -> Iterator[list[str]]:
         "CHAT_BROADCAST_URL": REDIS_URL,
         "CHAT_BROADCAST_PREFIX": prefix,
     }
-    kind = server_kind()
     started: list[tuple[subprocess.Popen[bytes], socket.socket]] = []
     urls = []
     try:
@@ -66,7 +49,7 @@ def chat_servers(count: int, prefix: str | None = None) -> Iterator[list[str]]:
             sock.listen(128)
             sock.set_inheritable(True)
             proc = subprocess.Popen(
-                _command(kind, sock.fileno()),
+                _command(sock.fileno()),
                 env=env,
                 cwd=ROOT,
                 pass_fds=[sock.fileno()],
@@ -76,7 +59,7 @@ def chat_servers(count: int, prefix: str | None = None) -> Iterator[list[str]]:
             started.append((proc, sock))
             urls.append(f"http://127.0.0.1:{sock.getsockname()[1]}")
         for (proc, _), url in zip(started, urls, strict=True):
-            _wait_ready(kind, proc, url)
+            _wait_ready(proc, url)
         yield urls
     finally:
         for proc, sock in started:
@@ -91,12 +74,12 @@ def chat_servers(count: int, prefix: str | None = None) -> Iterator[list[str]]:
             sock.close()
 
 
-def _wait_ready(kind: str, proc: subprocess.Popen[bytes], url: str) -> None:
+def _wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:
             err = proc.stderr.read().decode() if proc.stderr else ""
-            raise RuntimeError(f"{kind} exited with {proc.returncode}: {err}")
+            raise RuntimeError(f"vivace exited with {proc.returncode}: {err}")
         try:
             with urllib.request.urlopen(url + "/", timeout=5) as response:
                 if response.status == 200:
@@ -104,5 +87,5 @@ def _wait_ready(kind: str, proc: subprocess.Popen[bytes], url: str) -> None:
         except OSError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{kind} did not start within 30 s")
+            raise RuntimeError("vivace did not start within 30 s")
         time.sleep(0.05)

@@ -17,6 +17,7 @@ from .chat_servers import chat_servers
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.redis,
     pytest.mark.skipif(
         chromium_path() is None,
         reason="chromium is not installed (apt-get install -y chromium, or run scripts/test)",

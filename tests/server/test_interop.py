@@ -8,11 +8,7 @@ import json
 import threading
 from typing import Any
 
-import pytest
-
 from tests.server.conftest import DEADLINE, serve
-
-pytest.importorskip("starlette")
 
 
 def get(
@@ -136,7 +132,6 @@ def test_starlette() -> None:
 
 
 def test_fastapi() -> None:
-    pytest.importorskip("fastapi")
     from fastapi import Depends, FastAPI
 
     app = FastAPI()
@@ -175,7 +170,6 @@ def test_fastapi() -> None:
 
 
 def test_django() -> None:
-    pytest.importorskip("django")
     import django
     from django.conf import settings
 

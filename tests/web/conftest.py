@@ -1,15 +1,17 @@
-"""Fixtures shared by the vivace.web tests: the Redis the broadcast tests talk to."""
+"""Fixtures shared by the vivace.web tests: the Redis the broadcast tests talk to
+(tests marked ``redis``; see tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-REDIS_URL = os.environ.get("VIVACE_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.conftest import REDIS_URL
+
+__all__ = ["REDIS_URL"]
 
 
 @pytest.fixture
@@ -20,13 +22,9 @@ def prefix() -> str:
 
 @pytest.fixture
 async def redis_admin() -> AsyncIterator[Any]:
-    """A plain redis-py client for checking the server side, or a skip without Redis."""
+    """A plain redis-py client for checking the server side (tests marked ``redis``)."""
     import redis.asyncio
 
     client = redis.asyncio.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception as exc:  # pragma: no cover - Redis runs on the test machines
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
     yield client
     await client.aclose()

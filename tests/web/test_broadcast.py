@@ -120,6 +120,7 @@ async def numsub(admin: object, channel: str) -> int:
     return int(result[0][1])
 
 
+@pytest.mark.redis
 async def test_redis_between_two_processes_worth_of_broadcasts(
     prefix: str, redis_admin: object
 ) -> None:
@@ -147,6 +148,7 @@ async def test_redis_between_two_processes_worth_of_broadcasts(
             assert (await get(again)).message == "back"
 
 
+@pytest.mark.redis
 async def test_redis_prefix_isolates_applications(prefix: str, redis_admin: object) -> None:
     async with (
         Broadcast(REDIS_URL, prefix=prefix + "a:") as app_a,

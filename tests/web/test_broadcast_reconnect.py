@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,13 +22,10 @@ import pytest
 from vivace.web import Broadcast, BroadcastError
 from vivace.web._broadcast_redis import RedisBackend
 
+from ..waiting import until
 from .test_broadcast import REDIS_URL, get, numsub
 
-
-async def until(condition: Callable[[], Any], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
+pytestmark = pytest.mark.redis
 
 
 def backend_of(broadcast: Broadcast) -> RedisBackend:

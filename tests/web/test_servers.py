@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import http.client
-import importlib.util
 import os
 import socket
 import subprocess
@@ -121,18 +120,7 @@ def _start(name: str, tmp_path: Path) -> tuple[subprocess.Popen[bytes], tuple[st
     return proc, address, sock
 
 
-SERVERS = [
-    pytest.param(
-        "vivace",
-        marks=pytest.mark.skipif(
-            importlib.util.find_spec("vivace.server") is None,
-            reason="vivace.server has not landed on this branch yet",
-        ),
-    ),
-    "uvicorn",
-    "granian",
-    "hypercorn",
-]
+SERVERS = ["vivace", "uvicorn", "granian", "hypercorn"]
 
 
 @pytest.fixture(params=SERVERS)
