@@ -284,6 +284,22 @@ async def test_bad_handshake_responses(response: bytes, match: str) -> None:
     await expect_handshake_error(behaviour, match)
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"X-Long: " + b"a" * 100_000,  # one endless line: llhttp never reports the header
+        b"".join(b"X-%d: value\r\n" % i for i in range(8000)),  # many short headers
+    ],
+)
+async def test_handshake_response_head_is_bounded(head: bytes) -> None:
+    async def behaviour(reader: Any, writer: asyncio.StreamWriter, _: bytes) -> None:
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\n" + head)
+        await writer.drain()
+        await reader.read()
+
+    await expect_handshake_error(behaviour, "handshake response head is too large")
+
+
 async def test_wrong_accept_key_subprotocol_and_extensions() -> None:
     async def wrong_key(reader: Any, writer: asyncio.StreamWriter, head: bytes) -> None:
         writer.write(handshake_response(head, accept="AAAA"))

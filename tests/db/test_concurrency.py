@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 import pytest
 
-from vivace.db import ConnectionLost, Database, InterfaceError, TransactionError
+from vivace.db import ConnectionLost, Database, DatabaseError, InterfaceError, TransactionError
 
-from .conftest import open_database
+from .conftest import backend_url, open_database, unique_name, wait_for_statement
+from .test_backends import SLEEP
 
 SESSION_ID = {
     "postgresql": "SELECT pg_backend_pid()",
@@ -299,3 +301,38 @@ async def test_transaction_ending_under_an_unfinished_stream(db: Database, items
                 raise ConnectionLost("still streaming (simulated)")
     assert await count(db, items) == 10
     assert db.pool_stats()["in_use"] == 0
+
+
+async def test_connection_block_cancelled_while_waiting_for_its_child(
+    server_backend: str, tmp_path: Path
+) -> None:
+    # The block ends while a task it started still runs a statement on its connection:
+    # leaving waits for that statement. Cancelled while it waits, the block drops the
+    # connection (the server ends the statement) and the pool serves fresh ones.
+    url = backend_url(server_backend, tmp_path)
+    db = await open_database(url, max_size=2)
+    marker = unique_name()
+    leaving = asyncio.Event()
+    child: asyncio.Task[object] | None = None
+
+    async def block() -> None:
+        nonlocal child
+        async with db.connection() as conn:
+            child = asyncio.create_task(conn.fetch_val(f"{SLEEP[server_backend]} AS {marker}"))
+            await wait_for_statement(url, server_backend, marker)
+            leaving.set()
+
+    try:
+        parent = asyncio.create_task(block())
+        await asyncio.wait_for(leaving.wait(), 10)
+        await asyncio.sleep(0)  # the block's exit is now waiting for the child's statement
+        parent.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await parent
+        assert child is not None
+        with pytest.raises(DatabaseError):
+            await asyncio.wait_for(child, 10)
+        assert db.pool_stats()["in_use"] == 0
+        assert await db.fetch_val("SELECT 7") == 7
+    finally:
+        await db.disconnect()

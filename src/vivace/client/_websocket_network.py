@@ -83,9 +83,6 @@ class _HandshakeReader:
         self.complete = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.size += len(name) + len(value)
-        if self.size > _MAX_HANDSHAKE:
-            raise RemoteProtocolError("the handshake response head is too large")
         self.headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
@@ -155,6 +152,10 @@ class NetworkWebSocketSession(asyncio.Protocol, WebSocketSession):
 
     def _handshake_data(self, data: bytes) -> None:
         reader = self._reader
+        if not reader.head_complete:
+            # Raw bytes, not parsed headers: llhttp reports a header only once its line
+            # ends, so an endless line would otherwise grow without bound.
+            reader.size += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -174,8 +175,8 @@ class NetworkWebSocketSession(asyncio.Protocol, WebSocketSession):
             self._open(b"")  # a 101 without Upgrade: _open rejects it
         elif reader.complete:
             self._reject()
-        elif not reader.head_complete and reader.size > _MAX_HANDSHAKE:  # pragma: no cover
-            self._fail_handshake(RemoteProtocolError("the handshake response is too large"))
+        elif not reader.head_complete and reader.size > _MAX_HANDSHAKE:
+            self._fail_handshake(RemoteProtocolError("the handshake response head is too large"))
 
     def _fail_handshake(self, error: BaseException) -> None:
         if self._handshake_error is None:

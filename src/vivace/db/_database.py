@@ -595,7 +595,7 @@ class _ConnectionBlock:
         database = self._database
         try:
             await lease.enter(None)
-        except BaseException:  # pragma: no cover - cancelled while waiting to finish
+        except BaseException:  # cancelled while waiting for a statement of its own tasks
             scope.close_down_to_self()
             unbind(database, scope, self._token)
             lease.raw.broken = True

@@ -93,9 +93,9 @@ async def send_websocket_error(
     scope: Scope, receive: Receive, send: Send, exc: HTTPException
 ) -> None:
     """Refuse a handshake nothing routed (the router's 404) or that middleware refused."""
-    websocket = WebSocket(scope, receive, send)
-    if not await answer_websocket_error(websocket, exc):  # pragma: no cover - HTTPException
-        raise exc
+    # A handshake nobody has answered yet: an HTTPException always gets an answer here
+    # (a denial response or a close), so there is nothing left to propagate.
+    await answer_websocket_error(WebSocket(scope, receive, send), exc)
 
 
 class WebSocketEndpoint:
