@@ -14,8 +14,8 @@ import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<code>.*?)^```", re.MULTILINE | re.DOTALL)
-# benchmarks.md holds results, not examples; tutorial.md runs in tests/test_tutorial.py.
-NOT_HERE = {"benchmarks.md", "tutorial.md"}
+# benchmarks.md and its log hold results, not examples; tutorial.md runs in tests/test_tutorial.py.
+NOT_HERE = {"benchmarks.md", "benchmarks-log.md", "tutorial.md"}
 PAGES = sorted(p for p in DOCS.glob("*.md") if p.name not in NOT_HERE)
 
 
