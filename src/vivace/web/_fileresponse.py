@@ -39,7 +39,7 @@ from vivace.web._concurrency import io_pool
 from vivace.web._exceptions import HTTPException
 from vivace.web._responses import Response, content_type_header
 
-__all__ = ["MAX_RANGES", "FileResponse", "parse_range_header"]
+__all__ = ["MAX_RANGES", "FileResponse", "parse_range_header", "weak_etag_match"]
 
 #: Ranges served in one multipart/byteranges response, after merging.
 MAX_RANGES = 16
@@ -55,7 +55,9 @@ def _parse_etags(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def _weak_match(etag: str, header: str) -> bool:
+def weak_etag_match(etag: str, header: str) -> bool:
+    """Whether ``etag`` is in an ``If-None-Match`` value (RFC 9110 section 8.8.3.2: weak
+    comparison, ``*`` matches any)."""
     opaque = etag.removeprefix("W/")
     for candidate in _parse_etags(header):
         if candidate == "*" or candidate.removeprefix("W/") == opaque:
@@ -258,7 +260,7 @@ class FileResponse(Response):
                     return 412
         if_none_match = headers.get("if-none-match")
         if if_none_match is not None:
-            if _weak_match(etag, if_none_match):
+            if weak_etag_match(etag, if_none_match):
                 return 304 if method in ("GET", "HEAD") else 412
         elif method in ("GET", "HEAD"):
             if_modified = headers.get("if-modified-since")
