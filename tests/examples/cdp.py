@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +46,23 @@ class DevTools:
         self.socket = socket
         self.ids = itertools.count(1)
         self.pending: dict[int, asyncio.Future[Any]] = {}
+        #: Event name -> callbacks taking the event's params and its session id (None for
+        #: the browser's own events). Called from the reader: a callback that needs to
+        #: answer the browser schedules a task (``call`` waits on the reader).
+        self.listeners: dict[str, list[Callable[[dict[str, Any], str | None], None]]] = {}
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
         try:
             async for message in self.socket:
                 data = orjson.loads(message)
-                future = self.pending.pop(data.get("id", -1), None)
+                if "id" not in data:
+                    for listener in self.listeners.get(data.get("method", ""), ()):
+                        listener(data.get("params", {}), data.get("sessionId"))
+                    continue
+                future = self.pending.pop(data["id"], None)
                 if future is None or future.done():
-                    continue  # an event
+                    continue
                 if "error" in data:
                     future.set_exception(RuntimeError(f"DevTools error: {data['error']}"))
                 else:
@@ -75,7 +83,11 @@ class DevTools:
         await self.socket.send_text(orjson.dumps(message).decode())
         return await asyncio.wait_for(future, 20)
 
-    async def open(self, url: str) -> Page:
+    def on(self, event: str, listener: Callable[[dict[str, Any], str | None], None]) -> None:
+        """Call ``listener(params, session_id)`` for each ``event`` from now on."""
+        self.listeners.setdefault(event, []).append(listener)
+
+    async def open(self, url: str = "about:blank") -> Page:
         target = await self.call("Target.createTarget", url=url)
         attached = await self.call(
             "Target.attachToTarget", targetId=target["targetId"], flatten=True
@@ -87,6 +99,9 @@ class Page:
     def __init__(self, devtools: DevTools, session: str) -> None:
         self.devtools = devtools
         self.session = session
+
+    async def navigate(self, url: str) -> None:
+        await self.devtools.call("Page.navigate", self.session, url=url)
 
     async def evaluate(self, expression: str) -> Any:
         result = await self.devtools.call(
