@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vivace.http._h2_frames import H2Limits
 from vivace.server._errors import AppImportError, ConfigError
 from vivace.types import ASGIApp
 
@@ -143,6 +144,41 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("max_header_count", "int", 100, "most request header fields (431)"),
     Option("max_body_size", "int", None, "largest request body in bytes (413); none if unset"),
+    Option(
+        "http",
+        "choice",
+        "auto",
+        "HTTP versions: auto (HTTP/1.1, and HTTP/2 by TLS ALPN, h2c prior knowledge or "
+        "Upgrade), 1 (HTTP/1.1 only), 2 (HTTP/2 only)",
+        choices=("auto", "1", "2"),
+    ),
+    Option("h2_max_concurrent_streams", "int", 128, "HTTP/2 streams a client may open at once"),
+    Option("h2_initial_window_size", "int", 256 * 1024, "HTTP/2 flow-control window of a stream"),
+    Option(
+        "h2_connection_window_size",
+        "int",
+        16 * 1024 * 1024,
+        "HTTP/2 flow-control window of a connection (bounds unread request bodies)",
+    ),
+    Option(
+        "h2_max_header_list_size",
+        "int",
+        65536,
+        "largest HTTP/2 request head, decoded (431 beyond)",
+    ),
+    Option(
+        "h2_max_streams_per_connection",
+        "int",
+        10000,
+        "HTTP/2 streams served on one connection before GOAWAY asks the client to reconnect",
+    ),
+    Option(
+        "h2_send_timeout",
+        "float",
+        30.0,
+        "seconds HTTP/2 data may wait for a peer's window or socket before the stream or "
+        "connection is dropped",
+    ),
     Option("ws", "bool", True, "serve WebSocket upgrades (RFC 6455)"),
     Option(
         "ws_max_size",
@@ -283,6 +319,13 @@ class Config:
     max_head_size: int
     max_header_count: int
     max_body_size: int | None
+    http: str
+    h2_max_concurrent_streams: int
+    h2_initial_window_size: int
+    h2_connection_window_size: int
+    h2_max_header_list_size: int
+    h2_max_streams_per_connection: int
+    h2_send_timeout: float
     ws: bool
     ws_max_size: int
     ws_ping_interval: float
@@ -323,6 +366,8 @@ class Config:
             "limit_max_requests",
             "max_body_size",
             "ws_max_size",
+            "h2_max_concurrent_streams",
+            "h2_max_streams_per_connection",
         )
         for name in positive:
             value = getattr(self, name)
@@ -335,9 +380,14 @@ class Config:
             "ws_ping_interval",
             "ws_ping_timeout",
             "ws_close_timeout",
+            "h2_send_timeout",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"option {name!r} cannot be negative", option=name)
+        try:
+            self.h2_limits()
+        except ValueError as exc:
+            raise ConfigError(str(exc), option="http") from None
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port {self.port} is out of range", option="port")
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
@@ -419,8 +469,23 @@ class Config:
             context.load_verify_locations(self.ssl_ca_certs)
         if self.ssl_ciphers:
             context.set_ciphers(self.ssl_ciphers)
-        context.set_alpn_protocols(["http/1.1"])
+        # RFC 9113 section 3.2: HTTP/2 over TLS is chosen by ALPN ("h2").
+        context.set_alpn_protocols(
+            {"1": ["http/1.1"], "2": ["h2"]}.get(self.http, ["h2", "http/1.1"])
+        )
         return context
+
+    def h2_limits(self) -> H2Limits:
+        """The HTTP/2 limits these options ask for (``ValueError`` if one is out of range)."""
+        return H2Limits(
+            max_concurrent_streams=self.h2_max_concurrent_streams,
+            initial_window_size=self.h2_initial_window_size,
+            connection_window_size=self.h2_connection_window_size,
+            max_header_list_size=self.h2_max_header_list_size,
+            max_block_size=max(self.h2_max_header_list_size, 16384),
+            max_streams_per_connection=self.h2_max_streams_per_connection,
+            send_stall_timeout=self.h2_send_timeout,
+        )
 
     def configure_logging(self) -> None:
         """Give the ``vivace`` loggers a stderr handler unless the app configured its own."""

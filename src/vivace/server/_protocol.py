@@ -24,8 +24,13 @@ progress finishes first, then the error response goes out and the connection clo
 An ``Upgrade: websocket`` request is handed to the handler registered for it in
 ``ServerState.upgrade_handlers``: the handler gets the transport, the scope and any bytes
 after the request and returns the protocol that takes the transport over. Without one,
-the request gets a 400. Other upgrades (``h2c``) are ignored, as RFC 9110 section 7.8
-allows, and the request is served over HTTP/1.1.
+the request gets a 400. ``Upgrade: h2c`` goes to the handler registered for it when HTTP/2
+is on and the request qualifies (``_h2_upgrade``); other upgrades are ignored, as RFC 9110
+section 7.8 allows, and the request is served over HTTP/1.1.
+
+HTTP/2 hooks (``_h2_upgrade``): ``connection_made`` hands a TLS connection whose ALPN chose
+``h2`` to ``H2Protocol``; with h2c on, the first bytes are checked (``sniff``) for the
+HTTP/2 client preface, and a connection that starts with it is handed over too.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
+from vivace.server import _h2_upgrade
 from vivace.server._cycle import DONE, INIT, READ_HIGH_WATER, STARTED, RequestCycle
 from vivace.server._driver import Resume, as_coroutine, enter_task, leave_task
 from vivace.server._errors import ClientDisconnected
@@ -165,6 +171,7 @@ class HTTPProtocol(asyncio.Protocol):
         "read_paused",
         "scheme",
         "server",
+        "sniff",
         "special",
         "starting",
         "state",
@@ -206,6 +213,14 @@ class HTTPProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
         state = self.state
+        self.sniff: bytes | None = None
+        if state.h2_limits is not None:
+            if _h2_upgrade.alpn_h2(transport):
+                self.closed = True
+                _h2_upgrade.take_over(state, self.transport)
+                return
+            if state.h2c:
+                self.sniff = b""
         state.connections.add(self)
         self.parser = httptools.HttpRequestParser(self)
         sockname = transport.get_extra_info("sockname")
@@ -279,6 +294,15 @@ class HTTPProtocol(asyncio.Protocol):
                 waiter.set_result(None)
 
     def data_received(self, data: bytes) -> None:
+        if self.sniff is not None:
+            data = self.sniff + data
+            if len(data) < _h2_upgrade.SNIFF and _h2_upgrade.is_preface(data):
+                self.sniff = data
+                return
+            self.sniff = None
+            if _h2_upgrade.is_preface(data):
+                _h2_upgrade.switch(self, self.transport, data)
+                return
         if self.failed:
             return
         if self.building is None:
@@ -742,7 +766,16 @@ class HTTPProtocol(asyncio.Protocol):
             if name == b"upgrade":
                 tokens.update(t.strip().lower() for t in value.split(b","))
         if b"websocket" not in tokens:
-            return False  # e.g. h2c: ignored, the request is served as HTTP/1.1
+            h2c = self.state.upgrade_handlers.get(b"h2c") if b"h2c" in tokens else None
+            if (
+                h2c is None
+                or self.cycle is not None
+                or self.pipeline
+                or _h2_upgrade.h2c_settings(scope) is None
+            ):
+                return False  # ignored: the request is served as HTTP/1.1
+            self.upgrade = (scope, h2c)
+            return True
         handler = self.state.upgrade_handlers.get(b"websocket")
         if handler is None:
             raise _Reject(400, "WebSocket upgrade is not supported by this server")

@@ -156,9 +156,16 @@ class Server:
             raise
         state.lifespan_state = lifespan.state
         try:
+            # --http 2 serves HTTP/2 only: TLS offers only "h2", cleartext expects the
+            # preface. Otherwise HTTPProtocol detects HTTP/2 (``_h2_upgrade``).
+            factory: Callable[[], asyncio.Protocol] = lambda: HTTPProtocol(state)  # noqa: E731
+            if config.http == "2":
+                from vivace.server._h2_protocol import H2Protocol
+
+                factory = lambda: H2Protocol(state)  # noqa: E731
             for sock in sockets:
                 server = await loop.create_server(
-                    lambda: HTTPProtocol(state),
+                    factory,
                     sock=sock,
                     ssl=ssl_context,
                     backlog=config.backlog,

@@ -14,6 +14,7 @@ from vivace.server._config import Config
 from vivace.types import ASGIApp
 
 if TYPE_CHECKING:
+    from vivace.server._h2_protocol import H2Protocol
     from vivace.server._protocol import HTTPProtocol, UpgradeHandler
     from vivace.server._websocket import WebSocketProtocol
 
@@ -32,6 +33,8 @@ class ServerState:
         "connections",
         "date_header",
         "default_lines",
+        "h2_limits",
+        "h2c",
         "lifespan_state",
         "limit_concurrency",
         "limit_max_requests",
@@ -64,7 +67,7 @@ class ServerState:
         self.config = config
         self.app = app
         self.loop = loop
-        self.connections: set[HTTPProtocol] = set()
+        self.connections: set[HTTPProtocol | H2Protocol] = set()
         self.active = 0
         self.requests = 0
         self.shutting_down = False
@@ -95,6 +98,13 @@ class ServerState:
             from vivace.server._websocket import upgrade_handler
 
             self.upgrade_handlers[b"websocket"] = upgrade_handler(self)
+        # HTTP/2 (``--http``): None when off; h2c: the cleartext listener detects it too.
+        self.h2_limits = config.h2_limits() if config.http != "1" else None
+        self.h2c = self.h2_limits is not None
+        if config.http == "auto" and b"h2c" not in self.upgrade_handlers:
+            from vivace.server._h2_upgrade import upgrade_handler as h2c_handler
+
+            self.upgrade_handlers[b"h2c"] = h2c_handler(self)
         self._second = -1
         self.default_lines = b""
         self.now = loop.time()
