@@ -264,7 +264,7 @@ async def test_websocket_upgrade_handed_to_handler(make: Make) -> None:
 
 
 async def test_h2c_upgrade_ignored(make: Make) -> None:
-    h = make()
+    h = make(http="1")  # with HTTP/2 off (tests/server/test_h2_*.py cover it on)
     await h.send(
         b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
         b"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n" + GET

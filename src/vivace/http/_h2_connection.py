@@ -161,7 +161,7 @@ class H2Stream:
         self.pending_end = False
         self.content_length: int | None = None
         self.received = 0
-        self.stalled_at = 0.0
+        self.stalled_at: float | None = None
 
 
 class H2Connection:
@@ -645,8 +645,7 @@ class H2Connection:
         if not self._budget_reset.take():
             raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many stream resets")
         code = _U32.unpack(payload)[0]
-        self._forget(stream)
-        self._remember_reset(stream_id)
+        self._forget(stream)  # later frames on it are errors (5.1, "closed")
         self._events.append(StreamReset(stream_id, code, True))
 
     def _on_settings(self, stream_id: int, flags: int, payload: bytes) -> None:
@@ -906,7 +905,7 @@ class H2Connection:
         while pending:
             allowed = min(self.send_window, stream.send_window, max_frame)
             if allowed <= 0:
-                if not stream.stalled_at:
+                if stream.stalled_at is None:
                     stream.stalled_at = self._clock()
                 return sent
             view = pending[0]
@@ -927,7 +926,7 @@ class H2Connection:
             if last:
                 stream.pending_end = False
                 self._end_sending(stream)
-        stream.stalled_at = 0.0
+        stream.stalled_at = None
         if stream.pending_end:  # an empty final DATA frame (no body was left to carry it)
             out.append(_pack_header(_DATA, END_STREAM, stream_id))
             stream.pending_end = False
@@ -970,7 +969,7 @@ class H2Connection:
         connection window is the one that stayed shut, end the connection."""
         now = self._clock()
         for stream in list(self.streams.values()):
-            if stream.stalled_at and now - stream.stalled_at >= timeout:
+            if stream.stalled_at is not None and now - stream.stalled_at >= timeout:
                 if self.send_window <= 0:
                     self._fail(
                         H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window stalled")
