@@ -151,8 +151,10 @@ class Harness:
         done = self.loop.create_future()
 
         def deliver() -> None:
+            # To the transport's protocol now: an upgrade may have replaced ours.
+            protocol = self.transport.protocol or self.proto
             try:
-                self.proto.data_received(data)
+                protocol.data_received(data)  # type: ignore[attr-defined]
             finally:
                 done.set_result(None)
 
@@ -182,9 +184,12 @@ class Harness:
         await self.wait_for(lambda: self.transport.closed)
 
     async def close(self) -> None:
-        if not self.proto.closed:
+        # The transport may have been handed to another protocol (HTTP/2, WebSocket).
+        current = self.transport.protocol
+        if not self.proto.closed or not getattr(current, "closed", True):
             self.transport.close()
             await self.wait_for(lambda: self.proto.closed)
+            await self.wait_for(lambda: getattr(current, "closed", True))
         await asyncio.sleep(0)
 
 

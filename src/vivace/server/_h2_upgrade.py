@@ -81,7 +81,7 @@ def h2c_settings(scope: Scope) -> bytes | None:
         return None
     value = settings[0].strip()
     try:
-        payload = base64.urlsafe_b64decode(value + b"=" * (-len(value) % 4))
+        payload = base64.b64decode(value + b"=" * (-len(value) % 4), b"-_", validate=True)
     except (binascii.Error, ValueError):
         return None
     if len(payload) % 6:
