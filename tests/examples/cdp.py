@@ -135,13 +135,15 @@ class Page:
 
 
 @contextlib.asynccontextmanager
-async def browser(profile: Path) -> AsyncIterator[DevTools]:
-    """Start headless Chromium with a fresh profile; yield its DevTools connection."""
+async def browser(profile: Path, flags: list[str] | None = None) -> AsyncIterator[DevTools]:
+    """Start headless Chromium with a fresh profile (and extra ``flags``); yield its
+    DevTools connection."""
     executable = chromium_path()
     assert executable is not None
     proc = await asyncio.create_subprocess_exec(
         executable,
         *FLAGS,
+        *(flags or []),
         f"--user-data-dir={profile}",
         "about:blank",
         stdout=asyncio.subprocess.DEVNULL,
