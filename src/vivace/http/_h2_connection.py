@@ -428,6 +428,9 @@ class H2Connection:
         self.recv_window -= size
         if self.recv_window < 0:
             raise H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded")
+        end_stream = bool(flags & END_STREAM)
+        if not data and not end_stream and not self._budget_empty.take():
+            raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "flood of empty DATA frames")
         stream = self.streams.get(stream_id)
         if stream is None or stream.recv_closed:
             self._release(None, size)  # the peer may not know yet; the connection window
@@ -441,9 +444,6 @@ class H2Connection:
             raise H2StreamError(stream_id, ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded")
         if size != len(data):
             self._release(stream, size - len(data))  # padding is never consumed by anyone
-        end_stream = bool(flags & END_STREAM)
-        if not data and not end_stream and not self._budget_empty.take():
-            raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "flood of empty DATA frames")
         stream.received += len(data)
         expected = stream.content_length
         if expected is not None and (

@@ -293,6 +293,9 @@ class H2Protocol(asyncio.Protocol):
         state = self.state
         pseudo = event.pseudo
         stream_id = event.stream_id
+        stream = self.core.streams.get(stream_id)
+        if stream is None:  # reset by a later frame of the same read (rapid reset)
+            return
         raw_method = pseudo[b":method"]
         method = _METHODS.get(raw_method)
         if method is None:
@@ -317,7 +320,6 @@ class H2Protocol(asyncio.Protocol):
                     break
             else:
                 headers.insert(0, (b"host", authority))
-        stream = self.core.streams[stream_id]
         limit = state.max_body_size
         if (
             limit is not None
