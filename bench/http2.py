@@ -12,7 +12,8 @@ server: every server runs one worker process on 127.0.0.1 serving the raw ASGI a
 access logs off. ``h2load -c64 -m10`` over h2c (prior knowledge) measures vivace,
 ``granian --http 2``, hypercorn (the h2 library) and ``uvicorn --http zttp --http2``;
 vivace is also measured over HTTP/1.1 (``h2load --h1`` with the same flags: ten
-requests pipelined per connection) as the reference the h2c rate is compared with. Reported: req/s, p99 latency (from h2load's per-request log), server CPU time per
+requests pipelined per connection) as the reference the h2c rate is compared with.
+Reported: req/s, p99 latency (from h2load's per-request log), server CPU time per
 request (/proc), medians of interleaved rounds, and the ratios.
 
 client: 10,000 GETs over one HTTP/2 connection (h2c prior knowledge) to nghttpd (C, so
