@@ -140,10 +140,10 @@ which, url, total, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3]), int
 async def main():
     if which == "vivace":
         from vivace.client import Client
-        client = Client(http2=True)
+        client = Client(http1=False, http2=True)  # h2c with prior knowledge
     else:
         import httpx
-        client = httpx.AsyncClient(http2=True)
+        client = httpx.AsyncClient(http1=False, http2=True)
     async with client:
         await client.get(url)  # connect, settle the connection
         left = total
@@ -225,6 +225,7 @@ async def main():
         response = await client.post(url, content=body())
         elapsed = time.perf_counter() - started
         assert response.text == str(size), response.text
+        assert response.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
     print(json.dumps({"seconds": elapsed}))
 
 import uvloop

@@ -111,6 +111,8 @@ class Client:
         event_hooks: Mapping[str, list[EventHook]] | None = None,
         default_encoding: str = "utf-8",
         max_header_size: int = 64 * 1024,
+        http1: bool = True,
+        http2: bool = False,
     ) -> None:
         self.base_url = URL(str(base_url))
         self._headers = MutableHeaders(
@@ -137,7 +139,12 @@ class Client:
             from vivace.client._network import HTTPTransport
 
             transport = HTTPTransport(
-                limits=limits, verify=verify, cert=cert, max_header_size=max_header_size
+                limits=limits,
+                verify=verify,
+                cert=cert,
+                max_header_size=max_header_size,
+                http1=http1,
+                http2=http2,
             )
         self._transport = transport
         self._closed = False

@@ -17,6 +17,8 @@
      │    │    │    │    └── WriteError         the connection broke while writing
      │    │    │    ├── ProtocolError
      │    │    │    │    ├── RemoteProtocolError  a malformed or truncated response
+     │    │    │    │    │    └── StreamReset     the server reset the HTTP/2 stream
+     │    │    │    │    │                        (RST_STREAM; ``.error_code``)
      │    │    │    │    └── LocalProtocolError   a request that cannot be sent
      │    │    │    └── UnsupportedProtocol  a URL scheme the transport cannot serve
      │    │    ├── DecodingError     a body whose Content-Encoding cannot be decoded
@@ -58,6 +60,7 @@ __all__ = [
     "StreamClosed",
     "StreamConsumed",
     "StreamError",
+    "StreamReset",
     "TimeoutException",
     "TooManyRedirects",
     "TransportError",
@@ -140,6 +143,21 @@ class ProtocolError(TransportError):
 
 class RemoteProtocolError(ProtocolError):
     """The server sent a malformed, oversized or truncated response."""
+
+
+class StreamReset(RemoteProtocolError):
+    """The server reset the request's HTTP/2 stream (RST_STREAM, RFC 9113 section 6.4).
+
+    ``error_code`` is the RFC 9113 section 7 code (``0x8`` CANCEL, ``0x2`` INTERNAL_ERROR...).
+    """
+
+    def __init__(self, error_code: int, *, request: Request | None = None) -> None:
+        from vivace.http._h2_frames import ErrorCode
+
+        super().__init__(
+            f"the server reset the stream: {ErrorCode.name(error_code)}", request=request
+        )
+        self.error_code = error_code
 
 
 class LocalProtocolError(ProtocolError):

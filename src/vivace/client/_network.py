@@ -1,4 +1,4 @@
-"""``HTTPTransport``: HTTP/1.1 over TCP and TLS, with a connection pool.
+"""``HTTPTransport``: HTTP/1.1 and HTTP/2 over TCP and TLS, with connection pools.
 
 Per request: find the origin (cached per scheme and host), take a connection from the
 pool, write the head and body, wait for the response head, and return a ``Response``
@@ -10,15 +10,22 @@ A kept-alive connection the server closed while idle fails on the next request b
 response byte arrives; such a request is retried once on a new connection when its method
 is idempotent and its body can be sent again (RFC 9110 section 9.2.2: idempotent requests
 may be retried automatically; a POST is never sent twice behind your back).
+
+HTTP/2 (``http2=True``): https origins are asked for ``h2`` by ALPN, http origins speak it
+with prior knowledge when ``http1=False`` (``_h2pool``). A request the server did not
+process (REFUSED_STREAM, or above a GOAWAY's last stream) is retried on another
+connection whatever its method, as RFC 9113 section 8.7 allows, when its body can be sent
+again; a stream the server reset otherwise raises ``StreamReset``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vivace.client._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Timeout
 from vivace.client._connection import HTTP11Connection, StaleConnection
-from vivace.client._exceptions import RequestError, UnsupportedProtocol
+from vivace.client._exceptions import RemoteProtocolError, RequestError, UnsupportedProtocol
+from vivace.client._http2 import H2ClientConnection, H2Exchange, Unprocessed, request_fields
 from vivace.client._http11 import build_head, check_method, chunk, safe_target
 from vivace.client._models import Request, Response
 from vivace.client._multipart import MultipartStream
@@ -27,6 +34,9 @@ from vivace.client._streams import AsyncByteStream, ByteStream, SyncByteStream
 from vivace.client._tls import CertTypes, VerifyTypes, ssl_context
 from vivace.client._transport import AsyncBaseTransport
 from vivace.client._websocket import WebSocketOptions, WebSocketSession
+
+if TYPE_CHECKING:
+    from vivace.client._h2pool import H2Pool
 
 __all__ = ["HTTPTransport"]
 
@@ -93,8 +103,50 @@ class _ResponseStream(AsyncByteStream):
                 conn.close()
 
 
+class _H2ResponseStream(AsyncByteStream):
+    """The body of one HTTP/2 response, read from its stream."""
+
+    __slots__ = ("_done", "_exchange", "_request", "_timeout")
+
+    def __init__(self, exchange: H2Exchange, request: Request, timeout: float | None) -> None:
+        self._exchange = exchange
+        self._request = request
+        self._timeout = timeout
+        self._done = False
+
+    async def __aiter__(self) -> Any:
+        exchange = self._exchange
+        try:
+            while (data := await exchange.next_chunk(self._timeout)) is not None:
+                yield data
+        except RequestError as exc:
+            self._fail(exc)
+            raise
+        self._done = True
+
+    async def aread(self) -> bytes:
+        try:
+            data = await self._exchange.read_all(self._timeout)
+        except RequestError as exc:
+            self._fail(exc)
+            raise
+        self._done = True
+        return data
+
+    def _fail(self, exc: RequestError) -> None:
+        if exc._request is None:
+            exc._request = self._request
+        self._done = True
+        self._exchange.cancel()
+
+    async def aclose(self) -> None:
+        if not self._done:
+            self._done = True
+            self._exchange.cancel()
+
+
 class HTTPTransport(AsyncBaseTransport):
-    """HTTP/1.1 over the network, with keep-alive connection pooling and TLS.
+    """HTTP/1.1 (and HTTP/2) over the network, with connection pooling and TLS.
 
     ``Client()`` makes one for you; make your own to share a pool between clients or to
     set ``limits``, ``verify`` and ``cert`` in one place::
@@ -111,12 +163,24 @@ class HTTPTransport(AsyncBaseTransport):
         cert: CertTypes = None,
         max_header_size: int = 64 * 1024,
         retries_on_stale: int = 1,
+        http1: bool = True,
+        http2: bool = False,
     ) -> None:
+        if not http1 and not http2:
+            raise ValueError("at least one of http1 and http2 must be enabled")
         self._pool = ConnectionPool(limits, max_header_size)
         self._verify = verify
         self._cert = cert
         self._retries = retries_on_stale
         self._origins: dict[tuple[str, str], Origin] = {}
+        self._http1 = http1
+        self._http2 = http2
+        self._h2: H2Pool | None = None
+        self._h2_origins: dict[tuple[str, int], Origin] = {}
+        if http2:
+            from vivace.client._h2pool import H2Pool
+
+            self._h2 = H2Pool(limits, self._pool)
 
     @property
     def pool(self) -> ConnectionPool:
@@ -154,11 +218,33 @@ class HTTPTransport(AsyncBaseTransport):
         self._origins[cache_key] = origin
         return origin
 
+    def _h2_origin(self, origin: Origin) -> Origin | None:
+        """The origin as HTTP/2 sees it (TLS offering h2), or None to use HTTP/1.1."""
+        if self._h2 is None or (origin.scheme == "http" and self._http1):
+            return None
+        if origin.key in self._h2.h1_origins:
+            if not self._http1:
+                raise UnsupportedProtocol(f"{origin} does not speak HTTP/2 (ALPN)")
+            return None
+        key = (origin.host, origin.port)
+        h2_origin = self._h2_origins.get(key) if origin.scheme == "https" else origin
+        if h2_origin is None:
+            context = ssl_context(self._verify, self._cert, http2=True)
+            h2_origin = Origin("https", origin.host, origin.port, context)
+            self._h2_origins[key] = h2_origin
+        return h2_origin
+
     async def handle_async_request(self, request: Request) -> Response:
         timeout = request.extensions.get("timeout", DEFAULT_TIMEOUT)
         if not isinstance(timeout, Timeout):
             timeout = Timeout(timeout)
         origin = self._origin(request)
+        if self._h2 is not None:
+            h2_origin = self._h2_origin(origin)
+            if h2_origin is not None:
+                response = await self._h2_request(h2_origin, request, timeout)
+                if response is not None:
+                    return response
         method = check_method(request.method)
         head = build_head(method, safe_target(request.url.target), request.headers.raw)
         stream = request.stream
@@ -207,6 +293,77 @@ class HTTPTransport(AsyncBaseTransport):
                 reader.http_version,
             )
 
+    async def _h2_request(
+        self, origin: Origin, request: Request, timeout: Timeout
+    ) -> Response | None:
+        """The request over HTTP/2; None when the origin turned out to speak HTTP/1.1."""
+        assert self._h2 is not None
+        method = check_method(request.method)
+        headers = request.headers.raw
+        authority = next((v for n, v in headers if n.lower() == b"host"), None)
+        if authority is None:
+            authority = request.url.netloc.encode("ascii")
+        fields = request_fields(
+            method, origin.scheme, authority, safe_target(request.url.target), headers
+        )
+        stream = request.stream
+        body: bytes | None = None
+        if stream is None:
+            body = b""
+        elif isinstance(stream, ByteStream):
+            body = stream.content
+        replayable = body is not None or isinstance(stream, MultipartStream)
+        attempts = 3
+        while True:
+            conn = await self._h2.acquire(origin, timeout)
+            if conn is None:
+                return None
+            exchange = conn.open(fields, end_stream=body == b"")
+            try:
+                if body:
+                    await conn.send_body(exchange, body, True, timeout.write)
+                elif body is None:
+                    await self._h2_write_stream(conn, exchange, stream, timeout.write)  # type: ignore[arg-type]
+                await exchange.wait_head(timeout.read)
+            except Unprocessed as exc:
+                attempts -= 1
+                if replayable and attempts > 0:
+                    continue
+                raise RemoteProtocolError(
+                    f"the request was not processed: {exc}", request=request
+                ) from None
+            except RequestError as exc:
+                exchange.cancel()
+                exc._request = request
+                raise
+            except BaseException:
+                exchange.cancel()
+                raise
+            return Response._from_transport(
+                exchange.status,
+                exchange.headers,
+                _H2ResponseStream(exchange, request, timeout.read),
+                request,
+                "HTTP/2",
+            )
+
+    async def _h2_write_stream(
+        self,
+        conn: H2ClientConnection,
+        exchange: H2Exchange,
+        stream: AsyncByteStream | SyncByteStream,
+        timeout: float | None,
+    ) -> None:
+        if isinstance(stream, AsyncByteStream):
+            async for data in stream:
+                if data:
+                    await conn.send_body(exchange, data, False, timeout)
+        else:
+            for data in stream:
+                if data:
+                    await conn.send_body(exchange, data, False, timeout)
+        await conn.send_body(exchange, b"", True, timeout)
+
     async def _write_stream(
         self,
         conn: HTTP11Connection,
@@ -240,4 +397,6 @@ class HTTPTransport(AsyncBaseTransport):
         return await connect(self._origin(request), request, options, timeout)
 
     async def aclose(self) -> None:
+        if self._h2 is not None:
+            await self._h2.aclose()
         await self._pool.aclose()

@@ -233,6 +233,13 @@ class ConnectionPool:
             conn.state = 2  # closed, without calling _on_close: the slot is released here
             self._unreserve(key)
 
+    def adopt(self, conn: HTTP11Connection) -> None:
+        """Take in a connection opened elsewhere (TLS whose ALPN chose HTTP/1.1 when
+        HTTP/2 was offered, ``_h2pool``): counted, then idle or handed to a waiter."""
+        self._reserve(conn.origin.key)
+        self._all.add(conn)
+        self.release(conn)
+
     def release(self, conn: HTTP11Connection) -> None:
         """Give back a connection whose response is finished (or close it)."""
         if conn.is_closed:

@@ -28,8 +28,11 @@ VerifyTypes = bool | str | os.PathLike[str] | ssl.SSLContext
 CertTypes = str | tuple[str, str] | tuple[str, str, str] | None
 
 
-def ssl_context(verify: VerifyTypes = True, cert: CertTypes = None) -> ssl.SSLContext:
-    """The (cached) context for ``verify`` and ``cert``.
+def ssl_context(
+    verify: VerifyTypes = True, cert: CertTypes = None, http2: bool = False
+) -> ssl.SSLContext:
+    """The (cached) context for ``verify`` and ``cert``; ALPN offers ``h2`` too with
+    ``http2`` (RFC 9113 section 3.2).
 
     >>> ssl_context() is ssl_context()
     True
@@ -39,10 +42,12 @@ def ssl_context(verify: VerifyTypes = True, cert: CertTypes = None) -> ssl.SSLCo
     if isinstance(verify, ssl.SSLContext):
         if cert is not None:
             _load_cert(verify, cert)
+        if http2:
+            verify.set_alpn_protocols(["h2", "http/1.1"])
         return verify
     if isinstance(verify, os.PathLike):
         verify = os.fspath(verify)
-    return _cached_context(verify, cert)
+    return _cached_context(verify, cert, http2)
 
 
 def _load_cert(context: ssl.SSLContext, cert: Any) -> None:
@@ -53,7 +58,7 @@ def _load_cert(context: ssl.SSLContext, cert: Any) -> None:
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_context(verify: bool | str, cert: CertTypes) -> ssl.SSLContext:
+def _cached_context(verify: bool | str, cert: CertTypes, http2: bool) -> ssl.SSLContext:
     if verify is False:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
@@ -65,7 +70,7 @@ def _cached_context(verify: bool | str, cert: CertTypes) -> ssl.SSLContext:
     else:
         context = ssl.create_default_context(cafile=verify)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_alpn_protocols(["http/1.1"])
+    context.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
     if cert is not None:
         _load_cert(context, cert)
     return context
