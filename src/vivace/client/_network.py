@@ -224,7 +224,7 @@ class HTTPTransport(AsyncBaseTransport):
             return None
         if origin.key in self._h2.h1_origins:
             if not self._http1:
-                raise UnsupportedProtocol(f"{origin} does not speak HTTP/2 (ALPN)")
+                raise UnsupportedProtocol(f"{origin} does not speak HTTP/2 (ALPN chose HTTP/1.1)")
             return None
         key = (origin.host, origin.port)
         h2_origin = self._h2_origins.get(key) if origin.scheme == "https" else origin
@@ -245,6 +245,10 @@ class HTTPTransport(AsyncBaseTransport):
                 response = await self._h2_request(h2_origin, request, timeout)
                 if response is not None:
                     return response
+                if not self._http1:
+                    raise UnsupportedProtocol(
+                        f"{origin} does not speak HTTP/2 (ALPN chose HTTP/1.1)", request=request
+                    )
         method = check_method(request.method)
         head = build_head(method, safe_target(request.url.target), request.headers.raw)
         stream = request.stream
