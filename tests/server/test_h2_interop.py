@@ -234,3 +234,66 @@ async def test_chromium_loads_a_page_over_h2(tmp_path: Path, tls: dict[str, Any]
             )
             assert protocol == "h2"
         await asyncio.sleep(0)
+
+
+NODE_WEBSOCKET = r"""
+// An RFC 8441 WebSocket client: extended CONNECT, then RFC 6455 frames (masked) on the stream.
+const http2 = require('http2');
+const session = http2.connect(process.argv[2]);
+session.on('error', (e) => { console.error(e); process.exit(2); });
+function frame(opcode, payload) {
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]));
+  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, masked]);
+}
+session.on('remoteSettings', (settings) => {
+  if (!settings.enableConnectProtocol) { console.log('no extended CONNECT'); process.exit(3); }
+  const stream = session.request({':method': 'CONNECT', ':protocol': 'websocket',
+    ':path': '/ws', ':scheme': 'http', 'sec-websocket-version': '13'});
+  const got = [];
+  stream.on('response', (headers) => {
+    got.push('status ' + headers[':status']);
+    stream.write(frame(1, [...Buffer.from('ping over h2')]));
+  });
+  let buffer = Buffer.alloc(0);
+  stream.on('data', (chunk) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    while (buffer.length >= 2 && buffer.length >= 2 + (buffer[1] & 0x7f)) {
+      const opcode = buffer[0] & 0x0f, length = buffer[1] & 0x7f;
+      const payload = buffer.subarray(2, 2 + length);
+      buffer = buffer.subarray(2 + length);
+      if (opcode === 1) {
+        got.push('text ' + payload.toString());
+        stream.write(frame(8, [0x03, 0xe8]));  // close, 1000
+      } else if (opcode === 8) {
+        got.push('close ' + payload.readUInt16BE(0));
+        stream.end();
+      }
+    }
+  });
+  stream.on('close', () => { console.log(JSON.stringify(got)); session.close(); });
+});
+"""
+
+
+async def ws_echo(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] != "websocket":
+        return
+    await receive()
+    await send({"type": "websocket.accept"})
+    while (message := await receive())["type"] == "websocket.receive":
+        await send(
+            {"type": "websocket.send", "text": f"{scope['http_version']}: {message['text']}"}
+        )
+
+
+@need("node")
+def test_node_rfc8441_websocket_client(tmp_path: Path) -> None:
+    import json
+
+    script = tmp_path / "ws.js"
+    script.write_text(NODE_WEBSOCKET)
+    with serve(ws_echo) as server:
+        out = run("node", str(script), server.url)
+        assert out.returncode == 0, out.stderr.decode()
+        assert json.loads(out.stdout) == ["status 200", "text 2: ping over h2", "close 1000"]

@@ -271,7 +271,7 @@ class H2Connection:
         }
         if self.client:
             settings[Setting.ENABLE_PUSH] = 0  # we never accept server push
-        else:
+        elif limits.enable_connect_protocol:
             settings[Setting.ENABLE_CONNECT_PROTOCOL] = 1  # RFC 8441 WebSockets
         return settings
 

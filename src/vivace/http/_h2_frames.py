@@ -160,6 +160,7 @@ class H2Limits:
     receiver work but give the sender nothing (the DoS classes in the module docstring of
     ``_h2_connection``). ``max_block_size`` bounds a header block's compressed size over
     HEADERS and its CONTINUATION frames; ``max_continuations`` their number.
+    ``enable_connect_protocol``: a server offers extended CONNECT (RFC 8441 WebSockets).
     """
 
     max_concurrent_streams: int = 128
@@ -182,6 +183,7 @@ class H2Limits:
     empty_burst: int = 100
     empty_rate: float = 50.0
     send_stall_timeout: float = 30.0
+    enable_connect_protocol: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_concurrent_streams <= MAX_WINDOW:

@@ -485,6 +485,7 @@ class Config:
             max_block_size=max(self.h2_max_header_list_size, 16384),
             max_streams_per_connection=self.h2_max_streams_per_connection,
             send_stall_timeout=self.h2_send_timeout,
+            enable_connect_protocol=self.ws,
         )
 
     def configure_logging(self) -> None:

@@ -45,6 +45,7 @@ from vivace.server._cycle import DONE, INIT, STARTED
 from vivace.server._driver import Resume, as_coroutine, enter_task, leave_task
 from vivace.server._errors import ClientDisconnected
 from vivace.server._h2_stream import SEND_HIGH_WATER, H2Exchange
+from vivace.server._h2_websocket import StreamTransport, start_websocket
 from vivace.server._proxy import is_trusted, resolve_proxy
 from vivace.server._state import ServerState
 from vivace.types import Scope
@@ -67,6 +68,13 @@ _EXTENSIONS: dict[str, dict[str, Any]] = {
     "http.response.early_hint": {},
 }
 PREFACE, OPEN, IDLE = range(3)
+_TEXTS = {
+    400: b"Bad request",
+    413: b"Request body too large",
+    426: b"Upgrade required",
+    500: b"Internal server error",
+    501: b"Not implemented",
+}
 
 
 class H2Protocol(asyncio.Protocol):
@@ -94,6 +102,7 @@ class H2Protocol(asyncio.Protocol):
         "template",
         "transport",
         "trusted",
+        "websockets",
         "write_paused",
         "write_paused_at",
     )
@@ -104,6 +113,8 @@ class H2Protocol(asyncio.Protocol):
         self.app = state.app
         self.core = H2Connection(client=False, limits=state.h2_limits or state.config.h2_limits())
         self.exchanges: dict[int, H2Exchange] = {}
+        #: WebSockets over HTTP/2 (RFC 8441), by stream (``_h2_websocket``).
+        self.websockets: dict[int, StreamTransport] = {}
         self.closed = False
         self.receiving = False
         self.flush_scheduled = False
@@ -176,6 +187,8 @@ class H2Protocol(asyncio.Protocol):
         self.state.connections.discard(self)
         for exchange in list(self.exchanges.values()):
             exchange.on_disconnect()
+        for websocket in list(self.websockets.values()):
+            websocket.on_disconnect()
         if not self.host_busy:
             self.host.cancel()
 
@@ -213,6 +226,8 @@ class H2Protocol(asyncio.Protocol):
                 exchange = exchanges.get(event.stream_id)
                 if exchange is not None:
                     self._on_data(exchange, event)
+                elif event.stream_id in self.websockets:
+                    self.websockets[event.stream_id].on_data(event.data, event.end_stream)
                 else:  # the response is complete; nobody reads this body
                     self.core.acknowledge(event.stream_id, len(event.data))
             elif kind is TrailersReceived:
@@ -223,21 +238,26 @@ class H2Protocol(asyncio.Protocol):
                 exchange = exchanges.pop(event.stream_id, None)
                 if exchange is not None:
                     exchange.on_disconnect()
+                websocket = self.websockets.pop(event.stream_id, None)
+                if websocket is not None:
+                    websocket.on_disconnect()
             elif kind is SendReady:
                 exchange = exchanges.get(event.stream_id)
                 if exchange is not None:
                     self._maybe_release(exchange)
+                elif event.stream_id in self.websockets:
+                    self.websockets[event.stream_id].resume()
             elif kind is ConnectionTerminated:
                 self._on_terminated(event)
         if self.deadline_kind == PREFACE and self.core.settings_received:
             self.deadline_kind = OPEN
-        if self.exchanges:
+        if self.exchanges or self.websockets:
             self.deadline_kind = OPEN
 
     def _on_terminated(self, event: ConnectionTerminated) -> None:
         if event.remote:
             # The client is leaving: its streams up to last_stream_id may finish.
-            if not self.exchanges:
+            if not self.exchanges and not self.websockets:
                 self.close()
             return
         logger.info(
@@ -248,6 +268,8 @@ class H2Protocol(asyncio.Protocol):
         for exchange in list(self.exchanges.values()):
             exchange.on_disconnect()
         self.exchanges.clear()
+        for websocket in list(self.websockets.values()):
+            websocket.on_disconnect()
         self.flush()
         self.close()
 
@@ -269,19 +291,21 @@ class H2Protocol(asyncio.Protocol):
         core = self.core
         if exchange.state == INIT and stream_id in core.streams:
             exchange.state = DONE
-            self._simple(stream_id, 413)
+            self.simple(stream_id, 413)
         else:
             core.reset_stream(stream_id, ErrorCode.CANCEL)
         self.wrote()
 
-    def _simple(self, stream_id: int, status: int) -> None:
+    def simple(
+        self, stream_id: int, status: int, extra: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         """A plain-text error response the server writes itself."""
-        text = {400: b"Bad request", 413: b"Request body too large", 501: b"Not implemented"}
-        body = text.get(status, b"Service unavailable")
+        body = _TEXTS.get(status, b"Service unavailable")
         fields = [
             (b":status", b"%d" % status),
             (b"content-type", b"text/plain; charset=utf-8"),
             (b"content-length", b"%d" % len(body)),
+            *(extra or ()),
         ]
         core = self.core
         core.send_headers(stream_id, fields)
@@ -299,13 +323,13 @@ class H2Protocol(asyncio.Protocol):
         raw_method = pseudo[b":method"]
         method = _METHODS.get(raw_method)
         if method is None:
-            if raw_method == b"CONNECT":
-                self._connect(event)
+            if raw_method == b"CONNECT" and b":protocol" not in pseudo:
+                self.simple(stream_id, 501)  # a tunnel (RFC 9113 8.5): not served
                 return
             method = raw_method.decode("latin-1")
         url = pseudo[b":path"]
         if url[:1] != b"/" and url != b"*":  # 8.3.1: origin-form or asterisk only
-            self._simple(stream_id, 400)
+            self.simple(stream_id, 400)
             return
         target = state.targets.get(url)
         if target is None:
@@ -326,11 +350,11 @@ class H2Protocol(asyncio.Protocol):
             and stream.content_length is not None
             and stream.content_length > limit
         ):
-            self._simple(stream_id, 413)
+            self.simple(stream_id, 413)
             return
         limit = state.limit_concurrency
         if limit is not None and (state.active >= limit or len(state.connections) > limit):
-            self._simple(stream_id, 503)
+            self.simple(stream_id, 503)
             return
         scope = self.template.copy()
         if self.trusted:
@@ -346,16 +370,16 @@ class H2Protocol(asyncio.Protocol):
         scope["headers"] = headers
         scope["state"] = state.lifespan_state.copy()
         scope["extensions"] = _EXTENSIONS.copy()
+        if raw_method == b"CONNECT":  # extended CONNECT (RFC 8441)
+            if not start_websocket(self, event, scope):
+                self.simple(stream_id, 501)
+            return
         exchange = H2Exchange(self, stream_id, scope, headers, method == "HEAD", event.end_stream)
         access = state.access
         if access is not None and access.needs_duration:
             exchange.started_at = perf_counter()
         self.exchanges[stream_id] = exchange
         self._run(exchange)
-
-    def _connect(self, event: RequestReceived) -> None:
-        """CONNECT: not supported (RFC 8441 WebSockets come in a later step): 501."""
-        self._simple(event.stream_id, 501)
 
     def _start_upgraded(self, scope: Scope) -> None:
         """The HTTP/1.1 request of an h2c upgrade, as stream 1 (half-closed, remote)."""
@@ -477,7 +501,7 @@ class H2Protocol(asyncio.Protocol):
             stream_id = exchange.stream_id
             if self.exchanges.pop(stream_id, None) is not None and not self.closed:
                 if response_state in (INIT, STARTED) and stream_id in self.core.streams:
-                    self._simple(stream_id, 500)
+                    self.simple(stream_id, 500)
                 else:
                     self.core.reset_stream(stream_id, ErrorCode.INTERNAL_ERROR)
                 self.wrote()
@@ -516,7 +540,7 @@ class H2Protocol(asyncio.Protocol):
         self._maybe_idle()
 
     def _maybe_idle(self) -> None:
-        if self.exchanges:
+        if self.exchanges or self.websockets:
             return
         core = self.core
         if core.local_goaway is not None or core.remote_goaway is not None:
@@ -588,7 +612,7 @@ class H2Protocol(asyncio.Protocol):
             self.abort("write timed out")
             return
         kind = self.deadline_kind
-        if kind != OPEN and now >= self.deadline and not self.exchanges:
+        if kind != OPEN and now >= self.deadline and not self.exchanges and not self.websockets:
             if kind == IDLE:
                 self.core.goaway(ErrorCode.NO_ERROR)
                 self.flush()
@@ -608,7 +632,7 @@ class H2Protocol(asyncio.Protocol):
         if self.core.local_goaway is None:
             self.core.goaway(ErrorCode.NO_ERROR)
         self.flush()
-        if not self.exchanges:
+        if not self.exchanges and not self.websockets:
             self.close()
 
     def close(self) -> None:

@@ -232,7 +232,7 @@ class WebSocketProtocol(asyncio.Protocol):
         return None
 
     def _negotiate(self) -> tuple[list[Any], bytes]:
-        """permessage-deflate, if offered and enabled: (extensions, response header line)."""
+        """permessage-deflate, if offered and enabled: (extensions, response field value)."""
         offers = _header(self.scope["headers"], b"sec-websocket-extensions")
         if not offers or not self.config.ws_per_message_deflate:
             return [], b""
@@ -259,40 +259,51 @@ class WebSocketProtocol(asyncio.Protocol):
                     response, extension = factory.process_request_params(params, [])
                 except InvalidHandshake:
                     continue  # this offer's parameters cannot be met: try the next one
-                line = build_extension([(name, response)]).encode("latin-1")
-                return [extension], b"sec-websocket-extensions: " + line + b"\r\n"
+                return [extension], build_extension([(name, response)]).encode("latin-1")
         return [], b""
 
-    def _accept(self, message: Message) -> None:
+    def _accept_fields(self, message: Message) -> tuple[list[Any], list[tuple[bytes, bytes]]]:
+        """What accepting needs: the extensions agreed, and the response's fields (the
+        subprotocol, the extension parameters, the app's headers but ours)."""
         subprotocol = message.get("subprotocol")
-        lines = [_UPGRADE_LINES, b"sec-websocket-accept: ", accept_key(self.key).encode(), b"\r\n"]
         app_headers = list(message.get("headers") or ())
         if subprotocol is None:
             for name, value in app_headers:
                 if bytes(name).lower() == b"sec-websocket-protocol":
                     subprotocol = bytes(value).decode("latin-1")
+        fields: list[tuple[bytes, bytes]] = []
         if subprotocol is not None:
             if subprotocol not in self.scope["subprotocols"]:
                 raise ProtocolViolation(
                     f"the app accepted subprotocol {subprotocol!r}, which the client did not offer",
                     message_type="websocket.accept",
                 )
-            lines.append(b"sec-websocket-protocol: " + subprotocol.encode("latin-1") + b"\r\n")
-        extensions, extension_line = self._negotiate()
-        lines.append(extension_line)
-        kept = [
+            fields.append((b"sec-websocket-protocol", subprotocol.encode("latin-1")))
+        extensions, extension_value = self._negotiate()
+        if extension_value:
+            fields.append((b"sec-websocket-extensions", extension_value))
+        fields += [
             (name, value)
             for name, value in app_headers
             if bytes(name).lower() not in _OWN and bytes(name).lower() != b"sec-websocket-protocol"
         ]
-        lines.extend(_field_lines(kept))  # validated: no CR, LF or NUL gets through
+        return extensions, fields
+
+    def _accept(self, message: Message) -> None:
+        extensions, fields = self._accept_fields(message)
+        lines = [_UPGRADE_LINES, b"sec-websocket-accept: ", accept_key(self.key).encode(), b"\r\n"]
+        lines.extend(_field_lines(fields))  # validated: no CR, LF or NUL gets through
         lines.append(self.state.default_lines)
         lines.append(b"\r\n")
+        self._open(extensions, b"".join(lines))
+
+    def _open(self, extensions: list[Any], response: bytes) -> None:
+        """Send the accepting response and start framing."""
         self.core = WebSocketCore(
             client=False, max_message_size=self.config.ws_max_size, extensions=extensions
         )
         self.phase = OPEN
-        self.transport.write(b"".join(lines))
+        self.transport.write(response)
         self._arm_ping()
         if self.pending:
             data = bytes(self.pending)
