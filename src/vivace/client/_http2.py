@@ -203,7 +203,9 @@ class H2ClientConnection(asyncio.Protocol):
         "on_close",
         "on_stream_done",
         "origin",
+        "settings",
         "transport",
+        "websockets",
         "write_paused",
         "writer",
     )
@@ -222,6 +224,10 @@ class H2ClientConnection(asyncio.Protocol):
         self.on_stream_done: Callable[[H2ClientConnection], None] = _nothing
         self.core = H2Connection(client=True, limits=limits)
         self.exchanges: dict[int, H2Exchange] = {}
+        #: WebSocket streams (RFC 8441, ``_websocket_h2``): their events go there.
+        self.websockets: dict[int, Any] = {}
+        #: Done once the server's first SETTINGS frame arrived.
+        self.settings: asyncio.Future[None] = loop.create_future()
         self.closed = False
         self.error: Exception | None = None
         self.write_paused = False
@@ -240,9 +246,14 @@ class H2ClientConnection(asyncio.Protocol):
         core = self.core
         exchanges = self.exchanges
         events: list[Any] = core.receive(data)
+        if not self.settings.done() and core.settings_received:
+            self.settings.set_result(None)
         for event in events:
             kind = type(event)
             exchange = exchanges.get(getattr(event, "stream_id", 0))
+            if exchange is None and self.websockets:
+                self._websocket_event(kind, event)
+                continue
             if kind is DataReceived:
                 if exchange is not None:
                     if event.data:
@@ -281,6 +292,25 @@ class H2ClientConnection(asyncio.Protocol):
         self.flush()
         if core.closed and self.transport is not None:
             self.transport.close()
+
+    def _websocket_event(self, kind: type, event: Any) -> None:
+        websocket = self.websockets.get(getattr(event, "stream_id", 0))
+        if websocket is None:
+            if kind is DataReceived:
+                self.core.acknowledge(event.stream_id, len(event.data))
+            elif kind is ConnectionTerminated:
+                self._terminated(event)
+            return
+        if kind is ResponseReceived:
+            websocket.on_head(event.status, event.headers, event.end_stream)
+        elif kind is DataReceived:
+            websocket.on_data(event.data, event.end_stream)
+        elif kind is TrailersReceived:
+            websocket.on_data(b"", True)
+        elif kind is StreamResetEvent:
+            websocket.on_reset(event.error_code)
+        elif kind is SendReady:
+            websocket.resume()
 
     def _end(self, exchange: H2Exchange) -> None:
         exchange.ended = True
@@ -335,6 +365,11 @@ class H2ClientConnection(asyncio.Protocol):
                 error = self.error or ReadError(f"the connection was lost: {exc or 'closed'}")
                 exchange.fail(error)
         self.exchanges.clear()
+        for websocket in list(self.websockets.values()):
+            websocket.on_reset(ErrorCode.CANCEL)
+        if not self.settings.done():
+            self.settings.set_exception(ReadError(f"the connection was lost: {exc or 'closed'}"))
+            self.settings.exception()  # retrieved: nobody may be waiting
         writer = self.writer
         if writer is not None and not writer.done():
             writer.set_result(None)
@@ -370,11 +405,11 @@ class H2ClientConnection(asyncio.Protocol):
 
     @property
     def is_idle(self) -> bool:
-        return not self.exchanges
+        return not self.exchanges and not self.websockets
 
     def _maybe_idle(self) -> None:
         self.on_stream_done(self)
-        if not self.exchanges:
+        if not self.exchanges and not self.websockets:
             self.idle_since = self.loop.time()
             if self.core.remote_goaway is not None and self.transport is not None:
                 self.transport.close()

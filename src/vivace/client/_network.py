@@ -24,7 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from vivace.client._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Timeout
 from vivace.client._connection import HTTP11Connection, StaleConnection
-from vivace.client._exceptions import RemoteProtocolError, RequestError, UnsupportedProtocol
+from vivace.client._exceptions import (
+    ReadTimeout,
+    RemoteProtocolError,
+    RequestError,
+    UnsupportedProtocol,
+)
 from vivace.client._http2 import H2ClientConnection, H2Exchange, Unprocessed, request_fields
 from vivace.client._http11 import build_head, check_method, chunk, safe_target
 from vivace.client._models import Request, Response
@@ -33,6 +38,7 @@ from vivace.client._pool import ConnectionPool, Origin
 from vivace.client._streams import AsyncByteStream, ByteStream, SyncByteStream
 from vivace.client._tls import CertTypes, VerifyTypes, ssl_context
 from vivace.client._transport import AsyncBaseTransport
+from vivace.client._waiters import wait
 from vivace.client._websocket import WebSocketOptions, WebSocketSession
 
 if TYPE_CHECKING:
@@ -398,7 +404,23 @@ class HTTPTransport(AsyncBaseTransport):
         timeout = request.extensions.get("timeout", DEFAULT_TIMEOUT)
         if not isinstance(timeout, Timeout):
             timeout = Timeout(timeout)
-        return await connect(self._origin(request), request, options, timeout)
+        origin = self._origin(request)
+        if self._h2 is not None:
+            h2_origin = self._h2_origin(origin)
+            if h2_origin is not None:
+                # RFC 8441: a stream of an HTTP/2 connection, if the server allows it.
+                conn = await self._h2.acquire(h2_origin, timeout)
+                if conn is not None:
+                    await wait(conn.settings, timeout.read, lambda: ReadTimeout("no SETTINGS"))
+                    if conn.core.peer_connect_protocol:
+                        from vivace.client._websocket_h2 import connect_h2
+
+                        return await connect_h2(conn, origin.scheme, request, options, timeout)
+                if not self._http1:
+                    raise UnsupportedProtocol(
+                        f"{origin} offers no WebSockets over HTTP/2 (RFC 8441)", request=request
+                    )
+        return await connect(origin, request, options, timeout)
 
     async def aclose(self) -> None:
         if self._h2 is not None:
