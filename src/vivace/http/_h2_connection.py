@@ -170,7 +170,7 @@ class H2Connection:
     >>> server = H2Connection(client=False)
     >>> server.initiate()
     >>> server.data_to_send()[:9].hex()  # our SETTINGS frame comes first
-    '000012040000000000'
+    '000024040000000000'
     """
 
     __slots__ = (
