@@ -348,3 +348,68 @@ async def test_large_upload_respects_small_server_windows() -> None:
     async with raw_server(handler) as base, h2c() as client:
         r = await client.post(base + "/", content=payload)
         assert r.text == "5000000"
+
+
+async def test_connection_lost_mid_response_is_a_read_error() -> None:
+    from vivace.client import ReadError
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = H2Connection(client=False)
+        conn.initiate()
+        writer.write(conn.data_to_send())
+        while data := await reader.read(65536):
+            for event in conn.receive(data):
+                if isinstance(event, RequestReceived):
+                    conn.send_headers(event.stream_id, [(b":status", b"200")])
+                    conn.send_data(event.stream_id, b"partial")
+            writer.write(conn.data_to_send())
+            await writer.drain()
+            if conn.last_processed:
+                writer.transport.abort()  # gone, mid-body
+                return
+
+    async with raw_server(handler) as base, h2c() as client:
+        with pytest.raises(ReadError):
+            await client.get(base + "/")
+
+
+async def test_goaway_with_an_error_fails_processed_streams() -> None:
+    def script(conn: H2Connection, event: Any, seen: list[int]) -> None:
+        conn.send_headers(event.stream_id, [(b":status", b"200")])
+        conn.goaway(ErrorCode.INTERNAL_ERROR, last_stream_id=event.stream_id)
+
+    server, _ = scripted(script)
+    async with server as base, h2c() as client:
+        with pytest.raises(RemoteProtocolError, match="INTERNAL_ERROR|lost"):
+            await client.get(base + "/")
+
+
+async def test_reset_after_complete_response_is_no_error() -> None:
+    def script(conn: H2Connection, event: Any, seen: list[int]) -> None:
+        respond(conn, event.stream_id, b"done early")
+        conn.reset_stream(event.stream_id, ErrorCode.NO_ERROR)  # RFC 9113 8.1
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(50):
+            yield b"z" * 100_000
+            await asyncio.sleep(0)
+
+    server, _ = scripted(script)
+    async with server as base, h2c() as client:
+        r = await client.post(base + "/", content=body())
+        assert r.text == "done early"
+
+
+async def test_server_refusing_push_settings_is_an_error() -> None:
+    """A server may not turn SETTINGS_ENABLE_PUSH on for its client (6.5.2)."""
+    from tests.http.h2peer import settings as settings_frame
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(settings_frame(enable_push=1))
+        await writer.drain()
+        await reader.read(65536)
+        await reader.read(65536)
+
+    async with raw_server(handler) as base, h2c() as client:
+        with pytest.raises(RemoteProtocolError):
+            await client.get(base + "/")

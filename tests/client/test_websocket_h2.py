@@ -137,3 +137,53 @@ async def test_wss_over_h2_by_alpn(tmp_path_factory: pytest.TempPathFactory) -> 
         ):
             await ws.send_text("secure")
             assert await ws.receive_text() == "2 secure"
+
+
+async def test_unread_messages_close_the_stream_window() -> None:
+    sent = asyncio.Event()
+
+    async def flood(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        for i in range(400):
+            await send({"type": "websocket.send", "bytes": i.to_bytes(2, "big") * 500})
+        sent.set()
+        await receive()
+
+    async with vivace_server(flood) as url, h2c() as client:
+        async with client.websocket_connect(
+            url.replace("http", "ws") + "/", compression=False
+        ) as ws:
+            await asyncio.wait_for(sent.wait(), 10)  # all sent: the windows held the rest
+            got = [await ws.receive_bytes() for _ in range(400)]
+            assert [int.from_bytes(g[:2], "big") for g in got] == list(range(400))
+
+
+async def test_server_reset_is_a_disconnect() -> None:
+    async def app_reset(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        raise RuntimeError("the app fails")  # the server closes with 1011
+
+    async with vivace_server(app_reset) as url, h2c() as client:
+        async with client.websocket_connect(url.replace("http", "ws") + "/") as ws:
+            with pytest.raises(WebSocketDisconnect) as info:
+                await ws.receive_text()
+            assert info.value.code == 1011
+
+
+async def test_close_denial_is_403(base: str) -> None:
+    async def deny(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.close"})
+
+    async with vivace_server(deny) as url, h2c() as client:
+        with pytest.raises(WebSocketRejected) as info:
+            async with client.websocket_connect(url.replace("http", "ws") + "/"):
+                pass
+        assert info.value.response.status_code == 403

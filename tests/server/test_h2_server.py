@@ -424,3 +424,140 @@ async def test_protocol_error_closes_connection(make: Make) -> None:
     await h.closed()
     await client.pump()
     assert client.goaway is not None and client.goaway.error_code == ErrorCode.PROTOCOL_ERROR
+
+
+# -- the rest of the server's options and limits, over HTTP/2 ---------------------------------
+
+
+async def test_access_log_says_http_2(make: Make, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="vivace.access")
+    h, client = await h2_connect(make, text_app, access_log=True)
+    await client.response(await client.request(path="/logged?q=1"))
+    await h.wait_for(lambda: any(r.name == "vivace.access" for r in caplog.records))
+    line = next(r.getMessage() for r in caplog.records if r.name == "vivace.access")
+    assert '"GET /logged?q=1 HTTP/2" 200 5' in line
+
+
+async def test_limit_max_requests_counts_streams(make: Make) -> None:
+    h, client = await h2_connect(make, text_app, limit_max_requests=3)
+    reached: list[bool] = []
+    h.state.on_limit_max_requests = lambda: reached.append(True)
+    for _ in range(3):
+        await client.response(await client.request())
+    assert reached == [True]
+
+
+async def test_limit_concurrency_503(make: Make) -> None:
+    gate = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await gate.wait()
+        await text_app(scope, receive, send)
+
+    _, client = await h2_connect(make, app, limit_concurrency=1)
+    first = await client.request()
+    second = await client.request()
+    assert (await client.response(second)).status == 503
+    gate.set()
+    assert (await client.response(first)).status == 200
+
+
+async def test_request_trailers_end_the_body(make: Make) -> None:
+    _, client = await h2_connect(make, text_app)
+    sid = await client.request("POST", body=b"abc", end=False)
+    client.conn.send_headers(sid, [(b"x-checksum", b"1")], end_stream=True)
+    await client.flush()
+    assert (await client.response(sid)).body == b"abc"
+
+
+async def test_write_backpressure_and_write_timeout(make: Make) -> None:
+    sent: list[int] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        for i in range(3):
+            await send({"type": "http.response.body", "body": b"x", "more_body": True})
+            sent.append(i)
+        await send({"type": "http.response.body", "body": b""})
+
+    h, client = await h2_connect(make, app)
+    proto = h.transport.protocol
+    assert isinstance(proto, H2Protocol)
+    proto.pause_writing()  # the socket's buffer is full
+    sid = await client.request()
+    await client.wait(lambda: len(sent) == 0 and proto.exchanges != {})
+    assert sent == []  # the first send waits
+    proto.resume_writing()
+    assert (await client.response(sid)).body == b"xxx"
+    proto.pause_writing()
+    proto.check_deadline(h.state.now + proto.core.limits.send_stall_timeout + 1)
+    assert h.transport.aborted
+
+
+async def test_peer_that_does_not_read_is_dropped(make: Make) -> None:
+    big = b"y" * 100_000
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": big})
+
+    h, client = await h2_connect(make, app)
+    h.transport.get_write_buffer_size = lambda: 5 * 1024 * 1024  # type: ignore[method-assign]
+    await client.request()
+    await h.wait_for(lambda: h.transport.aborted)
+
+
+async def test_stalled_stream_reset_by_the_sweep(make: Make) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"z" * 200_000})
+
+    h = make(app, h2_send_timeout=0.0)
+    client = H2Client(h, limits=H2Limits(initial_window_size=65535), ack=False)
+    await client.start()
+    sid = await client.request()
+    await client.wait(lambda: len(client.results[sid].body) >= 65535)
+    proto = h.transport.protocol
+    assert isinstance(proto, H2Protocol)
+    proto.check_deadline(h.state.now)
+    result = await client.response(sid)
+    assert result.reset == ErrorCode.CANCEL
+
+
+async def test_body_too_large_after_the_response_started(make: Make) -> None:
+    started = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        started.set()
+        await receive()
+        await receive()
+
+    _, client = await h2_connect(make, app, max_body_size=10)
+    sid = await client.request("POST", body=b"", end=False)
+    await asyncio.wait_for(started.wait(), 5)
+    client.conn.send_data(sid, b"x" * 100)
+    await client.flush()
+    assert (await client.response(sid)).reset == ErrorCode.CANCEL
+
+
+async def test_app_that_is_not_a_coroutine_function(make: Make) -> None:
+    def app(scope: Scope, receive: Receive, send: Send) -> Any:
+        raise RuntimeError("fails before returning an awaitable")
+
+    _, client = await h2_connect(make, app)
+    assert (await client.response(await client.request())).status == 500
+
+
+async def test_unix_socket_scope(make: Make) -> None:
+    scopes.clear()
+    h = make(scope_app)
+    h.transport.extra.update(sockname="/tmp/vivace.sock", peername="")
+    client = H2Client(h)
+    await client.start()
+    await client.response(await client.request())
+    assert scopes[0]["server"] == ("/tmp/vivace.sock", None)
+    assert scopes[0]["client"] is None

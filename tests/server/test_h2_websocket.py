@@ -189,3 +189,33 @@ async def test_many_websockets_and_requests_share_a_connection(make: Make) -> No
     await client.wait(all_echoed)
     assert {sid: got[sid][0] for sid in sids} == {sid: f"n{sid}" for sid in sids}
     await asyncio.sleep(0)
+
+
+async def test_unread_messages_stop_window_updates(make: Make) -> None:
+    gate = asyncio.Event()
+    got: list[Any] = []
+
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await gate.wait()
+        while (message := await receive())["type"] == "websocket.receive":
+            got.append(message["bytes"][0])
+            if len(got) == 200:
+                return
+
+    h, client = await h2_connect(make, slow)
+    sid = await connect(client)
+    await client.wait(lambda: client.results[sid].status == 200)
+    ws = WebSocketCore(client=True)
+    for i in range(200):
+        client.conn.send_data(sid, ws.send_bytes(bytes([i]) * 1000))
+    await client.flush()
+    proto = h.transport.protocol
+    assert isinstance(proto, H2Protocol)
+    pipe = proto.websockets[sid]
+    await client.wait(lambda: pipe.paused)
+    assert pipe.unacked > 0  # received but not acknowledged: the client's window shrinks
+    gate.set()
+    await client.wait(lambda: len(got) == 200)
+    assert got == [i % 256 for i in range(200)]
