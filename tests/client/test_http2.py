@@ -380,7 +380,7 @@ async def test_goaway_with_an_error_fails_processed_streams() -> None:
 
     server, _ = scripted(script)
     async with server as base, h2c() as client:
-        with pytest.raises(RemoteProtocolError, match="INTERNAL_ERROR|lost"):
+        with pytest.raises(RemoteProtocolError, match=r"INTERNAL_ERROR|lost"):
             await client.get(base + "/")
 
 

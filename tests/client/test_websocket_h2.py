@@ -169,11 +169,14 @@ async def test_server_reset_is_a_disconnect() -> None:
         await send({"type": "websocket.accept"})
         raise RuntimeError("the app fails")  # the server closes with 1011
 
-    async with vivace_server(app_reset) as url, h2c() as client:
-        async with client.websocket_connect(url.replace("http", "ws") + "/") as ws:
-            with pytest.raises(WebSocketDisconnect) as info:
-                await ws.receive_text()
-            assert info.value.code == 1011
+    async with (
+        vivace_server(app_reset) as url,
+        h2c() as client,
+        client.websocket_connect(url.replace("http", "ws") + "/") as ws,
+    ):
+        with pytest.raises(WebSocketDisconnect) as info:
+            await ws.receive_text()
+        assert info.value.code == 1011
 
 
 async def test_close_denial_is_403(base: str) -> None:
