@@ -152,13 +152,14 @@ async def test_unread_messages_close_the_stream_window() -> None:
         sent.set()
         await receive()
 
-    async with vivace_server(flood) as url, h2c() as client:
-        async with client.websocket_connect(
-            url.replace("http", "ws") + "/", compression=False
-        ) as ws:
-            await asyncio.wait_for(sent.wait(), 10)  # all sent: the windows held the rest
-            got = [await ws.receive_bytes() for _ in range(400)]
-            assert [int.from_bytes(g[:2], "big") for g in got] == list(range(400))
+    async with (
+        vivace_server(flood) as url,
+        h2c() as client,
+        client.websocket_connect(url.replace("http", "ws") + "/", compression=False) as ws,
+    ):
+        await asyncio.wait_for(sent.wait(), 10)  # all sent: the windows held the rest
+        got = [await ws.receive_bytes() for _ in range(400)]
+        assert [int.from_bytes(g[:2], "big") for g in got] == list(range(400))
 
 
 async def test_server_reset_is_a_disconnect() -> None:
