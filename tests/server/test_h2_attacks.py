@@ -17,6 +17,7 @@ import struct
 import subprocess
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ pytestmark = pytest.mark.skipif(
 )
 CALM = ErrorCode.ENHANCE_YOUR_CALM
 BIG = b"x" * 2_000_000
+LAST_REPORT: list[str] = [""]
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -60,7 +62,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def neighbour(url: str, requests: int = 300) -> tuple[int, float]:
-    """A well-behaved client: requests answered and the mean latency in ms."""
+    """A well-behaved client: requests answered and the mean latency in ms (h2load's
+    report is kept in ``LAST_REPORT`` for the assertion messages)."""
     out = subprocess.run(
         ["h2load", "-n", str(requests), "-c", "1", "-m", "1", url + "/ok"],
         capture_output=True,
@@ -68,6 +71,7 @@ def neighbour(url: str, requests: int = 300) -> tuple[int, float]:
         timeout=30,
         check=False,
     ).stdout
+    LAST_REPORT[:] = [out]
     done = re.search(r"(\d+) succeeded", out)
     mean = re.search(r"time for request:\s+\S+\s+\S+\s+(\S+)", out)
     assert done is not None and mean is not None, out
@@ -76,16 +80,27 @@ def neighbour(url: str, requests: int = 300) -> tuple[int, float]:
     return int(done.group(1)), ms
 
 
-def beside(url: str, attack: Callable[[], Any]) -> Any:
-    """Run ``attack`` while the neighbour makes its requests; check the neighbour."""
+def beside(url: str, attack: Callable[[], Any], memory_limit: int | None = None) -> Any:
+    """Run ``attack`` while the neighbour makes its requests; check the neighbour, and
+    with ``memory_limit`` the peak of what this process (the server's thread and the raw
+    attacker's) allocated meanwhile (tracemalloc)."""
+    if memory_limit is not None:
+        tracemalloc.start()
     _, baseline = neighbour(url, 100)
+    if memory_limit is not None:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
     result: list[Any] = []
     thread = threading.Thread(target=lambda: result.append(attack()))
     thread.start()
     answered, during = neighbour(url)
     thread.join(60)
+    if memory_limit is not None:
+        peak = tracemalloc.get_traced_memory()[1] - before
+        tracemalloc.stop()
+        assert peak < memory_limit, f"{peak} bytes allocated at the peak of the attack"
     assert not thread.is_alive(), "the attack did not end"
-    assert answered == 300
+    assert answered == 300, LAST_REPORT[0]
     # Normal latency: a loopback request takes about a millisecond here; the attacker
     # may cost the neighbour some CPU time while it lasts, never a stall.
     assert during < baseline * 10 + 50, (baseline, during)
@@ -227,7 +242,12 @@ session.on('connect', () => {
     assert "stream closed 8" in out or "NGHTTP2_CANCEL" in out, out
 
 
-def raw(server: Any, build: Callable[[RawAttacker], Iterator[bytes]], **values: int) -> Any:
+def raw(
+    server: Any,
+    build: Callable[[RawAttacker], Iterator[bytes]],
+    memory_limit: int | None = None,
+    **values: int,
+) -> Any:
     def attack() -> int | None:
         attacker = RawAttacker(server.port, **values)
         for data in build(attacker):
@@ -235,7 +255,7 @@ def raw(server: Any, build: Callable[[RawAttacker], Iterator[bytes]], **values: 
                 break
         return attacker.goaway()
 
-    return beside(server.url, attack)
+    return beside(server.url, attack, memory_limit)
 
 
 def test_continuation_flood_cve_2024_27316(server: Any) -> None:
@@ -244,7 +264,8 @@ def test_continuation_flood_cve_2024_27316(server: Any) -> None:
         for _ in range(100_000):
             yield frame(CONTINUATION, 0, 1, b"\x40\x01a\x01b" * 100)
 
-    assert raw(server, build) == CALM
+    # 50 MB offered; what the server keeps of a header block is bounded by 64 KiB.
+    assert raw(server, build, memory_limit=8 * 1024 * 1024) == CALM
 
 
 def test_empty_frame_flood_cve_2019_9518(server: Any) -> None:
@@ -308,4 +329,4 @@ def test_rapid_reset_raw_with_ping_keeps_answering_neighbour(server: Any) -> Non
             yield frame(HEADERS, END_HEADERS, sid, block) + frame(RST_STREAM, 0, sid, b"\0\0\0\x08")
         yield frame(PING, 0, 0, b"12345678")
 
-    assert raw(server, build) == CALM
+    assert raw(server, build, memory_limit=8 * 1024 * 1024) == CALM
