@@ -413,3 +413,14 @@ async def test_server_refusing_push_settings_is_an_error() -> None:
     async with raw_server(handler) as base, h2c() as client:
         with pytest.raises(RemoteProtocolError):
             await client.get(base + "/")
+
+
+async def test_idle_connection_past_keepalive_expiry_is_replaced(base: str) -> None:
+    limits = Limits(keepalive_expiry=0.0)
+    async with Client(http1=False, http2=True, limits=limits, timeout=10) as client:
+        await client.get(base + "/a")
+        h2 = client._transport._h2  # type: ignore[attr-defined]
+        first = next(iter(h2._conns.values()))[0]
+        await client.get(base + "/b")
+        second = next(iter(h2._conns.values()))[0]
+        assert first is not second and first.closed

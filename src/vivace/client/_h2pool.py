@@ -14,8 +14,10 @@ HTTP/1.1 pool (``ConnectionPool.adopt``) and the origin is remembered as HTTP/1.
 requests go there directly. ``http`` origins are HTTP/2 only with prior knowledge (section
 3.3), when the transport was made with ``http1=False``.
 
-Event loops: like ``ConnectionPool``, bound to the loop of its requests; a request on a
-new loop (the old one stopped) drops the old loop's connections.
+A connection without streams for longer than ``keepalive_expiry`` is closed (GOAWAY) when
+a request next looks for one, rather than reused. Event loops: like ``ConnectionPool``,
+bound to the loop of its requests; a request on a new loop (the old one stopped) drops
+the old loop's connections.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class H2Pool:
     def __init__(self, limits: Limits, h1: ConnectionPool) -> None:
         self.h1 = h1
         self.max_per_origin = limits.max_connections_per_host or limits.max_connections or 10
+        self.keepalive_expiry = limits.keepalive_expiry
         self.h1_origins: set[Key] = set()  # origins whose ALPN chose HTTP/1.1
         self._conns: dict[Key, list[H2ClientConnection]] = {}
         self._opening: dict[Key, int] = {}
@@ -117,14 +120,20 @@ class H2Pool:
             if key in self.h1_origins:
                 return None
             conns = self._conns.get(key, [])
-            for conn in conns:
-                if conn.available:
+            expiry = self.keepalive_expiry
+            for conn in list(conns):
+                if expiry is not None and conn.is_idle and loop.time() - conn.idle_since > expiry:
+                    conn.close()  # idle too long: the server may be about to drop it
+                    conns.remove(conn)
+                elif conn.available:
                     return conn
             opening = self._opening.get(key, 0)
             if not opening and len(conns) < self.max_per_origin:
                 conn_or_none = await self._connect(origin, timeout.connect, loop)
                 if conn_or_none is None:
                     return None
+                if conn_or_none.available:
+                    return conn_or_none  # a new connection is used at once, never expired
                 continue
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.setdefault(key, deque()).append(waiter)
