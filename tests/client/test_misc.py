@@ -68,6 +68,24 @@ async def test_host_cache_and_params_edge() -> None:
     assert merge_params(url, {}) is url
 
 
+async def test_a_host_among_the_client_headers_replaces_the_urls() -> None:
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    def record(request: Request) -> Response:
+        seen.append(list(request.headers.raw))
+        return Response(200)
+
+    headers = {"Host": "api.internal", "X-Default": "1"}
+    async with Client(transport=MockTransport(record), headers=headers) as client:
+        await client.get("http://h.test/")
+        await client.get("http://h.test/", headers={"host": "per-request"})
+        client.headers["host"] = "changed"
+        await client.get("http://h.test/")
+    hosts = [[v for n, v in raw if n == b"host"] for raw in seen]
+    assert hosts == [[b"api.internal"], [b"per-request"], [b"changed"]]
+    assert all(raw[0][0] == b"host" for raw in seen) and (b"x-default", b"1") in seen[0]
+
+
 async def test_text_tail_and_sync_text_tail() -> None:
     response = Response._from_transport(
         200, [], ByteStream(b"a\xc3"), Request("GET", "http://h.test/")

@@ -259,8 +259,15 @@ class Client:
             if len(self._hosts) > 256:
                 self._hosts.clear()
             self._hosts[netloc] = host
+        defaults = self._headers.raw
         raw = [(b"host", host)]
-        raw.extend(self._headers.raw)
+        for name, value in defaults:
+            if name == b"host":  # a Host among the client's headers replaces the URL's
+                raw[0] = (name, value)
+                raw.extend(pair for pair in defaults if pair[0] != b"host")
+                break
+        else:
+            raw.extend(defaults)
         request_headers = _headers_over(raw)
         if headers is not None:
             request_headers.update(headers.raw if isinstance(headers, Headers) else headers)
