@@ -604,6 +604,12 @@ class H2Protocol(asyncio.Protocol):
 
     # -- deadlines, shutdown ---------------------------------------------------------------
 
+    def postpone(self, seconds: float) -> None:
+        """Move the deadlines back: the server's loop was stalled this long (``sweep``)."""
+        self.deadline += seconds
+        if self.write_paused:
+            self.write_paused_at += seconds
+
     def check_deadline(self, now: float) -> None:
         """Called by the server's sweep once a tick."""
         if self.closed:

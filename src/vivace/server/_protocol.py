@@ -811,6 +811,10 @@ class HTTPProtocol(asyncio.Protocol):
         if not self.host_busy:
             self.host.cancel()
 
+    def postpone(self, seconds: float) -> None:
+        """Move the deadline back: the server's loop was stalled this long (``sweep``)."""
+        self.deadline += seconds
+
     def check_deadline(self, now: float) -> None:
         """Called by the server's sweep: enforce head and keep-alive deadlines."""
         kind = self.deadline_kind

@@ -92,6 +92,26 @@ def _describe(sock: socket.socket, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
+def sweep(state: ServerState, late: float, interval: float) -> None:
+    """Enforce the connections' deadlines; ``late`` is how far past its time this sweep ran.
+
+    A sweep that runs much later than its interval means the event loop was held up (a
+    long callback, an app that blocks, a starved process). Bytes that arrived meanwhile
+    may still be unread: an idle keep-alive connection whose deadline passed during the
+    stall may hold its next request in the socket, and closing it would lose that request.
+    So the stall does not count against anyone: every deadline moves back by it, and
+    nothing expires on this sweep; the loop reads what is waiting first.
+    """
+    connections = list(state.connections)
+    if late > interval:
+        for conn in connections:
+            conn.postpone(late)
+        return
+    now = state.now
+    for conn in connections:
+        conn.check_deadline(now)
+
+
 class Server:
     """An ASGI server for one process.
 
@@ -219,6 +239,7 @@ class Server:
         interval = self._tick_interval()
         wakeup = self._wakeup
         assert wakeup is not None
+        last = state.loop.time()
         while not self.should_exit:
             try:
                 await asyncio.wait_for(wakeup.wait(), interval)
@@ -226,9 +247,8 @@ class Server:
                 pass
             wakeup.clear()
             state.tick()
-            now = state.now
-            for conn in list(state.connections):
-                conn.check_deadline(now)
+            sweep(state, state.now - last - interval, interval)
+            last = state.now
 
     async def _shutdown(self, state: ServerState) -> None:
         state.shutting_down = True
