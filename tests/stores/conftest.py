@@ -1,0 +1,71 @@
+"""Fixtures for the store tests: one store per backend, each on names of its own.
+
+Redis keys go under a unique prefix and database stores into a unique table; both are
+removed afterwards (other test runs share these servers).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.db.conftest import backend_url, unique_name
+from vivace.db import Database
+from vivace.stores import DatabaseStore, MemoryStore, RedisStore, Store
+
+REDIS_URL = os.environ.get("VIVACE_REDIS_URL", "redis://127.0.0.1:6379/0")
+BACKENDS = ["memory", "redis", "postgresql", "mysql", "sqlite"]
+SHARED = ["redis", "postgresql", "mysql", "sqlite"]
+
+
+def store_url(backend: str, tmp_path: Path) -> str:
+    """The URL a backend's store lives at (a test's own SQLite file)."""
+    if backend == "redis":
+        return REDIS_URL
+    return backend_url(backend, tmp_path)
+
+
+async def make_store(backend: str, tmp_path: Path, prefix: str = "") -> tuple[Store, str]:
+    """An opened store of ``backend``; returns it and its prefix (Redis) or table name."""
+    if backend == "memory":
+        store: Store = MemoryStore(prefix=prefix)
+        name = ""
+    elif backend == "redis":
+        name = f"vivace-test-{uuid.uuid4().hex}:"
+        store = RedisStore(REDIS_URL, prefix=name + prefix)
+    else:
+        name = unique_name("vstore")
+        database = Database(store_url(backend, tmp_path), max_size=10)
+        store = DatabaseStore(database, table=name, prefix=prefix)
+    await store.open()
+    return store, name
+
+
+async def drop_store(store: Store, backend: str, name: str) -> None:
+    """Remove what ``make_store`` created on the server, then close the store."""
+    if backend == "redis":
+        assert isinstance(store, RedisStore)
+        keys = [key async for key in store.client.scan_iter(match=name + "*")]
+        if keys:
+            await store.client.delete(*keys)
+    elif isinstance(store, DatabaseStore):
+        await store.database.execute(f"DROP TABLE IF EXISTS {name}")
+    await store.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def store(store_backend: str, tmp_path: Path) -> AsyncIterator[Store]:
+    made, name = await make_store(store_backend, tmp_path)
+    try:
+        yield made
+    finally:
+        await drop_store(made, store_backend, name)
