@@ -467,7 +467,7 @@ def test_session_non_object_payload_and_too_large(caplog: pytest.LogCaptureFixtu
     with caplog.at_level("ERROR", logger="vivace.web"):
         r = c.post("/", json={"blob": "x" * 5000})
     assert "set-cookie" not in r.headers
-    assert "session cookie not written" in caplog.text
+    assert "cookie 'session' not written" in caplog.text
 
 
 async def test_session_websocket_scope_and_other_scopes() -> None:

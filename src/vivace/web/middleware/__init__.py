@@ -27,6 +27,7 @@ from vivace.web.middleware._cors import CORSMiddleware
 from vivace.web.middleware._errors import ServerErrorMiddleware
 from vivace.web.middleware._hosts import HTTPSRedirectMiddleware, TrustedHostMiddleware
 from vivace.web.middleware._sessions import SessionMiddleware
+from vivace.web.middleware._signed_cookie import SignedCookie
 from vivace.web.middleware._signing import BadSignature, SignatureExpired, Signer
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "ServerErrorMiddleware",
     "SessionMiddleware",
     "SignatureExpired",
+    "SignedCookie",
     "Signer",
     "SimpleUser",
     "TrustedHostMiddleware",

@@ -20,25 +20,15 @@ not written, and an error is logged.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import orjson
 
-from vivace.http import format_set_cookie, parse_cookie_header
 from vivace.types import ASGIApp, Message, Receive, Scope, Send
-from vivace.web.middleware._signing import BadSignature, Signer
+from vivace.web.middleware._signed_cookie import SignedCookie
 
 __all__ = ["SessionMiddleware"]
-
-logger = logging.getLogger("vivace.web")
-
-# RFC 6265 section 6.1: browsers keep at least 4096 bytes per cookie (name, value and
-# attributes together); 4093 is what all major browsers accept for name=value.
-MAX_COOKIE_SIZE = 4093
-_STARTS = frozenset(("http.response.start", "websocket.accept", "websocket.http.response.start"))
 
 
 class SessionMiddleware:
@@ -64,48 +54,30 @@ class SessionMiddleware:
         domain: str | None = None,
     ) -> None:
         self.app = app
-        self.signer = Signer(secret_key, salt=b"vivace.web.session")
-        self.cookie_name = session_cookie
-        self.cookie_name_bytes = session_cookie.encode("latin-1")
-        self.max_age = max_age
-        self.path = path
-        self.same_site = same_site
-        self.secure = https_only
-        self.domain = domain
-        # Validate the attributes now, not on the first response.
-        format_set_cookie(session_cookie, "", path=path, domain=domain, samesite=same_site)
+        self.cookie = SignedCookie(
+            session_cookie,
+            secret_key,
+            salt=b"vivace.web.session",
+            max_age=max_age,
+            path=path,
+            same_site=same_site,
+            https_only=https_only,
+            domain=domain,
+        )
 
     def _load(self, scope: Scope) -> tuple[dict[str, Any], bytes | None, int, int]:
         """(session, original JSON, signed-at, key index); empty when absent or invalid."""
-        for name, value in scope["headers"]:
-            if name != b"cookie" or self.cookie_name_bytes not in value:
-                continue
-            token = parse_cookie_header(value.decode("latin-1")).get(self.cookie_name)
-            if token is None:
-                continue
-            try:
-                payload, signed_at, key_index = self.signer.unsign(
-                    token.encode("latin-1"), max_age=self.max_age
-                )
-                data = orjson.loads(payload)
-            except (BadSignature, orjson.JSONDecodeError, UnicodeEncodeError):
-                return {}, None, 0, 0
-            if isinstance(data, dict):
-                return data, payload, signed_at, key_index
+        found = self.cookie.read(scope)
+        if found is None:
             return {}, None, 0, 0
+        payload, signed_at, key_index = found
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return {}, None, 0, 0
+        if isinstance(data, dict):
+            return data, payload, signed_at, key_index
         return {}, None, 0, 0
-
-    def _cookie(self, value: str, max_age: int | None) -> bytes:
-        return format_set_cookie(
-            self.cookie_name,
-            value,
-            max_age=max_age,
-            path=self.path,
-            domain=self.domain,
-            secure=self.secure,
-            httponly=True,
-            samesite=self.same_site,
-        ).encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -113,42 +85,28 @@ class SessionMiddleware:
             return
         session, original, signed_at, key_index = self._load(scope)
         scope["session"] = session
-        had_cookie = original is not None
+        cookie = self.cookie
 
         async def send_with_session(message: Message) -> None:
             # The handshake's answer can carry the cookie too (websocket.accept headers,
             # or a denial response).
-            if message["type"] in _STARTS:
-                cookie = self._outgoing(scope, original, signed_at, key_index, had_cookie)
-                if cookie is not None:
-                    message["headers"] = [*(message.get("headers") or []), (b"set-cookie", cookie)]
+            if cookie.starts_response(message):
+                header = self._outgoing(scope, original, signed_at, key_index)
+                if header is not None:
+                    cookie.attach(message, (b"set-cookie", header))
             await send(message)
 
         await self.app(scope, receive, send_with_session)
 
     def _outgoing(
-        self,
-        scope: Scope,
-        original: bytes | None,
-        signed_at: int,
-        key_index: int,
-        had_cookie: bool,
+        self, scope: Scope, original: bytes | None, signed_at: int, key_index: int
     ) -> bytes | None:
         session = scope.get("session")
         if not session:
-            if had_cookie:  # emptied (or cleared): delete the cookie
-                return self._cookie("", 0)
+            if original is not None:  # emptied (or cleared): delete the cookie
+                return self.cookie.delete_cookie()
             return None
         payload = orjson.dumps(session)
-        stale = self.max_age is not None and time.time() - signed_at > self.max_age / 2
-        if payload == original and key_index == 0 and not stale:
+        if payload == original and key_index == 0 and not self.cookie.stale(signed_at):
             return None
-        token = self.signer.sign(payload).decode("ascii")
-        if len(self.cookie_name) + 1 + len(token) > MAX_COOKIE_SIZE:
-            logger.error(
-                "session cookie not written: %d bytes is more than browsers keep (%d)",
-                len(token),
-                MAX_COOKIE_SIZE,
-            )
-            return None
-        return self._cookie(token, self.max_age)
+        return self.cookie.set_cookie(payload)
