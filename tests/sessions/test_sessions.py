@@ -270,7 +270,7 @@ def test_options_are_checked() -> None:
         StoreSessionMiddleware(show, store=MemoryStore(), secret_key="k", max_age=0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="secret"):
         StoreSessionMiddleware(show, store=MemoryStore(), secret_key=[])  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="control character"):
         StoreSessionMiddleware(show, store=MemoryStore(), secret_key="k", path="/;evil")  # type: ignore[arg-type]
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 
@@ -171,4 +171,3 @@ class StoreSessionMiddleware:
             assert header is not None, "a signed id always fits in a cookie"
             return [(b"set-cookie", header), _VARY_COOKIE]
         return [_VARY_COOKIE]
-
