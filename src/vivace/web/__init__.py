@@ -34,6 +34,7 @@ from vivace.web._exceptions import (
     WebError,
 )
 from vivace.web._fileresponse import FileResponse
+from vivace.web._handlers import to_response
 from vivace.web._request import HTTPConnection, Request
 from vivace.web._responses import (
     HTMLResponse,
@@ -112,4 +113,5 @@ __all__ = [
     "iterate_in_threadpool",
     "register_converter",
     "run_in_threadpool",
+    "to_response",
 ]
