@@ -16,6 +16,7 @@ from vivace.web._broadcast import (
     BroadcastError,
     BroadcastEvent,
     MemoryBackend,
+    ReplayBackend,
     Subscriber,
     SubscriberLagged,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "NoMatchFound",
     "PlainTextResponse",
     "RedirectResponse",
+    "ReplayBackend",
     "Request",
     "Response",
     "Route",

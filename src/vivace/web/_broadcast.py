@@ -31,6 +31,16 @@ connection by itself (it reconnects with backoff and resubscribes: subscribers j
 Messages are ``str`` (JSON text, typically). Channel names are strings; a ``prefix`` (for
 Redis: default ``"vivace:"``) keeps one application's channels apart from another's on
 a shared server.
+
+History and replay: the backends that keep messages (``redis+streams://``: Redis
+Streams; ``postgresql://``: a table and LISTEN/NOTIFY) give every event an ``id`` and
+``publish`` returns it. ``subscribe(channel, last_event_id=id)`` first delivers what
+was published after ``id`` (as far back as the backend keeps), then the live events,
+none twice: live events that arrive while the history is read wait behind it. This is
+what a server-sent events client reconnecting with ``Last-Event-ID`` needs. An id that
+the backend cannot read (a hand-made header) replays nothing. Those backends also
+resume from where they were after losing their connection, so a subscriber misses
+nothing the backend still holds.
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from vivace.web._exceptions import WebError
 
@@ -49,7 +59,9 @@ __all__ = [
     "BroadcastBackend",
     "BroadcastError",
     "BroadcastEvent",
+    "Deliver",
     "MemoryBackend",
+    "ReplayBackend",
     "Subscriber",
     "SubscriberLagged",
 ]
@@ -64,26 +76,30 @@ class SubscriberLagged(BroadcastError):
 
 
 class BroadcastEvent:
-    """A message received on a channel."""
+    """A message received on a channel; ``id`` is the backend's event id (None for the
+    backends that keep no history)."""
 
-    __slots__ = ("channel", "message")
+    __slots__ = ("channel", "id", "message")
 
-    def __init__(self, channel: str, message: str) -> None:
+    def __init__(self, channel: str, message: str, id: str | None = None) -> None:
         self.channel = channel
         self.message = message
+        self.id = id
 
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, BroadcastEvent)
             and other.channel == self.channel
             and other.message == self.message
+            and other.id == self.id
         )
 
     def __hash__(self) -> int:
-        return hash((self.channel, self.message))
+        return hash((self.channel, self.message, self.id))
 
     def __repr__(self) -> str:
-        return f"BroadcastEvent(channel={self.channel!r}, message={self.message!r})"
+        extra = "" if self.id is None else f", id={self.id!r}"
+        return f"BroadcastEvent(channel={self.channel!r}, message={self.message!r}{extra})"
 
 
 class Subscriber:
@@ -92,7 +108,7 @@ class Subscriber:
     ``get()`` waits for one event; ``async for`` iterates until the subscription ends.
     """
 
-    __slots__ = ("_error", "_max_queue", "_queue", "_waiter", "channels")
+    __slots__ = ("_error", "_held", "_max_queue", "_queue", "_waiter", "channels")
 
     def __init__(self, channels: tuple[str, ...], max_queue: int) -> None:
         self.channels = channels
@@ -100,9 +116,32 @@ class Subscriber:
         self._max_queue = max_queue
         self._waiter: asyncio.Future[None] | None = None
         self._error: BroadcastError | None = None
+        # Live events that arrive while the history is read (None: not replaying).
+        self._held: list[BroadcastEvent] | None = None
+
+    def _replay(
+        self, history: list[BroadcastEvent], newer: Callable[[BroadcastEvent], bool]
+    ) -> None:
+        """Queue ``history``, then the live events held meanwhile that it does not hold
+        and that ``newer`` accepts (the client saw the others)."""
+        held, self._held = self._held or [], None
+        # An id is unique within its channel (Redis Streams: per stream).
+        seen = {(event.channel, event.id) for event in history}
+        for event in history:
+            self._put(event)
+        for event in held:
+            if (event.channel, event.id) not in seen and newer(event):
+                self._put(event)
 
     def _put(self, event: BroadcastEvent) -> None:
         if self._error is not None:
+            return
+        held = self._held
+        if held is not None:
+            if len(held) >= self._max_queue:
+                self._fail(SubscriberLagged(f"subscriber fell {self._max_queue} events behind"))
+            else:
+                held.append(event)
             return
         queue = self._queue
         if len(queue) >= self._max_queue:
@@ -143,14 +182,16 @@ class Subscriber:
             yield await self.get()
 
 
+Deliver = Callable[[str, str, "str | None"], None]
+
+
 class BroadcastBackend(Protocol):
     """What a backend does: move messages between processes (see the module docstring)."""
 
-    async def connect(
-        self, deliver: Callable[[str, str], None], fail: Callable[[BroadcastError], None]
-    ) -> None:
-        """Start; call ``deliver(channel, message)`` for each message that comes in, and
-        ``fail(error)`` if the backend breaks for good."""
+    async def connect(self, deliver: Deliver, fail: Callable[[BroadcastError], None]) -> None:
+        """Start; call ``deliver(channel, message, event_id)`` for each message that comes
+        in (``event_id`` None without history), and ``fail(error)`` if the backend breaks
+        for good."""
 
     async def disconnect(self) -> None: ...
 
@@ -158,18 +199,30 @@ class BroadcastBackend(Protocol):
 
     async def unsubscribe(self, channel: str) -> None: ...
 
-    async def publish(self, channel: str, message: str) -> None: ...
+    async def publish(self, channel: str, message: str) -> str | None:
+        """Send; returns the event's id (None without history)."""
+
+
+@runtime_checkable
+class ReplayBackend(BroadcastBackend, Protocol):
+    """A backend that keeps messages: events have ids, and what followed an id can be read."""
+
+    def event_key(self, event_id: str) -> tuple[int, ...] | None:
+        """The sort key of an id (ids of one channel order as their events); None when
+        ``event_id`` is not one of this backend's ids."""
+
+    async def history(self, channel: str, after: str) -> list[tuple[str, str]]:
+        """``(id, message)`` of the events of ``channel`` published after ``after``, oldest
+        first (at most the backend's replay limit: the most recent ones)."""
 
 
 class MemoryBackend:
     """In-process delivery only (one worker, tests)."""
 
     def __init__(self) -> None:
-        self._deliver: Callable[[str, str], None] | None = None
+        self._deliver: Deliver | None = None
 
-    async def connect(
-        self, deliver: Callable[[str, str], None], fail: Callable[[BroadcastError], None]
-    ) -> None:
+    async def connect(self, deliver: Deliver, fail: Callable[[BroadcastError], None]) -> None:
         self._deliver = deliver
 
     async def disconnect(self) -> None:
@@ -183,7 +236,7 @@ class MemoryBackend:
 
     async def publish(self, channel: str, message: str) -> None:
         assert self._deliver is not None, "Broadcast checks that it is connected"
-        self._deliver(channel, message)
+        self._deliver(channel, message, None)
 
 
 class Broadcast:
@@ -199,9 +252,12 @@ class Broadcast:
     >>> asyncio.run(main())
     ('news', 'vivace 1.0 is out')
 
-    ``url`` is ``memory://`` or ``redis://host:port/db`` (``rediss://`` for TLS; needs
-    ``pip install 'vivace[redis]'``), or pass ``backend=``. ``max_queue`` bounds each
-    subscriber's backlog.
+    ``url`` is ``memory://``; ``redis://host:port/db`` (``rediss://`` for TLS; needs
+    ``pip install 'vivace[redis]'``) for Redis pub/sub; ``redis+streams://host:port/db``
+    (``rediss+streams://``) for Redis Streams with history; a PostgreSQL URL
+    (``postgresql://user@host/db``; needs ``pip install 'vivace[postgres]'``) for
+    LISTEN/NOTIFY with history in a table; or pass ``backend=``. ``max_queue`` bounds
+    each subscriber's backlog.
     """
 
     def __init__(
@@ -215,15 +271,29 @@ class Broadcast:
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
         if backend is None:
-            scheme = url.partition("://")[0].lower()
+            scheme, _, rest = url.partition("://")
+            scheme = scheme.lower()
+            chosen = "vivace:" if prefix is None else prefix
             if scheme == "memory":
                 backend = MemoryBackend()
             elif scheme in ("redis", "rediss", "unix"):
                 from vivace.web._broadcast_redis import RedisBackend
 
-                backend = RedisBackend(url, prefix="vivace:" if prefix is None else prefix)
+                backend = RedisBackend(url, prefix=chosen)
+            elif scheme in ("redis+streams", "rediss+streams"):
+                from vivace.web._broadcast_streams import StreamsBackend
+
+                plain = scheme.partition("+")[0]
+                backend = StreamsBackend(f"{plain}://{rest}", prefix=chosen)
+            elif scheme.partition("+")[0] in ("postgresql", "postgres"):
+                from vivace.web._broadcast_postgres import PostgresBackend
+
+                backend = PostgresBackend(url, prefix=chosen)
             else:
-                raise ValueError(f"unsupported broadcast URL {url!r}: use memory:// or redis://")
+                raise ValueError(
+                    f"unsupported broadcast URL {scheme!r}://...: use memory://, redis://, "
+                    "redis+streams:// or postgresql://"
+                )
         self.backend = backend
         self.max_queue = max_queue
         self._subscribers: dict[str, set[Subscriber]] = {}
@@ -263,34 +333,68 @@ class Broadcast:
         if not self._connected:
             raise BroadcastError("the broadcast is not connected: use 'async with broadcast'")
 
-    async def publish(self, channel: str, message: str) -> None:
-        """Send ``message`` to every subscriber of ``channel``, in every process."""
+    async def publish(self, channel: str, message: str) -> str | None:
+        """Send ``message`` to every subscriber of ``channel``, in every process; returns
+        the event's id (None for the backends without history)."""
         self._check()
         if not isinstance(message, str):
             raise TypeError(f"broadcast messages are str, not {type(message).__name__}")
-        await self.backend.publish(channel, message)
+        return await self.backend.publish(channel, message)
 
     @asynccontextmanager
-    async def subscribe(self, *channels: str) -> AsyncIterator[Subscriber]:
-        """Subscribe to one or more channels for the duration of the block."""
+    async def subscribe(
+        self, *channels: str, last_event_id: str | None = None
+    ) -> AsyncIterator[Subscriber]:
+        """Subscribe to one or more channels for the duration of the block.
+
+        With ``last_event_id`` (a backend with history), the events published after it
+        come first (see the module docstring).
+        """
         self._check()
         if not channels:
             raise ValueError("subscribe to at least one channel")
         subscriber = Subscriber(channels, self.max_queue)
+        backend = self.backend
+        after: tuple[int, ...] | None = None
+        if last_event_id is not None and isinstance(backend, ReplayBackend):
+            after = backend.event_key(last_event_id)
+            if after is not None:
+                subscriber._held = []
         added: list[str] = []
         try:
             for channel in channels:
                 async with self._lock:
                     local = self._subscribers.get(channel)
                     if local is None:
-                        await self.backend.subscribe(channel)
+                        await backend.subscribe(channel)
                         local = self._subscribers[channel] = set()
                     local.add(subscriber)
                     added.append(channel)
+            if after is not None:
+                assert last_event_id is not None
+                await self._replay(subscriber, last_event_id, after)
             yield subscriber
         finally:
             for channel in added:
                 await self._leave(channel, subscriber)
+
+    async def _replay(
+        self, subscriber: Subscriber, last_event_id: str, after: tuple[int, ...]
+    ) -> None:
+        backend = self.backend
+        assert isinstance(backend, ReplayBackend)
+        history: list[BroadcastEvent] = []
+        for channel in subscriber.channels:
+            for event_id, message in await backend.history(channel, last_event_id):
+                history.append(BroadcastEvent(channel, message, event_id))
+        if len(subscriber.channels) > 1:
+            history.sort(key=lambda event: backend.event_key(event.id or "") or ())
+
+        def newer(event: BroadcastEvent) -> bool:
+            key = backend.event_key(event.id) if event.id is not None else None
+            return key is None or key > after
+
+        subscriber._replay(history, newer)
 
     async def _leave(self, channel: str, subscriber: Subscriber) -> None:
         async with self._lock:
@@ -303,11 +407,11 @@ class Broadcast:
                 if self._connected:
                     await self.backend.unsubscribe(channel)
 
-    def _deliver(self, channel: str, message: str) -> None:
+    def _deliver(self, channel: str, message: str, event_id: str | None = None) -> None:
         """Called by the backend for each message: fan it out to local subscribers."""
         local = self._subscribers.get(channel)
         if local:
-            event = BroadcastEvent(channel, message)
+            event = BroadcastEvent(channel, message, event_id)
             for subscriber in tuple(local):
                 subscriber._put(event)
 

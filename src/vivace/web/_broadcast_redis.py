@@ -39,7 +39,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from vivace.web._broadcast import BroadcastError
+from vivace.web._broadcast import BroadcastError, Deliver
 
 __all__ = ["RedisBackend"]
 
@@ -92,7 +92,7 @@ class RedisBackend:
         self._client: Any = None  # publishes
         self._sub_client: Any = None  # makes the pub/sub connections
         self._pubsub: Any = None
-        self._deliver: Callable[[str, str], None] | None = None
+        self._deliver: Deliver | None = None
         self._reader: asyncio.Task[None] | None = None
         self._channels: set[str] = set()
         self._wanted = asyncio.Event()
@@ -120,9 +120,7 @@ class RedisBackend:
             socket_keepalive=True,
         )
 
-    async def connect(
-        self, deliver: Callable[[str, str], None], fail: Callable[[BroadcastError], None]
-    ) -> None:
+    async def connect(self, deliver: Deliver, fail: Callable[[BroadcastError], None]) -> None:
         self._deliver = deliver
         # One quick retry for a publish on a pooled connection that died while idle; the
         # pub/sub connection gets none: the reader reconnects it, with backoff.
@@ -246,6 +244,7 @@ class RedisBackend:
             deliver(
                 channel[skip:].decode("utf-8") if isinstance(channel, bytes) else channel[skip:],
                 data.decode("utf-8") if isinstance(data, bytes) else str(data),
+                None,
             )
 
     async def _reconnect(self) -> None:
