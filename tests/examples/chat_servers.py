@@ -1,8 +1,9 @@
-"""Server processes serving the chat example (examples/chat), for the cross-process tests.
+"""Server processes for the cross-process tests: the chat example (examples/chat), and any
+app (``app_servers``, used by the batteries' tests too).
 
 Each server is a vivace.server process of its own on a socket bound to port 0 and handed
-over by file descriptor, with the Redis broadcast behind the app and a channel prefix
-unique to the test run.
+over by file descriptor; the chat servers have the Redis broadcast behind the app and a
+channel prefix unique to the test run.
 """
 
 from __future__ import annotations
@@ -25,19 +26,28 @@ BIN = Path(sys.executable).parent
 TARGET = "examples.chat.app:app"
 
 
-def _command(fd: int) -> list[str]:
-    return [str(BIN / "vivace"), "run", TARGET, "--fd", str(fd), "--log-level", "warning"]
+def _command(target: str, fd: int) -> list[str]:
+    return [str(BIN / "vivace"), "run", target, "--fd", str(fd), "--log-level", "warning"]
 
 
 @contextlib.contextmanager
 def chat_servers(count: int, prefix: str | None = None) -> Iterator[list[str]]:
     """Start ``count`` chat servers sharing one Redis prefix; yields their base URLs."""
     prefix = prefix or f"vivace-test-chat-{uuid.uuid4().hex}:"
+    env = {"CHAT_BROADCAST_URL": REDIS_URL, "CHAT_BROADCAST_PREFIX": prefix}
+    with app_servers(TARGET, count, env) as urls:
+        yield urls
+
+
+@contextlib.contextmanager
+def app_servers(target: str, count: int, env: dict[str, str]) -> Iterator[list[str]]:
+    """Start ``count`` server processes serving ``target`` (``module:app``, from the
+    repository root) with ``env`` added; yields their base URLs once each answers
+    ``GET /`` with 200."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-        "CHAT_BROADCAST_URL": REDIS_URL,
-        "CHAT_BROADCAST_PREFIX": prefix,
+        **env,
     }
     started: list[tuple[subprocess.Popen[bytes], socket.socket]] = []
     urls = []
@@ -49,7 +59,7 @@ def chat_servers(count: int, prefix: str | None = None) -> Iterator[list[str]]:
             sock.listen(128)
             sock.set_inheritable(True)
             proc = subprocess.Popen(
-                _command(sock.fileno()),
+                _command(target, sock.fileno()),
                 env=env,
                 cwd=ROOT,
                 pass_fds=[sock.fileno()],

@@ -327,3 +327,24 @@ async def test_database_store_purges_dead_rows(tmp_path: Path) -> None:
         assert await db.fetch_val(f"SELECT count(*) FROM {name}") == 1
     finally:
         await drop_store(store, "sqlite", name)
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mysql", "sqlite"])
+async def test_processes_starting_together_create_the_table_once(
+    backend: str, tmp_path: Path
+) -> None:
+    from tests.db.conftest import unique_name
+    from tests.stores.conftest import store_url
+    from vivace.db import Database
+    from vivace.stores import DatabaseStore
+
+    table = unique_name("vstore")
+    stores = [DatabaseStore(Database(store_url(backend, tmp_path)), table=table) for _ in range(4)]
+    try:
+        await asyncio.gather(*(store.open() for store in stores))
+        await stores[0].set("k", b"v")
+        assert await stores[3].get("k") == b"v"
+    finally:
+        await stores[0].database.execute(f"DROP TABLE IF EXISTS {table}")
+        for store in stores:
+            await store.close()
