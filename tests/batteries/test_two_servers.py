@@ -134,7 +134,7 @@ async def test_rate_limit_is_exact_across_servers(shared: Servers) -> None:
     assert statuses == [200] * 10 + [429] * 6
     refused = next(r for r in responses if r.status_code == 429)
     assert int(refused.headers["retry-after"]) >= 1
-    assert refused.headers["ratelimit-policy"] == '"api";q=10;w=60'
+    assert refused.headers["ratelimit-policy"] == '"api";q=10;w=86400'
 
 
 async def read_events(

@@ -147,7 +147,7 @@ def test_limiter_arguments() -> None:
 
 @pytest.mark.parametrize("algorithm", ["fixed_window", "sliding_window", "token_bucket"])
 async def test_never_more_than_the_limit_on_every_backend(store: Store, algorithm: str) -> None:
-    limiter = RateLimiter(store, "15/minute", algorithm=algorithm)
+    limiter = RateLimiter(store, "15/minute", algorithm=algorithm, clock=Clock())
     results = await asyncio.gather(*(limiter.hit("hot") for _ in range(40)))
     assert sum(r.allowed for r in results) == 15
     with pytest.raises(RateLimitExceeded) as info:
@@ -164,13 +164,14 @@ from vivace.db import Database
 from vivace.ratelimit import RateLimiter
 from vivace.stores import DatabaseStore, RedisStore
 
-async def main(backend, url, name, algorithm):
+async def main(backend, url, name, algorithm, now):
     if backend == "redis":
         store = RedisStore(url, prefix=name)
     else:
         store = DatabaseStore(Database(url, max_size=4), table=name, create=False)
     async with store:
-        limiter = RateLimiter(store, "25/minute", algorithm=algorithm)
+        # One fixed time for every process: no window ends in the middle of the test.
+        limiter = RateLimiter(store, "25/minute", algorithm=algorithm, clock=lambda: float(now))
         print("ready", flush=True)
         sys.stdin.readline()
         results = await asyncio.gather(*(limiter.hit("shared") for _ in range(20)))
@@ -187,7 +188,7 @@ def _hit_from_processes(backend: str, url: str, name: str, algorithm: str) -> in
     }
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, backend, url, name, algorithm],
+            [sys.executable, "-c", WORKER, backend, url, name, algorithm, "1000040"],
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -260,7 +261,8 @@ def app_with(limiter: RateLimiter, **options: Any) -> App:
 
 
 def test_middleware_answers_429_with_headers() -> None:
-    limiter = RateLimiter(MemoryStore(), "2/minute", algorithm="fixed_window")
+    clock = Clock(1_000_040.0)  # a fixed time: no window ends during the test
+    limiter = RateLimiter(MemoryStore(), "2/minute", algorithm="fixed_window", clock=clock)
     client = TestClient(app_with(limiter, exempt=["/health"]))
     first = client.get("/")
     assert first.status_code == 200
@@ -280,7 +282,7 @@ def test_middleware_answers_429_with_headers() -> None:
 
 
 def test_middleware_options() -> None:
-    limiter = RateLimiter(MemoryStore(), "1/minute")
+    limiter = RateLimiter(MemoryStore(), "1/minute", clock=Clock())
     client = TestClient(app_with(limiter, websockets=False, headers=False))
     assert "ratelimit" not in client.get("/").headers
     assert client.get("/").status_code == 429
@@ -299,7 +301,7 @@ def test_keys_by_user_and_header() -> None:
             name = conn.headers.get("x-user")
             return (AuthCredentials(), SimpleUser(name)) if name else None
 
-    limiter = RateLimiter(MemoryStore(), "1/minute")
+    limiter = RateLimiter(MemoryStore(), "1/minute", clock=Clock())
     app = App(
         routes=[Route("/", home)],
         middleware=[

@@ -18,9 +18,8 @@ See docs/batteries.md. Backends: ``MemoryStore`` (this process), ``RedisStore``
 through vivace.db). Each is imported only when used.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+import importlib
+import typing
 
 from vivace.stores._base import (
     MAX_KEY_BYTES,
@@ -31,7 +30,7 @@ from vivace.stores._base import (
 )
 from vivace.stores._memory import MemoryStore
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from vivace.stores._database import DatabaseStore
     from vivace.stores._redis import RedisStore
 
@@ -49,23 +48,25 @@ __all__ = [
 
 _REDIS = ("redis", "rediss", "unix")
 _DATABASES = ("postgresql", "postgres", "mysql", "mariadb", "sqlite")
+# The Redis and database backends import their optional dependencies: they are loaded
+# when first named, so `import vivace.stores` needs neither.
+_LAZY = {"RedisStore": "vivace.stores._redis", "DatabaseStore": "vivace.stores._database"}
 
 
-def __getattr__(name: str) -> Any:
-    # The Redis and database backends import their optional dependencies: load them
-    # when first named, so `import vivace.stores` needs neither.
-    if name == "RedisStore":
-        from vivace.stores._redis import RedisStore
-
-        return RedisStore
-    if name == "DatabaseStore":
-        from vivace.stores._database import DatabaseStore
-
-        return DatabaseStore
-    raise AttributeError(f"module 'vivace.stores' has no attribute {name!r}")
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vivace.stores' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
-def open_store(url: str, *, prefix: str = "", **options: Any) -> Store:
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def open_store(url: str, *, prefix: str = "", **options: typing.Any) -> Store:
     """The store a URL names (not yet opened: ``async with`` it, or ``await store.open()``).
 
     ``memory://``; ``redis://host:6379/0`` (``rediss://``, ``unix://``); a vivace.db URL
