@@ -15,7 +15,7 @@ from tests.stores.conftest import SHARED, drop_store, make_store, store_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 3
-ROUNDS = 40  # per process; a multiple of the worker's 4 tasks
+ROUNDS = 24  # per process; a multiple of the worker's 4 tasks
 
 
 def _start(backend: str, url: str, name: str) -> subprocess.Popen[str]:

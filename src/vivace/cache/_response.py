@@ -128,14 +128,19 @@ class ResponseCache:
         """The stored entry for the request, ``_NOCACHE`` for a URL marked not cacheable,
         or ``Cache.MISSING``."""
         store = self.cache.store
-        index, marker = await store.get_many(["vary:" + base, "nocache:" + base])
+        # One round trip for a URL without Vary (the common case): its entry's key is
+        # known before the Vary list is read.
+        index, marker, entry = await store.get_many(
+            ["vary:" + base, "nocache:" + base, "page:" + base]
+        )
         varied: list[str] = []
         if index is not None:
             try:
                 varied = [str(name) for name in orjson.loads(index)]
             except (orjson.JSONDecodeError, TypeError):
                 varied = []
-        entry = await store.get(self._entry_key(base, scope, varied))
+        if varied:
+            entry = await store.get(self._entry_key(base, scope, varied))
         if entry is not None:
             return entry
         return _NOCACHE if marker is not None else Cache.MISSING
