@@ -13,7 +13,7 @@ import pytest
 
 from tests.db.conftest import DEFAULT_URLS, unique_name
 from tests.examples.chat_servers import app_servers
-from tests.web.conftest import REDIS_URL
+from tests.web.conftest import REDIS_URL, drop_redis_keys
 from vivace.client import Client
 from vivace.db import Database
 from vivace.stores import DatabaseStore, RedisStore, Store
@@ -55,14 +55,7 @@ def servers(kind: str) -> Iterator[tuple[list[str], str, str]]:
 
 async def _drop(kind: str, name: str, channels: str) -> None:
     if kind == "redis":
-        import redis.asyncio
-
-        client = redis.asyncio.Redis.from_url(REDIS_URL)
-        for prefix in (name, channels):
-            keys = [key async for key in client.scan_iter(match=prefix + "*")]
-            if keys:
-                await client.delete(*keys)
-        await client.aclose()
+        await drop_redis_keys(name, channels)
     else:
         async with Database(PG_URL) as db:
             await db.execute(f"DROP TABLE IF EXISTS {name}")

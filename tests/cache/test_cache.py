@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.stores.conftest import drop_store, make_store, store_url
+from tests.stores.conftest import drop_store, make_store, run_workers, store_url
 from vivace.cache import Cache
 from vivace.stores import MemoryStore, Store
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -183,41 +178,6 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
-def _run(backend: str, url: str, name: str) -> list[str]:
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, backend, url, name],
-            env={**os.environ, "PYTHONPATH": path},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None
-            ready = proc.stdout.readline().strip()
-            assert ready == "ready", proc.stderr.read() if proc.stderr else ""
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        outputs = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=45)
-            assert proc.returncode == 0, err
-            outputs.append(out.strip())
-        return outputs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-
-
 # Redis and one database: the stampede logic is the same on every store; its atomic
 # primitives are tested across processes on every backend in tests/stores.
 @pytest.mark.slow
@@ -226,7 +186,8 @@ async def test_one_computation_across_processes(backend: str, tmp_path: Path) ->
     store, name = await make_store(backend, tmp_path)
     try:
         url = store_url(backend, tmp_path)
-        outputs = await asyncio.get_running_loop().run_in_executor(None, _run, backend, url, name)
+        args = ["-c", WORKER, backend, url, name]
+        outputs = await asyncio.get_running_loop().run_in_executor(None, run_workers, args)
         assert outputs == [",".join(["value"] * 5)] * 3
         assert await store.get("factory-calls") == b"1"  # 15 callers in 3 processes: one run
     finally:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.stores.conftest import drop_store, make_store
 from vivace.cache import Cache, CacheMiddleware, cache_page
 from vivace.sessions import StoreSessionMiddleware
 from vivace.stores import MemoryStore, Store
@@ -28,13 +26,10 @@ from vivace.web import (
 from vivace.web.middleware import AuthCredentials, AuthenticationMiddleware, SimpleUser
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    made, name = await make_store(request.param, tmp_path)
-    try:
-        yield made
-    finally:
-        await drop_store(made, request.param, name)
+@pytest.fixture
+def store(fast_store: Store) -> Store:
+    """Memory and Redis (tests/stores covers every backend)."""
+    return fast_store
 
 
 class Counting:

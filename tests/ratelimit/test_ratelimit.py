@@ -5,15 +5,12 @@ and the middleware's 429 answers and RateLimit fields."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.stores.conftest import drop_store, make_store, store_url
+from tests.stores.conftest import drop_store, make_store, run_workers, store_url
 from vivace.client import WebSocketRejected
 from vivace.ratelimit import (
     Rate,
@@ -29,8 +26,6 @@ from vivace.stores import MemoryStore, Store
 from vivace.testing import TestClient
 from vivace.web import App, Middleware, Route, WebSocket, WebSocketRoute
 from vivace.web.middleware import AuthCredentials, AuthenticationMiddleware, SimpleUser
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Clock:
@@ -181,45 +176,6 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
-def _hit_from_processes(backend: str, url: str, name: str, algorithm: str) -> int:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, backend, url, name, algorithm, "1000040"],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready", (
-                proc.stderr.read() if proc.stderr else ""
-            )
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        total = 0
-        for proc in procs:
-            out, err = proc.communicate(timeout=45)
-            assert proc.returncode == 0, err
-            total += int(out.strip())
-        return total
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-
-
 # Redis and one database: the limiter is the same on every store; its atomic primitives
 # are tested across processes on every backend in tests/stores.
 @pytest.mark.slow
@@ -231,11 +187,10 @@ async def test_exact_across_processes(backend: str, tmp_path: Path) -> None:
     store, name = await make_store(backend, tmp_path)
     try:
         url = store_url(backend, tmp_path)
-        loop = asyncio.get_running_loop()
-        allowed = await loop.run_in_executor(
-            None, _hit_from_processes, backend, url, name, algorithm
-        )
-        assert allowed == 25  # 60 hits from 3 processes, exactly the limit let through
+        args = ["-c", WORKER, backend, url, name, algorithm, "1000040"]
+        outputs = await asyncio.get_running_loop().run_in_executor(None, run_workers, args)
+        # 60 hits from 3 processes: exactly the limit let through.
+        assert sum(int(out) for out in outputs) == 25
     finally:
         await drop_store(store, backend, name)
 

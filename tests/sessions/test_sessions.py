@@ -7,13 +7,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.stores.conftest import drop_store, make_store
 from vivace.sessions import Session, StoreSessionMiddleware
 from vivace.stores import Store
 from vivace.testing import AsyncTestClient
@@ -23,13 +20,10 @@ from vivace.web.middleware import Signer
 SECRET = "s3cret-for-tests"
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    made, name = await make_store(request.param, tmp_path)
-    try:
-        yield made
-    finally:
-        await drop_store(made, request.param, name)
+@pytest.fixture
+def store(fast_store: Store) -> Store:
+    """Memory and Redis (tests/stores covers every backend)."""
+    return fast_store
 
 
 async def show(request: Request) -> Any:

@@ -7,6 +7,8 @@ removed afterwards (other test runs share these servers).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -69,3 +71,58 @@ async def store(store_backend: str, tmp_path: Path) -> AsyncIterator[Store]:
         yield made
     finally:
         await drop_store(made, store_backend, name)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_workers(args: list[str], count: int = 3, timeout: float = 45.0) -> list[str]:
+    """Run ``count`` processes of ``python *args`` together; returns what each printed.
+
+    Each worker prints ``ready`` once connected and then waits for a line on stdin: all
+    of them are released at once, so their work overlaps (the point of these tests).
+    """
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    procs = [
+        subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": path},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            ready = proc.stdout.readline().strip()
+            assert ready == "ready", proc.stderr.read() if proc.stderr else ""
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        outputs = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=timeout)
+            assert proc.returncode == 0, err
+            outputs.append(out.strip())
+        return outputs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def fast_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A memory or Redis store: for the middleware tests, where the backend matters less
+    than in tests/stores (which covers every backend)."""
+    made, name = await make_store(request.param, tmp_path)
+    try:
+        yield made
+    finally:
+        await drop_store(made, request.param, name)

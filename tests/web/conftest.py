@@ -28,3 +28,17 @@ async def redis_admin() -> AsyncIterator[Any]:
     client = redis.asyncio.Redis.from_url(REDIS_URL)
     yield client
     await client.aclose()
+
+
+async def drop_redis_keys(*prefixes: str) -> None:
+    """Delete every key under ``prefixes`` (what a test made on the shared Redis)."""
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        for prefix in prefixes:
+            keys = [key async for key in client.scan_iter(match=prefix + "*")]
+            if keys:
+                await client.delete(*keys)
+    finally:
+        await client.aclose()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.db.conftest import DEFAULT_URLS, unique_name
-from tests.web.conftest import REDIS_URL
+from tests.web.conftest import REDIS_URL, drop_redis_keys
 from vivace.db import Database
 from vivace.web import Broadcast, BroadcastError, BroadcastEvent, ReplayBackend
 from vivace.web._broadcast_postgres import PostgresBackend
@@ -45,13 +45,7 @@ async def make(request: pytest.FixtureRequest) -> AsyncIterator[Factory]:
 
     yield factory
     if kind == "streams":
-        import redis.asyncio
-
-        client = redis.asyncio.Redis.from_url(REDIS_URL)
-        keys = [key async for key in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+        await drop_redis_keys(prefix)
     else:
         async with Database(PG_URL) as db:
             await db.execute(f"DROP TABLE IF EXISTS {table}")
@@ -225,10 +219,8 @@ async def test_streams_resume_after_a_lost_connection(caplog: pytest.LogCaptureF
             assert [(await get(sub)).message for _ in range(2)] == ["while down", "after"]
         assert "reconnected" in caplog.text and backend.reconnects == 1
     finally:
-        keys = [key async for key in admin.scan_iter(match=prefix + "*")]
-        if keys:
-            await admin.delete(*keys)
         await admin.aclose()
+        await drop_redis_keys(prefix)
 
 
 async def test_postgres_catches_up_after_a_lost_connection(
@@ -290,10 +282,8 @@ async def test_streams_errors_and_foreign_entries() -> None:
                 await backend._client.aclose()
                 backend._client = working
     finally:
-        keys = [key async for key in admin.scan_iter(match=prefix + "*")]
-        if keys:
-            await admin.delete(*keys)
         await admin.aclose()
+        await drop_redis_keys(prefix)
 
 
 async def test_postgres_errors() -> None:
