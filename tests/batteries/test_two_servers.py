@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import REDIS_URL
 from tests.db.conftest import DEFAULT_URLS, unique_name
 from tests.examples.chat_servers import app_servers
-from tests.web.conftest import REDIS_URL, drop_redis_keys
+from tests.web.conftest import drop_redis_keys
 from vivace.client import Client
 from vivace.db import Database
 from vivace.stores import DatabaseStore, RedisStore, Store
@@ -30,7 +31,9 @@ class Servers:
         self.store = store
 
 
-@pytest.fixture(scope="module", params=["redis", "postgresql"])
+@pytest.fixture(
+    scope="module", params=[pytest.param("redis", marks=pytest.mark.redis), "postgresql"]
+)
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.stores.conftest import drop_store, make_store, run_workers, store_url
+from tests.stores.conftest import backends, drop_store, make_store, run_workers, store_url
 from vivace.cache import Cache
 from vivace.stores import MemoryStore, Store
 
@@ -181,7 +181,7 @@ asyncio.run(main(*sys.argv[1:]))
 # Redis and one database: the stampede logic is the same on every store; its atomic
 # primitives are tested across processes on every backend in tests/stores.
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["redis", "postgresql"])
+@pytest.mark.parametrize("backend", backends("redis", "postgresql"))
 async def test_one_computation_across_processes(backend: str, tmp_path: Path) -> None:
     store, name = await make_store(backend, tmp_path)
     try:

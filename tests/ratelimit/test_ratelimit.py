@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.stores.conftest import drop_store, make_store, run_workers, store_url
+from tests.stores.conftest import backends, drop_store, make_store, run_workers, store_url
 from vivace.client import WebSocketRejected
 from vivace.ratelimit import (
     Rate,
@@ -179,7 +179,7 @@ asyncio.run(main(*sys.argv[1:]))
 # Redis and one database: the limiter is the same on every store; its atomic primitives
 # are tested across processes on every backend in tests/stores.
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["redis", "postgresql"])
+@pytest.mark.parametrize("backend", backends("redis", "postgresql"))
 async def test_exact_across_processes(backend: str, tmp_path: Path) -> None:
     # The sliding window is a compare-and-set read-modify-write (as the token bucket);
     # the fixed window's atomic incr is tested across processes in tests/stores.

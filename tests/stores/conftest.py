@@ -12,16 +12,23 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.conftest import REDIS_URL
 from tests.db.conftest import backend_url, unique_name
 from vivace.db import Database
 from vivace.stores import DatabaseStore, MemoryStore, RedisStore, Store
 
-REDIS_URL = os.environ.get("VIVACE_REDIS_URL", "redis://127.0.0.1:6379/0")
-BACKENDS = ["memory", "redis", "postgresql", "mysql", "sqlite"]
-SHARED = ["redis", "postgresql", "mysql", "sqlite"]
+
+def backends(*names: str) -> list[Any]:
+    """Parameters for ``names``; Redis marked ``redis`` (see tests/conftest.py)."""
+    return [pytest.param(n, marks=pytest.mark.redis) if n == "redis" else n for n in names]
+
+
+BACKENDS = backends("memory", "redis", "postgresql", "mysql", "sqlite")
+SHARED = backends("redis", "postgresql", "mysql", "sqlite")
 
 
 def store_url(backend: str, tmp_path: Path) -> str:
@@ -117,7 +124,7 @@ def run_workers(args: list[str], count: int = 3, timeout: float = 45.0) -> list[
                 proc.communicate()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=backends("memory", "redis"))
 async def fast_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     """A memory or Redis store: for the middleware tests, where the backend matters less
     than in tests/stores (which covers every backend)."""

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import REDIS_URL
 from tests.db.conftest import DEFAULT_URLS, unique_name
-from tests.web.conftest import REDIS_URL, drop_redis_keys
+from tests.web.conftest import drop_redis_keys
 from vivace.db import Database
 from vivace.web import Broadcast, BroadcastError, BroadcastEvent, ReplayBackend
 from vivace.web._broadcast_postgres import PostgresBackend
@@ -29,7 +30,7 @@ async def get(subscriber: Any, timeout: float = 5.0) -> BroadcastEvent:
     return await asyncio.wait_for(subscriber.get(), timeout)  # type: ignore[no-any-return]
 
 
-@pytest.fixture(params=["streams", "postgres"])
+@pytest.fixture(params=[pytest.param("streams", marks=pytest.mark.redis), "postgres"])
 async def make(request: pytest.FixtureRequest) -> AsyncIterator[Factory]:
     """``make(**options)``: a new (not yet connected) Broadcast on the test's own names."""
     prefix = f"vivace-test-{uuid.uuid4().hex}:"
@@ -200,6 +201,7 @@ def test_urls_choose_the_backends() -> None:
 # -- losing the connection ----------------------------------------------------------------
 
 
+@pytest.mark.redis
 async def test_streams_resume_after_a_lost_connection(caplog: pytest.LogCaptureFixture) -> None:
     import redis.asyncio
 
@@ -256,6 +258,7 @@ async def test_postgres_catches_up_after_a_lost_connection(
         await admin.disconnect()
 
 
+@pytest.mark.redis
 async def test_streams_errors_and_foreign_entries() -> None:
     import redis.asyncio
 

@@ -528,3 +528,23 @@ async def test_https_redirect_with_broken_host() -> None:
         await middleware(scope, None, send)  # type: ignore[arg-type]
     assert sent[0]["status"] == 400 and sent[2]["status"] == 400
     assert sent[-1] == {"type": "websocket.close", "code": 1008}
+
+
+def test_signed_cookie_remembers_verified_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vivace.web.middleware import SignedCookie, _signed_cookie
+
+    cookie = SignedCookie("sid", "k", salt=b"test", max_age=100)
+    token = cookie.signer.sign(b"id").decode()
+    scope = {"headers": [(b"cookie", f"sid={token}".encode())]}
+    assert cookie.read(scope) is not None and cookie.read(scope) is not None  # miss, hit
+    # A remembered token still expires: its age is checked on every read.
+    now = _signed_cookie.time.time()
+    monkeypatch.setattr(_signed_cookie.time, "time", lambda: now + 1000)
+    assert cookie.read(scope) is None
+    monkeypatch.undo()
+    # The memory is bounded: full, it starts again.
+    monkeypatch.setattr(_signed_cookie, "_VERIFIED_MAX", 2)
+    for payload in (b"a", b"b", b"c"):
+        other = cookie.signer.sign(payload).decode()
+        assert cookie.read({"headers": [(b"cookie", f"sid={other}".encode())]}) is not None
+    assert len(cookie._verified) <= 2 and token not in cookie._verified  # cleared once
