@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import uuid
 from pathlib import Path
 
 import pytest
@@ -348,3 +349,58 @@ async def test_processes_starting_together_create_the_table_once(
         await stores[0].database.execute(f"DROP TABLE IF EXISTS {table}")
         for store in stores:
             await store.close()
+
+
+@pytest.mark.redis
+async def test_redis_commands_in_flight_are_bounded() -> None:
+    from tests.conftest import REDIS_URL
+    from vivace.stores import RedisStore, StoreUnavailable
+
+    with pytest.raises(ValueError, match="max_connections"):
+        RedisStore(REDIS_URL, max_connections=0)
+    store = RedisStore(REDIS_URL, prefix="vivace-test-bound:", max_connections=1, pool_timeout=0.05)
+    try:
+        async with store._slots:  # the one slot is taken: the next command must wait
+            with pytest.raises(StoreUnavailable, match="no Redis connection became free"):
+                await store.get("k")
+        assert await store.get("k") is None  # free again
+        # Many concurrent commands through one slot: they queue, none fails.
+        wide = RedisStore(REDIS_URL, prefix="vivace-test-bound:", max_connections=2)
+        assert await asyncio.gather(*(wide.get("k") for _ in range(50))) == [None] * 50
+        await wide.close()
+    finally:
+        await store.close()
+
+
+@pytest.mark.redis
+async def test_redis_errors_are_store_errors() -> None:
+    from tests.conftest import REDIS_URL
+    from vivace.stores import RedisStore, StoreError, StoreUnavailable
+
+    down = RedisStore("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    calls = [
+        down.get("k"),
+        down.get_many(["k"]),
+        down.set("k", b"v"),
+        down.add("k", b"v"),
+        down.delete("k"),
+        down.incr("k"),
+        down.expire("k", 1),
+        down.expire("k", None),
+        down.ttl("k"),
+        down.clear(),
+    ]
+    for call in calls:
+        with pytest.raises(StoreUnavailable):
+            await call
+    await down.close()
+    store = RedisStore(REDIS_URL, prefix=f"vivace-test-{uuid.uuid4().hex}:")
+    try:
+        await store.client.rpush(store.prefix + "list", b"x")  # not a string value
+        with pytest.raises(StoreError, match="failed the operation"):
+            await store.get("list")
+        with pytest.raises(StoreError, match="WRONGTYPE"):
+            await store.incr("list")
+    finally:
+        await store.client.delete(store.prefix + "list")
+        await store.close()
