@@ -1,0 +1,368 @@
+"""``Validator``: a compiled validator for one type, and the fast/complete error strategy.
+
+Strict validation first tries msgspec (``_bridge``): on good input that is the whole cost.
+msgspec stops at the first error, so when it reports one the Python engine (``_engine``)
+runs over the same input and collects every error, with the same rules. Lax mode,
+before-validators and read-only fields always run in the Python engine.
+
+Everything per type is built once, on first use, and kept on the ``Validator``.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from typing import Any, Generic, Literal, TypeVar, overload
+
+import msgspec
+
+from vivace.schema._bridge import fast_type, leaf_type
+from vivace.schema._engine import BAD, JSON, LAX, PYTHON, Check, compile_node
+from vivace.schema._errors import ErrorDetail, SchemaError, ValidationError
+from vivace.schema._fields import UNSET
+from vivace.schema._nodes import Node, class_info, node_for
+from vivace.schema._validators import class_validators
+
+__all__ = ["Validator", "validate", "validate_json", "validator_for"]
+
+T = TypeVar("T")
+Mode = Literal["strict", "lax"]
+
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[\.\.\.\]")
+
+
+def _ms_loc(message: str) -> tuple[tuple[str | int, ...], str]:
+    """Split msgspec's ``"Expected `int` - at `$.items[3]`"`` into a location and a text."""
+    text, sep, where = message.partition(" - at `")
+    if not sep:
+        return (), text
+    where = where.rstrip("`")
+    if where.startswith("key` in `"):
+        where = where[len("key` in `") :]
+    loc = tuple(
+        m[1] if m[1] is not None else int(m[2]) if m[2] is not None else "..."
+        for m in _PATH_PART.finditer(where.removeprefix("$"))
+    )
+    return loc, text
+
+
+def _translated(exc: msgspec.ValidationError) -> list[ErrorDetail]:
+    loc, text = _ms_loc(str(exc))
+    return [ErrorDetail(loc, "invalid", text)]
+
+
+def _too_deep() -> ValidationError:
+    return ValidationError([ErrorDetail((), "too_deep", "Input is nested too deeply")])
+
+
+class Validator(Generic[T]):
+    """Validates, dumps and describes values of one type (a schema, ``list[int]``...).
+
+    >>> from vivace.schema import Validator
+    >>> ints = Validator(list[int])
+    >>> ints.validate([1, 2])
+    [1, 2]
+    >>> ints.validate(["1", "2"], mode="lax")
+    [1, 2]
+    >>> ints.validate_json(b'[1, "x"]')
+    Traceback (most recent call last):
+    ...
+    vivace.schema._errors.ValidationError: 1 validation error
+      [1]: Expected `int`, got `str` [type]
+    """
+
+    __slots__ = (
+        "_async",
+        "_checks",
+        "_compiled",
+        "_decoder",
+        "_fast",
+        "_title",
+        "node",
+        "type",
+    )
+
+    def __init__(self, tp: Any) -> None:
+        self.type = tp
+        try:
+            self.node = node_for(tp)
+        except RecursionError:  # pragma: no cover - only absurd type expressions
+            raise SchemaError(f"type {tp!r} is nested too deeply") from None
+        self._compiled = False
+        self._fast: Any = None
+        self._decoder: msgspec.json.Decoder[Any] | None = None
+        self._checks: dict[int, Check] = {}
+        self._async: bool = False
+        self._title = getattr(tp, "__name__", None)
+
+    # --- compiling ------------------------------------------------------------------
+
+    def _compile(self) -> None:
+        self._fast = fast_type(self.node)
+        if self._fast is not None:
+            self._decoder = msgspec.json.Decoder(self._fast)
+        self._async = _has_async(self.node, set())
+        self._compiled = True
+
+    def _check(self, mode: int) -> Check:
+        check = self._checks.get(mode)
+        if check is None:
+            check = compile_node(self.node, mode, leaf_type)
+            self._checks[mode] = check
+        return check
+
+    def _run(self, data: Any, mode: int) -> Any:
+        errs: list[ErrorDetail] = []
+        try:
+            out = self._check(mode)(data, (), errs)
+        except RecursionError:
+            raise _too_deep() from None
+        if out is BAD:
+            raise ValidationError(errs, title=self._title)
+        return out
+
+    def _guard_async(self) -> None:
+        if self._async:
+            raise SchemaError(f"{self._title or self.type!r} has async validators: use avalidate()")
+
+    # --- validating ---------------------------------------------------------------
+
+    def validate(self, data: Any, *, mode: Mode = "strict") -> T:
+        """Validate Python data; ``mode="lax"`` also converts strings (queries, forms)."""
+        if not self._compiled:
+            self._compile()
+        if self._async:
+            self._guard_async()
+        return self._validate(data, mode)
+
+    def _validate(self, data: Any, mode: Mode) -> T:
+        if mode == "lax":
+            from vivace.schema._formdata import is_multidict, multidict_to_data
+
+            if is_multidict(data):
+                data = multidict_to_data(self.node, data)
+            out: T = self._run(data, LAX)
+            return out
+        if mode != "strict":
+            raise ValueError("mode must be 'strict' or 'lax'")
+        fast = self._fast
+        if fast is not None:
+            try:
+                out = typing.cast(T, msgspec.convert(data, fast, strict=True))
+                return out
+            except msgspec.ValidationError as exc:
+                return typing.cast(T, self._again(data, PYTHON, exc))
+            except RecursionError:
+                raise _too_deep() from None
+        out = self._run(data, PYTHON)
+        return out
+
+    def _again(self, data: Any, mode: int, exc: msgspec.ValidationError) -> Any:
+        """msgspec refused: collect every error with the Python engine."""
+        errs: list[ErrorDetail] = []
+        try:
+            out = self._check(mode)(data, (), errs)
+        except RecursionError:
+            raise _too_deep() from None
+        if out is BAD:
+            raise ValidationError(errs, title=self._title)
+        # The engines disagree (a bug): msgspec's refusal stands.
+        raise ValidationError(_translated(exc), title=self._title)
+
+    def validate_json(self, data: bytes | bytearray | memoryview | str) -> T:
+        """Decode a JSON document and validate it, in one step (strict mode)."""
+        if not self._compiled:
+            self._compile()
+        if self._async:
+            self._guard_async()
+        return self._validate_json(data)
+
+    def _validate_json(self, data: bytes | bytearray | memoryview | str) -> T:
+        decoder = self._decoder
+        if decoder is not None:
+            try:
+                out: T = typing.cast(T, decoder.decode(data))
+                return out
+            except msgspec.ValidationError as exc:
+                return typing.cast(T, self._again(_decode_any(data), JSON, exc))
+            except msgspec.DecodeError as exc:
+                raise _bad_json(exc) from None
+            except RecursionError:
+                raise _too_deep() from None
+        out = self._run(_decode_any(data), JSON)
+        return out
+
+    async def avalidate(self, data: Any, *, mode: Mode = "strict") -> T:
+        """``validate``, then the async validators of every object in the result."""
+        if not self._compiled:
+            self._compile()
+        out = self._validate(data, mode)
+        if self._async:
+            await _run_async(self.node, out)
+        return out
+
+    async def avalidate_json(self, data: bytes | bytearray | memoryview | str) -> T:
+        if not self._compiled:
+            self._compile()
+        out = self._validate_json(data)
+        if self._async:
+            await _run_async(self.node, out)
+        return out
+
+    # --- output and description ---------------------------------------------------------
+
+    def dump(self, value: T, **options: Any) -> Any:
+        """``value`` as JSON-ready data; options as for ``Schema.dump``."""
+        from vivace.schema._dump import dump
+
+        return dump(value, **options)
+
+    def dump_json(self, value: T, **options: Any) -> bytes:
+        from vivace.schema._dump import dump_json
+
+        return dump_json(value, **options)
+
+    def json_schema(self, *, ref_template: str = "#/$defs/{name}") -> dict[str, Any]:
+        from vivace.schema._jsonschema import json_schema
+
+        return json_schema(self.type, ref_template=ref_template)
+
+    @property
+    def fast(self) -> bool:
+        """Whether strict validation of this type runs on the msgspec fast path."""
+        if not self._compiled:
+            self._compile()
+        return self._fast is not None
+
+
+def _decode_any(data: bytes | bytearray | memoryview | str) -> Any:
+    # The same parser as the fast path, so both engines see identical values.
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        raise _bad_json(exc) from None
+    except msgspec.ValidationError as exc:  # a number out of range
+        raise ValidationError([ErrorDetail((), "invalid_json", str(exc))]) from None
+    except RecursionError:
+        raise _too_deep() from None
+
+
+def _bad_json(exc: Exception) -> ValidationError:
+    return ValidationError([ErrorDetail((), "invalid_json", f"Invalid JSON: {exc}")])
+
+
+# --- async validators ---------------------------------------------------------------------
+
+
+def _has_async(node: Node, seen: set[type]) -> bool:
+    if node.kind == "class":
+        cls = node.py
+        if cls in seen:
+            return False
+        seen.add(cls)
+        if class_validators(cls).any_async:
+            return True
+        return any(_has_async(f.node, seen) for f in class_info(cls).fields)
+    return any(_has_async(a, seen) for a in node.args)
+
+
+async def _run_async(node: Node, value: Any) -> None:
+    errs: list[ErrorDetail] = []
+    await _walk_async(node, value, (), errs)
+    if errs:
+        raise ValidationError(errs)
+
+
+async def _walk_async(node: Node, value: Any, loc: tuple[str | int, ...], errs: list[Any]) -> None:
+    from vivace.schema._engine import _validator_error
+
+    kind = node.kind
+    if value is None or value is UNSET:
+        return
+    if kind == "class":
+        cls = node.py
+        info = class_info(cls)
+        vals = class_validators(cls)
+        is_dict = info.kind == "typeddict"
+        for f in info.fields:
+            v = value.get(f.name, UNSET) if is_dict else getattr(value, f.name)
+            if v is UNSET:
+                continue
+            sub = (*loc, f.key)
+            for fn in vals.async_field.get(f.name, ()):
+                try:
+                    res = await fn(cls, v)
+                except (ValueError, TypeError, AssertionError) as exc:
+                    _validator_error(exc, sub, errs)
+                    break
+                if res is not None:
+                    v = res
+                    if is_dict:
+                        value[f.name] = v
+                    else:
+                        msgspec.structs.force_setattr(value, f.name, v) if isinstance(
+                            value, msgspec.Struct
+                        ) else setattr(value, f.name, v)
+            await _walk_async(f.node, v, sub, errs)
+        for fn in vals.async_schema:
+            try:
+                await fn(value)
+            except (ValueError, TypeError, AssertionError) as exc:
+                _validator_error(exc, loc, errs)
+        return
+    if kind in ("list", "vartuple", "set", "frozenset"):
+        for i, x in enumerate(value):
+            await _walk_async(node.args[0], x, (*loc, i), errs)
+    elif kind == "tuple":
+        for i, (a, x) in enumerate(zip(node.args, value, strict=True)):
+            await _walk_async(a, x, (*loc, i), errs)
+    elif kind == "dict":
+        for k, x in value.items():
+            await _walk_async(node.args[1], x, (*loc, k), errs)
+    elif kind == "union":
+        for a in node.args:
+            if a.kind == "class" and isinstance(value, a.py):
+                await _walk_async(a, value, loc, errs)
+                return
+        for a in node.args:
+            if a.kind != "class" and _has_async(a, set()):
+                await _walk_async(a, value, loc, errs)
+
+
+# --- the module-level API -----------------------------------------------------------------
+
+_VALIDATORS: dict[Any, Validator[Any]] = {}
+
+
+def validator_for(tp: Any) -> Validator[Any]:
+    """The shared, cached ``Validator`` of a type."""
+    try:
+        v = _VALIDATORS.get(tp)
+    except TypeError:  # an unhashable type expression
+        return Validator(tp)
+    if v is None:
+        v = _VALIDATORS[tp] = Validator(tp)
+    return v
+
+
+@overload
+def validate(tp: type[T], data: Any, *, mode: Mode = "strict") -> T: ...
+@overload
+def validate(tp: Any, data: Any, *, mode: Mode = "strict") -> Any: ...
+def validate(tp: Any, data: Any, *, mode: Mode = "strict") -> Any:
+    """Validate ``data`` as ``tp`` (any supported type expression).
+
+    >>> from vivace.schema import validate
+    >>> validate(dict[str, int], {"a": "1"}, mode="lax")
+    {'a': 1}
+    """
+    return validator_for(tp).validate(data, mode=mode)
+
+
+@overload
+def validate_json(tp: type[T], data: bytes | str) -> T: ...
+@overload
+def validate_json(tp: Any, data: bytes | str) -> Any: ...
+def validate_json(tp: Any, data: bytes | str) -> Any:
+    """Decode and validate a JSON document as ``tp``."""
+    return validator_for(tp).validate_json(data)
