@@ -31,6 +31,7 @@ from vivace.schema._fields import field as Field
 from vivace.schema._formdata import form_errors, validate_form
 from vivace.schema._forms import FormChoice, FormField, form_fields, form_loader, render_form
 from vivace.schema._jsonschema import json_schema, json_schemas
+from vivace.schema._jsonschema_in import from_json_schema
 from vivace.schema._schema import (
     Partial,
     Schema,
@@ -70,6 +71,7 @@ __all__ = [
     "form_errors",
     "form_fields",
     "form_loader",
+    "from_json_schema",
     "json_schema",
     "json_schemas",
     "partial",

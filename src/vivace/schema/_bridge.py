@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from vivace.schema._fields import UnsetType
+from vivace.schema._fields import Constraints, UnsetType
 from vivace.schema._nodes import Node, NodeRef, class_info
 from vivace.schema._validators import class_validators
 
@@ -61,8 +61,11 @@ def _wrap(tp: Any, node: Node) -> Any:
 
 
 def leaf_type(node: Node) -> Any:
-    """The msgspec type for one leaf node (the Python engine's delegated conversions)."""
-    return ms_type(node, {})
+    """The msgspec type for one leaf (the Python engine's delegated conversions): its
+    timezone rule only, as the engine checks bounds and lengths itself, with our codes."""
+    tz = node.c.tz if node.c is not None else None
+    bare = Node(node.kind, node.args, Constraints(tz=tz) if tz is not None else None, node.py)
+    return ms_type(bare, {})
 
 
 def ms_type(node: Node, seen: dict[type, bool]) -> Any:
@@ -126,6 +129,9 @@ def fast_type(node: Node) -> Any:
     try:
         tp = ms_type(node, {})
         msgspec.json.Decoder(tp)  # msgspec refuses what it cannot decode here, once
-    except (NotFast, TypeError):
+    except (NotFast, TypeError, NameError):
+        # NameError: msgspec evaluates a dataclass's own string annotations, in its
+        # module only; the Python engine (which also sees the defining function's names)
+        # does those.
         return None
     return tp

@@ -673,7 +673,12 @@ class _ClassBuilder:
                         errs.append(ErrorDetail((*loc, k), "unknown_field", "Unknown field"))
             if len(errs) > n:
                 return BAD
-            obj: Any = out if make == "typeddict" else cls(**out)
+            try:
+                # __post_init__ may raise: msgspec reports that as invalid input, so do we.
+                obj: Any = out if make == "typeddict" else cls(**out)
+            except (ValueError, TypeError) as exc:
+                _validator_error(exc, loc, errs)
+                return BAD
             for fn in schema_after:
                 try:
                     res = fn(obj)
@@ -692,6 +697,8 @@ def _validator_error(exc: BaseException, loc: Loc, errs: Errs) -> None:
         errs.extend(ErrorDetail(loc + d.loc, d.code, d.msg) for d in exc.details)
         return
     msg = str(exc) or type(exc).__name__
+    if isinstance(exc, AssertionError):
+        msg = msg.split("\n", 1)[0]  # an assert's message, without pytest's explanation
     errs.append(ErrorDetail(loc, "value_error", msg))
 
 

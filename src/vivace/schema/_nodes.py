@@ -376,8 +376,16 @@ _INFOS: dict[type, ClassInfo] = {}
 
 
 def _hints(cls: type) -> dict[str, Any]:
+    # Names a string annotation may use beyond its module's globals: the class itself (a
+    # self-reference in a class defined inside a function), the locals of the function
+    # it was defined in (captured by SchemaMeta), and the class namespace.
+    localns: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        localns.update(getattr(klass, "__vivace_locals__", None) or {})
+        localns[klass.__name__] = klass
+    localns.update(vars(cls))
     try:
-        return typing.get_type_hints(cls, include_extras=True)
+        return typing.get_type_hints(cls, localns=localns, include_extras=True)
     except NameError as exc:
         raise SchemaError(f"{cls.__qualname__}: cannot resolve annotation: {exc}") from exc
 
@@ -413,20 +421,42 @@ def _field_node(owner: type, name: str, tp: Any, extra: FieldInfo | None) -> tup
     return node, info if info is not None else FieldInfo()
 
 
+def struct_fields(cls: Any) -> list[tuple[str, str, Any, Callable[[], Any] | None]]:
+    """(name, encoded name, default, default factory) of each field of a Struct class.
+
+    Read from the class attributes msgspec documents (``__struct_fields__``,
+    ``__struct_encode_fields__``, ``__struct_defaults__``) rather than through
+    ``msgspec.structs.fields``, which evaluates the annotations itself and cannot see the
+    names of the function a class was defined in. A default made by ``default_factory``
+    is an object with a ``factory`` attribute (tests/schema/test_bridge.py checks this).
+    """
+    names = cls.__struct_fields__
+    keys = cls.__struct_encode_fields__
+    given = cls.__struct_defaults__
+    defaults = (msgspec.NODEFAULT,) * (len(names) - len(given)) + tuple(given)
+    out = []
+    for name, key, default in zip(names, keys, defaults, strict=True):
+        if default is msgspec.NODEFAULT:
+            out.append((name, key, NODEFAULT, None))
+        elif type(default).__name__ == "Factory" and hasattr(default, "factory"):
+            out.append((name, key, NODEFAULT, default.factory))
+        else:
+            out.append((name, key, default, None))
+    return out
+
+
 def _struct_info(cls: Any) -> ClassInfo:
     extras: dict[str, FieldInfo] = getattr(cls, "__vivace_fields__", {})
     hints = _hints(cls)
     fields: list[FieldSpec] = []
-    for f in msgspec.structs.fields(cls):
-        node, finfo = _field_node(cls, f.name, hints.get(f.name, f.type), extras.get(f.name))
-        default = NODEFAULT if f.default is msgspec.NODEFAULT else f.default
-        factory = None if f.default_factory is msgspec.NODEFAULT else f.default_factory
+    for name, key, default, factory in struct_fields(cls):
+        node, finfo = _field_node(cls, name, hints[name], extras.get(name))
         fields.append(
             FieldSpec(
-                f.name,
-                f.encode_name,
+                name,
+                key,
                 node,
-                required=f.required,
+                required=default is NODEFAULT and factory is None,
                 default=default,
                 default_factory=factory,
                 info=finfo,

@@ -78,7 +78,20 @@ class SchemaMeta(msgspec.StructMeta):
         kwargs.setdefault("kw_only", True)
         cls = super().__new__(mcls, name, bases, namespace, **kwargs)
         cls.__vivace_fields__ = options  # type: ignore[attr-defined]
+        cls.__vivace_locals__ = _defining_locals()  # type: ignore[attr-defined]
         return cls
+
+
+def _defining_locals() -> dict[str, Any] | None:
+    """The locals of the function a class is defined in (None at module level), so a
+    string annotation can name another class defined in that function, as pydantic
+    allows. A snapshot: names bound later in the function are not seen."""
+    frame = sys._getframe(2)
+    while frame.f_globals.get("__name__") == __name__ and frame.f_back is not None:
+        frame = frame.f_back  # create_schema() and partial() call in from this module
+    if frame.f_code.co_name == "<module>" or frame.f_locals is frame.f_globals:
+        return None
+    return dict(frame.f_locals)
 
 
 @dataclass_transform(kw_only_default=True, field_specifiers=(field, msgspec.field))
