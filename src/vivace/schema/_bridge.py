@@ -111,7 +111,8 @@ def _prepare_class(cls: type, seen: dict[type, bool]) -> None:
         tp = ms_type(f.node, seen)
         annotations[f.name] = Annotated[tp, NodeRef(f.node, f.info)]
     if info.kind == "struct":
-        if getattr(cls, "__vivace_translated__", False) is not True:
+        # Looked up on the class itself: a base's flag says nothing of its subclasses.
+        if cls.__dict__.get("__vivace_translated__") is not True:
             cls.__annotations__ = annotations
             cls.__vivace_translated__ = True  # type: ignore[attr-defined]
     elif any(_has_options(f.node) or f.info.constraints for f in info.fields):

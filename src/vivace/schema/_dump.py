@@ -35,7 +35,7 @@ def _enc_hook(value: Any) -> Any:
         return MASK
     if isinstance(value, Upload):
         return value.filename
-    raise NotImplementedError(f"cannot write {type(value).__name__} as JSON")
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 _ENCODER = msgspec.json.Encoder(enc_hook=_enc_hook)

@@ -539,6 +539,9 @@ class _UnionBuilder:
         nullable = any(a.kind == "none" for a in node.args)
         takes_text = any(a.kind in STRING_KINDS or a.kind == "literal" for a in node.args)
         tagged = self._tag_table()
+        # Optional[X] (and X | UnsetType): a wrong value gets X's own errors.
+        solid = [(a, c) for a, c in options if a.kind not in ("none", "unset")]
+        only = solid[0][1] if len(solid) == 1 else None
 
         def check(v: Any, loc: Loc, errs: Errs) -> Any:
             if v is None and nullable:
@@ -547,6 +550,8 @@ class _UnionBuilder:
                 return None
             if tagged is not None and type(v) is dict:
                 return tagged(v, loc, errs)
+            if only is not None:
+                return only(v, loc, errs)
             kinds = _natural_kinds(v)
             first = [(a, c) for k in kinds for a, c in options if a.kind == k]
             rest = [(a, c) for a, c in options if (a, c) not in first]

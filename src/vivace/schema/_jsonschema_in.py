@@ -220,7 +220,8 @@ def from_json_schema(document: Mapping[str, Any], *, name: str = "Model") -> Any
     Pet(name='Rex', age=3)
     """
     builder = _Builder(document, __name__)
-    tp = builder.type(document, str(document.get("title") or name))
+    title = document.get("title") if isinstance(document, Mapping) else None
+    tp = builder.type(document, str(title or name))
     # Classes built before a recursive reference's target existed see it now.
     for cls in builder.built:
         for placeholder, target in builder.namespace.items():

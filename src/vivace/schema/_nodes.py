@@ -102,7 +102,7 @@ class Node:
         """A short type name for messages: ``int``, ``list``, ``File | Directory``."""
         kind = self.kind
         if kind == "union":
-            return " | ".join(a.describe() for a in self.args)
+            return " | ".join(a.describe() for a in self.args if a.kind != "unset")
         if kind == "class":
             return str(self.py.__name__)
         if kind == "enum":
@@ -275,7 +275,8 @@ def _generic(tp: Any, origin: Any, args: tuple[Any, ...]) -> Node:
         return Node("frozenset", (node_for(args[0]) if args else _ANY,))
     if origin is tuple:
         if not args:
-            return Node("vartuple", (_ANY,))
+            # bare `tuple` is any length; `tuple[()]` (no args on 3.11+) is the empty one
+            return Node("vartuple", (_ANY,)) if tp is tuple else Node("tuple", ())
         if len(args) == 2 and args[1] is Ellipsis:
             return Node("vartuple", (node_for(args[0]),))
         if args == ((),):
