@@ -70,6 +70,7 @@ def _type_error(errs: Errs, loc: Loc, expected: str, value: Any) -> Any:
     return BAD
 
 
+_HASHABLE_SCALARS = frozenset({str, int, bool, type(None)})
 _LAX_TRUE = frozenset({"true", "1", "on", "yes"})
 _LAX_FALSE = frozenset({"false", "0", "off", "no"})
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
@@ -360,7 +361,8 @@ class Compiler:
         table = {(type(v), v): v for v in values}
 
         def check(v: Any, loc: Loc, errs: Errs) -> Any:
-            hit = table.get((type(v), v), _MISSING)
+            t = type(v)
+            hit = table.get((t, v), _MISSING) if t in _HASHABLE_SCALARS else _MISSING
             if hit is not _MISSING:
                 return hit
             if lax and type(v) is str:

@@ -63,6 +63,9 @@ def _read(info: ClassInfo, values: _Values, prefix: str, form: bool) -> dict[str
             nested_prefix = key + "."
             if any(k.startswith(nested_prefix) for k in values.names()):
                 out[f.key] = _read(class_info(node.py), values, nested_prefix, form)
+            elif not f.node.nullable and f.required:
+                # Nothing sent for a required group: its own inputs are what is missing.
+                out[f.key] = _read(class_info(node.py), values, nested_prefix, form)
             continue
         claimed.add(key)
         got = [v for v in values.getlist(key) if not _empty_upload(v)]

@@ -193,6 +193,7 @@ def _fields(
         if node.kind == "class":
             ff = FormField(name, _label(spec), "fieldset")
             ff.children = _fields(node.py, values, messages, path)
+            ff.errors = messages.get(name, [])
             out.append(ff)
             continue
         current = values.get(path)
