@@ -25,7 +25,7 @@ import msgspec
 
 from vivace.schema._errors import ErrorDetail, SchemaError, ValidationError
 from vivace.schema._fields import UNSET, Constraints
-from vivace.schema._nodes import STRING_KINDS, ClassInfo, Node, class_info
+from vivace.schema._nodes import STRING_KINDS, Node, class_info
 from vivace.schema._types import Secret, Upload
 
 __all__ = ["BAD", "JSON", "LAX", "PYTHON", "Check", "compile_node", "json_type_name"]
@@ -490,7 +490,9 @@ class Compiler:
             return cell[0](v, loc, errs)
 
         self.classes[cls] = forward
-        real = _ClassBuilder(self, class_info(cls)).build()
+        from vivace.schema._codegen import class_check
+
+        real = class_check(self, class_info(cls))
         cell.append(real)
         self.classes[cls] = real
         return real
@@ -603,100 +605,6 @@ class _UnionBuilder:
             return target(v, loc, errs)
 
         return dispatch
-
-
-class _ClassBuilder:
-    """Validates an object into a Struct, a dataclass or a TypedDict."""
-
-    def __init__(self, compiler: Compiler, info: ClassInfo) -> None:
-        self.compiler = compiler
-        self.info = info
-
-    def build(self) -> Check:
-        from vivace.schema._validators import class_validators
-
-        compiler, info = self.compiler, self.info
-        lax = compiler.mode == LAX
-        python = compiler.mode != JSON
-        cls = info.cls
-        vals = class_validators(cls)
-        plan = []
-        for f in info.fields:
-            field_check = compiler.node(f.node)
-            blank_is_missing = lax and (f.node.nullable or f.node.kind not in STRING_KINDS)
-            before = vals.field_before.get(f.name, ())
-            after = vals.field_after.get(f.name, ())
-            plan.append((f, f.key, field_check, blank_is_missing, before, after, f.info.read_only))
-        known = frozenset(f.key for f in info.fields)
-        if info.tag_field is not None:
-            known |= {info.tag_field}
-        forbid = info.forbid_unknown
-        tag_field, tag = info.tag_field, info.tag
-        make = info.kind
-        schema_before = vals.schema_before
-        schema_after = vals.schema_after
-
-        def check(v: Any, loc: Loc, errs: Errs) -> Any:
-            if python and type(v) is cls and make != "typeddict":
-                return v
-            for fn in schema_before:
-                try:
-                    v = fn(cls, v)
-                except (ValueError, TypeError, AssertionError) as exc:
-                    _validator_error(exc, loc, errs)
-                    return BAD
-            if type(v) is not dict and not isinstance(v, dict):
-                return _type_error(errs, loc, "object", v)
-            n = len(errs)
-            out: dict[str, Any] = {}
-            for f, key, fcheck, blank_missing, before, after, read_only in plan:
-                raw = v.get(key, _MISSING)
-                if raw is _MISSING or read_only or (blank_missing and raw == ""):
-                    if f.required and not read_only:
-                        errs.append(ErrorDetail((*loc, key), "missing", "Field required"))
-                    continue
-                sub = (*loc, key)
-                if before:
-                    raw = _run_field_validators(before, cls, raw, sub, errs)
-                    if raw is BAD:
-                        continue
-                value = fcheck(raw, sub, errs)
-                if value is BAD:
-                    continue
-                if after:
-                    value = _run_field_validators(after, cls, value, sub, errs)
-                    if value is BAD:
-                        continue
-                out[f.name] = value
-            if tag_field is not None:
-                got = v.get(tag_field, tag)
-                if got != tag or type(got) is not type(tag):
-                    allowed = repr(tag)
-                    msg = f"Invalid tag {got!r}: must be {allowed}"
-                    errs.append(ErrorDetail((*loc, tag_field), "tag", msg))
-            if forbid:
-                for k in v:
-                    if k not in known:
-                        errs.append(ErrorDetail((*loc, k), "unknown_field", "Unknown field"))
-            if len(errs) > n:
-                return BAD
-            try:
-                # __post_init__ may raise: msgspec reports that as invalid input, so do we.
-                obj: Any = out if make == "typeddict" else cls(**out)
-            except (ValueError, TypeError) as exc:
-                _validator_error(exc, loc, errs)
-                return BAD
-            for fn in schema_after:
-                try:
-                    res = fn(obj)
-                except (ValueError, TypeError, AssertionError) as exc:
-                    _validator_error(exc, loc, errs)
-                    return BAD
-                if res is not None:
-                    obj = res
-            return obj
-
-        return check
 
 
 def _validator_error(exc: BaseException, loc: Loc, errs: Errs) -> None:

@@ -90,12 +90,12 @@ class _Builder:
         target, name = self.resolve(ref)
         placeholder = "_ref_" + _identifier(name) + f"_{len(self.pending)}"
         self.pending[ref] = placeholder
-        tp = self.type(target, name)
+        tp = self.type_of(target, name)
         self.by_ref[ref] = tp
         self.namespace[placeholder] = tp
         return tp
 
-    def type(self, s: Any, name: str) -> Any:
+    def type_of(self, s: Any, name: str) -> Any:
         if s is True or s == {}:
             return Any
         if s is False:
@@ -110,15 +110,15 @@ class _Builder:
             return typing.Literal[tuple(s["enum"])]
         for key in ("anyOf", "oneOf"):
             if key in s:
-                options = tuple(self.type(o, name) for o in s[key])
+                options = tuple(self.type_of(o, name) for o in s[key])
                 return typing.Union[options]  # noqa: UP007
         if "allOf" in s:
             if len(s["allOf"]) != 1:
                 raise SchemaError("allOf is supported with one schema only")
-            return self.type(s["allOf"][0], name)
+            return self.type_of(s["allOf"][0], name)
         kind = s.get("type")
         if isinstance(kind, list):
-            options = tuple(self.type({**s, "type": k}, name) for k in kind)
+            options = tuple(self.type_of({**s, "type": k}, name) for k in kind)
             return typing.Union[options]  # noqa: UP007
         if kind is None:
             kind = "object" if "properties" in s else None
@@ -136,16 +136,16 @@ class _Builder:
             return self._bounded(_SIMPLE[kind], s)
         if kind == "array":
             if "prefixItems" in s:
-                items = tuple(self.type(i, name) for i in s["prefixItems"])
+                items = tuple(self.type_of(i, name) for i in s["prefixItems"])
                 return tuple[items] if items else tuple[()]  # type: ignore[valid-type]
-            item = self.type(s.get("items", {}), name + "Item")
+            item = self.type_of(s.get("items", {}), name + "Item")
             container: Any = set if s.get("uniqueItems") else list
             return self._bounded(container[item], s, array=True)
         if kind == "object":
             if "properties" in s:
                 return self.schema(s, s.get("title") or name)
             extra = s.get("additionalProperties", {})
-            value = self.type(extra if extra is not False else {}, name + "Value")
+            value = self.type_of(extra if extra is not False else {}, name + "Value")
             return dict[str, value]  # type: ignore[valid-type]
         if kind is None:
             return Any
@@ -171,7 +171,7 @@ class _Builder:
         required = set(s.get("required", ()))
         fields: dict[str, Any] = {}
         for key, prop in s["properties"].items():
-            tp = self.type(prop, _identifier(key).title().replace("_", ""))
+            tp = self.type_of(prop, _identifier(key).title().replace("_", ""))
             options: dict[str, Any] = {}
             if isinstance(prop, Mapping):
                 for ours, theirs in (
@@ -221,7 +221,7 @@ def from_json_schema(document: Mapping[str, Any], *, name: str = "Model") -> Any
     """
     builder = _Builder(document, __name__)
     title = document.get("title") if isinstance(document, Mapping) else None
-    tp = builder.type(document, str(title or name))
+    tp = builder.type_of(document, str(title or name))
     # Classes built before a recursive reference's target existed see it now.
     for cls in builder.built:
         for placeholder, target in builder.namespace.items():

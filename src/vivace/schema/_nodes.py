@@ -435,7 +435,7 @@ def struct_fields(cls: Any) -> list[tuple[str, str, Any, Callable[[], Any] | Non
     keys = cls.__struct_encode_fields__
     given = cls.__struct_defaults__
     defaults = (msgspec.NODEFAULT,) * (len(names) - len(given)) + tuple(given)
-    out = []
+    out: list[tuple[str, str, Any, Callable[[], Any] | None]] = []
     for name, key, default in zip(names, keys, defaults, strict=True):
         if default is msgspec.NODEFAULT:
             out.append((name, key, NODEFAULT, None))
