@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import doctest
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,11 @@ def blocks(page: Path) -> list[tuple[str, str, int]]:
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    # A real (registered) module, so code that looks a class's module up in sys.modules
+    # (dataclasses, typing.get_type_hints) works as it does in an application.
+    module = types.ModuleType(f"docs_{page.stem}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace: dict[str, object] = module.__dict__
     ran = 0
     for info, code, line in blocks(page):
         if info == "python":

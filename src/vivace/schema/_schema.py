@@ -83,14 +83,18 @@ class SchemaMeta(msgspec.StructMeta):
 
 
 def _defining_locals() -> dict[str, Any] | None:
-    """The locals of the function a class is defined in (None at module level), so a
-    string annotation can name another class defined in that function, as pydantic
-    allows. A snapshot: names bound later in the function are not seen."""
+    """Names a string annotation may need beyond the class's module: the locals of the
+    function a class is defined in (a snapshot: names bound later are not seen), as
+    pydantic allows; or, for code run with exec() in a namespace that is no importable
+    module, that namespace itself."""
     frame = sys._getframe(2)
     while frame.f_globals.get("__name__") == __name__ and frame.f_back is not None:
         frame = frame.f_back  # create_schema() and partial() call in from this module
     if frame.f_code.co_name == "<module>" or frame.f_locals is frame.f_globals:
-        return None
+        module = sys.modules.get(frame.f_globals.get("__name__", ""))
+        if module is not None and module.__dict__ is frame.f_globals:
+            return None
+        return frame.f_globals
     return dict(frame.f_locals)
 
 
