@@ -202,6 +202,18 @@ def test_fields_set_and_unset_default() -> None:
     assert fields_set(Patchy.validate({"a": 1})) == {"a", "b"}
 
 
+def test_fields_set_of_a_typeddict() -> None:
+    from typing import TypedDict
+
+    class Movie(TypedDict, total=False):
+        title: str
+        year: int
+
+    from vivace.schema import validate
+
+    assert fields_set(validate(Movie, {"year": 1999})) == {"year"}
+
+
 def test_partial_of_non_schema() -> None:
     with pytest.raises(SchemaError):
         partial(int)

@@ -341,5 +341,7 @@ def fields_set(obj: Any) -> frozenset[str]:
     """
     from vivace.schema._nodes import class_info
 
+    if isinstance(obj, dict):  # a TypedDict: the keys present
+        return frozenset(k for k, v in obj.items() if v is not UNSET)
     info = class_info(type(obj))
     return frozenset(f.name for f in info.fields if getattr(obj, f.name) is not UNSET)
