@@ -33,9 +33,21 @@ _EXACT = {
 }
 
 
+_BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+
+
 def _exact(node: Node, var: str) -> str | None:
-    if node.c is not None:
-        return None
+    """A Python expression true when ``var`` can be stored as it is (None: always call)."""
+    c = node.c
+    if c is not None:
+        # Numeric bounds inline (the check itself runs again to report a failure).
+        if node.kind not in ("int", "float") or c.multiple_of is not None:
+            return None
+        if any(v is not None for n, v in c.items() if n not in ("gt", "ge", "lt", "le")):
+            return None
+        base = _EXACT[node.kind].format(v=var)
+        bounds = [f"{var} {op} {getattr(c, n)!r}" for n, op in _BOUNDS if getattr(c, n) is not None]
+        return "(" + " and ".join([base, *bounds]) + ")"
     test = _EXACT.get(node.kind)
     if test is not None:
         return test.format(v=var)
@@ -115,6 +127,14 @@ def class_check(compiler: Compiler, info: ClassInfo) -> Check:
         if exact is not None:
             add(f"        if {exact}:")
             add(f"            out[{f.name!r}] = raw")
+            add("        else:")
+            indent = "            "
+        elif not (before or after) and f.node.kind == "enum":
+            # An enum value: one dict lookup, the member stored.
+            env[f"members{i}"] = {m.value: m for m in f.node.py}
+            env[f"value_types{i}"] = frozenset(type(m.value) for m in f.node.py)
+            add(f"        if type(raw) in value_types{i} and raw in members{i}:")
+            add(f"            out[{f.name!r}] = members{i}[raw]")
             add("        else:")
             indent = "            "
         add(f"{indent}sub = (*loc, {key})")

@@ -79,7 +79,11 @@ class ValidationError(ValueError):
     def __init__(self, details: Iterable[ErrorDetail], *, title: str | None = None) -> None:
         self.details: list[ErrorDetail] = list(details)
         self.title = title
-        super().__init__(self._summary())
+        super().__init__()
+
+    def __str__(self) -> str:
+        # Built when shown, not when raised: a rejected request may never print it.
+        return self._summary()
 
     def _summary(self) -> str:
         n = len(self.details)
