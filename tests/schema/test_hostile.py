@@ -88,12 +88,31 @@ def test_nan_and_infinity_are_not_json(doc: bytes) -> None:
 
 
 def test_duplicate_keys() -> None:
-    # RFC 8259 section 4 leaves duplicate names to the parser; the decoders here keep the
-    # last value (as JavaScript does). Both engines agree, so what is validated is what
-    # is used.
+    # RFC 8259 section 4 leaves duplicate names to the parser; by default the last value
+    # wins (as in JavaScript). Both engines agree, so what is validated is what is used.
     assert User.validate_json(b'{"name": "a", "name": "b"}').name == "b"
     got = bounded(User.validate_json, b'{"name": "a", "age": 1, "age": "x"}')
     assert got == [{"loc": ("age",), "code": "type", "msg": "Expected `int`, got `str`"}]
+    # On request, a repeated key anywhere is refused.
+    doc = b'{"name": "a", "address": {"street": "x", "street": "y"}}'
+    got = bounded(lambda: User.validate_json(doc, duplicate_keys="error"))
+    assert got == [
+        {"loc": (), "code": "duplicate_key", "msg": "Duplicate key 'street' in an object"}
+    ]
+    assert User.validate_json(b'{"name": "a"}', duplicate_keys="error").name == "a"
+    v = Validator(dict[str, int])
+    assert bounded(lambda: v.validate_json(bytearray(b'{"a": 1, "a": 1}'), duplicate_keys="error"))
+    # What the stdlib scanner cannot read is left to the decoder, which says why.
+    for bad in (b"{", b"[" * 100_000):
+        got = bounded(lambda b=bad: User.validate_json(b, duplicate_keys="error"))
+        assert got[0]["code"] in ("invalid_json", "too_deep")
+    with pytest.raises(ValueError, match="duplicate_keys"):
+        User.validate_json(b"{}", duplicate_keys="first")  # type: ignore[arg-type]
+
+
+async def test_duplicate_keys_async() -> None:
+    with pytest.raises(ValidationError):
+        await User.avalidate_json(b'{"name": "a", "name": "b"}', duplicate_keys="error")
 
 
 def test_wrong_type_at_every_level() -> None:

@@ -243,8 +243,12 @@ class Compiler:
                         errs.append(ErrorDetail(loc, "invalid", "Invalid number"))
                         return BAD
                     v = f
-                elif isinstance(v, float | int) and t is not bool:
-                    v = float(v)
+                elif isinstance(v, int) and t is not bool:
+                    try:
+                        v = float(v)  # an int subclass (IntEnum), as msgspec does
+                    except OverflowError:
+                        errs.append(ErrorDetail(loc, "invalid", "Number out of range"))
+                        return BAD
                 else:
                     return _type_error(errs, loc, "float", v)
             if bounds is not None and not bounds(v, loc, errs):
@@ -257,10 +261,9 @@ class Compiler:
         lens = _len_checks(node.c, "characters") if node.c else None
 
         def check(v: Any, loc: Loc, errs: Errs) -> Any:
-            if type(v) is not str:
-                if not isinstance(v, str):
-                    return _type_error(errs, loc, "str", v)
-                v = str(v)
+            if type(v) is not str and not isinstance(v, str):
+                # A str subclass (a str-valued enum member) passes as it is, as in msgspec.
+                return _type_error(errs, loc, "str", v)
             if lens is not None and not lens(v, loc, errs):
                 return BAD
             return v

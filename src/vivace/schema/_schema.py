@@ -122,11 +122,17 @@ class Schema(msgspec.Struct, metaclass=SchemaMeta):
         return out
 
     @classmethod
-    def validate_json(cls, data: bytes | str) -> Self:
-        """Decode and validate a JSON document in one step (strict mode)."""
+    def validate_json(
+        cls, data: bytes | str, *, duplicate_keys: Literal["last", "error"] = "last"
+    ) -> Self:
+        """Decode and validate a JSON document in one step (strict mode).
+
+        ``duplicate_keys="error"`` refuses an object that repeats a key; by default the
+        last value wins.
+        """
         from vivace.schema._validator import validator_for
 
-        out: Self = validator_for(cls).validate_json(data)
+        out: Self = validator_for(cls).validate_json(data, duplicate_keys=duplicate_keys)
         return out
 
     @classmethod
@@ -138,11 +144,13 @@ class Schema(msgspec.Struct, metaclass=SchemaMeta):
         return out
 
     @classmethod
-    async def avalidate_json(cls, data: bytes | str) -> Self:
+    async def avalidate_json(
+        cls, data: bytes | str, *, duplicate_keys: Literal["last", "error"] = "last"
+    ) -> Self:
         """``validate_json``, then the async validators."""
         from vivace.schema._validator import validator_for
 
-        out: Self = await validator_for(cls).avalidate_json(data)
+        out: Self = await validator_for(cls).avalidate_json(data, duplicate_keys=duplicate_keys)
         return out
 
     @classmethod
