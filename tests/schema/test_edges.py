@@ -32,7 +32,7 @@ def test_analysis_of_special_forms() -> None:
     assert node_for(Literal[None]).kind == "none"
     opt = node_for(Literal["a", None])
     assert opt.kind == "union" and opt.nullable
-    assert node_for(Literal[Literal["a"], "b"]).values == ("a", "b")
+    assert node_for(Literal[Literal["a"], "b"]).values == ("a", "b")  # noqa: RUF041
     assert node_for(list).args[0].kind == "any"
     assert node_for(tuple).kind == "vartuple"
     assert node_for(dict).args[0].kind == "any"
@@ -100,7 +100,7 @@ def test_python_mode_subclasses_of_builtins() -> None:
 def test_engine_only_paths() -> None:
     # Python engine only: set of unhashable items, uploads, unions msgspec refuses.
     assert errs(set[Any], [[1]]) == [((), "type")]
-    assert errs(typing.Union[list[int], dict[str, int], None], ["x"]) == [((0,), "type")]
+    assert errs(list[int] | dict[str, int] | None, ["x"]) == [((0,), "type")]
     assert errs(Annotated[float, Field(multiple_of=0.5)], 1.25) == [((), "multiple_of")]
     assert validate(Annotated[float, Field(multiple_of=0.5)], 1.5) == 1.5
     json_check = Validator(dict[int, str])._check(JSON)
