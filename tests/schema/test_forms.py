@@ -154,6 +154,12 @@ def test_whole_form_errors_and_non_schema() -> None:
     with pytest.raises(SchemaError):
         render_form(list[int])
 
+    class Team(Schema):
+        members: list[Address]
+
+    with pytest.raises(SchemaError, match="list of nested schemas"):
+        render_form(Team)
+
 
 def test_override_templates() -> None:
     env = jinja2.Environment(

@@ -201,6 +201,11 @@ def _fields(
             current = [] if spec.default is None else [spec.default]
         item = node.args[0].without_none() if node.args else node
         if node.kind in ("list", "set", "frozenset", "vartuple"):
+            if item.kind == "class":
+                raise SchemaError(
+                    f"{cls.__qualname__}.{spec.name}: a form cannot draw a list of nested "
+                    "schemas; render that part yourself from form_fields()"
+                )
             if item.kind in ("enum", "literal"):
                 ff = FormField(name, _label(spec), "checkboxes")
                 chosen = {_text(v) for v in current}
