@@ -20,7 +20,7 @@ render and read HTML forms::
 
 A ``Schema`` is a ``msgspec.Struct``: valid input is decoded by msgspec with no Python code
 per field; on invalid input our own engine collects every error. See docs/schema.md.
-This package imports only vivace.http, the standard library, msgspec and orjson;
+This package imports only vivace.http, the standard library and msgspec;
 Jinja2 is imported by the forms functions alone (``pip install vivace[templates]``).
 """
 
