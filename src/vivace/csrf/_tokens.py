@@ -22,7 +22,15 @@ from typing import Any
 from vivace.types import Scope
 from vivace.web import HTTPConnection
 
-__all__ = ["FORM_FIELD", "HEADER", "SESSION_KEY", "csrf_token", "rotate_token", "token_matches"]
+__all__ = [
+    "FORM_FIELD",
+    "HEADER",
+    "SESSION_KEY",
+    "csrf_hidden",
+    "csrf_token",
+    "rotate_token",
+    "token_matches",
+]
 
 #: The session key holding the secret.
 SESSION_KEY = "_csrf"
@@ -83,6 +91,18 @@ def csrf_token(conn: HTTPConnection | Scope) -> str:
     if secret is None:
         secret = _new_secret(session)
     return _mask(secret)
+
+
+def csrf_hidden(conn: HTTPConnection | Scope) -> dict[str, str]:
+    """The hidden form input that carries a token: ``{FORM_FIELD: csrf_token(conn)}``.
+
+    For form renderers that take hidden inputs, such as vivace.schema's
+    ``render_form(Schema, hidden=csrf_hidden(request))``.
+
+    >>> list(csrf_hidden({"type": "http", "session": {}}))
+    ['csrf_token']
+    """
+    return {FORM_FIELD: csrf_token(conn)}
 
 
 def rotate_token(conn: HTTPConnection | Scope) -> None:

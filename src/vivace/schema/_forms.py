@@ -295,13 +295,18 @@ def render_form(
     action: str = "",
     method: str = "post",
     submit: str = "Submit",
+    hidden: Mapping[str, str] | None = None,
+    request: Any = None,
     env: jinja2.Environment | None = None,
     template: str = "vivace/schema/form.html",
 ) -> str:
     """The schema as an HTML form, filled from ``values``, showing ``errors``.
 
+    ``hidden`` inputs come first in the form (a CSRF token: ``vivace.csrf.csrf_hidden``).
     ``env`` is your Jinja2 environment (its loader should fall back to ``form_loader()``);
-    autoescaping is on in the default one.
+    autoescaping is on in the default one. ``request`` goes into the template's context:
+    when ``env`` has a ``csrf_input()`` global (``vivace.csrf.install_csrf``), the form
+    carries the request's CSRF token by itself.
     """
     fields = form_fields(cls, values=values, errors=errors)
     environment = env if env is not None else _default_env()
@@ -314,6 +319,8 @@ def render_form(
         submit=submit,
         multipart=multipart,
         form_errors=messages,
+        hidden=dict(hidden) if hidden else {},
+        request=request,
     )
     return out
 
