@@ -1,0 +1,716 @@
+"""Model fields: one class per column type, each knowing its SQL type and conversions.
+
+A field is declared on a model with its Python type as the annotation::
+
+    class Article(Model):
+        title: str = CharField(max_length=200)
+        views: int = IntegerField(default=0)
+
+Typing: the field classes' constructors are typed as returning ``Any`` (their
+``__new__``), so ``title: str = CharField(...)`` type-checks and mypy reads the
+attribute type from the annotation; the model metaclass is a
+``typing.dataclass_transform``, so the constructor ``Article(title=...)`` is typed
+too.  A field given ``default=`` is optional in that constructor.
+
+Theory of operation: values travel to the database as the driver takes them and come
+back as the driver returns them.  Each field gives, per backend, a ``to_db`` and a
+``from_db`` function (``None`` where the driver's value is already right), and the
+query compiler strings the non-None ones into the per-shape row loaders — so a column
+that needs no conversion costs nothing per row.  Examples: SQLite returns dates as
+text, MySQL returns booleans as integers and TIME as a timedelta, PostgreSQL decodes
+JSON itself.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
+
+import orjson
+
+from ._errors import ModelDefinitionError
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    import sqlalchemy as sa
+
+    from ._model import Model
+
+__all__ = [
+    "NOT_PROVIDED",
+    "AutoField",
+    "BigAutoField",
+    "BigIntegerField",
+    "BinaryField",
+    "BooleanField",
+    "CharField",
+    "DateField",
+    "DateTimeField",
+    "DecimalField",
+    "DurationField",
+    "EnumField",
+    "Field",
+    "FloatField",
+    "IntegerField",
+    "JSONField",
+    "PositiveBigIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "SmallIntegerField",
+    "TextField",
+    "TimeField",
+    "UUIDField",
+]
+
+T = TypeVar("T")
+Converter = Callable[[Any], Any] | None
+
+
+class _NotProvided:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_PROVIDED"
+
+
+#: The "no default" marker (``None`` is a valid default).
+NOT_PROVIDED: Any = _NotProvided()
+
+
+class FieldOptions(TypedDict, total=False):
+    """The options every field takes (keyword arguments)."""
+
+    primary_key: bool
+    null: bool
+    blank: bool
+    default: Any
+    db_default: Any
+    unique: bool
+    db_index: bool
+    choices: Any
+    db_column: str
+    help_text: str
+    validators: Sequence[Callable[[Any], Any]]
+
+
+def utcnow() -> datetime.datetime:
+    """Now, as a naive datetime in UTC (what DateTimeField stores)."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class Field(Generic[T]):
+    """A model field: one column (relations add their own behaviour on top).
+
+    Options: ``primary_key``, ``null`` (the column may hold NULL), ``blank`` (an empty
+    value passes validation), ``default`` (a value or a callable), ``db_default`` (a
+    value or SQLAlchemy expression the *database* fills in), ``unique``, ``db_index``,
+    ``choices`` (a sequence of values or ``(value, label)`` pairs, or an Enum),
+    ``db_column``, ``help_text``, ``validators`` (callables raising ValueError).
+    """
+
+    #: The Python type of values (used by validation and derived schemas).
+    python_type: ClassVar[type] = object
+    #: Whether the column is filled by the database on insert (an auto-increment key).
+    auto_increment: ClassVar[bool] = False
+    #: Whether this field is a relation to another model.
+    is_relation: ClassVar[bool] = False
+    #: Whether this field is a column of its model's table (M2M fields are not).
+    concrete: ClassVar[bool] = True
+
+    name: str
+    attname: str
+    column_name: str
+    model: type[Model]
+
+    def __new__(cls, **options: Unpack[FieldOptions]) -> Any:
+        self = object.__new__(cls)
+        self._setup(options)
+        return self
+
+    def _setup(self, options: FieldOptions) -> None:
+        unknown = set(options) - set(FieldOptions.__annotations__)
+        if unknown:
+            raise ModelDefinitionError(
+                f"{type(self).__name__}: unknown option(s) {', '.join(sorted(unknown))} "
+                f"(valid: {', '.join(sorted(FieldOptions.__annotations__))})"
+            )
+        self.primary_key = options.get("primary_key", False)
+        self.null = options.get("null", False)
+        self.blank = options.get("blank", False)
+        self.default = options.get("default", NOT_PROVIDED)
+        self.db_default = options.get("db_default", NOT_PROVIDED)
+        self.unique = options.get("unique", False) or self.primary_key
+        self.db_index = options.get("db_index", False)
+        self.db_column = options.get("db_column")
+        self.help_text = options.get("help_text", "")
+        self.validators = list(options.get("validators", ()))
+        self.choices = _normalise_choices(options.get("choices"))
+
+    def __repr__(self) -> str:
+        owner = getattr(self, "model", None)
+        where = f"{owner.__name__}.{self.name}" if owner is not None else "unbound"
+        return f"<{type(self).__name__} {where}>"
+
+    # -- binding to a model ------------------------------------------------------------
+
+    def contribute(self, model: type[Model], name: str) -> None:
+        """Called by the model metaclass: this field is ``name`` on ``model``."""
+        self.model = model
+        self.name = name
+        self.attname = self.get_attname()
+        self.column_name = self.db_column or self.attname
+
+    def get_attname(self) -> str:
+        return self.name
+
+    def clone(self) -> Field[T]:
+        """A fresh copy (abstract models hand each subclass its own field objects)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(
+            {k: v for k, v in self.__dict__.items() if k not in ("model", "name", "attname")}
+        )
+        return new
+
+    # -- defaults ------------------------------------------------------------------------
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not NOT_PROVIDED
+
+    def get_default(self) -> Any:
+        default = self.default
+        if default is NOT_PROVIDED:
+            return None
+        if callable(default):
+            return default()
+        if isinstance(default, dict | list | set):
+            # Each object gets its own copy of a mutable default.
+            return type(default)(default)
+        return default
+
+    # -- SQL ------------------------------------------------------------------------------
+
+    def sa_type(self) -> Any:
+        raise NotImplementedError
+
+    def sa_column(self) -> sa.Column[Any]:
+        import sqlalchemy as sa
+
+        kwargs: dict[str, Any] = {
+            "primary_key": self.primary_key,
+            "nullable": self.null and not self.primary_key,
+            "key": self.attname,
+        }
+        if self.unique and not self.primary_key:
+            kwargs["unique"] = True
+        if self.db_index and not self.unique:
+            kwargs["index"] = True
+        if self.primary_key:
+            kwargs["autoincrement"] = self.auto_increment
+        if self.db_default is not NOT_PROVIDED:
+            kwargs["server_default"] = _server_default(self.db_default)
+        if self.help_text:
+            kwargs["comment"] = self.help_text
+        return sa.Column(self.column_name, self.sa_type(), **kwargs)
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        """``(to_db, from_db)`` for ``backend``; None where the value passes as it is."""
+        return None, None
+
+    # -- validation ----------------------------------------------------------------------
+
+    def check(self, value: Any) -> list[str]:
+        """Problems with ``value`` beyond its type (length, range, choices ...)."""
+        problems: list[str] = []
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(repr(c) for c in self.choices)
+            problems.append(f"{value!r} is not one of the choices ({allowed})")
+        for validator in self.validators:
+            try:
+                validator(value)
+            except ValueError as exc:
+                problems.append(str(exc))
+        return problems
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None
+
+
+def _normalise_choices(choices: Any) -> tuple[Any, ...] | None:
+    if choices is None:
+        return None
+    if isinstance(choices, type) and issubclass(choices, enum.Enum):
+        return tuple(member.value for member in choices)
+    return tuple(c[0] if isinstance(c, tuple | list) else c for c in choices)
+
+
+def _server_default(value: Any) -> Any:
+    import sqlalchemy as sa
+
+    if isinstance(value, sa.sql.ClauseElement):
+        return value
+    if isinstance(value, bool):
+        return sa.text("1" if value else "0")
+    if isinstance(value, int | float | decimal.Decimal):
+        return sa.text(str(value))
+    if isinstance(value, str):
+        return value  # SQLAlchemy quotes a str server default as a literal
+    raise ModelDefinitionError(
+        f"db_default must be a number, a string or a SQLAlchemy expression, not {value!r}"
+    )
+
+
+# -- integers --------------------------------------------------------------------------------
+
+
+class IntegerField(Field[int]):
+    """A 32-bit integer (``INTEGER``)."""
+
+    python_type = int
+    minimum: ClassVar[int] = -(2**31)
+    maximum: ClassVar[int] = 2**31 - 1
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+
+        return sa.Integer()
+
+    def check(self, value: Any) -> list[str]:
+        problems = super().check(value)
+        if isinstance(value, int) and not self.minimum <= value <= self.maximum:
+            problems.append(f"must be between {self.minimum} and {self.maximum}")
+        return problems
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        return None, None
+
+
+class SmallIntegerField(IntegerField):
+    """A 16-bit integer (``SMALLINT``)."""
+
+    minimum = -(2**15)
+    maximum = 2**15 - 1
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+
+        return sa.SmallInteger()
+
+
+class BigIntegerField(IntegerField):
+    """A 64-bit integer (``BIGINT``)."""
+
+    minimum = -(2**63)
+    maximum = 2**63 - 1
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+
+        return sa.BigInteger()
+
+
+class PositiveIntegerField(IntegerField):
+    """An integer from 0 to 2**31 - 1."""
+
+    minimum = 0
+
+
+class PositiveSmallIntegerField(SmallIntegerField):
+    """An integer from 0 to 2**15 - 1."""
+
+    minimum = 0
+
+
+class PositiveBigIntegerField(BigIntegerField):
+    """An integer from 0 to 2**63 - 1."""
+
+    minimum = 0
+
+
+class AutoField(IntegerField):
+    """An auto-incrementing integer primary key (the default ``id``)."""
+
+    auto_increment = True
+
+    def __new__(cls, **options: Unpack[FieldOptions]) -> Any:
+        options.setdefault("primary_key", True)
+        return super().__new__(cls, **options)
+
+
+class BigAutoField(AutoField):
+    """A 64-bit auto-incrementing primary key."""
+
+    minimum = -(2**63)
+    maximum = 2**63 - 1
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+
+        # SQLite auto-increments only an INTEGER PRIMARY KEY (which is 64-bit there).
+        return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+# -- numbers -----------------------------------------------------------------------------------
+
+
+class FloatField(Field[float]):
+    """A double-precision float."""
+
+    python_type = float
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+
+        return sa.Double()
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        # SQLite returns an integral REAL stored from an int as int.
+        return None, (float if backend == "sqlite" else None)
+
+
+class DecimalField(Field[decimal.Decimal]):
+    """A fixed-point decimal: ``DecimalField(max_digits=12, decimal_places=2)``."""
+
+    python_type = decimal.Decimal
+
+    def __new__(
+        cls, *, max_digits: int, decimal_places: int, **options: Unpack[FieldOptions]
+    ) -> Any:
+        if not 0 <= decimal_places <= max_digits or max_digits < 1:
+            raise ModelDefinitionError(
+                f"DecimalField needs 0 <= decimal_places <= max_digits and max_digits >= 1 "
+                f"(got max_digits={max_digits}, decimal_places={decimal_places})"
+            )
+        self = super().__new__(cls, **options)
+        self.max_digits = max_digits
+        self.decimal_places = decimal_places
+        return self
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+
+        return sa.Numeric(self.max_digits, self.decimal_places)
+
+    def check(self, value: Any) -> list[str]:
+        problems = super().check(value)
+        if isinstance(value, decimal.Decimal) and value.is_finite():
+            _sign, digits, exponent = value.as_tuple()
+            assert isinstance(exponent, int)
+            places = max(0, -exponent)
+            whole = len(digits) + exponent
+            if places > self.decimal_places:
+                problems.append(f"at most {self.decimal_places} decimal places")
+            if max(whole, 0) > self.max_digits - self.decimal_places:
+                problems.append(
+                    f"at most {self.max_digits - self.decimal_places} digits before the point"
+                )
+        elif isinstance(value, decimal.Decimal):
+            problems.append("must be a finite number")
+        return problems
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        if backend != "sqlite":
+            return None, None
+        # SQLite keeps NUMERIC as REAL or INTEGER: back to a Decimal of the declared scale.
+        quantum = decimal.Decimal(1).scaleb(-self.decimal_places)
+
+        def from_db(value: Any) -> decimal.Decimal:
+            return decimal.Decimal(repr(value)).quantize(quantum)
+
+        return None, from_db
+
+
+# -- text -----------------------------------------------------------------------------------------
+
+
+class CharField(Field[str]):
+    """A string of at most ``max_length`` characters (``VARCHAR``)."""
+
+    python_type = str
+
+    def __new__(cls, *, max_length: int, **options: Unpack[FieldOptions]) -> Any:
+        if not isinstance(max_length, int) or max_length < 1:
+            raise ModelDefinitionError(f"CharField needs max_length >= 1, not {max_length!r}")
+        self = super().__new__(cls, **options)
+        self.max_length = max_length
+        return self
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+
+        return sa.String(self.max_length)
+
+    def check(self, value: Any) -> list[str]:
+        problems = super().check(value)
+        if isinstance(value, str) and len(value) > self.max_length:
+            problems.append(f"at most {self.max_length} characters (got {len(value)})")
+        return problems
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value == ""
+
+
+class TextField(Field[str]):
+    """Text of any length (``TEXT``; ``LONGTEXT`` on MySQL)."""
+
+    python_type = str
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import mysql
+
+        return sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value == ""
+
+
+# -- booleans, binary, UUID, JSON, enums ---------------------------------------------------------
+
+
+class BooleanField(Field[bool]):
+    """True or False."""
+
+    python_type = bool
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+
+        return sa.Boolean()
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        return None, (None if backend == "postgresql" else bool)
+
+
+class BinaryField(Field[bytes]):
+    """Raw bytes (``BYTEA``, ``LONGBLOB``, ``BLOB``)."""
+
+    python_type = bytes
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import mysql
+
+        return sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        return bytes, None
+
+
+class UUIDField(Field[uuid.UUID]):
+    """A UUID (native on PostgreSQL and MariaDB, 32 hex characters on SQLite)."""
+
+    python_type = uuid.UUID
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+
+        return sa.Uuid()
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        if backend == "postgresql":
+            return None, None
+        # vivace.db encodes exact uuid.UUID values for the dialect; subclasses (asyncpg's
+        # UUID, say) are made plain first.
+        return _plain_uuid, uuid.UUID
+
+
+def _plain_uuid(value: Any) -> uuid.UUID:
+    if type(value) is uuid.UUID:
+        return value
+    if isinstance(value, uuid.UUID):
+        return uuid.UUID(int=value.int)
+    return uuid.UUID(str(value))
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class JSONField(Field[Any]):
+    """JSON data: dicts, lists, strings, numbers, booleans (``JSONB`` on PostgreSQL).
+
+    ``None`` is stored as SQL NULL.  Query inside with key paths:
+    ``filter(data__owner__name="Ada")``.
+    """
+
+    python_type = object
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import postgresql
+
+        return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        # Always sent as JSON text: a Python str must become a JSON string, and the
+        # drivers take JSON text for JSON columns on every backend.
+        return _json_dumps, (None if backend == "postgresql" else orjson.loads)
+
+    def check(self, value: Any) -> list[str]:
+        problems = super().check(value)
+        try:
+            orjson.dumps(value)
+        except TypeError as exc:
+            problems.append(f"not JSON-serialisable: {exc}")
+        return problems
+
+
+class EnumField(Field[Any]):
+    """An ``enum.Enum`` member, stored as its value (a string or an integer column).
+
+    ``EnumField(Color)``; ``max_length`` defaults to the longest string value.
+    """
+
+    python_type = object
+
+    def __new__(
+        cls,
+        enum_type: type[enum.Enum],
+        *,
+        max_length: int | None = None,
+        **options: Unpack[FieldOptions],
+    ) -> Any:
+        if not (isinstance(enum_type, type) and issubclass(enum_type, enum.Enum)):
+            raise ModelDefinitionError(f"EnumField needs an Enum class, not {enum_type!r}")
+        values = [member.value for member in enum_type]
+        if not values or not (
+            all(isinstance(v, str) for v in values)
+            or all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+        ):
+            raise ModelDefinitionError(
+                f"EnumField: {enum_type.__name__}'s values must be all strings or all integers"
+            )
+        self = super().__new__(cls, **options)
+        self.enum_type = enum_type
+        self.integer = isinstance(values[0], int)
+        self.max_length = max_length or (0 if self.integer else max(len(str(v)) for v in values))
+        self.python_type = enum_type  # type: ignore[misc]
+        return self
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+
+        return sa.Integer() if self.integer else sa.String(self.max_length)
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        enum_type = self.enum_type
+
+        def to_db(value: Any) -> Any:
+            return value.value if isinstance(value, enum_type) else enum_type(value).value
+
+        return to_db, enum_type
+
+
+# -- dates and times ----------------------------------------------------------------------------
+
+
+class DateField(Field[datetime.date]):
+    """A date.  ``auto_now`` sets it on every save, ``auto_now_add`` on creation."""
+
+    python_type = datetime.date
+
+    def __new__(
+        cls, *, auto_now: bool = False, auto_now_add: bool = False, **options: Unpack[FieldOptions]
+    ) -> Any:
+        self = super().__new__(cls, **options)
+        self.auto_now = auto_now
+        self.auto_now_add = auto_now_add
+        if (auto_now or auto_now_add) and self.default is NOT_PROVIDED:
+            self.default = self.now
+        return self
+
+    def now(self) -> Any:
+        return utcnow().date()
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+
+        return sa.Date()
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        return None, (datetime.date.fromisoformat if backend == "sqlite" else None)
+
+
+class DateTimeField(DateField):
+    """A date and time (naive; an aware value is stored as UTC).  Microseconds kept."""
+
+    python_type = datetime.datetime
+
+    def now(self) -> Any:
+        return utcnow()
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import mysql
+
+        return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        return _naive_utc, (datetime.datetime.fromisoformat if backend == "sqlite" else None)
+
+
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        return value.astimezone(datetime.UTC).replace(tzinfo=None)
+    return value
+
+
+class TimeField(Field[datetime.time]):
+    """A time of day (naive).  Microseconds kept."""
+
+    python_type = datetime.time
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import mysql
+
+        return sa.Time().with_variant(mysql.TIME(fsp=6), "mysql", "mariadb")
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        if backend == "sqlite":
+            return None, datetime.time.fromisoformat
+        if backend == "mysql":
+            return None, _time_from_delta
+        return None, None
+
+
+def _time_from_delta(value: Any) -> Any:
+    # MySQL's TIME is an interval; the drivers return a timedelta.
+    if isinstance(value, datetime.timedelta):
+        micro = value // datetime.timedelta(microseconds=1)
+        seconds, micro = divmod(micro, 1_000_000)
+        minutes, second = divmod(seconds, 60)
+        hour, minute = divmod(minutes, 60)
+        return datetime.time(hour, minute, second, micro)
+    return value
+
+
+class DurationField(Field[datetime.timedelta]):
+    """A ``timedelta`` (``INTERVAL`` on PostgreSQL, microseconds as BIGINT elsewhere)."""
+
+    python_type = datetime.timedelta
+
+    def sa_type(self) -> Any:
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import postgresql
+
+        return sa.BigInteger().with_variant(postgresql.INTERVAL(), "postgresql")
+
+    def converters(self, backend: str) -> tuple[Converter, Converter]:
+        if backend == "postgresql":
+            return None, None
+        return _duration_to_micro, _duration_from_micro
+
+
+def _duration_to_micro(value: Any) -> int:
+    return int(value // datetime.timedelta(microseconds=1))
+
+
+def _duration_from_micro(value: Any) -> datetime.timedelta:
+    return datetime.timedelta(microseconds=int(value))

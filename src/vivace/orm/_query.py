@@ -1,0 +1,137 @@
+"""The state of a queryset, and its key: the shape its SQL is compiled and cached for.
+
+A ``Query`` holds what the chain of queryset calls asked for (conditions, ordering,
+slice, relations to join, mode ...).  ``Query.key(params)`` turns it into a
+``QueryKey`` — a hashable tuple of tokens (see _expressions) — and the list of values
+to bind.  Equal keys mean equal SQL: the compiler runs once per key and per database,
+later querysets of the same shape only look the key up and bind their values.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ._expressions import Expression, Q, order_token
+
+if TYPE_CHECKING:
+    from ._model import Model
+
+__all__ = ["Query", "QueryKey"]
+
+
+class QueryKey(NamedTuple):
+    model: type[Model]
+    where: tuple[Any, ...]
+    order: tuple[Any, ...] | None
+    reverse: bool
+    limit: tuple[Any, ...] | None
+    offset: tuple[Any, ...] | None
+    distinct: bool
+    related: tuple[str, ...]
+    only: frozenset[str] | None
+    defer: frozenset[str]
+    annotations: tuple[Any, ...]
+    mode: str
+    fields: tuple[Any, ...] | None
+    group_values: bool
+    for_update: tuple[Any, ...] | None
+    empty: bool
+    combined: tuple[Any, ...] | None
+
+
+class Query:
+    """What a queryset asks for (copied, never changed, by each chained call)."""
+
+    __slots__ = (
+        "annotations",
+        "combined",
+        "defer",
+        "distinct",
+        "empty",
+        "fields",
+        "for_update",
+        "group_values",
+        "high",
+        "low",
+        "mode",
+        "model",
+        "only",
+        "order",
+        "prefetch",
+        "related",
+        "reverse",
+        "where",
+    )
+
+    def __init__(self, model: type[Model]) -> None:
+        self.model = model
+        self.where: tuple[Q, ...] = ()
+        self.order: tuple[Any, ...] | None = None  # None: the model's Meta.ordering
+        self.reverse = False
+        self.low = 0
+        self.high: int | None = None
+        self.distinct = False
+        self.related: tuple[str, ...] = ()
+        self.prefetch: tuple[Any, ...] = ()
+        self.only: frozenset[str] | None = None
+        self.defer: frozenset[str] = frozenset()
+        self.annotations: dict[str, Expression] = {}
+        self.mode = "model"  # or "dict", "tuple", "flat", "named"
+        self.fields: tuple[Any, ...] | None = None
+        self.group_values = False
+        self.for_update: tuple[Any, ...] | None = None
+        self.empty = False
+        self.combined: tuple[Any, ...] | None = None  # (operator, all, queries)
+
+    def clone(self) -> Query:
+        new = Query.__new__(Query)
+        for name in Query.__slots__:
+            setattr(new, name, getattr(self, name))
+        return new
+
+    @property
+    def sliced(self) -> bool:
+        return self.low != 0 or self.high is not None
+
+    def key(self, params: list[Any]) -> QueryKey:
+        """The shape of this query; its values are appended to ``params``."""
+        where = tuple(q.key(params) for q in self.where)
+        annotations = tuple(
+            (name, expression.key(params)) for name, expression in self.annotations.items()
+        )
+        order = None if self.order is None else tuple(order_token(t, params) for t in self.order)
+        fields: tuple[Any, ...] | None = None
+        if self.fields is not None:
+            fields = tuple(
+                (f, None) if isinstance(f, str) else (f[0], f[1].key(params)) for f in self.fields
+            )
+        limit = offset = None
+        if self.high is not None:
+            params.append(self.high - self.low)
+            limit = ("v", len(params) - 1, int)
+        if self.low:
+            params.append(self.low)
+            offset = ("v", len(params) - 1, int)
+        combined = None
+        if self.combined is not None:
+            operator, keep_all, queries = self.combined
+            combined = (operator, keep_all, tuple(q.key(params) for q in queries))
+        return QueryKey(
+            self.model,
+            where,
+            order,
+            self.reverse,
+            limit,
+            offset,
+            self.distinct,
+            self.related,
+            self.only,
+            self.defer,
+            annotations,
+            self.mode,
+            fields,
+            self.group_values,
+            self.for_update,
+            self.empty,
+            combined,
+        )

@@ -1,0 +1,434 @@
+"""Writing rows: save (INSERT or UPDATE), bulk_create, bulk_update, get_or_create,
+update_or_create, and the many-to-many link rows.
+
+Statements are rendered once per model, backend and column set (cached in the ORM's
+per-database connection) and run through vivace.db with bound values.  A new row's
+generated key comes back with ``RETURNING`` (PostgreSQL, SQLite 3.35+, MariaDB
+10.5+); on a MySQL without it, the INSERT and ``SELECT LAST_INSERT_ID()`` run in one
+transaction (one connection).  ``bulk_create`` sends multi-row INSERTs of at most
+``batch_size`` rows (by default as many as keep a statement under 30,000 parameters,
+at most 1,000 rows) and sets the keys from RETURNING where the backend has it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ._errors import FieldError, ORMError, QueryError
+from ._fields import NOT_PROVIDED, DateField
+from ._registry import Connection, connection_for
+
+if TYPE_CHECKING:
+    from vivace.db import Database
+
+    from ._managers import ManyToManyManager
+    from ._model import Model
+    from ._queryset import QuerySet
+
+__all__ = [
+    "bulk_create",
+    "bulk_update",
+    "get_or_create",
+    "insert_links",
+    "save",
+    "update_or_create",
+]
+
+MAX_PARAMS = 30_000
+MAX_ROWS = 1_000
+
+
+class _Statement:
+    """Rendered SQL plus, per parameter, the attname it reads and its conversion."""
+
+    __slots__ = ("columns", "returning", "sql")
+
+    def __init__(self, sql: str, columns: list[tuple[str, str, Any]], returning: list[Any]):
+        self.sql = sql
+        self.columns = columns  # (parameter name, attname, to_db)
+        self.returning = returning  # (attname, from_db) of RETURNING columns
+
+
+def _render(connection: Connection, statement: Any) -> str:
+    return str(statement.compile(dialect=connection.dialect))
+
+
+def _insert_statement(
+    connection: Connection, model: type[Model], attnames: tuple[str, ...], rows: int, ignore: bool
+) -> _Statement:
+    cache_key = ("insert", model, attnames, rows, ignore)
+    found: _Statement | None = connection.cache.get(cache_key)
+    if found is not None:
+        return found
+    meta = model._meta
+    table = meta.table
+    backend = connection.backend
+    columns: list[tuple[str, str, Any]] = []
+    rows_values = []
+    for _row in range(rows):
+        values = {}
+        for attname in attnames:
+            field = meta.by_attname[attname]
+            name = f"p{len(columns)}"
+            columns.append((name, attname, field.converters(backend)[0]))
+            values[table.c[attname].name] = sa.bindparam(name, type_=field.sa_type())
+        rows_values.append(values)
+    statement = _insert_ignoring(connection, table) if ignore else sa.insert(table)
+    statement = statement.values(rows_values) if rows > 1 else statement.values(rows_values[0])
+    returning = []
+    if connection.returning and not ignore:
+        wanted = [f for f in meta.concrete if f.attname not in attnames]
+        if wanted:
+            statement = statement.returning(*[table.c[f.attname] for f in wanted])
+            returning = [(f.attname, f.converters(backend)[1]) for f in wanted]
+    return connection.remember(  # type: ignore[no-any-return]
+        cache_key, _Statement(_render(connection, statement), columns, returning)
+    )
+
+
+def _insert_ignoring(connection: Connection, table: Any) -> Any:
+    if connection.backend == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert(table).on_conflict_do_nothing()
+    if connection.backend == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return sa.insert(table).prefix_with("IGNORE")
+
+
+def _update_statement(
+    connection: Connection, model: type[Model], attnames: tuple[str, ...]
+) -> _Statement:
+    cache_key = ("update_one", model, attnames)
+    found: _Statement | None = connection.cache.get(cache_key)
+    if found is not None:
+        return found
+    meta = model._meta
+    table = meta.table
+    backend = connection.backend
+    columns: list[tuple[str, str, Any]] = []
+    values = {}
+    for attname in attnames:
+        field = meta.by_attname[attname]
+        name = f"p{len(columns)}"
+        columns.append((name, attname, field.converters(backend)[0]))
+        values[table.c[attname].name] = sa.bindparam(name, type_=field.sa_type())
+    pk = meta.pk
+    key_name = f"p{len(columns)}"
+    columns.append((key_name, pk.attname, pk.converters(backend)[0]))
+    statement = (
+        sa.update(table)
+        .values(values)
+        .where(table.c[pk.attname] == sa.bindparam(key_name, type_=pk.sa_type()))
+    )
+    return connection.remember(  # type: ignore[no-any-return]
+        cache_key, _Statement(_render(connection, statement), columns, [])
+    )
+
+
+def _bind(statement: _Statement, data: dict[str, Any], values: dict[str, Any]) -> None:
+    for name, attname, to_db in statement.columns:
+        value = data[attname]
+        values[name] = to_db(value) if to_db is not None and value is not None else value
+
+
+def _insert_columns(obj: Model) -> tuple[str, ...]:
+    """The columns an INSERT sends: all but an unset auto key and unset db_default ones."""
+    data = obj.__dict__
+    out = []
+    for field in obj._meta.concrete:
+        value = data.get(field.attname)
+        if value is None and (field.auto_increment or field.db_default is not NOT_PROVIDED):
+            continue
+        if field.attname not in data:
+            continue  # deferred, never loaded: leave it to the column default
+        out.append(field.attname)
+    return tuple(out)
+
+
+async def _insert(obj: Model, connection: Connection) -> None:
+    model = type(obj)
+    data = obj.__dict__
+    attnames = _insert_columns(obj)
+    statement = _insert_statement(connection, model, attnames, 1, False)
+    values: dict[str, Any] = {}
+    _bind(statement, data, values)
+    database = connection.database
+    if statement.returning:
+        row = await database.fetch_one(statement.sql, values)
+        for index, (attname, from_db) in enumerate(statement.returning):
+            value = row[index]
+            data[attname] = from_db(value) if from_db is not None and value is not None else value
+    elif (
+        connection.returning
+        or not model._meta.pk.auto_increment
+        or data.get(model._meta.pk.attname) is not None
+    ):
+        await database.execute(statement.sql, values)
+    else:
+        # No RETURNING (MySQL): the generated key of this connection's last INSERT.
+        async with database.transaction():
+            await database.execute(statement.sql, values)
+            data[model._meta.pk.attname] = await database.fetch_val("SELECT LAST_INSERT_ID()")
+    data["_persisted"] = True
+
+
+def _now_fields(obj: Model, update_fields: frozenset[str] | None, adding: bool) -> None:
+    for field in obj._meta.concrete:
+        if isinstance(field, DateField) and (field.auto_now or (adding and field.auto_now_add)):
+            if field.auto_now_add and not adding:
+                continue
+            if update_fields is not None and field.name not in update_fields:
+                continue
+            if adding and field.auto_now_add and obj.__dict__.get(field.attname) is not None:
+                continue
+            obj.__dict__[field.attname] = field.now()
+
+
+async def save(
+    obj: Model,
+    using: Database | None,
+    update_fields: Iterable[str] | None,
+    force_insert: bool,
+    force_update: bool,
+) -> None:
+    if force_insert and (force_update or update_fields is not None):
+        raise QueryError("save(): force_insert cannot go with force_update or update_fields")
+    connection = connection_for(using)
+    meta = obj._meta
+    pk = meta.pk
+    names: frozenset[str] | None = None
+    if update_fields is not None:
+        fields = [meta.get_field(name) for name in update_fields]
+        for field in fields:
+            if not field.concrete or field.primary_key:
+                raise FieldError(
+                    f"save(update_fields=...): {field.name!r} cannot be updated this way "
+                    f"(a primary key or a many-to-many relation)"
+                )
+        if not fields:
+            return
+        names = frozenset(f.name for f in fields)
+    data = obj.__dict__
+    persisted = data.get("_persisted", False)
+    if force_insert or (
+        not persisted and not force_update and (data.get(pk.attname) is None or pk.has_default)
+    ):
+        _now_fields(obj, None, True)
+        await _insert(obj, connection)
+        return
+    _now_fields(obj, names, False)
+    if names is not None:
+        attnames = tuple(f.attname for f in meta.concrete if f.name in names)
+    else:
+        attnames = tuple(
+            f.attname for f in meta.concrete if not f.primary_key and f.attname in data
+        )
+    if data.get(pk.attname) is None:
+        raise QueryError(f"cannot update a {type(obj).__name__} without a primary key")
+    updated = 0
+    if attnames:
+        statement = _update_statement(connection, type(obj), attnames)
+        values: dict[str, Any] = {}
+        _bind(statement, data, values)
+        updated = await connection.database.execute(statement.sql, values)
+    else:
+        updated = int(await type(obj).objects.using(using).filter(pk=obj.pk).exists())
+    if updated:
+        data["_persisted"] = True
+        return
+    if force_update or names is not None:
+        raise ORMError(
+            f"save() of {type(obj).__name__} with primary key {obj.pk!r} did not affect any "
+            f"row (it is not in the database)"
+        )
+    _now_fields(obj, None, True)
+    await _insert(obj, connection)
+
+
+def _batch(model: type[Model], columns: int, batch_size: int | None) -> int:
+    if batch_size is not None:
+        if batch_size < 1:
+            raise QueryError(f"batch_size must be at least 1, not {batch_size}")
+        return batch_size
+    return max(1, min(MAX_ROWS, MAX_PARAMS // max(columns, 1)))
+
+
+async def bulk_create(
+    model: type[Model],
+    objs: list[Any],
+    batch_size: int | None,
+    ignore_conflicts: bool,
+    using: Database | None,
+) -> list[Any]:
+    if not objs:
+        return objs
+    for obj in objs:
+        if not isinstance(obj, model):
+            raise TypeError(
+                f"bulk_create() takes {model.__name__} objects, not {type(obj).__name__}"
+            )
+        _now_fields(obj, None, True)
+    connection = connection_for(using)
+    groups: dict[tuple[str, ...], list[Any]] = {}
+    for obj in objs:
+        groups.setdefault(_insert_columns(obj), []).append(obj)
+    database = connection.database
+    async with database.transaction():
+        for attnames, members in groups.items():
+            size = _batch(model, len(attnames), batch_size)
+            for start in range(0, len(members), size):
+                chunk = members[start : start + size]
+                statement = _insert_statement(
+                    connection, model, attnames, len(chunk), ignore_conflicts
+                )
+                values: dict[str, Any] = {}
+                columns = statement.columns
+                width = len(attnames)
+                for row, obj in enumerate(chunk):
+                    data = obj.__dict__
+                    for name, attname, to_db in columns[row * width : (row + 1) * width]:
+                        value = data[attname]
+                        values[name] = (
+                            to_db(value) if to_db is not None and value is not None else value
+                        )
+                if statement.returning:
+                    rows = await database.fetch_all(statement.sql, values)
+                    for obj, row_values in zip(chunk, rows, strict=True):
+                        data = obj.__dict__
+                        for index, (attname, from_db) in enumerate(statement.returning):
+                            value = row_values[index]
+                            data[attname] = (
+                                from_db(value)
+                                if from_db is not None and value is not None
+                                else value
+                            )
+                        data["_persisted"] = True
+                else:
+                    await database.execute(statement.sql, values)
+                    if not ignore_conflicts:
+                        for obj in chunk:
+                            if obj.pk is not None:
+                                obj.__dict__["_persisted"] = True
+    return objs
+
+
+async def bulk_update(
+    model: type[Model],
+    objs: list[Any],
+    fields: Sequence[str],
+    batch_size: int | None,
+    using: Database | None,
+) -> int:
+    if not fields:
+        raise QueryError("bulk_update() needs the names of the fields to update")
+    meta = model._meta
+    chosen = [meta.get_field(name) for name in fields]
+    for field in chosen:
+        if not field.concrete or field.primary_key:
+            raise FieldError(f"bulk_update(): {field.name!r} is not an updatable column")
+    if not objs:
+        return 0
+    for obj in objs:
+        if not isinstance(obj, model) or obj.pk is None:
+            raise QueryError("bulk_update() takes saved objects of the queryset's model")
+    connection = connection_for(using)
+    attnames = tuple(f.attname for f in chosen)
+    statement = _update_statement(connection, model, attnames)
+    rows = []
+    for obj in objs:
+        values: dict[str, Any] = {}
+        _bind(statement, obj.__dict__, values)
+        rows.append(values)
+    size = batch_size or MAX_ROWS
+    async with connection.database.transaction():
+        for start in range(0, len(rows), size):
+            await connection.database.execute_many(statement.sql, rows[start : start + size])
+    return len(objs)
+
+
+def _plain_lookups(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in kwargs.items() if "__" not in key}
+
+
+def _resolve(defaults: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {key: value() if callable(value) else value for key, value in (defaults or {}).items()}
+
+
+async def get_or_create(
+    queryset: QuerySet[Any], defaults: Mapping[str, Any] | None, kwargs: dict[str, Any]
+) -> tuple[Any, bool]:
+    from vivace.db import IntegrityError
+
+    model = queryset.model
+    try:
+        return await queryset.get(**kwargs), False
+    except model.DoesNotExist:
+        pass
+    values = {**_plain_lookups(kwargs), **_resolve(defaults)}
+    database = connection_for(queryset._db).database
+    try:
+        async with database.transaction():  # a savepoint inside a transaction
+            obj = await queryset.create(**values)
+        return obj, True
+    except IntegrityError:
+        # Another task created it between our get and our insert: fetch theirs.
+        try:
+            return await queryset.get(**kwargs), False
+        except model.DoesNotExist:
+            pass
+        raise
+
+
+async def update_or_create(
+    queryset: QuerySet[Any],
+    defaults: Mapping[str, Any] | None,
+    create_defaults: Mapping[str, Any] | None,
+    kwargs: dict[str, Any],
+) -> tuple[Any, bool]:
+    model = queryset.model
+    database = connection_for(queryset._db).database
+    updates = _resolve(defaults)
+    async with database.transaction():
+        try:
+            obj = await queryset.select_for_update().get(**kwargs)
+        except model.DoesNotExist:
+            obj, created = await get_or_create(
+                queryset, create_defaults if create_defaults is not None else defaults, kwargs
+            )
+            if created:
+                return obj, True
+        for name, value in updates.items():
+            setattr(obj, name, value)
+        if updates:
+            await obj.save(using=queryset._db, update_fields=list(updates))
+        return obj, False
+
+
+async def insert_links(
+    manager: ManyToManyManager[Any],
+    key: Any,
+    targets: list[Any],
+    through_defaults: Mapping[str, Any] | None,
+) -> None:
+    """INSERT the missing join rows; rows that exist (or appear concurrently) are kept."""
+    if not targets:
+        return
+    from ._queryset import QuerySet
+
+    through = manager.through
+    source, target = manager.source.attname, manager.target.attname
+    existing = set(
+        await QuerySet(through)
+        .filter(**{source: key, f"{target}__in": targets})
+        .values_list(target, flat=True)
+    )
+    extra = _resolve(through_defaults)
+    rows = [through(**{source: key, target: t, **extra}) for t in targets if t not in existing]
+    if rows:
+        await bulk_create(through, rows, None, True, None)
