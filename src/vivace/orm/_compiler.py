@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Compiled", "Compiler", "Scope", "condition_for_ddl"]
 
 Converter = Callable[[Any], Any] | None
-_AGGREGATES = {
+_AGGREGATES: dict[str, Callable[..., Any]] = {
     "count": sa.func.count,
     "sum": sa.func.sum,
     "avg": sa.func.avg,
@@ -518,4 +518,5 @@ def condition_for_ddl(model: type[Model], q: Any, table: Any = None) -> Any:
                 return sa.literal(value, type_=element.type)
         return None
 
-    return sa.sql.visitors.replacement_traverse(clause, {}, literal)
+    replaced: Any = sa.sql.visitors.replacement_traverse(clause, {}, literal)  # type: ignore[call-overload]
+    return replaced

@@ -114,7 +114,7 @@ class Field(Generic[T]):
     """
 
     #: The Python type of values (used by validation and derived schemas).
-    python_type: ClassVar[type] = object
+    python_type: type = object
     #: Whether the column is filled by the database on insert (an auto-increment key).
     auto_increment: ClassVar[bool] = False
     #: Whether this field is a relation to another model.
@@ -377,6 +377,8 @@ class DecimalField(Field[decimal.Decimal]):
     """A fixed-point decimal: ``DecimalField(max_digits=12, decimal_places=2)``."""
 
     python_type = decimal.Decimal
+    max_digits: int
+    decimal_places: int
 
     def __new__(
         cls, *, max_digits: int, decimal_places: int, **options: Unpack[FieldOptions]
@@ -432,6 +434,7 @@ class CharField(Field[str]):
     """A string of at most ``max_length`` characters (``VARCHAR``)."""
 
     python_type = str
+    max_length: int
 
     def __new__(cls, *, max_length: int, **options: Unpack[FieldOptions]) -> Any:
         if not isinstance(max_length, int) or max_length < 1:
@@ -569,6 +572,10 @@ class EnumField(Field[Any]):
 
     python_type = object
 
+    enum_type: type[enum.Enum]
+    integer: bool
+    max_length: int
+
     def __new__(
         cls,
         enum_type: type[enum.Enum],
@@ -590,7 +597,7 @@ class EnumField(Field[Any]):
         self.enum_type = enum_type
         self.integer = isinstance(values[0], int)
         self.max_length = max_length or (0 if self.integer else max(len(str(v)) for v in values))
-        self.python_type = enum_type  # type: ignore[misc]
+        self.python_type = enum_type
         return self
 
     def sa_type(self) -> Any:
@@ -614,6 +621,8 @@ class DateField(Field[datetime.date]):
     """A date.  ``auto_now`` sets it on every save, ``auto_now_add`` on creation."""
 
     python_type = datetime.date
+    auto_now: bool
+    auto_now_add: bool
 
     def __new__(
         cls, *, auto_now: bool = False, auto_now_add: bool = False, **options: Unpack[FieldOptions]

@@ -90,7 +90,7 @@ def _values_body(plan: ValuesPlan, env: dict[str, Any]) -> tuple[str, int]:
     if plan.mode == "flat":
         return parts[0], count
     if plan.mode == "named":
-        env["_Row"] = namedtuple("Row", plan.names)  # type: ignore[misc]
+        env["_Row"] = namedtuple("Row", plan.names)
         return f"_Row({', '.join(parts)})", count
     return f"({', '.join(parts)},)", count
 

@@ -92,7 +92,7 @@ def date_part(part: str, expression: Any, backend: str) -> Any:
             extracted = extracted + 1
         return sa.cast(extracted, sa.Integer)
     if backend == "mysql":
-        functions = {
+        functions: dict[str, Callable[[Any], Any]] = {
             "year": lambda e: sa.func.year(e),
             "iso_year": lambda e: sa.func.yearweek(e, 3).op("DIV")(100),
             "quarter": lambda e: sa.func.quarter(e),

@@ -78,9 +78,9 @@ class BaseManager(Generic[M]):
         return self.get_queryset().values(*fields, **expressions)
 
     @overload
-    def values_list(self, *fields: str, flat: bool = ..., named: bool = ...) -> QuerySet[Any]: ...
-    @overload
     def values_list(self, *fields: str) -> QuerySet[tuple[Any, ...]]: ...
+    @overload
+    def values_list(self, *fields: str, flat: bool = ..., named: bool = ...) -> QuerySet[Any]: ...
     def values_list(self, *fields: str, flat: bool = False, named: bool = False) -> QuerySet[Any]:
         return self.get_queryset().values_list(*fields, flat=flat, named=named)
 
@@ -310,7 +310,8 @@ class ManyToManyManager(BaseManager[M], _LoadedView[M]):
         self.instance = instance
         self.relation = relation
         self.model = relation.target  # type: ignore[assignment]
-        self.through = relation.through
+        assert relation.through is not None
+        self.through: type[Model] = relation.through
         self.source = relation.source_fk
         self.target = relation.target_fk
 
@@ -327,9 +328,9 @@ class ManyToManyManager(BaseManager[M], _LoadedView[M]):
         return value
 
     def get_queryset(self) -> QuerySet[M]:
-        through = self.through._meta.table_name
-        del through
-        subquery = QuerySet(self.through).filter(**{self.source.attname: self._key()})
+        subquery: QuerySet[Any] = QuerySet(self.through).filter(
+            **{self.source.attname: self._key()}
+        )
         return QuerySet(self.model).filter(
             pk__in=subquery.values_list(self.target.attname, flat=True)
         )
@@ -391,7 +392,7 @@ class ManyToManyManager(BaseManager[M], _LoadedView[M]):
         self, *, through_defaults: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> M:
         """Create a target object and link it."""
-        obj = await QuerySet(self.model).create(**kwargs)
+        obj: M = await QuerySet(self.model).create(**kwargs)
         await self.add(obj, through_defaults=through_defaults)
         return obj
 

@@ -185,11 +185,12 @@ class ModelMeta(type):
                 options.forward.append(field)
             elif isinstance(field, ManyToManyField):
                 options.many_to_many.append(field)
-        cls.__init__ = _make_init(cls)  # type: ignore[misc]
-        registry.register(cls)  # type: ignore[arg-type]
+        model: Any = cls
+        model.__init__ = _make_init(model)
+        registry.register(model)
         if options.waiting == 0 and options.table is None:
             options.build_table()
-            finish_model(cls)  # type: ignore[arg-type]
+            finish_model(model)
         return cls
 
     def __getattr__(cls, name: str) -> Any:

@@ -117,14 +117,14 @@ class Options:
         self.fields: dict[str, Field[Any]] = {}
         self.concrete: list[Field[Any]] = []
         self.by_attname: dict[str, Field[Any]] = {}
-        self.pk: Field[Any] = None  # type: ignore[assignment]
+        self.pk: Field[Any] | Any = None  # the primary key field, once the fields are in
         self.forward: list[Any] = []  # ForeignKey / OneToOneField
         self.many_to_many: list[Any] = []
         self.reverse: list[Relation] = []
         self.incoming: list[Any] = []  # every ForeignKey pointing here (hidden ones too)
         self.accessors: dict[str, Relation] = {}  # attribute name → relation (prefetch)
         self.relations: dict[str, Relation] = {}  # query name → hop (forward and reverse)
-        self.table: sa.Table = None  # type: ignore[assignment]
+        self.table: sa.Table | Any = None  # built once every relation target is defined
         self.waiting = 0  # relations whose target is not defined yet
         self.auto_through = False  # a join table made for a ManyToManyField
         # Row loaders, insert/update SQL, per (kind, backend): see _loader and _writes.
@@ -244,7 +244,22 @@ class Options:
         if index.condition is not None and index.unique:
             # MySQL has no partial indexes: a plain unique index there would refuse rows
             # the condition allows, so it is not created on MySQL at all.
-            built.ddl_if(dialect=("postgresql", "sqlite"))
+            built.ddl_if(callable_=_not_mysql)
+            built.info["vivace_backends"] = ("postgresql", "sqlite")
+
+
+def _not_mysql(
+    ddl: Any,
+    target: Any,
+    bind: Any,
+    tables: Any = None,
+    state: Any = None,
+    *,
+    dialect: Any,
+    compiler: Any = None,
+    checkfirst: bool,
+) -> bool:
+    return bool(dialect.name not in ("mysql", "mariadb"))
 
 
 def _groups(value: Any) -> list[Sequence[str]]:

@@ -138,8 +138,8 @@ async def _load(
                 row.__dict__[fk.name] = parent
         for obj in level:
             rows = groups.get(obj.__dict__.get(relation.local), [])
-            value: Any = rows if relation.kind == "reverse" else (rows[0] if rows else None)
-            _store(obj, relation, value, to_attr)
+            loaded: Any = rows if relation.kind == "reverse" else (rows[0] if rows else None)
+            _store(obj, relation, loaded, to_attr)
         return
     await _load_many_to_many(level, relation, queryset, to_attr, using, keys)
 
@@ -157,7 +157,7 @@ async def _load_many_to_many(
     through = relation.through
     assert through is not None
     source, target_fk = relation.source_fk, relation.target_fk
-    links = QuerySet(through, db=using).filter(**{f"{source.attname}__in": keys})
+    links: QuerySet[Any] = QuerySet(through, db=using).filter(**{f"{source.attname}__in": keys})
     links = links.select_related(target_fk.name)
     order: tuple[Any, ...] = ()
     if queryset is not None:

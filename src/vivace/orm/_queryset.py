@@ -197,9 +197,9 @@ class QuerySet(Generic[T]):
         return self._values("dict", fields, expressions)
 
     @overload
-    def values_list(self, *fields: str, flat: bool = ..., named: bool = ...) -> QuerySet[Any]: ...
-    @overload
     def values_list(self, *fields: str) -> QuerySet[tuple[Any, ...]]: ...
+    @overload
+    def values_list(self, *fields: str, flat: bool = ..., named: bool = ...) -> QuerySet[Any]: ...
     def values_list(self, *fields: str, flat: bool = False, named: bool = False) -> QuerySet[Any]:
         """Rows as tuples (``flat=True``: single values; ``named=True``: named tuples)."""
         if flat and named:
@@ -210,7 +210,7 @@ class QuerySet(Generic[T]):
 
     def _values(
         self, mode: str, fields: Sequence[str], expressions: Mapping[str, Expression]
-    ) -> Any:
+    ) -> QuerySet[Any]:
         query = self._mutable("values")
         check_names(list(expressions), "values()")
         for name in fields:
@@ -396,7 +396,8 @@ class QuerySet(Generic[T]):
         if self._query.empty and self._query.combined is None:
             return 0
         connection, entry, params = await self._scalar("count")
-        return int(await connection.database.fetch_val(entry.sql, entry.values(params)))
+        count: int = await connection.database.fetch_val(entry.sql, entry.values(params))
+        return int(count)
 
     async def exists(self) -> bool:
         """Whether any row matches (``SELECT 1 ... LIMIT 1``)."""
@@ -479,7 +480,8 @@ class QuerySet(Generic[T]):
             return tuple(assignments)
 
         connection, entry, params = await self._scalar("update", extra)
-        return await connection.database.execute(entry.sql, entry.values(params))
+        changed: int = await connection.database.execute(entry.sql, entry.values(params))
+        return changed
 
     async def delete(self) -> int:
         """DELETE every matching row (applying on_delete rules); returns rows deleted."""
@@ -511,7 +513,7 @@ class QuerySet(Generic[T]):
         IntegrityError turns into fetching its row."""
         from ._writes import get_or_create
 
-        return await get_or_create(self, defaults, kwargs)  # type: ignore[return-value]
+        return await get_or_create(self, defaults, kwargs)
 
     async def update_or_create(
         self,
@@ -523,7 +525,7 @@ class QuerySet(Generic[T]):
         or create it (with ``create_defaults`` if given); ``(obj, created)``."""
         from ._writes import update_or_create
 
-        return await update_or_create(self, defaults, create_defaults, kwargs)  # type: ignore[return-value]
+        return await update_or_create(self, defaults, create_defaults, kwargs)
 
     async def bulk_create(
         self, objs: Iterable[T], *, batch_size: int | None = None, ignore_conflicts: bool = False

@@ -103,7 +103,7 @@ class Connection:
         self.database = database
         self.backend: str = database.url.backend
         self.cache: dict[Any, Any] = {}
-        self.dialect: Any = None
+        self.dialect: Any = None  # set by prepare() once the database is connected
         self.returning = True
 
     def prepare(self) -> None:
@@ -153,9 +153,10 @@ def connection_for(database: Database | None) -> Connection:
             )
         connection = _default[0]
     else:
-        connection = _connections.get(database)  # type: ignore[assignment]
-        if connection is None:
-            connection = _connections[database] = Connection(database)
+        found = _connections.get(database)
+        if found is None:
+            found = _connections[database] = Connection(database)
+        connection = found
     if connection.dialect is None:
         if not connection.database.is_connected:
             from vivace.db import DatabaseNotConnected

@@ -145,6 +145,13 @@ class ForeignKey(Field[Any]):
     many_to_one = True
     target: type[Model]
     target_field: Field[Any]
+    to: type[Model] | str
+    on_delete: OnDelete
+    related_name: str | None
+    related_query_name: str | None
+    to_field: str | None
+    db_constraint: bool
+    reverse_relation: Relation | None
 
     def __new__(
         cls,
@@ -173,7 +180,7 @@ class ForeignKey(Field[Any]):
         self.related_query_name = related_query_name
         self.to_field = to_field
         self.db_constraint = db_constraint
-        self.reverse_relation: Relation | None = None
+        self.reverse_relation = None
         return self
 
     def get_attname(self) -> str:
@@ -193,7 +200,7 @@ class ForeignKey(Field[Any]):
                 self.resolve(target)
                 _maybe_finish(model)
 
-            resolved.owner = model  # type: ignore[attr-defined]
+            setattr(resolved, "owner", model)  # noqa: B010 - read by check_resolved
             registry.later(to, model.__module__, resolved)
         else:
             self.resolve(to)
@@ -460,7 +467,7 @@ class ManyToManyField(Generic[M]):
             if self._pending == 0:
                 self._finish()
 
-        resolved.owner = model  # type: ignore[attr-defined]
+        setattr(resolved, "owner", model)  # noqa: B010 - read by check_resolved
         if not pending:
             # Wait for the owner itself to be registered (it is not, during contribute).
             registry.later(f"{model.__module__}.{model.__qualname__}", model.__module__, resolved)
@@ -538,7 +545,7 @@ class _ReverseM2MDescriptor:
 
 def _auto_through(field: ManyToManyField[Any]) -> type[Model]:
     """The join table's model: two foreign keys (CASCADE) and a unique pair."""
-    from ._model import Model
+    from ._model import Model, ModelMeta
 
     model, target = field.model, field.target
     source_name = model.__name__.lower()
@@ -562,9 +569,10 @@ def _auto_through(field: ManyToManyField[Any]) -> type[Model]:
         source_name: ForeignKey(model, on_delete=CASCADE, related_name="+"),
         target_name: ForeignKey(target, on_delete=CASCADE, related_name="+"),
     }
-    through: type[Model] = type(Model)(f"{model.__name__}_{field.name}", (Model,), namespace)
+    through: Any = ModelMeta(f"{model.__name__}_{field.name}", (Model,), namespace)
     through._meta.auto_through = True
-    return through
+    model_class: type[Model] = through
+    return model_class
 
 
 def _through_keys(field: ManyToManyField[Any]) -> tuple[ForeignKey, ForeignKey]:

@@ -337,7 +337,7 @@ def _combine(compiler: Compiler, scope: Scope, key: QueryKey, first: Any, plan: 
             raise QueryError(
                 f"union(): order_by() takes the names of selected columns ({', '.join(names)})"
             )
-        column = sa.literal_column(f"c{names.index(expression_token[1])}")
+        column: Any = sa.literal_column(f"c{names.index(expression_token[1])}")
         order.append(column.desc() if descending != key.reverse else column.asc())
     result = combined.subquery("u")
     statement = sa.select(*[result.c[f"c{i}"] for i in range(len(first.selected_columns))])
@@ -429,7 +429,7 @@ def _target_condition(compiler: Compiler, scope: Scope, key: QueryKey) -> list[A
     )
     pk = scope.alias.c[key.model._meta.pk.attname]
     # MySQL refuses a subquery on the table being changed unless it is a derived table.
-    derived = sa.select(sa.literal_column("c0")).select_from(select.subquery("d"))
+    derived: Any = sa.select(sa.literal_column("c0")).select_from(select.subquery("d"))
     return [pk.in_(derived)]
 
 

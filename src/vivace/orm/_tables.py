@@ -65,9 +65,7 @@ async def create_tables(*models: type[Model], using: Database | None = None) -> 
     for table in _tables(models):
         await connection.database.execute(_ddl(connection, sa.schema.CreateTable(table)))
         for index in table.indexes:
-            if index._ddl_if is not None and not index._should_execute(
-                sa.schema.CreateIndex(index), table, None, dialect=connection.dialect
-            ):
+            if connection.backend not in index.info.get("vivace_backends", (connection.backend,)):
                 continue
             await connection.database.execute(_ddl(connection, sa.schema.CreateIndex(index)))
 
