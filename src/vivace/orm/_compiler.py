@@ -392,7 +392,12 @@ class Compiler:
             value_type = value[2] if value[0] == "v" else None
             if value[0] == "list":
                 value_type = value[3][0] if value[3] else None
-            expression = json_path(expression, transforms, value_type)
+            raw, expression = json_path(expression, transforms, value_type, self.backend)
+            if lookup != "isnull":
+                # A missing key matches no comparison (some backends read it as false).
+                condition = self.compare(scope, expression, None, lookup, value, converter)
+                return sa.and_(raw.is_not(None), condition)
+            expression = raw
             compared_field = None
         elif transforms:
             expression = date_part(transforms[0], expression, self.backend)

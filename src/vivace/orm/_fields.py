@@ -535,6 +535,12 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _json_loads_sqlite(value: Any) -> Any:
+    # A JSON column has NUMERIC affinity in SQLite: the text of a number comes back as
+    # that number, which is already the decoded value.
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 class JSONField(Field[Any]):
     """JSON data: dicts, lists, strings, numbers, booleans (``JSONB`` on PostgreSQL).
 
@@ -553,7 +559,9 @@ class JSONField(Field[Any]):
     def converters(self, backend: str) -> tuple[Converter, Converter]:
         # Always sent as JSON text: a Python str must become a JSON string, and the
         # drivers take JSON text for JSON columns on every backend.
-        return _json_dumps, (None if backend == "postgresql" else orjson.loads)
+        if backend == "postgresql":
+            return _json_dumps, None
+        return _json_dumps, (_json_loads_sqlite if backend == "sqlite" else orjson.loads)
 
     def check(self, value: Any) -> list[str]:
         problems = super().check(value)

@@ -127,9 +127,9 @@ def date_part(part: str, expression: Any, backend: str) -> Any:
     elif part == "iso_week_day":
         number = (number + 6) % 7 + 1
     elif part == "quarter":
-        number = (number + 2) / 3
+        number = (number + 2) // 3
     elif part == "week":
-        number = (number - 1) / 7 + 1
+        number = (number - 1) // 7 + 1
     return sa.type_coerce(number, sa.Integer)
 
 
@@ -215,17 +215,29 @@ def _like(lhs: Any, lookup: str, rhs: Any, backend: str) -> Any:
     return sa.and_(length <= sa.func.length(text), sa.func.substr(text, -length) == rhs)
 
 
-def json_path(lhs: Any, keys: list[str], value_type: type | None) -> Any:
-    """``lhs`` followed down ``keys`` (digits index arrays), typed for comparing with a
-    value of ``value_type``."""
+def json_path(lhs: Any, keys: list[str], value_type: type | None, backend: str) -> tuple[Any, Any]:
+    """``lhs`` followed down ``keys`` (digits index arrays): the raw element (NULL where
+    the path is missing) and the element typed for comparing with ``value_type``."""
     path = tuple(int(k) if k.isdigit() else k for k in keys)
     element = lhs[path]
+    if backend == "sqlite":
+        # SQLAlchemy quotes SQLite's extracted element, so a missing path is not NULL
+        # there: json_type() is NULL exactly when the path is missing.
+        text = "$" + "".join(
+            f"[{k}]"
+            if isinstance(k, int)
+            else '."' + k.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            for k in path
+        )
+        missing = sa.func.json_type(lhs, sa.literal(text))
+        typed = json_path(lhs, keys, value_type, "")[1]
+        return missing, typed
     if value_type is bool:
-        return element.as_boolean()
+        return element, element.as_boolean()
     if value_type is int:
-        return element.as_integer()
+        return element, element.as_integer()
     if value_type is float:
-        return element.as_float()
+        return element, element.as_float()
     if value_type is str:
-        return element.as_string()
-    return element
+        return element, element.as_string()
+    return element, element

@@ -187,6 +187,7 @@ class ModelMeta(type):
                 options.many_to_many.append(field)
         model: Any = cls
         model.__init__ = _make_init(model)
+        options.ready = True
         registry.register(model)
         if options.waiting == 0 and options.table is None:
             options.build_table()

@@ -126,6 +126,7 @@ class Options:
         self.relations: dict[str, Relation] = {}  # query name → hop (forward and reverse)
         self.table: sa.Table | Any = None  # built once every relation target is defined
         self.waiting = 0  # relations whose target is not defined yet
+        self.ready = False  # every field of the class body is in (set by the metaclass)
         self.auto_through = False  # a join table made for a ManyToManyField
         # Row loaders, insert/update SQL, per (kind, backend): see _loader and _writes.
         self.plans: dict[Any, Any] = {}
@@ -191,6 +192,7 @@ class Options:
             columns_of = [self.get_field(n).column_name for n in group]
             extra.append(sa.UniqueConstraint(*columns_of))
         partial = []
+        later = []
         for constraint in self.constraints:
             if isinstance(constraint, UniqueConstraint) and constraint.condition is not None:
                 # A partial unique constraint is a unique partial index.
@@ -203,13 +205,16 @@ class Options:
                     )
                 )
             else:
-                extra.append(self._constraint(constraint))
+                later.append(constraint)
         table = sa.Table(name, self.metadata, *columns, *extra, info={"vivace_model": self.model})
+        for constraint in later:
+            # Check conditions are compiled against the table's own columns.
+            table.append_constraint(self._constraint(constraint, table))
         for index in [*self.indexes, *partial]:
             self._index(table, index)
         self.table = table
 
-    def _constraint(self, constraint: Any) -> Any:
+    def _constraint(self, constraint: Any, table: sa.Table) -> Any:
         from ._compiler import condition_for_ddl
 
         if isinstance(constraint, UniqueConstraint):
@@ -217,7 +222,7 @@ class Options:
             return sa.UniqueConstraint(*cols, name=constraint.name)
         if isinstance(constraint, CheckConstraint):
             return sa.CheckConstraint(
-                condition_for_ddl(self.model, constraint.check), name=constraint.name
+                condition_for_ddl(self.model, constraint.check, table), name=constraint.name
             )
         raise ModelDefinitionError(
             f"{self.model.__name__}.Meta.constraints: {constraint!r} is not a "

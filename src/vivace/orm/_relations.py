@@ -302,7 +302,7 @@ class OneToOneField(ForeignKey):
 
 def _maybe_finish(model: type[Model]) -> None:
     meta = model._meta
-    if meta.waiting == 0 and meta.table is None and not meta.abstract:
+    if meta.ready and meta.waiting == 0 and meta.table is None and not meta.abstract:
         meta.build_table()
         from ._model import finish_model
 
