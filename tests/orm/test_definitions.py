@@ -8,7 +8,7 @@ from vivace.orm import ModelDefinitionError
 
 
 def test_field_definition_errors() -> None:
-    from vivace.orm import CharField, DecimalField, EnumField, ForeignKey, IntegerField, SET_NULL
+    from vivace.orm import SET_NULL, CharField, DecimalField, EnumField, ForeignKey, IntegerField
 
     with pytest.raises(ModelDefinitionError, match="max_length"):
         CharField(max_length=0)

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from vivace.db import Database
-from vivace.orm import F, ModelDefinitionError, Q
+from vivace.orm import F, Q
 
 from .models import Color, Everything, Level, Slot
 

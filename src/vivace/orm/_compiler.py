@@ -63,7 +63,7 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 class Compiled:
     """One compiled statement shape: SQL text, parameter slots, row loader."""
 
-    __slots__ = ("columns", "fixed", "load", "names", "plan", "slots", "sql")
+    __slots__ = ("fixed", "load", "load_one", "names", "plan", "slots", "sql")
 
     def __init__(self, statement: Any, compiler: Compiler) -> None:
         compiled = statement.compile(dialect=compiler.connection.dialect)
@@ -84,8 +84,8 @@ class Compiled:
         self.fixed = fixed
         self.names = tuple(name for name, _, _ in slots)
         self.load: Any = None
+        self.load_one: Any = None
         self.plan: Any = None
-        self.columns: Any = None
 
     def values(self, params: list[Any]) -> dict[str, Any]:
         """The ``:name`` → value mapping for one execution."""
@@ -440,7 +440,11 @@ class Compiler:
         if lookup in ("in", "range") and kind not in ("list", "sub"):
             raise QueryError(f"__{lookup} takes a list of values")
         if lookup in ("regex", "iregex"):
-            rhs = self.value(scope, value, None, str)
+            # SQLite's REGEXP is Python's re (registered by vivace.db): flags go inline.
+            inline = lookup == "iregex" and self.backend == "sqlite"
+            rhs = self.value(scope, value, None, _inline_ignorecase if inline else str)
+            if inline:
+                return lhs.regexp_match(rhs)
             return apply_lookup(lhs, lookup, rhs, self.backend)
         rhs = self.value(scope, value, field, converter)
         if isinstance(field, JSONField) and kind == "v" and lookup == "exact":
@@ -461,6 +465,10 @@ class Compiler:
         from ._select import build_select
 
         return build_select(self, scope, key, subquery=subquery)
+
+
+def _inline_ignorecase(value: Any) -> str:
+    return f"(?i){value}"
 
 
 def _pk_of(value: Any) -> Any:

@@ -13,7 +13,7 @@ when nothing was — the ORM never queries behind your back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ._errors import NotLoadedError, QueryError
@@ -58,6 +58,12 @@ class BaseManager(Generic[M]):
 
     def select_related(self, *paths: str) -> QuerySet[M]:
         return self.get_queryset().select_related(*paths)
+
+    def reverse(self) -> QuerySet[M]:
+        return self.get_queryset().reverse()
+
+    def iterator(self, chunk_size: int = 500) -> AsyncIterator[M]:
+        return self.get_queryset().iterator(chunk_size)
 
     def prefetch_related(self, *lookups: Any) -> QuerySet[M]:
         return self.get_queryset().prefetch_related(*lookups)

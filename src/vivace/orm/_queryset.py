@@ -17,11 +17,12 @@ has its values bound.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ._compiler import Compiled, Compiler, Scope
 from ._errors import FieldError, QueryError
-from ._expressions import Aggregate, Expression, F, Q, check_names, token
+from ._expressions import Aggregate, Expression, F, Q, check_names, order_token, token
 from ._loader import make_loaders
 from ._query import Query, QueryKey
 from ._registry import Connection, connection_for
@@ -47,7 +48,7 @@ def compiled_select(connection: Connection, key: QueryKey) -> Compiled:
         model = key.model
         statement, plan = build_select(compiler, Scope(model, model._meta.table), key)
         entry = Compiled(statement, compiler)
-        entry.load, entry.columns = make_loaders(plan, connection.backend)
+        entry.load, entry.load_one = make_loaders(plan, connection.backend)
         entry.plan = plan
         connection.remember(key, entry)
     return entry
@@ -131,6 +132,8 @@ class QuerySet(Generic[T]):
         """Order by fields (``"-created"`` descending, ``"author__name"``) or expressions;
         no arguments: no ordering at all (not even Meta.ordering)."""
         query = self._mutable("order_by")
+        for term in terms:
+            order_token(term, [])  # refuses what cannot be an ordering, now
         query.order = tuple(terms)
         query.reverse = False
         return self._chain(query)
@@ -313,34 +316,37 @@ class QuerySet(Generic[T]):
         return self.iterator()
 
     async def iterator(self, chunk_size: int = 500) -> AsyncIterator[T]:
-        """Stream the results over a server-side cursor, ``chunk_size`` rows at a time."""
+        """Stream the results, ``chunk_size`` rows in memory at a time.
+
+        Without prefetch_related: one query over a server-side cursor.  With it: one
+        query per chunk (LIMIT/OFFSET in the queryset's order), each chunk's relations
+        prefetched before its objects are yielded — a cursor cannot stay open while
+        the prefetch queries run (MySQL streams over the connection itself).
+        """
+        if chunk_size < 1:
+            raise QueryError(f"chunk_size must be at least 1, not {chunk_size}")
         query = self._query
         if query.empty and query.combined is None:
             return
+        if query.prefetch:
+            base = self._ordered()
+            start = 0
+            while True:
+                chunk = await base[start : start + chunk_size]._fetch_all()
+                for obj in chunk:
+                    yield obj
+                if len(chunk) < chunk_size:
+                    return
+                start += chunk_size
         connection = connection_for(self._db)
         params: list[Any] = []
         key = query.key(params)
         entry = compiled_select(connection, key)
-        load_one = entry.columns
+        load_one = entry.load_one
         rows = connection.database.iterate(entry.sql, entry.values(params), batch_size=chunk_size)
-        if not query.prefetch:
+        async with aclosing(rows):
             async for row in rows:
                 yield load_one(row)
-            return
-        from ._prefetch import prefetch
-
-        chunk: list[Any] = []
-        async for row in rows:
-            chunk.append(load_one(row))
-            if len(chunk) >= chunk_size:
-                await prefetch(chunk, query.prefetch, self._db)
-                for obj in chunk:
-                    yield obj
-                chunk = []
-        if chunk:
-            await prefetch(chunk, query.prefetch, self._db)
-            for obj in chunk:
-                yield obj
 
     async def get(self, *args: Q, **kwargs: Any) -> T:
         """The one row matching; ``Model.DoesNotExist`` / ``MultipleObjectsReturned`` else."""

@@ -294,6 +294,10 @@ def build_select(
         if key.mode == "flat" and len(columns) != 1:
             raise QueryError("values_list(flat=True) takes exactly one field")
         plan = ValuesPlan(key.mode, names, converters)
+    order: list[Any] = []
+    if key.combined is None and (not subquery or key.limit is not None):
+        # Before the FROM clause is taken: ordering may join relations too.
+        order = _order(compiler, scope, key, key.group_values and parts.grouped)
     labelled = [c.label(f"c{i}") for i, c in enumerate(columns)]
     statement = sa.select(*labelled).select_from(scope.from_)
     if parts.where:
@@ -306,10 +310,8 @@ def build_select(
         statement = statement.distinct()
     if key.combined is not None:
         return _combine(compiler, scope, key, statement, plan), plan
-    if not subquery or key.limit is not None:
-        order = _order(compiler, scope, key, key.group_values and parts.grouped)
-        if order:
-            statement = statement.order_by(*order)
+    if order:
+        statement = statement.order_by(*order)
     statement = _limit(statement, key)
     if key.for_update is not None:
         nowait, skip_locked = key.for_update

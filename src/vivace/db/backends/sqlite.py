@@ -12,7 +12,8 @@ caller was cancelled simply finishes before the next one starts: the connection 
 never left in a half state.  Transactions are explicit (``isolation_level=None``:
 sqlite3 issues no BEGIN of its own).
 
-Defaults: ``BEGIN IMMEDIATE`` for transactions (the write lock is taken up front, so two
+Each connection gets a ``regexp`` function (Python's ``re.search``), so ``x REGEXP y``
+works as on MySQL.  Defaults: ``BEGIN IMMEDIATE`` for transactions (the write lock is taken up front, so two
 writers queue on the busy timeout instead of failing with SQLITE_BUSY on the read→write
 lock upgrade), a 5 s busy timeout, foreign keys enforced, WAL journal for file databases.
 An in-memory database lives in one connection, so its pool holds one connection.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import re
 import sqlite3
 import threading
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -78,6 +80,13 @@ def translate(exc: BaseException, sql: str | None) -> DatabaseError | None:
             return ConnectionLost(message, sql=sql, code=name)
         return InterfaceError(message, sql=sql, code=name)
     return OperationalError(message, sql=sql, code=name)
+
+
+def _regexp(pattern: str | None, value: object) -> bool | None:
+    """``value REGEXP pattern``: Python's re.search (its own cache keeps compiled patterns)."""
+    if pattern is None or value is None:
+        return None
+    return re.search(pattern, value if isinstance(value, str) else str(value)) is not None
 
 
 def _set_result(future: asyncio.Future[Any], value: Any) -> None:
@@ -146,6 +155,8 @@ class _Worker(threading.Thread):
         try:
             for pragma in pragmas:
                 conn.execute(pragma).close()
+            # SQLite parses ``x REGEXP y`` but ships no function for it.
+            conn.create_function("regexp", 2, _regexp, deterministic=True)
         except BaseException:
             conn.close()
             raise
