@@ -205,3 +205,11 @@ async def test_execute_many_is_all_or_nothing(db: Database, items: str) -> None:
         await db.execute(f"DELETE FROM {items}")
     await db.execute_many(sql, rows[:2500])
     assert await db.fetch_val(f"SELECT count(*) FROM {items}") == 2500
+
+
+async def test_sqlite_has_regexp(tmp_path: object) -> None:
+    async with Database("sqlite://") as db:
+        assert await db.fetch_val("SELECT 'abc' REGEXP :p", {"p": "^a.c$"}) == 1
+        assert await db.fetch_val("SELECT 'abc' REGEXP :p", {"p": "^B"}) == 0
+        assert await db.fetch_val("SELECT 12 REGEXP :p", {"p": "^1"}) == 1
+        assert await db.fetch_val("SELECT NULL REGEXP :p", {"p": "x"}) is None

@@ -108,7 +108,7 @@ class Country(Base):
 
     class Meta:
         table = tname("country")
-        ordering = ["name"]
+        ordering = ("name",)
 
 
 class Author(Base):
@@ -121,7 +121,7 @@ class Author(Base):
 
     class Meta:
         table = tname("author")
-        ordering = ["name"]
+        ordering = ("name",)
 
 
 class Tag(Base):
@@ -148,8 +148,8 @@ class Book(Base):
 
     class Meta:
         table = tname("book")
-        indexes = [Index(fields=["-published", "title"], name=tname("ix_book_recent"))]
-        constraints = [CheckConstraint(check=Q(pages__gte=0), name=tname("ck_pages"))]
+        indexes = (Index(fields=["-published", "title"], name=tname("ix_book_recent")),)
+        constraints = (CheckConstraint(check=Q(pages__gte=0), name=tname("ck_pages")),)
 
 
 class Profile(Base):
@@ -266,7 +266,7 @@ class Slot(Base):
 
     class Meta:
         table = tname("slot")
-        constraints = [UniqueConstraint(fields=["label", "count"], name=tname("uq_slot_label"))]
+        constraints = (UniqueConstraint(fields=["label", "count"], name=tname("uq_slot_label")),)
 
 
 ALL = [

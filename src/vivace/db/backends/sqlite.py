@@ -13,7 +13,9 @@ never left in a half state.  Transactions are explicit (``isolation_level=None``
 sqlite3 issues no BEGIN of its own).
 
 Each connection gets a ``regexp`` function (Python's ``re.search``), so ``x REGEXP y``
-works as on MySQL.  Defaults: ``BEGIN IMMEDIATE`` for transactions (the write lock is taken up front, so two
+works as on MySQL.
+
+Defaults: ``BEGIN IMMEDIATE`` for transactions (the write lock is taken up front, so two
 writers queue on the busy timeout instead of failing with SQLITE_BUSY on the read→write
 lock upgrade), a 5 s busy timeout, foreign keys enforced, WAL journal for file databases.
 An in-memory database lives in one connection, so its pool holds one connection.
