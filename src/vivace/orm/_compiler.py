@@ -159,11 +159,14 @@ class Compiler:
         """Follow ``path``.  Returns ``(kind, expression_or_alias, field_or_relation,
         rest, model)``: kind "column" (a column and its field), "annotation", or
         "multi" (a multi-valued relation met in a filter: the alias it starts from)."""
-        parts = path.split("__")
         model = scope.model
         alias = scope.alias
-        if parts[0] in scope.annotations:
-            return "annotation", scope.annotations[parts[0]], parts[0], parts[1:], model
+        if scope.annotations:
+            for name, expression in scope.annotations.items():
+                if path == name or path.startswith(name + "__"):
+                    rest = path[len(name) + 2 :].split("__") if path != name else []
+                    return "annotation", expression, name, rest, model
+        parts = path.split("__")
         index = 0
         while True:
             part = parts[index]
@@ -284,7 +287,7 @@ class Compiler:
         else:
             expression = self.expression(scope, argument)
         if condition is not None:
-            where = self.condition(scope, condition)
+            where = self.condition(scope, condition, joined=True)
             if self.backend == "postgresql" or self.backend == "sqlite":
                 call = _AGGREGATES[function](expression.distinct() if distinct else expression)
                 return call.filter(where)
@@ -295,20 +298,21 @@ class Compiler:
 
     # -- conditions ----------------------------------------------------------------------
 
-    def condition(self, scope: Scope, token: tuple[Any, ...]) -> Any:
-        """A Q token → a WHERE clause."""
+    def condition(self, scope: Scope, token: tuple[Any, ...], *, joined: bool = False) -> Any:
+        """A Q token → a WHERE clause.  ``joined``: multi-valued relations are the
+        joined rows (an aggregate's ``filter=``), not EXISTS subqueries."""
         _, connector, negated, children = token
         clauses: list[Any] = []
         groups: dict[str, list[tuple[Any, ...]]] = {}
         for child in children:
             if child[0] == "Q":
-                clauses.append(self.condition(scope, child))
+                clauses.append(self.condition(scope, child, joined=joined))
                 continue
-            prefix = self.multi_prefix(scope, child[1])
+            prefix = None if joined else self.multi_prefix(scope, child[1])
             if prefix is not None and connector == Q.AND:
                 groups.setdefault(prefix, []).append(child)
             else:
-                clauses.append(self.leaf(scope, child))
+                clauses.append(self.leaf(scope, child, joined=joined))
         for prefix, leaves in groups.items():
             clauses.append(self.exists(scope, prefix, leaves))
         if not clauses:
@@ -325,7 +329,7 @@ class Compiler:
         """The path up to its first multi-valued relation, or None (no joins made)."""
         model = scope.model
         parts = path.split("__")
-        if parts[0] in scope.annotations:
+        if any(path == n or path.startswith(n + "__") for n in scope.annotations):
             return None
         for index, part in enumerate(parts):
             meta = model._meta
@@ -371,9 +375,9 @@ class Compiler:
             return sa.not_(found)
         return found
 
-    def leaf(self, scope: Scope, leaf: tuple[Any, ...]) -> Any:
+    def leaf(self, scope: Scope, leaf: tuple[Any, ...], *, joined: bool = False) -> Any:
         _, path, value = leaf
-        kind, expression, field, rest, model = self.walk(scope, path, in_filter=True)
+        kind, expression, field, rest, model = self.walk(scope, path, in_filter=not joined)
         if kind == "multi":
             # A multi-valued leaf under OR (or NOT): an EXISTS of its own.
             parts = path.split("__")

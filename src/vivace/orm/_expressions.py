@@ -381,8 +381,8 @@ class Q:
 def check_names(names: Sequence[str], what: str) -> None:
     """Names used as SQL aliases (annotate, values) must be plain identifiers."""
     for name in names:
-        if not isinstance(name, str) or not name.isidentifier() or "__" in name:
+        if not isinstance(name, str) or not name.isidentifier():
             raise QueryError(
-                f"{what}: {name!r} is not a valid name (letters, digits and single "
-                f"underscores, not starting with a digit)"
+                f"{what}: {name!r} is not a valid name (letters, digits and underscores, "
+                f"not starting with a digit)"
             )

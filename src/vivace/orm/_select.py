@@ -82,10 +82,11 @@ def _refers(token: Any, names: set[str]) -> bool:
     """Whether a Q token uses any of the annotation ``names``."""
     if not names or not isinstance(token, tuple) or not token:
         return False
-    if token[0] == "L":
-        return token[1].split("__")[0] in names or _refers(token[2], names)
-    if token[0] == "F":
-        return bool(token[1].split("__")[0] in names)
+    if token[0] in ("L", "F"):
+        path = token[1]
+        if any(path == n or path.startswith(n + "__") for n in names):
+            return True
+        return token[0] == "L" and _refers(token[2], names)
     return any(_refers(t, names) for t in token)
 
 
@@ -280,6 +281,13 @@ def build_select(
                 names.append(name)
                 columns.append(expression)
                 converters.append(converter)
+            if key.group_values:
+                # annotate() after values(): the annotations join the selected columns.
+                for name, token in key.annotations:
+                    if name not in names:
+                        names.append(name)
+                        columns.append(scope.annotations[name])
+                        converters.append(_annotation_converter(compiler, scope, token))
         else:
             for f in key.model._meta.concrete:
                 names.append(f.attname)
@@ -359,8 +367,15 @@ def _simple(key: QueryKey, parts: Parts) -> bool:
 
 
 def build_count(compiler: Compiler, scope: Scope, key: QueryKey) -> Any:
-    if key.combined is None and key.limit is None and key.offset is None and not key.distinct:
-        parts = prepare(compiler, scope, key._replace(annotations=()))
+    if (
+        key.combined is None
+        and key.limit is None
+        and key.offset is None
+        and not key.distinct
+        and not key.annotations
+        and key.mode == "model"
+    ):
+        parts = prepare(compiler, scope, key)
         if not parts.grouped:
             statement = sa.select(sa.func.count()).select_from(scope.from_)
             return statement.where(*parts.where) if parts.where else statement
@@ -369,8 +384,8 @@ def build_count(compiler: Compiler, scope: Scope, key: QueryKey) -> Any:
 
 
 def build_exists(compiler: Compiler, scope: Scope, key: QueryKey) -> Any:
-    if key.combined is None and key.limit is None and key.offset is None:
-        parts = prepare(compiler, scope, key._replace(annotations=()))
+    if key.combined is None and key.limit is None and key.offset is None and not key.annotations:
+        parts = prepare(compiler, scope, key)
         statement = sa.select(sa.literal(1)).select_from(scope.from_).limit(1)
         return statement.where(*parts.where) if parts.where else statement
     inner, _ = build_select(compiler, scope, key._replace(order=(), related=()))
