@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from vivace.db import Database, InterfaceError, Transaction, TransactionError
@@ -194,3 +196,20 @@ async def test_connection_left_in_a_raw_transaction_is_not_reused(
         assert await names(other, items) == ["committed"]
     finally:
         await other.disconnect()
+
+
+async def test_in_transaction(db: Database) -> None:
+    assert not db.in_transaction()
+    async with db.transaction():
+        assert db.in_transaction()
+        inner = await asyncio.gather(asyncio.create_task(_in_tx(db)))
+        assert inner == [True]
+    async with db.connection():
+        assert not db.in_transaction()
+    async with db.force_rollback():
+        assert db.in_transaction()
+    assert not db.in_transaction()
+
+
+async def _in_tx(db: Database) -> bool:
+    return db.in_transaction()

@@ -269,7 +269,20 @@ class Slot(Base):
         constraints = (UniqueConstraint(fields=["label", "count"], name=tname("uq_slot_label")),)
 
 
+class Stamped(Base):
+    """auto_now_add and auto_now."""
+
+    note: str = CharField(max_length=20, default="")
+    created: datetime.datetime = DateTimeField(auto_now_add=True)
+    modified: datetime.datetime = DateTimeField(auto_now=True)
+    day: datetime.date = DateField(auto_now_add=True)
+
+    class Meta:
+        table = tname("stamped")
+
+
 ALL = [
+    Stamped,
     Everything,
     Country,
     Author,

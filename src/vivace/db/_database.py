@@ -392,6 +392,12 @@ class Database:
         """
         return Transaction(self, isolation=isolation, force_rollback=force_rollback)
 
+    def in_transaction(self) -> bool:
+        """Whether statements of the current task run inside a transaction of this
+        database (its own, one it inherited from its creator, or force_rollback's)."""
+        scope = self._current_scope()
+        return scope is not None and scope.in_transaction
+
     def connection(self) -> _ConnectionBlock:
         """Pin one connection to this task (and its children) for the block.
 

@@ -8,8 +8,9 @@ database does not apply: PROTECT (refuse if any row refers to a deleted one: rai
 deleted by a cascade: ``RestrictedError``), SET_DEFAULT (set the foreign key to its
 default first), and CASCADE/SET_NULL of a foreign key with ``db_constraint=False``.
 Then the rows to be deleted are collected level by level (one query per relation
-and level), the rules are checked and applied, and everything runs in one
-transaction: a refusal leaves nothing half-done.
+and level), the rules are checked and applied, the collected rows are deleted
+children first, and everything runs in one transaction: a refusal leaves nothing
+half-done.
 """
 
 from __future__ import annotations
@@ -130,14 +131,15 @@ class _Collector:
                 )
             lookup = {f"{fk.attname}__in": target_keys}
             if rule is CASCADE:
-                if fk.db_constraint and not _needs(related, set()):
-                    continue
+                # Collected even where the database cascades: RESTRICT must know every
+                # row the deletion reaches.
                 children = list(
                     await self._queryset(related).filter(**lookup).values_list("pk", flat=True)
                 )
                 if children:
-                    if not fk.db_constraint:
-                        self.orm_deletes.append((related, children))
+                    # Deleted by the ORM, children first: a database's NO ACTION check
+                    # (PostgreSQL's) can fire before its own cascade reaches a row.
+                    self.orm_deletes.append((related, children))
                     await self.collect(related, children)
             elif rule is SET_NULL and not fk.db_constraint:
                 self.updates.append((fk, target_keys, None))
@@ -178,6 +180,6 @@ class _Collector:
                 .filter(**{f"{fk.attname}__in": keys})
                 .update(**{fk.attname: value})
             )
-        # Rows the database would not cascade to: children first.
+        # Every collected row, children first (then the database cascades nothing).
         for model, keys in reversed(self.orm_deletes):
             await _delete_simple(self._queryset(model), keys)

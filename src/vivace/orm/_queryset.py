@@ -301,6 +301,11 @@ class QuerySet(Generic[T]):
         if query.empty and query.combined is None:
             return []
         connection = connection_for(self._db)
+        if query.for_update is not None and not connection.database.in_transaction():
+            raise QueryError(
+                "select_for_update() outside a transaction would lock nothing: run it "
+                "inside `async with db.transaction():`"
+            )
         params: list[Any] = []
         key = query.key(params)
         entry = connection.cache.get(key) or compiled_select(connection, key)

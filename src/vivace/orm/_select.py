@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from ._errors import FieldError, QueryError
 from ._expressions import LIST_LOOKUPS  # noqa: F401  (re-exported for _queryset)
 from ._fields import Field
-from ._relations import ForeignKey
 
 if TYPE_CHECKING:
     from ._compiler import Compiler, Scope
@@ -433,50 +432,47 @@ def build_aggregate(
     return select, out
 
 
-def _target_condition(compiler: Compiler, scope: Scope, key: QueryKey) -> list[Any]:
-    """WHERE for UPDATE/DELETE: direct, or ``pk IN (SELECT ...)`` when joins are needed."""
+def _target(compiler: Compiler, key: QueryKey) -> tuple[Scope, list[Any]]:
+    """The table scope and WHERE of an UPDATE/DELETE: the conditions themselves, or
+    ``pk IN (SELECT ...)`` when they need joins (the statement's table stays alone)."""
     from ._compiler import Scope
 
+    table = key.model._meta.table
+    scope = Scope(key.model, table)
     parts = prepare(compiler, scope, key)
     if scope.from_ is scope.alias and not parts.having:
-        return parts.where
+        return scope, parts.where
     inner = Scope(key.model, compiler.new_alias(key.model))
-    select, _ = build_select(
-        compiler, inner, key._replace(mode="flat", fields=(("pk", None),), order=())
-    )
-    pk = scope.alias.c[key.model._meta.pk.attname]
+    flat = key._replace(mode="flat", fields=(("pk", None),), order=())
+    select, _ = build_select(compiler, inner, flat)
+    clean = Scope(key.model, table)
+    pk = table.c[key.model._meta.pk.attname]
     # MySQL refuses a subquery on the table being changed unless it is a derived table.
     derived: Any = sa.select(sa.literal_column("c0")).select_from(select.subquery("d"))
-    return [pk.in_(derived)]
+    return clean, [pk.in_(derived)]
 
 
 def build_update(
     compiler: Compiler, scope: Scope, key: QueryKey, assignments: tuple[Any, ...]
 ) -> Any:
     meta = key.model._meta
-    where = _target_condition(compiler, scope, key)
+    target, where = _target(compiler, key)
     values: dict[str, Any] = {}
     for attname, token in assignments:
         field_ = meta.by_attname[attname]
-        column = scope.alias.c[attname]
+        column = target.alias.c[attname]
         if token[0] in ("v", "null"):
             converter = field_.converters(compiler.backend)[0]
-            values[column.name] = compiler.value(scope, token, field_, converter)
+            values[column.name] = compiler.value(target, token, field_, converter)
         else:
-            if scope.from_ is not scope.alias:
-                raise FieldError("update(): F() cannot follow relations")
-            values[column.name] = compiler.expression(scope, token)
-            if scope.from_ is not scope.alias:
-                raise FieldError("update(): F() cannot follow relations")
-    statement = sa.update(scope.alias).values(values)
+            values[column.name] = compiler.expression(target, token)
+            if target.from_ is not target.alias:
+                raise FieldError("update(): F() cannot follow relations (joined fields)")
+    statement = sa.update(target.alias).values(values)
     return statement.where(*where) if where else statement
 
 
 def build_delete(compiler: Compiler, scope: Scope, key: QueryKey) -> Any:
-    where = _target_condition(compiler, scope, key)
-    statement = sa.delete(scope.alias)
+    target, where = _target(compiler, key)
+    statement = sa.delete(target.alias)
     return statement.where(*where) if where else statement
-
-
-def is_foreign_key(field_: Any) -> bool:
-    return isinstance(field_, ForeignKey)

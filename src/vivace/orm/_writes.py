@@ -392,9 +392,18 @@ async def update_or_create(
     kwargs: dict[str, Any],
 ) -> tuple[Any, bool]:
     model = queryset.model
-    database = connection_for(queryset._db).database
+    connection = connection_for(queryset._db)
+    database = connection.database
     updates = _resolve(defaults)
-    async with database.transaction():
+    # MySQL's REPEATABLE READ locks the gap a FOR UPDATE finds empty, so two racing
+    # creators deadlock; READ COMMITTED takes no gap locks.  Only an outermost
+    # transaction can choose its level.
+    isolation = (
+        "read_committed"
+        if connection.backend == "mysql" and not database.in_transaction()
+        else None
+    )
+    async with database.transaction(isolation=isolation):
         try:
             obj = await queryset.select_for_update().get(**kwargs)
         except model.DoesNotExist:
