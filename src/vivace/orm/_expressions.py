@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 LIST_LOOKUPS = frozenset(("in", "range"))
+MAX_NAME = 100  # annotation and values() names
 
 
 def token(value: Any, params: list[Any], lookup: str = "") -> tuple[Any, ...]:
@@ -381,8 +382,14 @@ class Q:
 def check_names(names: Sequence[str], what: str) -> None:
     """Names used as SQL aliases (annotate, values) must be plain identifiers."""
     for name in names:
-        if not isinstance(name, str) or not name.isidentifier():
+        if (
+            not isinstance(name, str)
+            or not name.isidentifier()
+            or name.startswith("_")
+            or len(name) > MAX_NAME
+        ):
+            shown = name[:40] + "..." if isinstance(name, str) and len(name) > 40 else name
             raise QueryError(
-                f"{what}: {name!r} is not a valid name (letters, digits and underscores, "
-                f"not starting with a digit)"
+                f"{what}: {shown!r} is not a valid name (letters, digits and underscores, "
+                f"not starting with a digit or an underscore, at most {MAX_NAME} characters)"
             )

@@ -40,6 +40,29 @@ M = TypeVar("M", bound="Model")
 MAX_GET_RESULTS = 21
 
 
+def _check_path(model: type[Model], path: str, method: str, *, single: bool) -> None:
+    """Refuse a select_related/prefetch_related path that names no relation, now."""
+    current = model
+    for part in path.split("__") if isinstance(path, str) else [path]:
+        meta = current._meta
+        relations = meta.relations if single else meta.accessors
+        relation = relations.get(part) if isinstance(part, str) else None
+        if relation is None or (single and relation.multi):
+            choices = [n for n, r in relations.items() if not (single and r.multi)]
+            hint = (
+                " (a multi-valued relation: use prefetch_related)"
+                if single and relation is not None
+                else ""
+            )
+            shown = path[:60] if isinstance(path, str) else path
+            raise FieldError(
+                f"invalid {method} path {shown!r}: {current.__name__} has no "
+                f"{'single-valued ' if single else ''}relation {str(part)[:60]!r}{hint} "
+                f"(choices: {', '.join(choices)})"
+            )
+        current = relation.target
+
+
 def compiled_select(connection: Connection, key: QueryKey) -> Compiled:
     """The cached compiled SELECT for ``key`` on ``connection``."""
     entry: Compiled | None = connection.cache.get(key)
@@ -165,6 +188,8 @@ class QuerySet(Generic[T]):
     def select_related(self, *paths: str) -> QuerySet[T]:
         """Load these single-valued relations in the same query (LEFT OUTER JOINs)."""
         query = self._mutable("select_related")
+        for path in paths:
+            _check_path(self.model, path, "select_related", single=True)
         query.related = tuple(dict.fromkeys((*query.related, *paths)))
         return self._chain(query)
 
@@ -172,6 +197,15 @@ class QuerySet(Generic[T]):
         """Load these relations after the main query, one query per relation
         (``Prefetch("tags", queryset=Tag.objects.order_by("name"))`` to refine one)."""
         query = self._mutable("prefetch_related")
+        from ._prefetch import Prefetch
+
+        for lookup in lookups:
+            if not isinstance(lookup, str | Prefetch):
+                raise QueryError(
+                    f"prefetch_related() takes paths or Prefetch objects, not {lookup!r}"
+                )
+            path = lookup.lookup if isinstance(lookup, Prefetch) else lookup
+            _check_path(self.model, path, "prefetch_related", single=False)
         query.prefetch = (*query.prefetch, *lookups) if lookups else ()
         return self._chain(query)
 

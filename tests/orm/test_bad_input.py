@@ -1,0 +1,129 @@
+"""Bad input: unknown names say which model and what the choices are; names cannot
+smuggle SQL (filters, order_by, values, annotate); values are always bound."""
+
+from __future__ import annotations
+
+import pytest
+
+from vivace.db import Database, DatabaseError, DataError, NotNullViolation
+from vivace.orm import Count, F, FieldError, ORMError, Q, QueryError
+
+from .models import Author, Book, Everything, Tag
+
+pytestmark = pytest.mark.asyncio(loop_scope="package")
+
+HOSTILE = [
+    "name; DROP TABLE x",
+    "name) OR 1=1 --",
+    "name' OR '1'='1",
+    'name" --',
+    "name`",
+    "__class__",
+    "_meta",
+    "name\x00",
+    "",
+    "x" * 10_000,
+]
+
+
+async def test_unknown_fields_name_the_model_and_the_choices(db: Database) -> None:
+    with pytest.raises(FieldError) as caught:
+        await Author.objects.filter(nmae="x")
+    message = str(caught.value)
+    assert "Author" in message and "'nmae'" in message and "name" in message and "age" in message
+    with pytest.raises(FieldError, match=r"'titel'.*Book.*title"):
+        await Book.objects.filter(author__books__titel="x")
+    with pytest.raises(FieldError, match=r"unsupported lookup 'containz'.*choices.*icontains"):
+        await Author.objects.filter(name__containz="x")
+    with pytest.raises(FieldError, match="unsupported lookup 'year'"):
+        await Author.objects.filter(name__year=1)
+    with pytest.raises(FieldError, match="Author"):
+        await Author.objects.order_by("nope")
+    with pytest.raises(FieldError, match="choices"):
+        await Author.objects.values("nope")
+    with pytest.raises(FieldError, match="choices"):
+        await Author.objects.only("nope")
+    with pytest.raises(FieldError):
+        await Author.objects.annotate(n=Count("nope"))
+    with pytest.raises(FieldError):
+        await Author.objects.filter(age=F("nope"))
+    with pytest.raises(
+        TypeError, match=r"unexpected keyword argument\(s\) 'nmae' \(fields: id, name"
+    ):
+        Author(nmae="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="many-to-many"):
+        Book(title="x", tags=[])  # type: ignore[call-arg]
+    assert issubclass(FieldError, ORMError) and issubclass(FieldError, ValueError)
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+async def test_hostile_names_never_reach_sql(db: Database, name: str) -> None:
+    await Author.objects.create(name="safe")
+    attempts = [
+        lambda: Author.objects.filter(**{name: 1}),
+        lambda: Author.objects.filter(**{f"name__{name}": 1}),
+        lambda: Author.objects.exclude(Q(**{name: 1})),
+        lambda: Author.objects.order_by(name),
+        lambda: Author.objects.order_by(f"-{name}"),
+        lambda: Author.objects.values(name),
+        lambda: Author.objects.values_list(name, flat=True),
+        lambda: Author.objects.annotate(**{name: Count("books")}),
+        lambda: Author.objects.values(**{name: F("age")}),
+        lambda: Author.objects.annotate(n=Count(name)),
+        lambda: Author.objects.filter(age=F(name)),
+        lambda: Author.objects.only(name),
+        lambda: Author.objects.select_related(name),
+        lambda: Author.objects.prefetch_related(name),
+    ]
+    for attempt in attempts:
+        with pytest.raises((FieldError, QueryError)):
+            await attempt()
+    assert await Author.objects.count() == 1  # the table is still there, untouched
+
+
+async def test_values_are_bound_not_spliced(db: Database) -> None:
+    evil = ["x'); DROP TABLE t; --", "%", "_", "\\", "' OR '1'='1", "é" * 100]
+    for text in evil:
+        await Tag.objects.create(name=text[:20])
+    for text in evil:
+        assert await Tag.objects.filter(name=text[:20]).count() == 1
+        assert await Tag.objects.filter(name__contains=text[:20]).count() >= 1
+    assert await Tag.objects.count() == len(evil)
+
+
+async def test_wrong_value_types(db: Database) -> None:
+    with pytest.raises(QueryError, match="isnull"):
+        await Author.objects.filter(name__isnull="yes")
+    with pytest.raises(QueryError, match="list"):
+        await Author.objects.filter(age__in=5)
+    with pytest.raises(QueryError, match="list"):
+        await Author.objects.filter(age__in="abc")
+    with pytest.raises(QueryError, match="two values"):
+        await Author.objects.filter(age__range=(1, 2, 3))
+    with pytest.raises(QueryError, match="None"):
+        await Author.objects.filter(age__gt=None)
+    with pytest.raises(QueryError, match="Q objects"):
+        Author.objects.filter("age=1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Author.objects.all()["x"]  # type: ignore[index]
+
+
+async def test_database_errors_keep_their_tree(db: Database, backend: str) -> None:
+    with pytest.raises(NotNullViolation):
+        async with db.transaction():
+            await Author.objects.create(name=None)  # type: ignore[arg-type]
+    if backend != "sqlite":  # SQLite keeps any integer in any integer column
+        with pytest.raises(DataError):
+            async with db.transaction():
+                await Everything.objects.create(small=2**40)
+    if backend == "postgresql":
+        with pytest.raises(DataError):  # PostgreSQL text cannot hold NUL
+            async with db.transaction():
+                await Tag.objects.create(name="a\x00b")
+        with pytest.raises(DatabaseError):
+            async with db.transaction():
+                await Author.objects.filter(age="not a number").count()
+    deep = Q(name="a")
+    for _ in range(200):
+        deep = Q(deep) | Q(name="b")
+    assert await Author.objects.filter(deep).count() == 0
