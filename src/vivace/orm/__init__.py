@@ -23,12 +23,15 @@ Alembic migrations from the models' tables.  See docs/orm.md.
 
 from ._errors import (
     DeletionError,
+    EmptyPage,
     FieldError,
+    InvalidPage,
     ModelDefinitionError,
     MultipleObjectsReturned,
     NotLoadedError,
     ObjectDoesNotExist,
     ORMError,
+    PageNotAnInteger,
     ProtectedError,
     QueryError,
     RestrictedError,
@@ -63,6 +66,7 @@ from ._fields import (
 from ._managers import Manager, ManyToManyManager, ReverseManager
 from ._model import Model
 from ._options import CheckConstraint, Index, UniqueConstraint, metadata
+from ._pagination import CursorPage, CursorPaginator, Page, Paginator
 from ._prefetch import Prefetch
 from ._queryset import QuerySet
 from ._registry import bind, unbind
@@ -98,11 +102,14 @@ __all__ = [
     "CharField",
     "CheckConstraint",
     "Count",
+    "CursorPage",
+    "CursorPaginator",
     "DateField",
     "DateTimeField",
     "DecimalField",
     "DeletionError",
     "DurationField",
+    "EmptyPage",
     "EnumField",
     "F",
     "Field",
@@ -111,6 +118,7 @@ __all__ = [
     "ForeignKey",
     "Index",
     "IntegerField",
+    "InvalidPage",
     "JSONField",
     "Manager",
     "ManyToManyField",
@@ -126,6 +134,9 @@ __all__ = [
     "OnDelete",
     "OneToOneField",
     "OrderBy",
+    "Page",
+    "PageNotAnInteger",
+    "Paginator",
     "PositiveBigIntegerField",
     "PositiveIntegerField",
     "PositiveSmallIntegerField",

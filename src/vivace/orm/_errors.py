@@ -21,6 +21,9 @@ one ``except`` clause catches them whether the SQL came from the ORM or was raw.
     │   └── RestrictedError       on_delete=RESTRICT refused the deletion (.restricted_objects)
     ├── ModelDefinitionError      a model class is declared wrongly (also a TypeError)
     ├── ValidationError           full_clean() found invalid values (.errors: path → messages)
+    ├── InvalidPage               a page number or cursor names no page (also a ValueError)
+    │   ├── PageNotAnInteger
+    │   └── EmptyPage
     └── QueryError                a queryset was used in a way that cannot work (slicing
                                   after a slice, update() of a sliced queryset ...)
 
@@ -38,12 +41,15 @@ from typing import Any
 
 __all__ = [
     "DeletionError",
+    "EmptyPage",
     "FieldError",
+    "InvalidPage",
     "ModelDefinitionError",
     "MultipleObjectsReturned",
     "NotLoadedError",
     "ORMError",
     "ObjectDoesNotExist",
+    "PageNotAnInteger",
     "ProtectedError",
     "QueryError",
     "RestrictedError",
@@ -105,6 +111,18 @@ class ValidationError(ORMError, ValueError):
         self.errors = errors
         text = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in errors.items())
         super().__init__(text)
+
+
+class InvalidPage(ORMError, ValueError):
+    """A page number or cursor that names no page."""
+
+
+class PageNotAnInteger(InvalidPage):
+    """The page number is not an integer."""
+
+
+class EmptyPage(InvalidPage):
+    """The page number is out of range."""
 
 
 class QueryError(ORMError):
