@@ -5,6 +5,7 @@ and always, ``python -m vivace.db ...`` runs the same commands.
 
     vivace db init [--metadata app.models:metadata]
     vivace db revision -m "add users" --autogenerate
+    vivace db makemigrations [-m "add users"]    (revision --autogenerate: vivace.orm models)
     vivace db upgrade [head] [--sql]
     vivace db downgrade [-1] [--sql]
     vivace db current | history
@@ -58,6 +59,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     revision.add_argument(
         "--autogenerate", action="store_true", help="compare the database with the metadata"
     )
+    make = commands.add_parser(
+        "makemigrations",
+        help="autogenerate a revision from the metadata (e.g. vivace.orm models' tables)",
+    )
+    make.add_argument("-m", "--message", default="auto", help="the revision's message")
     for name, default, text in (
         ("upgrade", "head", "upgrade to a revision"),
         ("downgrade", "-1", "downgrade to a revision"),
@@ -91,6 +97,17 @@ def run(args: argparse.Namespace) -> int:
             if args.autogenerate:
                 settings.require_url()
             command.revision(config, message=args.message, autogenerate=args.autogenerate)
+        elif args.db_command == "makemigrations":
+            settings.require_url()
+            if not settings.metadata and "METADATA = None" in _env_text(settings):
+                print(
+                    "vivace db makemigrations: no metadata to compare with: pass --metadata "
+                    "module:attribute (for vivace.orm models, a module that imports them "
+                    "and vivace.orm's metadata) or set VIVACE_DB_METADATA",
+                    file=sys.stderr,
+                )
+                return 1
+            command.revision(config, message=args.message, autogenerate=True)
         elif args.db_command == "upgrade":
             command.upgrade(config, args.revision, sql=args.sql)
         elif args.db_command == "downgrade":
@@ -103,6 +120,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"vivace db {args.db_command}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _env_text(settings: MigrationConfig) -> str:
+    from pathlib import Path
+
+    env = Path(settings.directory) / "env.py"
+    return env.read_text() if env.exists() else ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

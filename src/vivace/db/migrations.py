@@ -149,6 +149,31 @@ def _target_metadata(default: str | None, settings: MigrationConfig | None) -> A
     return metadata
 
 
+def _tidy_revision(context: Any, revision: Any, directives: list[Any]) -> None:
+    """Drop the ``drop_index`` of a table that the same step drops anyway.
+
+    Dropping a table drops its indexes; dropping them first is redundant, and MySQL
+    refuses it for an index a foreign key needs (error 1553).
+    """
+    from alembic.operations import ops
+
+    for script in directives:
+        for container in (script.upgrade_ops, script.downgrade_ops):
+            if container is None:
+                continue
+            dropped = {op.table_name for op in container.ops if isinstance(op, ops.DropTableOp)}
+            kept = []
+            for op in container.ops:
+                if isinstance(op, ops.DropIndexOp) and op.table_name in dropped:
+                    continue
+                if isinstance(op, ops.ModifyTableOps) and op.table_name in dropped:
+                    op.ops = [o for o in op.ops if not isinstance(o, ops.DropIndexOp)]
+                    if not op.ops:
+                        continue
+                kept.append(op)
+            container.ops = kept
+
+
 def run_migrations(metadata: str | None = None) -> None:
     """Run Alembic's migration context (called from the generated env.py)."""
     from alembic import context
@@ -165,6 +190,7 @@ def run_migrations(metadata: str | None = None) -> None:
         "version_table": settings.version_table,
         "compare_type": True,
         "render_as_batch": url.backend == "sqlite",  # SQLite ALTER TABLE needs batch mode
+        "process_revision_directives": _tidy_revision,
     }
     if context.is_offline_mode():
         context.configure(url=url.sqlalchemy_url(), literal_binds=True, **options)

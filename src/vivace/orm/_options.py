@@ -78,6 +78,17 @@ class Index:
         self.condition = condition
 
 
+# (id of a MetaData, table name) → the model owning it, by qualified name: two models
+# may not share a table; the same model defined again (a module reloaded) may.
+_table_owners: dict[tuple[int, str], str] = {}
+
+
+def skipped_on(index: Any, backend: str) -> bool:
+    """A unique partial index is not created on MySQL (no partial indexes there)."""
+    partial = index.dialect_kwargs.get("postgresql_where") is not None
+    return backend == "mysql" and partial and bool(index.unique)
+
+
 def default_table_name(class_name: str) -> str:
     """``BlogPost`` → ``blog_post``."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
@@ -174,18 +185,16 @@ class Options:
     def build_table(self) -> None:
         """Create the SQLAlchemy Table (every relation's target is known by now)."""
         name = self.table_name
+        qualified = f"{self.model.__module__}.{self.model.__qualname__}"
+        owner_key = (id(self.metadata), name)
         if name in self.metadata.tables:
-            existing = self.metadata.tables[name]
-            if existing.info.get("vivace_model") is not None:
-                old = existing.info["vivace_model"]
-                if f"{old.__module__}.{old.__qualname__}" != (
-                    f"{self.model.__module__}.{self.model.__qualname__}"
-                ):
-                    raise ModelDefinitionError(
-                        f"{self.model.__name__}: table {name!r} already belongs to "
-                        f"{old.__module__}.{old.__qualname__}"
-                    )
-            self.metadata.remove(existing)  # a model redefined (module reloaded)
+            owner = _table_owners.get(owner_key)
+            if owner is not None and owner != qualified:
+                raise ModelDefinitionError(
+                    f"{self.model.__name__}: table {name!r} already belongs to {owner}"
+                )
+            self.metadata.remove(self.metadata.tables[name])  # a model redefined
+        _table_owners[owner_key] = qualified
         columns = [field.sa_column() for field in self.concrete]
         extra: list[Any] = []
         for group in self.unique_together:
@@ -206,7 +215,7 @@ class Options:
                 )
             else:
                 later.append(constraint)
-        table = sa.Table(name, self.metadata, *columns, *extra, info={"vivace_model": self.model})
+        table = sa.Table(name, self.metadata, *columns, *extra)
         for constraint in later:
             # Check conditions are compiled against the table's own columns.
             table.append_constraint(self._constraint(constraint, table))
@@ -250,7 +259,6 @@ class Options:
             # MySQL has no partial indexes: a plain unique index there would refuse rows
             # the condition allows, so it is not created on MySQL at all.
             built.ddl_if(callable_=_not_mysql)
-            built.info["vivace_backends"] = ("postgresql", "sqlite")
 
 
 def _not_mysql(

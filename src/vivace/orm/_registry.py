@@ -47,16 +47,19 @@ class Registry:
         same = self.by_name.setdefault(model.__name__, [])
         same[:] = [m for m in same if f"{m.__module__}.{m.__qualname__}" != qualified]
         same.append(model)
+        self.by_qualified[f"{model.__module__}.{model.__name__}"] = model
         self.resolve_pending()
 
     def lookup(self, reference: str, module: str) -> type[Model] | None:
-        """The model ``reference`` names, seen from a model defined in ``module``."""
-        found = self.by_qualified.get(reference) or self.by_qualified.get(f"{module}.{reference}")
+        """The model ``reference`` names, seen from a model defined in ``module``: a
+        class name means that class in the same module (defined before or after); a
+        model of another module is named ``"package.module.Class"`` (or passed itself)."""
+        found = self.by_qualified.get(reference)
         if found is not None:
             return found
-        candidates = self.by_name.get(reference, [])
-        if len(candidates) == 1:
-            return candidates[0]
+        for model in reversed(self.by_name.get(reference, [])):
+            if model.__module__ == module:
+                return model
         return None
 
     def later(self, reference: str, module: str, callback: Callable[[type[Model]], None]) -> None:

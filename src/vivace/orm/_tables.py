@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ._errors import ModelDefinitionError
+from ._options import skipped_on
 from ._registry import check_resolved, connection_for
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ async def create_tables(*models: type[Model], using: Database | None = None) -> 
     for table in _tables(models):
         await connection.database.execute(_ddl(connection, sa.schema.CreateTable(table)))
         for index in table.indexes:
-            if connection.backend not in index.info.get("vivace_backends", (connection.backend,)):
+            if skipped_on(index, connection.backend):
                 continue
             await connection.database.execute(_ddl(connection, sa.schema.CreateIndex(index)))
 
