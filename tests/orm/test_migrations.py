@@ -19,9 +19,8 @@ from ..db.conftest import open_database, unique_name
 from ..db.test_cli import fresh_database, table_columns
 
 MODELS = """
-import datetime
 import sqlalchemy as sa
-from vivace.orm import CASCADE, CharField, DateTimeField, ForeignKey, IntegerField, ManyToManyField, Model
+from vivace.orm import CASCADE, CharField, ForeignKey, IntegerField, ManyToManyField, Model
 
 metadata = sa.MetaData()
 
