@@ -131,19 +131,30 @@ _connections: dict[Any, Connection] = {}
 _default: list[Connection] = []
 
 
-def bind(database: Database) -> None:
-    """Make ``database`` the one every model uses (until ``unbind()`` or another bind).
+def bind(database: Database) -> Database | None:
+    """Make ``database`` the one every model uses (until ``unbind()`` or another bind);
+    returns the database bound before, if any.
 
     >>> from vivace.db import Database
-    >>> bind(Database("sqlite://"))
+    >>> bind(Database("sqlite://")) is None
+    True
     >>> unbind()
     """
-    _default[:] = [connection_for(database)]
+    previous = _default[0].database if _default else None
+    _default[:] = [_connection(database)]
+    return previous
 
 
 def unbind() -> None:
     """Forget the default database."""
     _default.clear()
+
+
+def _connection(database: Database) -> Connection:
+    found = _connections.get(database)
+    if found is None:
+        found = _connections[database] = Connection(database)
+    return found
 
 
 def connection_for(database: Database | None) -> Connection:
@@ -156,10 +167,7 @@ def connection_for(database: Database | None) -> Connection:
             )
         connection = _default[0]
     else:
-        found = _connections.get(database)
-        if found is None:
-            found = _connections[database] = Connection(database)
-        connection = found
+        connection = _connection(database)
     if connection.dialect is None:
         if not connection.database.is_connected:
             from vivace.db import DatabaseNotConnected
