@@ -6,7 +6,7 @@ Alembic migrations from the models' tables.  See docs/orm.md.
 
 >>> import asyncio
 >>> from vivace.db import Database
->>> from vivace.orm import Model, CharField, IntegerField, bind, create_tables
+>>> from vivace.orm import Model, CharField, IntegerField, bind, create_tables, unbind
 >>> class Book(Model):
 ...     title: str = CharField(max_length=100)
 ...     pages: int = IntegerField(default=0)
@@ -16,7 +16,9 @@ Alembic migrations from the models' tables.  See docs/orm.md.
 ...         await create_tables(Book)
 ...         await Book.objects.create(title="Dune", pages=412)
 ...         book = await Book.objects.get(title="Dune")
-...         return book.pages, await Book.objects.filter(pages__gt=100).count()
+...         found = await Book.objects.filter(pages__gt=100).count()
+...         unbind()
+...         return book.pages, found
 >>> asyncio.run(main())
 (412, 1)
 """

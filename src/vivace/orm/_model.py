@@ -27,6 +27,7 @@ model (multi-table inheritance) is refused.
 
 from __future__ import annotations
 
+import inspect
 import reprlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, dataclass_transform
@@ -278,6 +279,11 @@ class Model(metaclass=ModelMeta):
                 for klass in type(self).__mro__:
                     if name in klass.__dict__:
                         return klass.__dict__[name].__get__(self, type(self))
+            if isinstance(inspect.getattr_static(type(self), name, None), Manager):
+                raise AttributeError(
+                    f"managers are reached through the class ({type(self).__name__}.{name}), "
+                    f"not through an instance"
+                )
             field = meta.fields.get(name) or meta.by_attname.get(name)
             if field is not None and not name.startswith("_"):
                 raise NotLoadedError(

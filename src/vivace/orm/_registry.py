@@ -136,7 +136,9 @@ def bind(database: Database) -> Database | None:
     returns the database bound before, if any.
 
     >>> from vivace.db import Database
-    >>> bind(Database("sqlite://")) is None
+    >>> first, second = Database("sqlite://"), Database("sqlite://")
+    >>> _ = bind(first)
+    >>> bind(second) is first
     True
     >>> unbind()
     """

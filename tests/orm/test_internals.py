@@ -1,0 +1,94 @@
+"""How the ORM works inside: SQL compiled once per shape, the no-RETURNING insert path,
+the database binding, table creation."""
+
+from __future__ import annotations
+
+import pytest
+
+from vivace import orm
+from vivace.db import Database, DatabaseNotConnected
+from vivace.orm import F, ModelDefinitionError, ORMError, Q
+from vivace.orm._registry import connection_for
+
+from .models import Author, Base, Book, Slot, Tag
+
+pytestmark = pytest.mark.asyncio(loop_scope="package")
+
+
+async def test_sql_is_compiled_once_per_shape(db: Database) -> None:
+    connection = connection_for(db)
+    await Author.objects.filter(name="a", age__gt=1).order_by("-age")[2:5]
+    size = len(connection.cache)
+    for name in ("b", "c", "d"):
+        for age in (1, 2):
+            await Author.objects.filter(name=name, age__gt=age).order_by("-age")[age : age + 9]
+    assert len(connection.cache) == size  # same shape: no new compiled statement
+    await Author.objects.filter(name=None, age__gt=1).order_by("-age")[2:5]
+    assert len(connection.cache) == size + 1  # None is IS NULL: another shape
+    await Author.objects.filter(Q(name="a") | Q(name="b")).count()
+    await Author.objects.filter(Q(name="x") | Q(name="y")).count()
+    assert len(connection.cache) == size + 2
+
+
+async def test_insert_without_returning(db: Database) -> None:
+    connection = connection_for(db)
+    saved = connection.returning
+    connection.returning = False  # as on MySQL without RETURNING (MariaDB has it)
+    try:
+        if db.url.backend != "mysql":
+            pytest.skip("LAST_INSERT_ID() is MySQL's")
+        tag = await Tag.objects.create(name="no-returning")
+        assert isinstance(tag.pk, int)
+        assert (await Tag.objects.get(pk=tag.pk)).name == "no-returning"
+        slot = Slot(code="c", label="l")
+        await Slot.objects.bulk_create([slot])
+        assert await Slot.objects.filter(code="c").exists()
+    finally:
+        connection.returning = saved
+        connection.cache.clear()
+
+
+async def test_database_binding(db: Database, orm_database: Database) -> None:
+    orm.unbind()
+    try:
+        with pytest.raises(ORMError, match="bind"):
+            await Tag.objects.count()
+        assert await Tag.objects.using(db).count() == 0
+    finally:
+        orm.bind(db)
+    lonely = Database("sqlite://")
+    with pytest.raises(DatabaseNotConnected):
+        await Tag.objects.using(lonely).count()
+
+
+async def test_tables_helpers(db: Database) -> None:
+    with pytest.raises(ModelDefinitionError, match="abstract"):
+        await orm.create_tables(Base)
+
+    class Later(orm.Model):
+        other = orm.ForeignKey("NeverDefined", on_delete=orm.CASCADE)
+
+    with pytest.raises(ModelDefinitionError, match="NeverDefined"):
+        await orm.create_tables(Later)
+
+
+async def test_refresh_and_misc(db: Database) -> None:
+    author = await Author.objects.create(name="r", age=1)
+    await Author.objects.filter(pk=author.pk).update(age=F("age") + 1)
+    await author.refresh_from_db()
+    assert author.age == 2
+    await author.save(update_fields=["age"])
+    assert repr(Author.objects) == "<Manager Author>"
+    assert repr(Author.objects.all()) == "<QuerySet Author>"
+    book = await Book.objects.create(title="t", author=author)
+    assert repr(author.books).startswith("<ReverseManager Author.books")
+    assert repr(book.tags).startswith("<ManyToManyManager Book.tags")
+    assert await Author.objects.filter(books__in=Book.objects.filter(title="t")).count() == 1
+    assert await Author.objects.exists() and await Author.objects.first() is not None
+    assert (await Author.objects.last()) is not None
+    assert (await Author.objects.earliest("age")).age == 2
+    assert (await Author.objects.latest("age")).age == 2
+    assert [a.name async for a in Author.objects.iterator(chunk_size=1)] == ["r"]
+    assert await Author.objects.in_bulk() == {author.pk: author}
+    assert await Author.objects.aggregate(n=orm.Count("id")) == {"n": 1}
+    assert len(await Author.objects.only("name").defer("age").distinct()) == 1
