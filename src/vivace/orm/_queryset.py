@@ -38,6 +38,19 @@ __all__ = ["QuerySet"]
 T = TypeVar("T")
 M = TypeVar("M", bound="Model")
 MAX_GET_RESULTS = 21
+# What still makes sense once a queryset is sliced: the same rows, shaped differently.
+_AFTER_SLICE = frozenset(
+    (
+        "slice",
+        "using",
+        "values",
+        "only",
+        "defer",
+        "select_related",
+        "prefetch_related",
+        "select_for_update",
+    )
+)
 
 
 def _check_path(model: type[Model], path: str, method: str, *, single: bool) -> None:
@@ -123,7 +136,7 @@ class QuerySet(Generic[T]):
         query = self._query
         if query.combined is not None and operation not in ("order_by", "slice", "using"):
             raise QueryError(f"{operation}() is not allowed after union()")
-        if query.sliced and operation not in ("slice", "using", "prefetch_related", "order_by"):
+        if query.sliced and operation not in _AFTER_SLICE:
             raise QueryError(f"cannot {operation}() a queryset once it is sliced")
         return query.clone()
 
