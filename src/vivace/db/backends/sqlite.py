@@ -238,12 +238,48 @@ class _Worker(threading.Thread):
         cursor.close()
 
 
-class SQLiteConnection(BackendConnection):
-    __slots__ = ("_worker",)
+class _WriteGate:
+    """One writer at a time among a Database's connections, queued in asyncio.
 
-    def __init__(self, worker: _Worker) -> None:
+    SQLite lets one connection write at a time; a second ``BEGIN IMMEDIATE`` waits in
+    SQLite's busy handler, which sleeps 1, 2, 5, 10 ... 100 ms between tries.  Queuing
+    the transactions of one Database here instead hands the lock over as soon as it is
+    free.  Measured (bench/orm.py, SQLite file, 10 tasks each in a transaction): batch
+    inserts went from about 850 to about 6,000 rows/s.  Connections of other processes
+    still meet in the busy handler, as before.
+    """
+
+    __slots__ = ("lock", "timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self.lock = asyncio.Lock()
+        self.timeout = timeout
+
+    async def acquire(self) -> None:
+        try:
+            await asyncio.wait_for(self.lock.acquire(), self.timeout)
+        except TimeoutError:
+            raise TransactionConflict(
+                f"another transaction held SQLite's write lock for {self.timeout} s",
+                sql="BEGIN IMMEDIATE",
+                code="SQLITE_BUSY",
+            ) from None
+
+
+class SQLiteConnection(BackendConnection):
+    __slots__ = ("_gate", "_holding", "_worker")
+
+    def __init__(self, worker: _Worker, gate: _WriteGate | None = None) -> None:
         super().__init__()
         self._worker = worker
+        self._gate = gate
+        self._holding = False
+
+    def _release(self) -> None:
+        if self._holding:
+            self._holding = False
+            assert self._gate is not None
+            self._gate.lock.release()
 
     @property
     def raw(self) -> Any:
@@ -312,16 +348,40 @@ class SQLiteConnection(BackendConnection):
 
     async def begin(self, isolation: str | None) -> None:
         # SQLite transactions are serializable whatever is asked; IMMEDIATE takes the
-        # write lock now (see the module docstring).
-        await self.execute("BEGIN IMMEDIATE", ())
+        # write lock now (see the module docstring), after this Database's other
+        # transactions (the write gate).
+        if self._gate is not None:
+            await self._gate.acquire()
+            self._holding = True
+        try:
+            await self.execute("BEGIN IMMEDIATE", ())
+        except BaseException:
+            self._release()
+            raise
+
+    async def commit(self) -> None:
+        try:
+            await self.execute("COMMIT", ())
+        finally:
+            if not self.in_transaction():
+                self._release()
+
+    async def rollback(self) -> None:
+        try:
+            await self.execute("ROLLBACK", ())
+        finally:
+            if not self.in_transaction():
+                self._release()
 
     async def close(self) -> None:
+        self._release()
         worker = self._worker
         if worker.is_alive():
             worker.jobs.put(_STOP)
             await asyncio.get_running_loop().run_in_executor(None, worker.join, 10)
 
     def terminate(self) -> None:
+        self._release()
         worker = self._worker
         if worker.is_alive():
             worker.jobs.put(_STOP)
@@ -333,6 +393,8 @@ class SQLiteBackend(Backend):
     paramstyle = "qmark"
 
     _URL_OPTIONS = ("timeout", "journal_mode", "foreign_keys", "mode", "cache")
+    _gate: _WriteGate | None = None
+    _gate_loop: Any = None
 
     def make_dialect(self) -> Any:
         from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
@@ -371,6 +433,10 @@ class SQLiteBackend(Backend):
 
     async def connect(self) -> SQLiteConnection:
         path, uri, timeout, pragmas = self._settings()
+        loop = asyncio.get_running_loop()
+        if self._gate is None or self._gate_loop is not loop:
+            self._gate = _WriteGate(timeout)
+            self._gate_loop = loop
         worker = _Worker(path, uri, timeout)
         worker.start()
         try:
@@ -378,4 +444,4 @@ class SQLiteBackend(Backend):
         except sqlite3.Error as exc:
             worker.jobs.put(_STOP)
             raise OperationalError(f"cannot open SQLite database {path!r}: {exc}") from exc
-        return SQLiteConnection(worker)
+        return SQLiteConnection(worker, self._gate)

@@ -1,0 +1,346 @@
+"""vivace.orm against Tortoise ORM, the SQLAlchemy async ORM, Piccolo, the Django ORM
+(sync) and the raw driver: the operations of tortoise/orm-benchmarks, in one run.
+
+    flock /tmp/vivace-bench.lock .venv/bin/python bench/orm.py \
+        [--backends postgresql,mysql,sqlite] [--tests 1,2,3] [--rounds 3] \
+        [--iterations 1000] [--concurrency 10] [--quick]
+
+Operations (rows per second, higher is better), as that suite defines them:
+A insert one row at a time; B the same, each task in a transaction; C bulk insert;
+D filter a level (large results, model objects); E 20 rows at a random offset;
+F get by primary key; G filter to dicts; H filter to tuples; I update every field
+of each object (saved one by one in a transaction per task); J update one field;
+K delete one by one.  Tests: 1 a 4-column model; 2 the same with a self foreign key
+and a self many-to-many; 3 the same with 32 more typed columns.  The async ORMs run
+``--concurrency`` tasks at a time (10, as there); Django runs synchronously, as there.
+Each round runs every contender on fresh tables (A..K in order); the table shows
+medians over the rounds, the geometric mean of each contender, and vivace's ratios.
+Piccolo has no MySQL backend.  Servers: as the test suite (VIVACE_TEST_POSTGRES_URL ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from orm_anchors import Django, Piccolo, SQLAlchemy  # noqa: E402
+from orm_contenders import Contender, Raw, Tortoise, Vivace  # noqa: E402
+
+LEVELS = [10, 20, 30, 40, 50]
+OPS = "ABCDEFGHIJK"
+NAMES = {
+    "A": "insert: single",
+    "B": "insert: batch",
+    "C": "insert: bulk",
+    "D": "filter: large",
+    "E": "filter: small",
+    "F": "get",
+    "G": "filter: dict",
+    "H": "filter: tuple",
+    "I": "update: whole",
+    "J": "update: partial",
+    "K": "delete",
+}
+
+
+async def timed(work: Callable[[], Awaitable[int]]) -> float:
+    start = time.perf_counter()
+    rows = await asyncio.wait_for(work(), OP_TIMEOUT)
+    return rows / (time.perf_counter() - start)
+
+
+OP_TIMEOUT = 300.0  # one operation of one contender; a hang is a failure, not a stall
+
+
+def progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def run_async(c: Contender, n: int, conc: int) -> dict[str, float]:
+    per = max(1, n // conc)
+    out: dict[str, float] = {}
+
+    async def gather(job: Callable[[int], Awaitable[int]]) -> int:
+        return sum(await asyncio.gather(*(job(i) for i in range(conc))))
+
+    async def insert(transaction: bool, tag: str) -> int:
+        async def job(i: int) -> int:
+            async with c.task(transaction) as ctx:
+                for k in range(per):
+                    await c.create(ctx if transaction else None, random.choice(LEVELS), f"{tag} {i}.{k}")
+            return per
+
+        return await gather(job)
+
+    progress("  A")
+    out["A"] = await timed(lambda: insert(False, "A"))
+    out["B"] = await timed(lambda: insert(True, "B"))
+
+    async def bulk() -> int:
+        async def job(i: int) -> int:
+            await c.bulk(None, [(random.choice(LEVELS), f"C {i}.{k}") for k in range(per)])
+            return per
+
+        return await gather(job)
+
+    progress("  C")
+    out["C"] = await timed(bulk)
+
+    def reads(method: Callable[[Any, int], Awaitable[list[Any]]]) -> Callable[[], Awaitable[int]]:
+        async def work() -> int:
+            async def job(i: int) -> int:
+                return sum([len(await method(None, level)) for level in LEVELS])
+
+            return await gather(job)
+
+        return work
+
+    out["D"] = await timed(reads(c.objects))
+    total = 3 * per * conc
+
+    async def small() -> int:
+        async def job(i: int) -> int:
+            count = 0
+            for _ in range(max(1, n // 10 // conc)):
+                for level in LEVELS:
+                    count += len(await c.page(None, level, random.randrange(max(1, total // 5 - 20))))
+            return count
+
+        return await gather(job)
+
+    out["E"] = await timed(small)
+    objs = await c.all()
+    keys = [o[0] if isinstance(o, list) else o.id for o in objs]
+
+    async def gets() -> int:
+        each = 2 * n // conc
+
+        async def job(i: int) -> int:
+            async with c.task(False) as ctx:
+                for _ in range(each):
+                    await c.get(ctx, random.choice(keys))
+            return each
+
+        return await gather(job)
+
+    progress("  F")
+    out["F"] = await timed(gets)
+    out["G"] = await timed(reads(c.dicts))
+    out["H"] = await timed(reads(c.tuples))
+    chunk = max(1, len(objs) // conc)
+
+    def changes(op: Callable[[Any, Any], Awaitable[None]]) -> Callable[[], Awaitable[int]]:
+        async def work() -> int:
+            async def job(i: int) -> int:
+                part = objs[i * chunk : (i + 1) * chunk - 1]
+                async with c.task(True) as ctx:
+                    for obj in part:
+                        await op(ctx, obj)
+                return len(part)
+
+            return await gather(job)
+
+        return work
+
+    progress("  I")
+    out["I"] = await timed(changes(lambda ctx, o: c.update_whole(ctx, o, random.choice(LEVELS))))
+    objs = await c.all()
+    out["J"] = await timed(changes(lambda ctx, o: c.update_partial(ctx, o, random.choice(LEVELS))))
+    objs = await c.all()
+    out["K"] = await timed(changes(c.delete))
+    return out
+
+
+def run_django(c: Any, n: int) -> dict[str, float]:
+    from django.db import transaction
+
+    manager, alias = c.manager, c.alias
+    out: dict[str, float] = {}
+
+    def timed_sync(work: Callable[[], int]) -> float:
+        start = time.perf_counter()
+        rows = work()
+        return rows / (time.perf_counter() - start)
+
+    def insert_a() -> int:
+        for k in range(n):
+            manager.create(level=random.choice(LEVELS), text=f"A {k}")
+        return n
+
+    def insert_b() -> int:
+        with transaction.atomic(using=alias):
+            for k in range(n):
+                manager.create(level=random.choice(LEVELS), text=f"B {k}")
+        return n
+
+    def insert_c() -> int:
+        manager.bulk_create([c.model(level=random.choice(LEVELS), text=f"C {k}") for k in range(n)])
+        return n
+
+    out["A"], out["B"], out["C"] = timed_sync(insert_a), timed_sync(insert_b), timed_sync(insert_c)
+    out["D"] = timed_sync(lambda: sum(len(list(manager.filter(level=lv))) for lv in LEVELS))
+    total = 3 * n
+
+    def small() -> int:
+        count = 0
+        for _ in range(max(1, n // 10)):
+            for level in LEVELS:
+                offset = random.randrange(max(1, total // 5 - 20))
+                count += len(list(manager.filter(level=level)[offset : offset + 20]))
+        return count
+
+    out["E"] = timed_sync(small)
+    keys = list(manager.values_list("id", flat=True))
+
+    def gets() -> int:
+        for _ in range(2 * n):
+            manager.get(id=random.choice(keys))
+        return 2 * n
+
+    out["F"] = timed_sync(gets)
+    out["G"] = timed_sync(lambda: sum(len(list(manager.filter(level=lv).values())) for lv in LEVELS))
+    out["H"] = timed_sync(
+        lambda: sum(len(list(manager.filter(level=lv).values_list())) for lv in LEVELS)
+    )
+
+    def changes(op: Callable[[Any], None]) -> Callable[[], int]:
+        def work() -> int:
+            objs = list(manager.all())
+            with transaction.atomic(using=alias):
+                for obj in objs:
+                    op(obj)
+            return len(objs)
+
+        return work
+
+    def whole(obj: Any) -> None:
+        obj.level = random.choice(LEVELS)
+        obj.text = f"{obj.text} Update"
+        obj.save(using=alias)
+
+    def partial(obj: Any) -> None:
+        obj.level = random.choice(LEVELS)
+        obj.save(using=alias, update_fields=["level"])
+
+    out["I"] = timed_sync(changes(whole))
+    out["J"] = timed_sync(changes(partial))
+    out["K"] = timed_sync(changes(lambda obj: obj.delete(using=alias)))
+    return out
+
+
+def django_round(contender: Any, backend: str, test: int, path: str, n: int) -> dict[str, float]:
+    contender.setup_sync(backend, test, path)
+    try:
+        return run_django(contender, n)
+    finally:
+        contender.teardown_sync()
+
+
+def contenders_for(backend: str) -> list[Contender]:
+    chosen: list[Contender] = [Vivace(), Raw(), Tortoise(), SQLAlchemy()]
+    if backend != "mysql":
+        chosen.append(Piccolo())
+    chosen.append(Django())
+    return chosen
+
+
+async def one_round(backend: str, test: int, n: int, conc: int) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    contenders = contenders_for(backend)
+    random.shuffle(contenders)  # no contender always runs first (warm caches, autovacuum)
+    for contender in contenders:
+        progress(f"{backend} test {test}: {contender.name}")
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "bench.sqlite3")
+            if contender.sync:
+                # Django refuses to run in the event loop's thread: one thread of its own
+                # (its connections are per thread) runs setup, the operations, teardown.
+                results[contender.name] = await asyncio.to_thread(
+                    django_round, contender, backend, test, path, n
+                )
+            else:
+                await contender.setup(backend, test, path)
+                try:
+                    results[contender.name] = await run_async(contender, n, conc)
+                finally:
+                    await contender.teardown()
+    return results
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def report(backend: str, test: int, rounds: list[dict[str, dict[str, float]]]) -> dict[str, float]:
+    names = list(rounds[0])
+    order = ["vivace.orm", "raw driver", "Tortoise ORM", "SQLAlchemy async ORM", "Piccolo", "Django ORM (sync)"]
+    names = [n for n in order if n in names]
+    medians = {n: {op: statistics.median(r[n][op] for r in rounds) for op in OPS} for n in names}
+    print(f"\n#### {backend}, test {test} (rows/s, median of {len(rounds)} rounds)\n")
+    print("| operation | " + " | ".join(names) + " |")
+    print("| --- |" + " ---: |" * len(names))
+    for op in OPS:
+        cells = " | ".join(f"{medians[n][op]:,.0f}" for n in names)
+        print(f"| {op} {NAMES[op]} | {cells} |")
+    means = {n: geomean(list(medians[n].values())) for n in names}
+    print("| **geometric mean** | " + " | ".join(f"**{means[n]:,.0f}**" for n in names) + " |")
+    vivace = medians["vivace.orm"]
+    ratios = ", ".join(
+        f"{means['vivace.orm'] / means[n]:.2f}x {n}" for n in names if n != "vivace.orm"
+    )
+    print(f"\nvivace.orm geometric mean: {ratios}")
+    raw = medians["raw driver"]
+    print(
+        f"values() {vivace['G'] / raw['G']:.2f}x, values_list() {vivace['H'] / raw['H']:.2f}x "
+        f"the raw driver's fetch + dict/tuple (target >= 0.9); get by pk "
+        f"{raw['F'] / vivace['F']:.2f}x the raw driver's time (target <= 1.3)"
+    )
+    return means
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default="postgresql,mysql,sqlite")
+    parser.add_argument("--tests", default="1,2,3")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="1 round, 200 iterations")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.iterations = 1, 200
+    print(
+        f"bench/orm.py: {args.iterations} iterations, concurrency {args.concurrency}, "
+        f"{args.rounds} rounds, {time.strftime('%Y-%m-%d')}"
+    )
+    summary: dict[str, dict[int, dict[str, float]]] = {}
+    for backend in args.backends.split(","):
+        for test in (int(t) for t in args.tests.split(",")):
+            rounds = [
+                await one_round(backend, test, args.iterations, args.concurrency)
+                for _ in range(args.rounds)
+            ]
+            summary.setdefault(backend, {})[test] = report(backend, test, rounds)
+    print("\n#### geometric means over the tests (rows/s) and vivace.orm's ratios\n")
+    for backend, tests in summary.items():
+        names = list(next(iter(tests.values())))
+        overall = {n: geomean([tests[t][n] for t in tests]) for n in names}
+        ratios = ", ".join(
+            f"{overall['vivace.orm'] / overall[n]:.2f}x {n}" for n in names if n != "vivace.orm"
+        )
+        print(f"- {backend}: {ratios}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
