@@ -84,6 +84,7 @@ from ._relations import (
     OnDelete,
     OneToOneField,
 )
+from ._schema import model_schema
 from ._tables import create_tables, drop_tables
 
 __all__ = [
@@ -161,5 +162,6 @@ __all__ = [
     "create_tables",
     "drop_tables",
     "metadata",
+    "model_schema",
     "unbind",
 ]

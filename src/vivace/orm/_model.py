@@ -30,7 +30,7 @@ from __future__ import annotations
 import inspect
 import reprlib
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, dataclass_transform
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, dataclass_transform
 
 from ._errors import (
     FieldError,
@@ -333,6 +333,40 @@ class Model(metaclass=ModelMeta):
             if key != "_persisted":
                 data[key] = value
         data["_persisted"] = True
+
+    async def full_clean(
+        self,
+        *,
+        exclude: Iterable[str] = (),
+        validate_unique: bool = True,
+        using: Database | None = None,
+    ) -> None:
+        """Validate the loaded values through vivace.schema, the fields' own rules and
+        (``validate_unique``) the database's unique columns; raises ValidationError."""
+        from ._schema import full_clean
+
+        await full_clean(self, exclude, validate_unique, using)
+
+    @classmethod
+    def schema(
+        cls,
+        variant: Literal["output", "input", "clean"] = "output",
+        *,
+        fields: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
+        optional: bool = False,
+    ) -> Any:
+        """A vivace.schema Schema derived from this model: ``"output"`` (every column)
+        or ``"input"`` (what a client sends to create one); see vivace.orm._schema."""
+        from ._schema import model_schema
+
+        return model_schema(
+            cls,
+            variant,
+            fields=fields,
+            exclude=exclude,
+            optional=optional,
+        )
 
     async def fetch_related(self, *paths: Any, using: Database | None = None) -> None:
         """Load relations now: ``await article.fetch_related("author", "tags")``."""

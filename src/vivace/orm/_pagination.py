@@ -184,7 +184,9 @@ _PARSE = {
 def _encode_value(value: Any) -> Any:
     for kind, tag in _TAGS.items():
         if isinstance(value, kind):
-            return [tag, str(value) if tag in ("dec", "u") else value.isoformat()]
+            if tag in ("dec", "u"):
+                return [tag, str(value)]
+            return [tag, value.isoformat()]  # type: ignore[attr-defined]
     if isinstance(value, bool | int | float | str):
         return value
     raise InvalidPage(f"cannot put a {type(value).__name__} into a cursor")

@@ -395,7 +395,9 @@ class QuerySet(Generic[T]):
         key = query.key(params)
         entry = compiled_select(connection, key)
         load_one = entry.load_one
-        rows = connection.database.iterate(entry.sql, entry.values(params), batch_size=chunk_size)
+        rows: Any = connection.database.iterate(
+            entry.sql, entry.values(params), batch_size=chunk_size
+        )
         async with aclosing(rows):
             async for row in rows:
                 yield load_one(row)
