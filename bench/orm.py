@@ -34,8 +34,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from orm_anchors import Django, Piccolo, SQLAlchemy  # noqa: E402
-from orm_contenders import Contender, Raw, Tortoise, Vivace  # noqa: E402
+from orm_anchors import Django, Piccolo, SQLAlchemy
+from orm_contenders import Contender, Raw, Tortoise, Vivace
 
 LEVELS = [10, 20, 30, 40, 50]
 OPS = "ABCDEFGHIJK"
@@ -78,7 +78,9 @@ async def run_async(c: Contender, n: int, conc: int) -> dict[str, float]:
         async def job(i: int) -> int:
             async with c.task(transaction) as ctx:
                 for k in range(per):
-                    await c.create(ctx if transaction else None, random.choice(LEVELS), f"{tag} {i}.{k}")
+                    await c.create(
+                        ctx if transaction else None, random.choice(LEVELS), f"{tag} {i}.{k}"
+                    )
             return per
 
         return await gather(job)
@@ -114,7 +116,9 @@ async def run_async(c: Contender, n: int, conc: int) -> dict[str, float]:
             count = 0
             for _ in range(max(1, n // 10 // conc)):
                 for level in LEVELS:
-                    count += len(await c.page(None, level, random.randrange(max(1, total // 5 - 20))))
+                    count += len(
+                        await c.page(None, level, random.randrange(max(1, total // 5 - 20)))
+                    )
             return count
 
         return await gather(job)
@@ -209,7 +213,9 @@ def run_django(c: Any, n: int) -> dict[str, float]:
         return 2 * n
 
     out["F"] = timed_sync(gets)
-    out["G"] = timed_sync(lambda: sum(len(list(manager.filter(level=lv).values())) for lv in LEVELS))
+    out["G"] = timed_sync(
+        lambda: sum(len(list(manager.filter(level=lv).values())) for lv in LEVELS)
+    )
     out["H"] = timed_sync(
         lambda: sum(len(list(manager.filter(level=lv).values_list())) for lv in LEVELS)
     )
@@ -284,7 +290,14 @@ def geomean(values: list[float]) -> float:
 
 def report(backend: str, test: int, rounds: list[dict[str, dict[str, float]]]) -> dict[str, float]:
     names = list(rounds[0])
-    order = ["vivace.orm", "raw driver", "Tortoise ORM", "SQLAlchemy async ORM", "Piccolo", "Django ORM (sync)"]
+    order = [
+        "vivace.orm",
+        "raw driver",
+        "Tortoise ORM",
+        "SQLAlchemy async ORM",
+        "Piccolo",
+        "Django ORM (sync)",
+    ]
     names = [n for n in order if n in names]
     medians = {n: {op: statistics.median(r[n][op] for r in rounds) for op in OPS} for n in names}
     print(f"\n#### {backend}, test {test} (rows/s, median of {len(rounds)} rounds)\n")

@@ -30,9 +30,13 @@ class SQLAlchemy(Contender):
             "postgresql": URLS["postgresql"].replace("postgresql://", "postgresql+asyncpg://"),
             "mysql": URLS["mysql"].replace("mysql://", "mysql+asyncmy://"),
         }
-        self.engine = create_async_engine(
-            urls.get(backend) or f"sqlite+aiosqlite:///{sqlite_path}", pool_size=10
-        ) if backend != "sqlite" else create_async_engine(f"sqlite+aiosqlite:///{sqlite_path}")
+        self.engine = (
+            create_async_engine(
+                urls.get(backend) or f"sqlite+aiosqlite:///{sqlite_path}", pool_size=10
+            )
+            if backend != "sqlite"
+            else create_async_engine(f"sqlite+aiosqlite:///{sqlite_path}")
+        )
         name = table_name("sa", test)
         columns: dict[str, Any] = {
             "__tablename__": name,
@@ -42,7 +46,9 @@ class SQLAlchemy(Contender):
             "text": sa.Column(sa.String(255), index=True),
         }
         if test == 2:
-            columns["parent_id"] = sa.Column(sa.Integer, sa.ForeignKey(f"{name}.id", ondelete="CASCADE"), nullable=True)
+            columns["parent_id"] = sa.Column(
+                sa.Integer, sa.ForeignKey(f"{name}.id", ondelete="CASCADE"), nullable=True
+            )
             sa.Table(
                 f"{name}_related",
                 Base.metadata,
@@ -344,8 +350,12 @@ def django_model(test: int) -> Any:
         "Meta": type("Meta", (), {"app_label": "bench", "db_table": table_name("django", test)}),
     }
     if test == 2:
-        attrs["parent"] = models.ForeignKey("self", null=True, on_delete=models.CASCADE, related_name="children")
-        attrs["related"] = models.ManyToManyField("self", related_name="related_from", symmetrical=False)
+        attrs["parent"] = models.ForeignKey(
+            "self", null=True, on_delete=models.CASCADE, related_name="children"
+        )
+        attrs["related"] = models.ManyToManyField(
+            "self", related_name="related_from", symmetrical=False
+        )
     if test == 3:
         kinds = {
             "float": lambda o: models.FloatField(**o),
@@ -358,7 +368,9 @@ def django_model(test: int) -> Any:
             "json": lambda o: models.JSONField(**o),
         }
         for column, kind, nullable in wide_columns():
-            options: dict[str, Any] = {"null": True} if nullable else {"default": WIDE_DEFAULTS[kind]}
+            options: dict[str, Any] = (
+                {"null": True} if nullable else {"default": WIDE_DEFAULTS[kind]}
+            )
             attrs[column] = kinds[kind](options)
     return type(name, (models.Model,), attrs)
 

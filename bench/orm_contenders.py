@@ -49,11 +49,11 @@ def table_name(contender: str, test: int) -> str:
 
 def wide_columns() -> list[tuple[str, str, bool]]:
     """(name, kind, nullable) of test 3's 32 extra columns: sets 1 and 3 have defaults."""
-    out = []
-    for group in (1, 2, 3, 4):
-        for kind in WIDE_KINDS:
-            out.append((f"col_{kind}{group}", kind, group in (2, 4)))
-    return out
+    return [
+        (f"col_{kind}{group}", kind, group in (2, 4))
+        for group in (1, 2, 3, 4)
+        for kind in WIDE_KINDS
+    ]
 
 
 class Contender:
@@ -238,7 +238,9 @@ class Raw(Contender):
         # Test 3: the wide columns without NULL get their defaults, as an app would send.
         import orjson
 
-        self.extra_names = [n for n, _, nullable in wide_columns() if not nullable] if test == 3 else []
+        self.extra_names = (
+            [n for n, _, nullable in wide_columns() if not nullable] if test == 3 else []
+        )
         self.extra_values = [
             orjson.dumps(WIDE_DEFAULTS[kind]).decode() if kind == "json" else WIDE_DEFAULTS[kind]
             for n, kind, nullable in (wide_columns() if test == 3 else [])
@@ -258,8 +260,14 @@ class Raw(Contender):
             import asyncmy
 
             self.pool = await asyncmy.create_pool(
-                host="127.0.0.1", port=3306, user="root", password="", db="test",
-                autocommit=True, minsize=1, maxsize=10,
+                host="127.0.0.1",
+                port=3306,
+                user="root",
+                password="",
+                db="test",
+                autocommit=True,
+                minsize=1,
+                maxsize=10,
             )
             self.p = ["%s", "%s", "%s"]
         else:
@@ -404,7 +412,8 @@ class Raw(Contender):
         if self.backend == "postgresql":
             sql = f"UPDATE {self.table} SET level = $1, text = $2 WHERE id = $3"
         else:
-            sql = f"UPDATE {self.table} SET level = {self.p[0]}, text = {self.p[0]} WHERE id = {self.p[0]}"
+            p = self.p[0]
+            sql = f"UPDATE {self.table} SET level = {p}, text = {p} WHERE id = {p}"
         obj[3] = f"{obj[3]} Update"
         await self._run(ctx, sql, [level, obj[3], obj[0]])
 
@@ -438,7 +447,10 @@ class Tortoise(Contender):
             + "?minsize=10&maxsize=10",
             "mysql": URLS["mysql"] + "?minsize=10&maxsize=10",
         }
-        await T.init(db_url=urls.get(backend) or f"sqlite://{sqlite_path}", modules={"models": [module.__name__]})
+        await T.init(
+            db_url=urls.get(backend) or f"sqlite://{sqlite_path}",
+            modules={"models": [module.__name__]},
+        )
         await T.generate_schemas()
         self.model = module.Journal  # type: ignore[attr-defined]
         self.T = T
@@ -515,11 +527,15 @@ def tortoise_model(test: int) -> Any:
         "Meta": type("Meta", (), {"table": table_name("tortoise", test)}),
     }
     if test == 2:
-        attrs["parent"] = fields.ForeignKeyField("models.Journal", related_name="children", null=True)
+        attrs["parent"] = fields.ForeignKeyField(
+            "models.Journal", related_name="children", null=True
+        )
         attrs["related"] = fields.ManyToManyField("models.Journal", related_name="related_from")
     if test == 3:
         for name, kind, nullable in wide_columns():
-            options: dict[str, Any] = {"null": True} if nullable else {"default": WIDE_DEFAULTS[kind]}
+            options: dict[str, Any] = (
+                {"null": True} if nullable else {"default": WIDE_DEFAULTS[kind]}
+            )
             attrs[name] = {
                 "float": lambda o: fields.FloatField(**o),
                 "smallint": lambda o: fields.SmallIntField(**o),
