@@ -281,7 +281,28 @@ class Stamped(Base):
         table = tname("stamped")
 
 
+class Reservation(Base):
+    """A partial unique constraint (one active reservation per room), a partial index,
+    a renamed column."""
+
+    room: int = IntegerField(db_column="room_no")
+    active: bool = BooleanField(default=True)
+    guest: str = CharField(max_length=20, default="")
+
+    class Meta:
+        table = tname("reservation")
+        constraints = (
+            UniqueConstraint(
+                fields=["room"], name=tname("uq_active_room"), condition=Q(active=True)
+            ),
+        )
+        indexes = (
+            Index(fields=["guest"], name=tname("ix_guest_active"), condition=Q(active=True)),
+        )
+
+
 ALL = [
+    Reservation,
     Stamped,
     Everything,
     Country,

@@ -155,3 +155,23 @@ async def test_decimal_and_duration_arithmetic(db: Database) -> None:
         ).count()
         == 1
     )
+
+
+async def test_partial_unique_constraint_and_db_column(db: Database, backend: str) -> None:
+    from vivace.db import UniqueViolation
+
+    from .models import Reservation
+
+    first = await Reservation.objects.create(room=1)
+    await Reservation.objects.create(room=1, active=False)  # inactive: allowed
+    await Reservation.objects.create(room=1, active=False)
+    column = await db.fetch_val(
+        f"SELECT room_no FROM {Reservation._meta.table_name} WHERE id = :i", {"i": first.pk}
+    )
+    assert column == 1  # db_column names the column, the attribute stays "room"
+    assert await Reservation.objects.filter(room=1).count() == 3
+    if backend == "mysql":
+        return  # MySQL has no partial indexes: the constraint is not created there
+    with pytest.raises(UniqueViolation):
+        async with db.transaction():
+            await Reservation.objects.create(room=1)

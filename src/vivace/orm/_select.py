@@ -457,15 +457,15 @@ def build_update(
 ) -> Any:
     meta = key.model._meta
     target, where = _target(compiler, key)
-    values: dict[str, Any] = {}
+    values: dict[Any, Any] = {}
     for attname, token in assignments:
         field_ = meta.by_attname[attname]
         column = target.alias.c[attname]
         if token[0] in ("v", "null"):
             converter = field_.converters(compiler.backend)[0]
-            values[column.name] = compiler.value(target, token, field_, converter)
+            values[column] = compiler.value(target, token, field_, converter)
         else:
-            values[column.name] = compiler.expression(target, token)
+            values[column] = compiler.expression(target, token)
             if target.from_ is not target.alias:
                 raise FieldError("update(): F() cannot follow relations (joined fields)")
     statement = sa.update(target.alias).values(values)

@@ -74,7 +74,7 @@ def _insert_statement(
             field = meta.by_attname[attname]
             name = f"p{len(columns)}"
             columns.append((name, attname, field.converters(backend)[0]))
-            values[table.c[attname].name] = sa.bindparam(name, type_=field.sa_type())
+            values[table.c[attname]] = sa.bindparam(name, type_=field.sa_type())
         rows_values.append(values)
     statement = _insert_ignoring(connection, table) if ignore else sa.insert(table)
     statement = statement.values(rows_values) if rows > 1 else statement.values(rows_values[0])
@@ -117,7 +117,7 @@ def _update_statement(
         field = meta.by_attname[attname]
         name = f"p{len(columns)}"
         columns.append((name, attname, field.converters(backend)[0]))
-        values[table.c[attname].name] = sa.bindparam(name, type_=field.sa_type())
+        values[table.c[attname]] = sa.bindparam(name, type_=field.sa_type())
     pk = meta.pk
     key_name = f"p{len(columns)}"
     columns.append((key_name, pk.attname, pk.converters(backend)[0]))
