@@ -4,7 +4,6 @@ schema, and the servers are shared)."""
 
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 from collections.abc import AsyncIterator
@@ -13,10 +12,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from vivace.db._cli import main
-
 from ..db.conftest import open_database, unique_name
-from ..db.test_cli import fresh_database, table_columns
+from ..db.test_cli import fresh_database, run_cli, table_columns
 
 MODELS = """
 import sqlalchemy as sa
@@ -67,13 +64,7 @@ def write_models(folder: Path, module: str, prefix: str, extra: str = "") -> Non
     sys.modules.pop(module, None)
 
 
-def cli(args: list[str], cwd: Path, url: str, version: str) -> int:
-    old = Path.cwd()
-    os.chdir(cwd)
-    try:
-        return main(["--url", url, "--version-table", version, *args])
-    finally:
-        os.chdir(old)
+cli = run_cli  # (args, cwd, url, version_table) → exit status
 
 
 async def test_makemigrations_upgrade_downgrade(fresh_url: str, tmp_path: Path) -> None:

@@ -201,6 +201,19 @@ class _LoadedView(Generic[M]):
     instance: Model
     relation: Relation
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {type(self.instance).__name__}.{self.relation.name}>"
+
+    def _key(self) -> Any:
+        """The instance's value the relation joins on (its key): it must be saved."""
+        value = getattr(self.instance, self.relation.local)
+        if value is None:
+            raise QueryError(
+                f"{type(self.instance).__name__} must be saved before its "
+                f"{self.relation.name} can be used"
+            )
+        return value
+
     def _loaded(self) -> list[M]:
         cache = self.instance.__dict__.get("_prefetched")
         name = self.relation.name
@@ -236,18 +249,6 @@ class ReverseManager(BaseManager[M], _LoadedView[M]):
         self.relation = relation
         self.model = relation.target  # type: ignore[assignment]
         self.field = relation.field
-
-    def __repr__(self) -> str:
-        return f"<ReverseManager {type(self.instance).__name__}.{self.relation.name}>"
-
-    def _key(self) -> Any:
-        value = getattr(self.instance, self.relation.local)
-        if value is None:
-            raise QueryError(
-                f"{type(self.instance).__name__} must be saved before its "
-                f"{self.relation.name} can be used"
-            )
-        return value
 
     def get_queryset(self) -> QuerySet[M]:
         return QuerySet(self.model).filter(**{self.field.attname: self._key()})
@@ -320,18 +321,6 @@ class ManyToManyManager(BaseManager[M], _LoadedView[M]):
         self.through: type[Model] = relation.through
         self.source = relation.source_fk
         self.target = relation.target_fk
-
-    def __repr__(self) -> str:
-        return f"<ManyToManyManager {type(self.instance).__name__}.{self.relation.name}>"
-
-    def _key(self) -> Any:
-        value = self.instance.pk
-        if value is None:
-            raise QueryError(
-                f"{type(self.instance).__name__} must be saved before its "
-                f"{self.relation.name} can be used"
-            )
-        return value
 
     def get_queryset(self) -> QuerySet[M]:
         subquery: QuerySet[Any] = QuerySet(self.through).filter(

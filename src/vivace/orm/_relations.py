@@ -276,28 +276,9 @@ class ForeignKey(Field[Any]):
 class OneToOneField(ForeignKey):
     """A one-to-one relation: a unique ForeignKey whose reverse side is one object."""
 
-    def __new__(
-        cls,
-        to: type[Model] | str,
-        *,
-        on_delete: OnDelete,
-        related_name: str | None = None,
-        related_query_name: str | None = None,
-        to_field: str | None = None,
-        db_constraint: bool = True,
-        **options: Unpack[FieldOptions],
-    ) -> Any:
-        options["unique"] = True
-        return super().__new__(
-            cls,
-            to,
-            on_delete=on_delete,
-            related_name=related_name,
-            related_query_name=related_query_name,
-            to_field=to_field,
-            db_constraint=db_constraint,
-            **options,
-        )
+    def _setup(self, options: FieldOptions) -> None:
+        super()._setup(options)
+        self.unique = True
 
 
 def _maybe_finish(model: type[Model]) -> None:

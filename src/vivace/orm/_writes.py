@@ -52,6 +52,21 @@ class _Statement:
         self.returning = returning  # (attname, from_db) of RETURNING columns
 
 
+def _parameters(
+    model: type[Model], attnames: tuple[str, ...], backend: str, columns: list[Any]
+) -> dict[Any, Any]:
+    """``{column: :p<N>}`` for ``attnames``; each parameter's attname and conversion is
+    appended to ``columns`` (numbered on from what is there)."""
+    meta = model._meta
+    values: dict[Any, Any] = {}
+    for attname in attnames:
+        field = meta.by_attname[attname]
+        name = f"p{len(columns)}"
+        columns.append((name, attname, field.converters(backend)[0]))
+        values[meta.table.c[attname]] = sa.bindparam(name, type_=field.sa_type())
+    return values
+
+
 def _render(connection: Connection, statement: Any) -> str:
     return str(statement.compile(dialect=connection.dialect))
 
@@ -67,15 +82,7 @@ def _insert_statement(
     table = meta.table
     backend = connection.backend
     columns: list[tuple[str, str, Any]] = []
-    rows_values = []
-    for _row in range(rows):
-        values = {}
-        for attname in attnames:
-            field = meta.by_attname[attname]
-            name = f"p{len(columns)}"
-            columns.append((name, attname, field.converters(backend)[0]))
-            values[table.c[attname]] = sa.bindparam(name, type_=field.sa_type())
-        rows_values.append(values)
+    rows_values = [_parameters(model, attnames, backend, columns) for _ in range(rows)]
     statement = _insert_ignoring(connection, table) if ignore else sa.insert(table)
     statement = statement.values(rows_values) if rows > 1 else statement.values(rows_values[0])
     returning = []
@@ -112,12 +119,7 @@ def _update_statement(
     table = meta.table
     backend = connection.backend
     columns: list[tuple[str, str, Any]] = []
-    values = {}
-    for attname in attnames:
-        field = meta.by_attname[attname]
-        name = f"p{len(columns)}"
-        columns.append((name, attname, field.converters(backend)[0]))
-        values[table.c[attname]] = sa.bindparam(name, type_=field.sa_type())
+    values = _parameters(model, attnames, backend, columns)
     pk = meta.pk
     key_name = f"p{len(columns)}"
     columns.append((key_name, pk.attname, pk.converters(backend)[0]))
