@@ -360,7 +360,8 @@ class ReverseOneDescriptor:
 
 
 class ReverseManagerDescriptor(Generic[M]):
-    """``author.article_set``: a manager of the rows whose foreign key points here."""
+    """``author.article_set``: a manager of the rows whose foreign key points here (or,
+    for the reverse side of a many-to-many relation, of the rows linked to this one)."""
 
     __slots__ = ("relation",)
 
@@ -374,8 +375,10 @@ class ReverseManagerDescriptor(Generic[M]):
     def __get__(self, instance: Any, owner: Any) -> Any:
         if instance is None:
             return self
-        from ._managers import ReverseManager
+        from ._managers import ManyToManyManager, ReverseManager
 
+        if self.relation.kind == "m2m":  # the reverse side of a many-to-many relation
+            return ManyToManyManager(instance, self.relation)
         return ReverseManager(instance, self.relation)
 
 
@@ -505,23 +508,9 @@ class ManyToManyField(Generic[M]):
             self.target._meta.relations[query_name] = reverse
             self.target._meta.accessors[accessor] = reverse
             self.target._meta.reverse.append(reverse)
-            setattr(self.target, accessor, _ReverseM2MDescriptor(reverse))
+            setattr(self.target, accessor, ReverseManagerDescriptor(reverse))
         model._meta.waiting -= 1
         _maybe_finish(model)
-
-
-class _ReverseM2MDescriptor:
-    __slots__ = ("relation",)
-
-    def __init__(self, relation: Relation) -> None:
-        self.relation = relation
-
-    def __get__(self, instance: Any, owner: Any) -> Any:
-        if instance is None:
-            return self
-        from ._managers import ManyToManyManager
-
-        return ManyToManyManager(instance, self.relation)
 
 
 def _auto_through(field: ManyToManyField[Any]) -> type[Model]:
