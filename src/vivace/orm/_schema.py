@@ -101,7 +101,7 @@ def model_schema(
     ...     ink: int = IntegerField(default=1)
     >>> PenIn = model_schema(Pen, "input")
     >>> PenIn.validate({"name": "blue"})
-    PenIn(name='blue', ink=1)
+    PenInput(name='blue', ink=1)
     >>> sorted(model_schema(Pen).json_schema()["$defs"]["Pen"]["required"])
     ['id', 'ink', 'name']
     """
