@@ -78,9 +78,8 @@ async def run_async(c: Contender, n: int, conc: int) -> dict[str, float]:
         async def job(i: int) -> int:
             async with c.task(transaction) as ctx:
                 for k in range(per):
-                    await c.create(
-                        ctx if transaction else None, random.choice(LEVELS), f"{tag} {i}.{k}"
-                    )
+                    # The task's own connection or session, in a transaction or not.
+                    await c.create(ctx, random.choice(LEVELS), f"{tag} {i}.{k}")
             return per
 
         return await gather(job)
