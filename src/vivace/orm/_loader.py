@@ -5,9 +5,8 @@ A loader is Python source written for one plan (see _select) and compiled with
 columns whose backend needs it, and fills a new object's ``__dict__`` with one dict
 display — no per-field descriptor, no ``__init__``, no per-column branching on types.
 
-Measured (bench/orm.py, 1000 rows of a 4-column model, PostgreSQL): the generated
-loop builds the objects in about a third of the time a generic
-``for name, value in zip(names, row)`` loop with ``setattr`` takes.
+The per-row work is what bench/orm.py's "filter: large" and "filter: dict/tuple"
+operations measure (docs/benchmarks.md).
 """
 
 from __future__ import annotations
