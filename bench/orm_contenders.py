@@ -434,12 +434,17 @@ class Raw(Contender):
 
 class Tortoise(Contender):
     name = "Tortoise ORM"
+    runs = 0
 
     async def setup(self, backend: str, test: int, sqlite_path: str) -> None:
         from tortoise import Tortoise as T
 
-        module = types.ModuleType(f"bench_tortoise_{test}_{PID}")
-        module.Journal = tortoise_model(test)  # type: ignore[attr-defined]
+        # A fresh class name per run: Tortoise caches executors (and their SQL) by
+        # model name, so a class of an earlier run on another backend must not match.
+        Tortoise.runs += 1
+        name = f"Journal{backend}{test}x{Tortoise.runs}"
+        module = types.ModuleType(f"bench_tortoise_{name}_{PID}")
+        module.Journal = tortoise_model(test, name, module.__name__)  # type: ignore[attr-defined]
         sys.modules[module.__name__] = module
         self.module = module
         urls = {
@@ -460,8 +465,9 @@ class Tortoise(Contender):
 
         conn = connections.get("default")
         names = [self.model._meta.db_table]
-        if hasattr(self.model, "related"):
-            names.insert(0, f"{self.model._meta.db_table}_related")
+        related = self.model._meta.fields_map.get("related")
+        if related is not None:
+            names.insert(0, related.through)
         for name in names:
             await conn.execute_script(f"DROP TABLE IF EXISTS {name}")
         await self.T.close_connections()
@@ -515,12 +521,12 @@ class Tortoise(Contender):
         await obj.delete()
 
 
-def tortoise_model(test: int) -> Any:
+def tortoise_model(test: int, name: str, module: str) -> Any:
     from tortoise import fields
     from tortoise.models import Model
 
     attrs: dict[str, Any] = {
-        "__module__": f"bench_tortoise_{test}_{PID}",
+        "__module__": module,
         "timestamp": fields.DatetimeField(auto_now_add=True),
         "level": fields.SmallIntField(db_index=True),
         "text": fields.CharField(max_length=255, db_index=True),
@@ -528,9 +534,9 @@ def tortoise_model(test: int) -> Any:
     }
     if test == 2:
         attrs["parent"] = fields.ForeignKeyField(
-            "models.Journal", related_name="children", null=True
+            f"models.{name}", related_name="children", null=True
         )
-        attrs["related"] = fields.ManyToManyField("models.Journal", related_name="related_from")
+        attrs["related"] = fields.ManyToManyField(f"models.{name}", related_name="related_from")
     if test == 3:
         for name, kind, nullable in wide_columns():
             options: dict[str, Any] = (
@@ -546,4 +552,4 @@ def tortoise_model(test: int) -> Any:
                 "decimal": lambda o: fields.DecimalField(12, 8, **o),
                 "json": lambda o: fields.JSONField(**o),
             }[kind](options)
-    return type("Journal", (Model,), attrs)
+    return type(name, (Model,), attrs)

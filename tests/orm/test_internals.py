@@ -92,3 +92,15 @@ async def test_refresh_and_misc(db: Database) -> None:
     assert await Author.objects.in_bulk() == {author.pk: author}
     assert await Author.objects.aggregate(n=orm.Count("id")) == {"n": 1}
     assert len(await Author.objects.only("name").defer("age").distinct()) == 1
+
+
+async def test_get_by_primary_key_fast_path(db: Database) -> None:
+    tag = await Tag.objects.create(name="fast")
+    assert (await Tag.objects.get(pk=tag.pk)).name == "fast"
+    assert (await Tag.objects.get(id=tag.pk)).name == "fast"
+    assert (await Tag.objects.using(db).get(pk=tag.pk)).name == "fast"
+    with pytest.raises(Tag.DoesNotExist):
+        await Tag.objects.get(pk=tag.pk + 1000)
+    # Not the fast path: a filtered queryset keeps its conditions.
+    with pytest.raises(Tag.DoesNotExist):
+        await Tag.objects.filter(name="other").get(pk=tag.pk)

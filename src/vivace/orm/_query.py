@@ -57,6 +57,7 @@ class Query:
         "model",
         "only",
         "order",
+        "plain",
         "prefetch",
         "related",
         "reverse",
@@ -82,11 +83,13 @@ class Query:
         self.for_update: tuple[Any, ...] | None = None
         self.empty = False
         self.combined: tuple[Any, ...] | None = None  # (operator, all, queries)
+        self.plain = True  # nothing asked yet: Model.objects.all() (see QuerySet.get)
 
     def clone(self) -> Query:
         new = Query.__new__(Query)
         for name in Query.__slots__:
             setattr(new, name, getattr(self, name))
+        new.plain = False  # a clone is made to be changed
         return new
 
     @property

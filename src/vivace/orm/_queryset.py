@@ -16,6 +16,7 @@ has its values bound.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
@@ -38,6 +39,7 @@ __all__ = ["QuerySet"]
 T = TypeVar("T")
 M = TypeVar("M", bound="Model")
 MAX_GET_RESULTS = 21
+_KEY_TYPES = frozenset((int, str, uuid.UUID))
 # What still makes sense once a queryset is sliced: the same rows, shaped differently.
 _AFTER_SLICE = frozenset(
     (
@@ -404,6 +406,13 @@ class QuerySet(Generic[T]):
 
     async def get(self, *args: Q, **kwargs: Any) -> T:
         """The one row matching; ``Model.DoesNotExist`` / ``MultipleObjectsReturned`` else."""
+        if self._query.plain and not args and len(kwargs) == 1:
+            # Model.objects.get(pk=...): the hottest query there is goes straight to its
+            # compiled statement (no queryset chain, no key to build).
+            ((name, value),) = kwargs.items()
+            pk = self.model._meta.pk
+            if type(value) in _KEY_TYPES and (name == "pk" or name == pk.name):
+                return await self._get_by_pk(value)
         queryset = self.filter(*args, **kwargs) if args or kwargs else self
         if not queryset._query.sliced:
             queryset = queryset[:MAX_GET_RESULTS]
@@ -417,6 +426,21 @@ class QuerySet(Generic[T]):
         raise model.MultipleObjectsReturned(
             f"get() returned more than one {model.__name__} (it returned {more})"
         )
+
+    async def _get_by_pk(self, value: Any) -> T:
+        connection = connection_for(self._db)
+        model = self.model
+        cache_key = ("get_pk", model)
+        entry: Compiled | None = connection.cache.get(cache_key)
+        if entry is None:
+            params: list[Any] = []
+            key = self.filter(pk=value)[:MAX_GET_RESULTS]._query.key(params)
+            entry = connection.remember(cache_key, compiled_select(connection, key))
+        rows = await connection.database.fetch_all(entry.sql, entry.values([value, 2]))
+        found: list[T] = entry.load(rows)
+        if len(found) == 1:
+            return found[0]
+        raise model.DoesNotExist(f"{model.__name__} matching query does not exist")
 
     def _ordered(self) -> QuerySet[T]:
         query = self._query
