@@ -444,7 +444,9 @@ class Tortoise(Contender):
         Tortoise.runs += 1
         name = f"Journal{backend}{test}x{Tortoise.runs}"
         module = types.ModuleType(f"bench_tortoise_{name}_{PID}")
-        module.Journal = tortoise_model(test, name, module.__name__)  # type: ignore[attr-defined]
+        module.Journal = tortoise_model(  # type: ignore[attr-defined]
+            test, name, module.__name__, table_name(f"tortoise{Tortoise.runs}", test)
+        )
         sys.modules[module.__name__] = module
         self.module = module
         urls = {
@@ -521,7 +523,7 @@ class Tortoise(Contender):
         await obj.delete()
 
 
-def tortoise_model(test: int, name: str, module: str) -> Any:
+def tortoise_model(test: int, name: str, module: str, table: str) -> Any:
     from tortoise import fields
     from tortoise.models import Model
 
@@ -530,7 +532,7 @@ def tortoise_model(test: int, name: str, module: str) -> Any:
         "timestamp": fields.DatetimeField(auto_now_add=True),
         "level": fields.SmallIntField(db_index=True),
         "text": fields.CharField(max_length=255, db_index=True),
-        "Meta": type("Meta", (), {"table": table_name("tortoise", test)}),
+        "Meta": type("Meta", (), {"table": table}),
     }
     if test == 2:
         attrs["parent"] = fields.ForeignKeyField(

@@ -189,3 +189,26 @@ def test_expressions() -> None:
     with pytest.raises(TypeError):
         Q(a=1) & 1  # type: ignore[operator]
     assert (Count("a") + 1).contains_aggregate
+
+
+def test_a_model_defined_again_keeps_its_relations() -> None:
+    import sqlalchemy as sa
+
+    from vivace.orm import CASCADE, CharField, ForeignKey, ManyToManyField, Model
+
+    def define() -> type[Model]:
+        class Again(Model):
+            name: str = CharField(max_length=5)
+            parent = ForeignKey("self", on_delete=CASCADE, null=True, default=None)
+            links = ManyToManyField("self")
+
+            class Meta:
+                table = "def_again"
+                metadata = sa.MetaData()
+
+        return Again
+
+    for _ in range(2):  # a module reloaded: the same qualified name again
+        model = define()
+        through = model._meta.fields["links"].through  # type: ignore[attr-defined]
+        assert model._meta.table is not None and through._meta.table is not None

@@ -190,6 +190,8 @@ class ModelMeta(type):
         model.__init__ = _make_init(model)
         options.ready = True
         registry.register(model)
+        for callback in options.after_register:
+            callback(model)
         if options.waiting == 0 and options.table is None:
             options.build_table()
             finish_model(model)

@@ -138,6 +138,7 @@ class Options:
         self.table: sa.Table | Any = None  # built once every relation target is defined
         self.waiting = 0  # relations whose target is not defined yet
         self.ready = False  # every field of the class body is in (set by the metaclass)
+        self.after_register: list[Any] = []  # callbacks once the class is registered
         self.auto_through = False  # a join table made for a ManyToManyField
         # Row loaders, insert/update SQL, per (kind, backend): see _loader and _writes.
         self.plans: dict[Any, Any] = {}

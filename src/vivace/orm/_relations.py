@@ -453,9 +453,9 @@ class ManyToManyField(Generic[M]):
 
         setattr(resolved, "owner", model)  # noqa: B010 - read by check_resolved
         if not pending:
-            # Wait for the owner itself to be registered (it is not, during contribute).
-            registry.later(f"{model.__module__}.{model.__qualname__}", model.__module__, resolved)
+            # Finish once the owner itself is registered (it is not, during contribute).
             self._pending = 1
+            model._meta.after_register.append(resolved)
         for reference in pending:
             registry.later(reference, model.__module__, resolved)
 
