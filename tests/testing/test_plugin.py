@@ -42,6 +42,7 @@ def test_plugin_modules_reload_cleanly() -> None:
     importlib.reload(vivace.testing._fixtures_async)
     importlib.reload(vivace.testing._fixtures_client)
     importlib.reload(vivace.testing._fixtures_db)
+    importlib.reload(vivace.testing._fixtures_orm)
     plugin = importlib.reload(vivace.testing.pytest_plugin)
     assert set(plugin.__all__) == FIXTURES
     assert "TestClient" in dir(vivace.testing)
@@ -63,7 +64,13 @@ async def test_async_client_factory(vivace_async_client_factory: Any) -> None:
 
 
 LOOP_SCOPE = "asyncio_default_fixture_loop_scope=function"
-FIXTURES = {"vivace_client_factory", "vivace_async_client_factory", "vivace_database", "vivace_db"}
+FIXTURES = {
+    "vivace_client_factory",
+    "vivace_async_client_factory",
+    "vivace_database",
+    "vivace_db",
+    "vivace_orm",
+}
 
 
 @pytest.fixture(scope="module")
