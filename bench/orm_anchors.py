@@ -35,7 +35,10 @@ class SQLAlchemy(Contender):
                 urls.get(backend) or f"sqlite+aiosqlite:///{sqlite_path}", pool_size=10
             )
             if backend != "sqlite"
-            else create_async_engine(f"sqlite+aiosqlite:///{sqlite_path}")
+            # 10 sessions write to one file: room for SQLite's busy handler to wait.
+            else create_async_engine(
+                f"sqlite+aiosqlite:///{sqlite_path}", connect_args={"timeout": 60}
+            )
         )
         name = table_name("sa", test)
         columns: dict[str, Any] = {
