@@ -41,13 +41,13 @@ from vivace.orm import (
     OneToOneField,
     PositiveIntegerField,
     Q,
+    ReverseManagerDescriptor,
     SmallIntegerField,
     TextField,
     TimeField,
     UniqueConstraint,
     UUIDField,
 )
-from vivace.orm._relations import ReverseManagerDescriptor
 
 from ..db.conftest import unique_name
 

@@ -83,6 +83,7 @@ from ._relations import (
     ManyToManyField,
     OnDelete,
     OneToOneField,
+    ReverseManagerDescriptor,
 )
 from ._schema import model_schema
 from ._tables import create_tables, drop_tables
@@ -150,6 +151,7 @@ __all__ = [
     "QuerySet",
     "RestrictedError",
     "ReverseManager",
+    "ReverseManagerDescriptor",
     "SmallIntegerField",
     "Sum",
     "TextField",

@@ -48,6 +48,7 @@ __all__ = [
     "OnDelete",
     "OneToOneField",
     "Relation",
+    "ReverseManagerDescriptor",
 ]
 
 M = TypeVar("M", bound="Model")
