@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from vivace.http import Headers, InvalidHeader, MutableHeaders, check_header_name
+from vivace.http import (
+    Headers,
+    InvalidHeader,
+    MutableHeaders,
+    check_header_name,
+    is_field_value,
+    is_token,
+)
 
 
 def test_lookup_is_case_insensitive_and_keeps_duplicates() -> None:
@@ -135,3 +142,17 @@ def test_vary_header() -> None:
     star = MutableHeaders({"vary": "*"})
     star.add_vary_header("Origin")
     assert star["vary"] == "*"
+
+
+@pytest.mark.parametrize("name", [b"x-ok", b"!#$%&'*+-.^_`|~09AZaz", "Content-Type"])
+def test_one_token_rule_everywhere(name: str | bytes) -> None:
+    # vivace.http.is_token is the rule Headers, the server, cookies and the client share.
+    assert is_token(name)
+    for bad in ("", "a b", "a:b", "a\r", "é", "(x)", "a,b", "a/b"):
+        assert not is_token(bad) and not is_token(bad.encode("utf-8"))
+
+
+def test_one_field_value_rule_everywhere() -> None:
+    assert is_field_value(b"any\tvisible text, even \x7f and \xff")
+    for bad in (b"a\rb", b"a\nb", b"a\x00b"):
+        assert not is_field_value(bad)

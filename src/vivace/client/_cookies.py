@@ -22,14 +22,13 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING
 
-from vivace.http import URL, InvalidCookie, parse_set_cookie
+from vivace.http import URL, InvalidCookie, is_token, parse_set_cookie
 
 if TYPE_CHECKING:
     from vivace.client._models import Response
 
 __all__ = ["CookieTypes", "Cookies"]
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Outside cookie-octet (RFC 6265 section 4.1.1), except DQUOTE which may wrap a value.
 _BAD_VALUE = re.compile(r"[\x00-\x20\x7f,;\\]")
 
@@ -130,7 +129,7 @@ class Cookies(MutableMapping[str, str]):
         A name must be a token and a value may not hold ``;``, ``,``, spaces or control
         characters (RFC 6265 section 4.1.1), so a cookie can never split the header.
         """
-        if _TOKEN.fullmatch(name) is None:
+        if not is_token(name):
             raise InvalidCookie(f"invalid cookie name {name!r}", name=name)
         if _BAD_VALUE.search(value) is not None:
             raise InvalidCookie(f"invalid value for cookie {name!r}: {value!r}", name=name)

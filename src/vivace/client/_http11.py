@@ -30,10 +30,10 @@ from urllib.parse import quote
 import httptools
 
 from vivace.client._exceptions import LocalProtocolError, RemoteProtocolError
+from vivace.http import is_token
 
 __all__ = ["ResponseReader", "build_head", "check_method", "chunk", "safe_target"]
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _KNOWN_METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 )
@@ -54,7 +54,7 @@ _TRANSITIONS: dict[int, frozenset[int]] = {
 
 def check_method(method: str) -> str:
     """``method`` if it is a token (RFC 9110 section 9.1), else ``LocalProtocolError``."""
-    if method in _KNOWN_METHODS or _TOKEN.fullmatch(method):
+    if method in _KNOWN_METHODS or is_token(method):
         return method
     raise LocalProtocolError(f"invalid request method {method!r}")
 

@@ -43,6 +43,7 @@ from vivace.http._multipart import (
     boundary_from_content_type,
 )
 from vivace.http._set_cookie import SetCookie, parse_cookie_date, parse_set_cookie
+from vivace.http._tokens import is_field_value, is_token
 from vivace.http._url import DEFAULT_PORTS, URL
 from vivace.http._websocket import (
     CloseCode,
@@ -92,6 +93,8 @@ __all__ = [
     "format_http_date",
     "format_set_cookie",
     "http_date_now",
+    "is_field_value",
+    "is_token",
     "parse_cookie_date",
     "parse_cookie_header",
     "parse_http_date",

@@ -17,13 +17,13 @@ from typing import Literal
 
 from vivace.http._dates import format_http_date
 from vivace.http._errors import InvalidCookie
+from vivace.http._tokens import is_token
 
 __all__ = ["format_set_cookie", "parse_cookie_header"]
 
 # RFC 6265 section 4.1.1: cookie-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
 _COOKIE_OCTETS = frozenset(b"!#$%&'()*+-./0123456789:<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`")
 _COOKIE_OCTETS |= frozenset(b"abcdefghijklmnopqrstuvwxyz{|}~")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Attribute values (Path, Domain): any CHAR except CTLs and ";" (RFC 6265 section 4.1.1).
 _ATTRIBUTE = re.compile(r"[^\x00-\x1f\x7f;]*")
 _OCTAL_ESCAPE = re.compile(r"\\([0-3][0-7][0-7])|\\(.)", re.DOTALL)
@@ -81,7 +81,7 @@ def parse_cookie_header(header: str) -> dict[str, str]:
         if not sep:
             continue
         name = name.strip()
-        if not name or name in cookies or _TOKEN.fullmatch(name) is None:
+        if not name or name in cookies or not is_token(name):
             continue
         cookies[name] = _unquote(value.strip())
     return cookies
@@ -117,7 +117,7 @@ def format_set_cookie(
             ...
         vivace.http._errors.InvalidCookie: invalid cookie name 'bad;name'
     """
-    if _TOKEN.fullmatch(name) is None:
+    if not is_token(name):
         raise InvalidCookie(f"invalid cookie name {name!r}", name=name)
     parts = [f"{name}={_quote(value)}"]
     if expires is not None:

@@ -13,11 +13,11 @@ a message or inject another header.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from vivace.http._errors import InvalidHeader
+from vivace.http._tokens import is_field_value, is_token
 
 __all__ = [
     "Headers",
@@ -30,22 +30,17 @@ __all__ = [
 #: What ``Headers`` accepts: a mapping, or pairs of str or bytes.
 HeadersInput = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 
-# RFC 9110 section 5.6.2: token = 1*tchar.
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# RFC 9110 section 5.5: CR, LF and NUL are never allowed in a field value.
-_FORBIDDEN_VALUE = re.compile(rb"[\r\n\x00]")
-
 
 def check_header_name(name: bytes) -> bytes:
     """Return ``name`` if it is a valid field name (an RFC 9110 token), else raise."""
-    if _TOKEN.fullmatch(name) is None:
+    if not is_token(name):
         raise InvalidHeader(f"invalid header name {name!r}", name=name)
     return name
 
 
 def check_header_value(value: bytes, name: bytes | None = None) -> bytes:
     """Return ``value`` if it holds no CR, LF or NUL, else raise ``InvalidHeader``."""
-    if _FORBIDDEN_VALUE.search(value) is not None:
+    if not is_field_value(value):
         raise InvalidHeader(
             f"invalid header value {value!r}: CR, LF and NUL are forbidden", name=name
         )

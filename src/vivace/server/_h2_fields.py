@@ -10,15 +10,13 @@ NUL, is a ``ProtocolViolation`` (the app gets a 500, nothing reaches the wire).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from vivace.server._errors import ProtocolViolation
+from vivace.server._response import check_app_header
 
 __all__ = ["STATUS", "default_fields", "response_fields"]
 
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FORBIDDEN = re.compile(rb"[\r\n\x00]")
 _DROPPED = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
 )
@@ -32,18 +30,7 @@ FieldList = list[tuple[bytes, bytes]]
 
 
 def _check(pair: Any) -> tuple[bytes, bytes] | None:
-    try:
-        name, value = pair
-    except (TypeError, ValueError):
-        raise ProtocolViolation(f"response header {pair!r} is not a (name, value) pair") from None
-    if type(name) is not bytes or type(value) is not bytes:
-        raise ProtocolViolation(f"response header {pair!r}: name and value must be bytes")
-    if _TOKEN.fullmatch(name) is None:
-        raise ProtocolViolation(f"invalid response header name {name!r}")
-    if _FORBIDDEN.search(value) is not None:
-        raise ProtocolViolation(
-            f"response header {name!r} has a value with CR, LF or NUL: {value!r}"
-        )
+    name, value = check_app_header(pair)
     name = name.lower()
     checked = (
         None if name in _DROPPED or (name == b"te" and value != b"trailers") else (name, value)

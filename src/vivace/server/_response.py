@@ -14,10 +14,10 @@ responses to HEAD carry no body.
 
 from __future__ import annotations
 
-import re
 from http import HTTPStatus
 from typing import Any
 
+from vivace.http import is_field_value, is_token
 from vivace.server._errors import ProtocolViolation
 
 __all__ = [
@@ -37,8 +37,6 @@ FRAME_LENGTH = 1  # content-length framing
 FRAME_CHUNKED = 2  # transfer-encoding: chunked
 FRAME_CLOSE = 3  # body ends when the connection closes (HTTP/1.0 streaming)
 
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FORBIDDEN = re.compile(rb"[\r\n\x00]")
 
 # Header names the framing logic must see, by kind.
 K_PLAIN, K_LENGTH, K_TE, K_CONNECTION, K_SERVER, K_DATE = range(6)
@@ -61,20 +59,31 @@ _LENGTH_PAIRS: dict[tuple[bytes, bytes], int] = {}
 _LENGTH_LINES: dict[int, bytes] = {}
 
 
-def _check_pair(pair: Any) -> tuple[int, bytes, bytes]:
-    """Validate one app header: (kind, rendered line, value). Caches ordinary pairs."""
+def check_app_header(pair: Any) -> tuple[bytes, bytes]:
+    """One response header an app gave, as ``(name, value)`` if it may be written.
+
+    The rule for HTTP/1.1 and HTTP/2 responses alike: a pair of bytes, the name a token,
+    the value without CR, LF or NUL (``vivace.http.is_token`` / ``is_field_value``);
+    anything else is the app's mistake, a ``ProtocolViolation``, never written.
+    """
     try:
         name, value = pair
     except (TypeError, ValueError):
         raise ProtocolViolation(f"response header {pair!r} is not a (name, value) pair") from None
     if type(name) is not bytes or type(value) is not bytes:
         raise ProtocolViolation(f"response header {pair!r}: name and value must be bytes")
-    if _TOKEN.fullmatch(name) is None:
+    if not is_token(name):
         raise ProtocolViolation(f"invalid response header name {name!r}")
-    if _FORBIDDEN.search(value) is not None:
+    if not is_field_value(value):
         raise ProtocolViolation(
             f"response header {name!r} has a value with CR, LF or NUL: {value!r}"
         )
+    return name, value
+
+
+def _check_pair(pair: Any) -> tuple[int, bytes, bytes]:
+    """Validate one app header: (kind, rendered line, value). Caches ordinary pairs."""
+    name, value = check_app_header(pair)
     kind = _SPECIAL.get(name.lower(), K_PLAIN)
     line = name + b": " + value + b"\r\n"
     if type(pair) is tuple:
