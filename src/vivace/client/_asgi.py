@@ -44,6 +44,7 @@ from vivace.client._transport import AsyncBaseTransport
 from vivace.client._waiters import wait
 from vivace.client._websocket import WebSocketOptions, WebSocketSession
 from vivace.http import DEFAULT_PORTS
+from vivace.http._errors import ClientDisconnected
 from vivace.types import ASGIApp, Message
 
 __all__ = ["ASGITransport", "ClientDisconnected", "app_coroutine"]
@@ -66,11 +67,6 @@ async def _await(awaitable: Awaitable[None]) -> None:
 _HIGH_WATER = 256 * 1024
 _PATHSEND_CHUNK = 64 * 1024
 _WAITING, _STREAMING, _COMPLETE, _DISCONNECTED = "waiting", "streaming", "complete", "disconnected"
-
-
-class ClientDisconnected(OSError):
-    """Raised by ``send()`` in the app once the client has closed the response (the ASGI
-    spec asks servers for an ``OSError`` subclass here)."""
 
 
 class _Exchange:

@@ -12,6 +12,7 @@ from vivace.http import status
 from vivace.http._cookies import format_set_cookie, parse_cookie_header
 from vivace.http._dates import format_http_date, http_date_now, parse_http_date
 from vivace.http._errors import (
+    ClientDisconnected,
     FormError,
     FormLimitExceeded,
     InvalidCookie,
@@ -62,6 +63,7 @@ __all__ = [
     "DEFAULT_MAX_PART_HEADER_SIZE",
     "DEFAULT_PORTS",
     "URL",
+    "ClientDisconnected",
     "CloseCode",
     "FormError",
     "FormLimitExceeded",

@@ -12,13 +12,25 @@
           │                        a body that ends before the closing boundary
           └── FormLimitExceeded    a limit was reached (part count, field or file size,
                                    part header size); ``limit`` names it
+    OSError
+     └── ClientDisconnected   the other side of an ASGI exchange went away: ``send()``
+                              after the client closed the connection (vivace.server), or
+                              after the caller closed the response (vivace.client's
+                              ASGITransport); vivace.web's ``ClientDisconnect`` (the body
+                              could not be read in full) is a subclass
 
-They subclass ``ValueError`` so code that already guards conversions keeps working.
+The ``ValueError`` ones subclass ``ValueError`` so code that already guards conversions
+keeps working. ``ClientDisconnected`` is an ``OSError`` because the ASGI specification
+(2.4) asks servers to raise an ``OSError`` subclass from ``send()`` on a closed
+connection; frameworks such as Starlette catch ``OSError`` there. It is defined once, here,
+and re-exported by vivace.server, vivace.client and vivace.web, so one ``except`` clause
+catches it whichever layer raised it.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ClientDisconnected",
     "FormError",
     "FormLimitExceeded",
     "InvalidCookie",
@@ -71,3 +83,7 @@ class FormLimitExceeded(FormError):
         super().__init__(message)
         self.limit = limit
         self.value = value
+
+
+class ClientDisconnected(OSError):
+    """The other side of an ASGI exchange went away (raised by ``send()``)."""

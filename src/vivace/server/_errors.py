@@ -9,14 +9,13 @@
           ├── LifespanFailure        the app reported ``lifespan.startup.failed`` (or raised)
           └── ProtocolViolation      the app sent an ASGI message it must not send now
     OSError
-     └── ClientDisconnected          ``send()`` after the client went away (ASGI spec 2.4)
-
-``ClientDisconnected`` is an ``OSError`` because the ASGI specification (2.4) asks servers
-to raise an ``OSError`` subclass from ``send()`` on a closed connection; frameworks such as
-Starlette catch ``OSError`` there.
+     └── ClientDisconnected          ``send()`` after the client went away (ASGI spec 2.4);
+                                     vivace.http's class, re-exported here
 """
 
 from __future__ import annotations
+
+from vivace.http._errors import ClientDisconnected
 
 __all__ = [
     "AppImportError",
@@ -62,7 +61,3 @@ class ProtocolViolation(ServerError, RuntimeError):
     def __init__(self, message: str, *, message_type: object = None) -> None:
         super().__init__(message)
         self.message_type = message_type
-
-
-class ClientDisconnected(OSError):
-    """Raised by ``send()`` once the client has disconnected."""

@@ -8,6 +8,7 @@
 See docs/web.md for the guide.
 """
 
+from vivace.http import ClientDisconnected
 from vivace.web._app import App
 from vivace.web._background import BackgroundTask, BackgroundTasks
 from vivace.web._broadcast import (
@@ -70,6 +71,7 @@ __all__ = [
     "BroadcastError",
     "BroadcastEvent",
     "ClientDisconnect",
+    "ClientDisconnected",
     "ContentTooLarge",
     "Converter",
     "EventSourceResponse",

@@ -10,6 +10,8 @@
           │    ├── ContentTooLarge       413: a body or upload over a configured limit
           │    └── UnsupportedMediaType  415: ``request.json()`` on a non-JSON body
           ├── ClientDisconnect     the client went away while its body was being read
+          │                        (also a vivace.http ``ClientDisconnected``, the OSError
+          │                        servers raise from ``send()``; re-exported here)
           └── NoMatchFound         ``url_path_for``: no route has that name and parameters
 
 Errors from the layers below are translated here: ``vivace.http``'s ``MalformedForm``
@@ -22,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vivace.http import status
+from vivace.http._errors import ClientDisconnected
 
 __all__ = [
     "ClientDisconnect",
@@ -91,8 +94,10 @@ class UnsupportedMediaType(HTTPException):
         super().__init__(415, detail)
 
 
-class ClientDisconnect(WebError):
-    """The client disconnected before the request body was read in full."""
+class ClientDisconnect(WebError, ClientDisconnected):
+    """The client disconnected before the request body was read in full (a
+    ``ClientDisconnected``, so one ``except ClientDisconnected`` catches it and what
+    ``send()`` raises)."""
 
 
 class NoMatchFound(WebError, LookupError):
