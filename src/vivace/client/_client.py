@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 from vivace import __version__
 from vivace.client._auth import Auth, AuthTypes, BasicAuth, build_auth
@@ -38,7 +38,8 @@ from vivace.client._multipart import RequestFiles
 from vivace.client._redirects import build_redirect
 from vivace.client._tls import CertTypes, VerifyTypes
 from vivace.client._transport import AsyncBaseTransport
-from vivace.client._websocket import WebSocketOptions, WebSocketRejected, WebSocketSession
+from vivace.client._websocket import WebSocketOptions, WebSocketSession
+from vivace.client._websocket_handshake import websocket_handshake
 from vivace.http import (
     URL,
     Headers,
@@ -732,59 +733,19 @@ class Client:
         # The jar's cookies are the client's to refresh on a retry unless the caller wrote
         # the Cookie header.
         own_cookies = headers is None or MutableHeaders(headers).get_raw(b"cookie") is None
-        session = await self._websocket_handshake(
-            request, flow, options, extra if own_cookies else False
+        session = await websocket_handshake(
+            self._transport,
+            self._cookies,
+            request,
+            flow,
+            options,
+            cookies=extra if own_cookies else False,
+            max_attempts=self.max_redirects,
         )
         try:
             yield session
         finally:
             await session.aclose()
-
-    async def _websocket_handshake(
-        self,
-        request: Request,
-        flow: Auth | None,
-        options: WebSocketOptions,
-        cookies: dict[str, str] | Literal[False] | None,
-    ) -> WebSocketSession:
-        # The handshake is a request like any other: the jar's cookies went into it
-        # (build_request), the cookies its answer sets (the 101, or a refusal) go into the
-        # jar, and the auth flow runs to the end: a refusal is sent into the flow, which
-        # may answer a challenge with another handshake (bounded like redirects), carrying
-        # the jar's cookies as they are now (a challenge often sets one), with ``cookies``
-        # the per-call extras (False: the caller wrote the Cookie header, leave it).
-        steps = flow.async_auth_flow(request) if flow is not None else None
-        try:
-            if steps is not None:
-                request = await steps.__anext__()
-            attempts = 0
-            while True:
-                try:
-                    session = await self._transport.connect_websocket(request, options)
-                except WebSocketRejected as rejected:
-                    self._cookies.extract(
-                        request.url, rejected.response.headers.getlist("set-cookie")
-                    )
-                    attempts += 1
-                    if steps is None or attempts > self.max_redirects:
-                        raise
-                    try:
-                        request = await steps.asend(rejected.response)
-                    except StopAsyncIteration:
-                        raise rejected from None
-                    if cookies is not False:
-                        cookie = self._cookies.header_for(request.url, cookies)
-                        raw = request.headers.raw
-                        raw[:] = [(n, v) for n, v in raw if n != b"cookie"]
-                        if cookie is not None:
-                            value = check_header_value(cookie.encode("utf-8"), b"cookie")
-                            raw.append((b"cookie", value))
-                    continue
-                self._cookies.extract(request.url, session.headers.getlist("set-cookie"))
-                return session
-        finally:
-            if steps is not None:
-                await steps.aclose()
 
     # -- lifetime -------------------------------------------------------------------
 
