@@ -54,6 +54,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         raise RuntimeError("boom")
     if path == "/slow":
         await asyncio.sleep(0.05)
+    if path == "/slower":  # long enough for every request of a gather to be in flight
+        await asyncio.sleep(0.5)
     if path == "/hang":
         await asyncio.sleep(30)
     headers = [(b"content-type", b"text/plain"), (b"x-seen-host", _host(scope))]
@@ -112,7 +114,7 @@ async def test_multiplexed_on_one_connection(base: str) -> None:
 
 async def test_more_connections_beyond_max_concurrent_streams() -> None:
     async with vivace_server(app, h2_max_concurrent_streams=4) as base, h2c() as client:
-        responses = await asyncio.gather(*(client.get(base + "/slow") for i in range(12)))
+        responses = await asyncio.gather(*(client.get(base + "/slower") for i in range(12)))
         assert {r.status_code for r in responses} == {200}
         h2 = client._transport._h2  # type: ignore[attr-defined]
         assert sum(len(c) for c in h2._conns.values()) == 3

@@ -325,6 +325,24 @@ def test_ssl_context(tmp_path: Path) -> None:
         Config("m:app", ssl_certfile=key, ssl_keyfile=key).ssl_context()
 
 
+def test_ssl_ciphers_without_http2_blocklist(tmp_path: Path) -> None:
+    # RFC 9113 section 9.2.2 / Appendix A: where h2 may be negotiated, no CBC or static
+    # key exchange suite for TLS 1.2; HTTP/1.1 alone keeps Python's defaults.
+    from tests.server.test_integration import make_certificate
+
+    cert, key = make_certificate(tmp_path)
+
+    def tls12(http: str) -> list[dict[str, object]]:
+        context = Config("m:app", ssl_certfile=cert, ssl_keyfile=key, http=http).ssl_context()
+        assert context is not None
+        return [c for c in context.get_ciphers() if c["protocol"] == "TLSv1.2"]
+
+    for http in ("auto", "2"):
+        ciphers = tls12(http)
+        assert ciphers and all(c["aead"] and c["kea"] in ("kx-ecdhe", "kx-dhe") for c in ciphers)
+    assert any(not c["aead"] for c in tls12("1"))
+
+
 def test_configure_logging() -> None:
     root = logging.getLogger("vivace")
     saved = (root.handlers[:], root.level, root.propagate)

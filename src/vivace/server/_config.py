@@ -33,6 +33,9 @@ from vivace.types import ASGIApp
 
 __all__ = ["OPTIONS", "Config", "Option", "import_from_string"]
 
+# The TLS 1.2 cipher suites offered when HTTP/2 may be negotiated (see ``ssl_context``).
+H2_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20"
+
 LOG_LEVELS = {
     "critical": logging.CRITICAL,
     "error": logging.ERROR,
@@ -104,7 +107,12 @@ OPTIONS: tuple[Option, ...] = (
         "client certificates",
         choices=("none", "optional", "required"),
     ),
-    Option("ssl_ciphers", "str", None, "OpenSSL cipher string (default: Python's)"),
+    Option(
+        "ssl_ciphers",
+        "str",
+        None,
+        "OpenSSL cipher string (default: Python's; with HTTP/2 its AEAD suites only)",
+    ),
     Option("proxy_headers", "bool", True, "honour X-Forwarded-* and Forwarded from trusted peers"),
     Option(
         "forwarded_allow_ips",
@@ -469,6 +477,13 @@ class Config:
             context.load_verify_locations(self.ssl_ca_certs)
         if self.ssl_ciphers:
             context.set_ciphers(self.ssl_ciphers)
+        elif self.http != "1":
+            # RFC 9113 section 9.2.2: HTTP/2 over TLS 1.2 must not use the cipher suites of
+            # its Appendix A (CBC, static RSA/DH key exchange, ...). Python's default list
+            # has some (ECDH+AES with CBC): keep the ephemeral-key AEAD suites only, which
+            # every browser and client of the last decade offers (TLS 1.3's suites are
+            # AEAD anyway and not set here).
+            context.set_ciphers(H2_CIPHERS)
         # RFC 9113 section 3.2: HTTP/2 over TLS is chosen by ALPN ("h2").
         context.set_alpn_protocols(
             {"1": ["http/1.1"], "2": ["h2"]}.get(self.http, ["h2", "http/1.1"])
