@@ -3,8 +3,9 @@
 Theory of operation. Each connection owns one long-lived *host* Task that normally sits
 suspended on its ``handoff`` future. When a request is ready, the protocol callback runs
 the app coroutine's first step synchronously (``coro.send(None)``) while pretending to be
-inside the host Task (``asyncio.tasks._enter_task``), so ``asyncio.current_task()`` is a
-real Task for code that needs one (``asyncio.timeout``, anyio task groups, asgiref).
+inside the host Task (``asyncio.tasks._enter_task``, fenced in ``_compat.py``), so
+``asyncio.current_task()`` is a real Task for code that needs one (``asyncio.timeout``,
+anyio task groups, asgiref).
 
 * If the coroutine finishes in that step (the common case for a small response), no Task
   was scheduled and no event-loop iteration was spent on it.
@@ -22,16 +23,15 @@ request starts), as it would in a Task created per request.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 from collections.abc import Coroutine, Generator
 from types import CoroutineType
 from typing import Any
 
+from vivace.server._compat import enter_task, leave_task
+
 __all__ = ["Resume", "as_coroutine", "enter_task", "leave_task"]
 
-enter_task = asyncio.tasks._enter_task
-leave_task = asyncio.tasks._leave_task
 
 
 async def _await(awaitable: Any) -> Any:

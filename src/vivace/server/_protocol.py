@@ -47,6 +47,7 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from vivace.server import _h2_upgrade
+from vivace.server._compat import native_sendfile
 from vivace.server._cycle import DONE, INIT, READ_HIGH_WATER, STARTED, RequestCycle
 from vivace.server._driver import Resume, as_coroutine, enter_task, leave_task
 from vivace.server._errors import ClientDisconnected
@@ -60,9 +61,6 @@ __all__ = ["HTTPProtocol", "UpgradeHandler"]
 logger = logging.getLogger("vivace.server")
 
 HEAD, BUSY, IDLE = range(3)
-# asyncio's selector transports can sendfile(2); uvloop's and TLS transports cannot.
-_SENDFILE_NATIVE = getattr(getattr(asyncio, "constants", None), "_SendfileMode", None)
-_SENDFILE_NATIVE = getattr(_SENDFILE_NATIVE, "TRY_NATIVE", None)
 MAX_PIPELINE = 16
 _CHUNK = 256 * 1024
 _RETURNED: Any = object()  # what the app's first step gives when the app returned
@@ -517,10 +515,7 @@ class HTTPProtocol(asyncio.Protocol):
     async def sendfile(self, file: IO[bytes], size: int) -> None:
         """Send ``size`` bytes of ``file`` after the head (zero-copy where the loop can)."""
         transport = self.transport
-        if (
-            getattr(transport, "_sendfile_compatible", None) is _SENDFILE_NATIVE
-            and transport.get_extra_info("sslcontext") is None
-        ):
+        if native_sendfile(transport):
             if self.closed:
                 raise ClientDisconnected("client disconnected")
             await self.loop.sendfile(transport, file, 0, size)
