@@ -17,10 +17,12 @@ class Node(Schema):
 
 
 def bounded(fn: Any, *args: Any, limit: float = 5.0) -> list[dict[str, Any]]:
-    start = time.monotonic()
+    # CPU time, not wall-clock: the bound is on the work an input causes, which other
+    # processes on a loaded machine do not change (wall-clock took 38 s there once).
+    start = time.process_time()
     with pytest.raises(ValidationError) as exc:
         fn(*args)
-    assert time.monotonic() - start < limit
+    assert time.process_time() - start < limit
     return exc.value.errors()
 
 
@@ -49,9 +51,9 @@ def test_100k_nested_objects_of_a_recursive_schema() -> None:
 def test_10mb_array() -> None:
     doc = b"[" + b"1," * 5_000_000 + b"1]"
     assert len(doc) > 10_000_000
-    start = time.monotonic()
+    start = time.process_time()
     assert len(validate_json(list[int], doc)) == 5_000_001
-    assert time.monotonic() - start < 10
+    assert time.process_time() - start < 10
     # One bad item at the end of 10 MB: reported with its index.
     bad = doc[:-2] + b'"x"]'
     got = bounded(validate_json, list[int], bad, limit=20)
