@@ -19,7 +19,7 @@ them where a precise type helps, for example when building a message::
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, Protocol, TypedDict, runtime_checkable
 
 __all__ = [
     "ASGIApp",
@@ -53,6 +53,7 @@ __all__ = [
     "WebSocketResponseStartEvent",
     "WebSocketScope",
     "WebSocketSendEvent",
+    "WholeResponseSender",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -228,3 +229,23 @@ class LifespanShutdownCompleteEvent(TypedDict):
 class LifespanShutdownFailedEvent(TypedDict):
     type: Literal["lifespan.shutdown.failed"]
     message: str
+
+
+@runtime_checkable
+class WholeResponseSender(Protocol):
+    """An optional server capability: a complete response in one call.
+
+    A server whose ``send`` is a bound method of an object with this method offers it:
+    ``send.__self__.send_whole_response(status, headers, body)`` does exactly what
+    ``http.response.start`` with ``status`` and ``headers`` followed by one final
+    ``http.response.body`` with ``body`` do (the same checks, the same bytes on the wire),
+    without building the two message dicts or making the second call. vivace.server offers
+    it on HTTP/1.1 and HTTP/2; vivace.web uses it when it holds the server's own ``send``
+    (no middleware wraps it, so nothing that watches messages is bypassed) and falls back
+    to the two messages everywhere else. Other servers need not offer it.
+    tests/test_seams.py checks vivace.server's implementations against this protocol.
+    """
+
+    def send_whole_response(self, status: int, headers: RawHeaders, body: bytes) -> Awaitable[None]:
+        """Send the response head and its whole body; raises as ``send`` would."""
+        ...

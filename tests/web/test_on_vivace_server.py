@@ -194,23 +194,62 @@ async def test_send_response_falls_back_to_messages() -> None:
     assert sent[1]["body"] == b"hi"
 
 
-async def test_one_call_only_when_nothing_wraps_send(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vivace.server._cycle import RequestCycle
+class OneCallServer:
+    """A server ``send`` offering vivace.types.WholeResponseSender (the one-call
+    capability); it records how each response arrived. vivace.server's own offer is
+    checked against the protocol in tests/test_seams.py."""
 
-    calls: list[int] = []
-    original = RequestCycle.send_whole_response
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+        self.messages: list[str] = []
 
-    def counting(self: RequestCycle, status: int, headers: Any, body: bytes) -> Any:
-        calls.append(status)
-        return original(self, status, headers, body)
+    async def send(self, message: Message) -> None:
+        self.messages.append(message["type"])
 
-    monkeypatch.setattr(RequestCycle, "send_whole_response", counting)
-    get = b"GET /data HTTP/1.1\r\nHost: x\r\n\r\n"
-    await wire(App(routes=ROUTES), get)
-    await wire(App(routes=ROUTES), b"HEAD /text HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert calls == [200, 200]
-    # Any middleware: App watches what is sent through a send of its own.
-    await wire(App(routes=ROUTES, middleware=[Middleware(KeepsSend)]), get)
-    await wire(App(routes=ROUTES, middleware=[Middleware(WrapsSend)]), get)
-    await wire(App(routes=ROUTES), b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert calls == [200, 200]
+    async def send_whole_response(self, status: int, headers: Any, body: bytes) -> None:
+        self.calls.append(status)
+
+
+async def served_by(app: App, method: str, path: str) -> OneCallServer:
+    server = OneCallServer()
+
+    requests = [{"type": "http.request", "body": b"", "more_body": False}]
+    never = asyncio.Event()
+
+    async def receive() -> Any:
+        if requests:
+            return requests.pop()
+        await never.wait()  # the client stays: no http.disconnect
+        raise AssertionError("unreachable")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"x")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, server.send)
+    return server
+
+
+async def test_one_call_only_when_nothing_wraps_send() -> None:
+    for method, path in (("GET", "/data"), ("HEAD", "/text")):
+        server = await served_by(App(routes=ROUTES), method, path)
+        assert (server.calls, server.messages) == ([200], [])
+    # Any middleware: App watches what is sent through a send of its own. A streaming
+    # response is not a whole one.
+    for app, path in (
+        (App(routes=ROUTES, middleware=[Middleware(KeepsSend)]), "/data"),
+        (App(routes=ROUTES, middleware=[Middleware(WrapsSend)]), "/data"),
+        (App(routes=ROUTES), "/stream"),
+    ):
+        server = await served_by(app, "GET", path)
+        assert server.calls == [] and server.messages[0] == "http.response.start"

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import orjson
 
 from vivace.http import URL, MutableHeaders, format_set_cookie
-from vivace.types import Message, Receive, Scope, Send
+from vivace.types import Message, Receive, Scope, Send, WholeResponseSender
 from vivace.web._background import BackgroundTask
 from vivace.web._concurrency import iterate_in_threadpool
 
@@ -70,18 +70,17 @@ def length_header(size: int) -> tuple[bytes, bytes]:
 
 
 def whole_responder(send: Send) -> Callable[[int, Any, bytes], Awaitable[None]] | None:
-    """vivace.server's way to take a complete response in one call, if ``send`` has one.
+    """The server's one-call capability (``vivace.types.WholeResponseSender``), if ``send``
+    offers it: a bound method of an object with ``send_whole_response``.
 
-    vivace.server's ``send`` is a bound method of the request's cycle object, whose
-    ``send_whole_response(status, headers, body)`` does what ``http.response.start`` and
-    one final ``http.response.body`` do, without the two message dicts and the second
-    call. A ``send`` wrapped by a middleware is another callable with no such method, so
-    whatever intercepts the messages still sees them.
+    vivace.server's ``send`` is a bound method of the request's cycle (or HTTP/2 stream),
+    which has it. A ``send`` wrapped by a middleware is another callable with no such
+    method, so whatever intercepts the messages still sees them. (An attribute lookup, not
+    ``isinstance`` against the runtime-checkable protocol, which costs a microsecond per
+    request.)
     """
-    respond: Callable[[int, Any, bytes], Awaitable[None]] | None = getattr(
-        getattr(send, "__self__", None), "send_whole_response", None
-    )
-    return respond
+    owner: WholeResponseSender | None = getattr(send, "__self__", None)
+    return getattr(owner, "send_whole_response", None)
 
 
 def send_response(
