@@ -18,13 +18,14 @@ import pytest
 pytestmark = pytest.mark.slow
 
 APP = """
-import asyncio, os
+import asyncio, os, sys
 VERSION = "v1"
 
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
     if scope["path"] == "/slow":
+        print("slow request started", file=sys.stderr, flush=True)
         await asyncio.sleep(0.5)
     body = {"/pid": str(os.getpid()), "/version": VERSION}.get(scope["path"], "ok").encode()
     await send({"type": "http.response.start", "status": 200})
@@ -123,7 +124,7 @@ def test_run_and_graceful_sigterm(tmp_path: Path) -> None:
     results: list[str] = []
     thread = threading.Thread(target=lambda: results.append(process.get("/slow")))
     thread.start()
-    time.sleep(0.2)
+    process.wait_for("slow request started")
     assert process.stop() == 0
     thread.join(10)
     assert results == ["ok"]  # the in-flight request finished
@@ -155,9 +156,11 @@ def test_workers_restart_and_rolling_restart(tmp_path: Path) -> None:
     process.wait_for(r"rolling restart")
     for _ in range(2):
         process.wait_for(r"worker \d+ serving")
-    time.sleep(0.5)
-    after = {process.get("/pid") for _ in range(20)}
-    assert not (before & after)
+    # The last old worker is told to stop once its replacement serves: from then on only
+    # new workers answer (bounded polling, not a sleep).
+    deadline = time.monotonic() + 20
+    while before & (after := {process.get("/pid") for _ in range(20)}):
+        assert time.monotonic() < deadline, (before, after)
     assert process.stop() == 0
 
 
@@ -167,9 +170,17 @@ def test_reload(tmp_path: Path) -> None:
     )
     process.started()
     assert process.get("/version") == "v1"
-    time.sleep(0.05)
-    (tmp_path / "procapp.py").write_text(APP.replace('"v1"', '"v2"'))
-    process.wait_for(r"reload: .* changed")
+    # The watcher takes its first look at the files when it starts, which may be just
+    # after the server said it serves: change the file until the change is seen.
+    for attempt in range(40):
+        (tmp_path / "procapp.py").write_text(APP.replace('"v1"', f'"v2"  # {attempt}'))
+        try:
+            process.wait_for(r"reload: .* changed", timeout=0.5)
+            break
+        except AssertionError:
+            continue
+    else:
+        raise AssertionError("the change was never seen:\n" + "".join(process.log))
     deadline = time.monotonic() + 20
     while process.get("/version") != "v2":
         assert time.monotonic() < deadline

@@ -180,9 +180,20 @@ async def test_next_request_while_app_still_runs_after_response(make: Make) -> N
 
 
 async def test_data_received_inside_a_task_uses_a_task(make: Make) -> None:
-    h = make()
-    h.proto.data_received(GET)  # called from this test's Task: the fallback path
-    await h.response()
+    # data_received called from this test's Task (not from an event-loop callback): the
+    # app's first step cannot run inside the host Task, so the app gets a Task of its own.
+    tasks: list[asyncio.Task[Any] | None] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        tasks.append(asyncio.current_task())
+        await text_app(scope, receive, send)
+
+    h = make(app)
+    h.proto.data_received(GET)
+    assert (await h.response()).body == b"hello"
+    [task] = tasks
+    assert task is not None
+    assert task is not asyncio.current_task() and task is not h.proto.host
 
 
 async def test_app_returning_non_coroutine_awaitable(make: Make) -> None:
