@@ -4,6 +4,7 @@ pool, integrity errors, connections killed mid-query and mid-transaction."""
 from __future__ import annotations
 
 import asyncio
+import decimal
 
 import pytest
 
@@ -13,6 +14,7 @@ from vivace.db import (
     Database,
     DatabaseError,
     DatabaseNotConnected,
+    DataError,
     ForeignKeyViolation,
     IntegrityError,
     NotNullViolation,
@@ -335,3 +337,84 @@ async def test_sqlite_cancelled_job_keeps_connection_usable(tmp_path: object) ->
         assert await db.fetch_val("SELECT 2") == 2
     finally:
         await db.disconnect()
+
+
+TOO_BIG = [2**63, -(2**63) - 1, 2**64, 10**23]
+
+
+async def test_out_of_range_integers_are_data_errors(
+    db: Database, make_table: TableFactory
+) -> None:
+    # Issue 19: an int beyond 64 bits reached sqlite3 and came out as a bare
+    # OverflowError (a 500 for GET /todos/99999999999999999999999).  Every backend
+    # raises DataError, in a query, an INSERT and an execute_many batch, and the value
+    # never appears in the message (it may be a secret).
+    table = await make_table("(id BIGINT PRIMARY KEY, n INTEGER)")
+    await db.execute(f"INSERT INTO {table} (id, n) VALUES (1, 1)")
+    backend = db.url.backend
+    for value in TOO_BIG:
+        if backend != "mysql":  # MySQL compares a huge key as a DECIMAL: no row matches
+            with pytest.raises(DataError) as caught:
+                await db.fetch_all(f"SELECT * FROM {table} WHERE id = :v", {"v": value})
+            assert str(value) not in str(caught.value)
+            assert caught.value.sqlstate == "22003"
+        with pytest.raises(DataError) as caught:
+            await db.execute(f"INSERT INTO {table} (id, n) VALUES (2, :v)", {"v": value})
+        assert str(value) not in str(caught.value)
+        assert caught.value.sqlstate == "22003"
+        with pytest.raises(DataError):
+            await db.execute_many(
+                f"INSERT INTO {table} (id, n) VALUES (:id, :n)",
+                [{"id": 3, "n": 3}, {"id": 4, "n": value}],
+            )
+    # The batch was all-or-nothing and the connection is still good.
+    assert await db.fetch_val(f"SELECT count(*) FROM {table}") == 1
+    if backend == "mysql":
+        assert await db.fetch_all(f"SELECT * FROM {table} WHERE id = :v", {"v": 2**64}) == []
+
+
+async def test_values_the_drivers_refuse_differently(
+    db: Database, make_table: TableFactory
+) -> None:
+    table = await make_table("(id INTEGER PRIMARY KEY, n INTEGER, x DOUBLE PRECISION)")
+    backend = db.url.backend
+    insert = f"INSERT INTO {table} (id, n, x) VALUES (:id, :n, :x)"
+    if backend == "postgresql":
+        # asyncpg encodes parameters itself: an int32 column refuses 2**31 before the
+        # server sees it, and a wrong type is a DataError without the value.
+        with pytest.raises(DataError, match=r"argument \$2: value out of int32") as caught:
+            await db.execute(insert, {"id": 1, "n": 2**31, "x": 0.0})
+        assert caught.value.sqlstate == "22003"
+        with pytest.raises(DataError, match=r"argument \$2: .*str") as caught:
+            await db.execute(insert, {"id": 1, "n": "secret-value", "x": 0.0})
+        assert "secret-value" not in str(caught.value) and caught.value.sqlstate == "22000"
+        with pytest.raises(DataError, match=r"\$2 in element #1 of executemany"):
+            await db.execute_many(
+                insert, [{"id": 1, "n": 1, "x": 0.0}, {"id": 2, "n": 2**40, "x": 0.0}]
+            )
+    if backend == "mysql":
+        # The server refuses 2**31 for INTEGER (strict mode); asyncmy would refuse inf
+        # and nan but write -inf (and a NaN Decimal) into the SQL text.
+        with pytest.raises(DataError):
+            await db.execute(insert, {"id": 1, "n": 2**31, "x": 0.0})
+        for bad in (float("inf"), float("-inf"), float("nan")):
+            with pytest.raises(DataError, match="MySQL cannot store the float") as caught:
+                await db.execute(insert, {"id": 1, "n": 1, "x": bad})
+            assert caught.value.sqlstate == "22003"
+        for bad_decimal in (decimal.Decimal("NaN"), decimal.Decimal("-Infinity")):
+            with pytest.raises(DataError, match="MySQL cannot store the Decimal"):
+                await db.fetch_val("SELECT :v", {"v": bad_decimal})
+        with pytest.raises(DataError):
+            await db.execute_many(
+                insert, [{"id": 1, "n": 1, "x": 0.5}, {"id": 2, "n": 1, "x": float("-inf")}]
+            )
+        # Finite floats and Decimals still go through the driver's own escaping.
+        assert await db.fetch_val("SELECT :v", {"v": decimal.Decimal("1.25")}) == decimal.Decimal(
+            "1.25"
+        )
+    if backend == "sqlite":
+        # SQLite keeps any 64-bit integer in an INTEGER column.
+        await db.execute(insert, {"id": 1, "n": 2**62, "x": 0.0})
+        assert await db.fetch_val(f"SELECT n FROM {table}") == 2**62
+    await db.execute(insert, {"id": 9, "n": 1, "x": 1.5})
+    assert await db.fetch_val(f"SELECT x FROM {table} WHERE id = 9") == 1.5

@@ -127,3 +127,28 @@ async def test_database_errors_keep_their_tree(db: Database, backend: str) -> No
     for _ in range(200):
         deep = Q(deep) | Q(name="b")
     assert await Author.objects.filter(deep).count() == 0
+
+
+async def test_integers_beyond_64_bits_are_data_errors(db: Database, backend: str) -> None:
+    # Issue 19: a path parameter such as /todos/99999999999999999999999 reaches the ORM
+    # as an int no backend can store: DataError on every backend, not OverflowError.
+    huge = 10**23
+    if backend == "mysql":  # MySQL compares it as a DECIMAL: simply no row
+        assert await Author.objects.filter(pk=huge).first() is None
+    else:
+        with pytest.raises(DataError):
+            await Author.objects.filter(pk=huge).first()
+        with pytest.raises(DataError):
+            await Author.objects.filter(age__in=[1, huge]).count()
+    writes = [
+        lambda: Everything.objects.create(big=huge),
+        lambda: Everything.objects.bulk_create([Everything(big=1), Everything(big=huge)]),
+        lambda: Everything.objects.update(big=huge),
+    ]
+    await Everything.objects.create(big=1)
+    for write in writes:
+        with pytest.raises(DataError) as caught:
+            async with db.transaction():
+                await write()
+        assert str(huge) not in str(caught.value)
+    assert [e.big for e in await Everything.objects.all()] == [1]

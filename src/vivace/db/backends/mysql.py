@@ -13,6 +13,8 @@ and SQLite do), not only the rows whose values changed.
 from __future__ import annotations
 
 import asyncio
+import decimal
+import math
 from collections.abc import AsyncGenerator, Awaitable, Sequence
 from typing import Any, NoReturn
 
@@ -36,6 +38,7 @@ from .base import ISOLATION_LEVELS, Backend, BackendConnection
 
 try:
     import asyncmy
+    from asyncmy import converters
     from asyncmy import errors as mysql_errors
     from asyncmy.constants.CLIENT import FOUND_ROWS
     from asyncmy.cursors import SSCursor
@@ -79,8 +82,37 @@ _ERRNO: dict[int, tuple[type[DatabaseError], str]] = {
 _CONNECTION_ERRORS = (ConnectionError, OSError, asyncio.IncompleteReadError, EOFError)
 
 
+class _NotFinite(ValueError):
+    """A float or Decimal parameter MySQL cannot hold: infinity or NaN."""
+
+
+def _escape_float(value: float, mapping: Any = None) -> str:
+    # asyncmy refuses inf and nan (as a ProgrammingError) but writes -inf into the SQL
+    # text as ``-infe0``, which the server reads as a column name.  Refuse all three.
+    if not math.isfinite(value):
+        raise _NotFinite(f"MySQL cannot store the float {value!r}")
+    return converters.escape_float(value, mapping)
+
+
+def _escape_decimal(value: decimal.Decimal, mapping: Any = None) -> str:
+    # asyncmy writes Decimal('NaN') and Decimal('Infinity') into the SQL text as is.
+    if not value.is_finite():
+        raise _NotFinite(f"MySQL cannot store the Decimal {value}")
+    return converters.decimal2literal(value, mapping)
+
+
+#: asyncmy's conversions with the non-finite checks: handed to every connection.
+_CONVERSIONS = {
+    **converters.conversions,
+    float: _escape_float,
+    decimal.Decimal: _escape_decimal,
+}
+
+
 def translate(exc: BaseException, sql: str | None) -> DatabaseError | None:
     """The vivace error for an asyncmy (or socket) error; None for anything else."""
+    if isinstance(exc, _NotFinite):
+        return DataError(str(exc), sql=sql, sqlstate="22003")
     if isinstance(exc, mysql_errors.MySQLError):
         args = exc.args
         errno = args[0] if args and isinstance(args[0], int) else None
@@ -266,6 +298,7 @@ class MySQLBackend(Backend):
             "autocommit": True,
             "client_flag": FOUND_ROWS,
             "charset": options.get("charset", "utf8mb4"),
+            "conv": _CONVERSIONS,
         }
         if "connect_timeout" in options:
             kwargs["connect_timeout"] = float(options["connect_timeout"])

@@ -18,7 +18,6 @@ from typing import Any, NoReturn
 from .._errors import (
     ConnectionLost,
     DatabaseError,
-    DataError,
     InterfaceError,
     OperationalError,
     TransactionError,
@@ -66,6 +65,7 @@ class PGRecord(asyncpg.Record):  # type: ignore[misc]
 
 Record.register(PGRecord)
 
+_BAD_ARGUMENT = "invalid input for query argument "
 _CONNECTION_ERRORS = (ConnectionError, OSError, asyncpg.exceptions.ConnectionDoesNotExistError)
 
 
@@ -73,8 +73,18 @@ def translate(exc: BaseException, sql: str | None) -> DatabaseError | None:
     """The vivace error for an asyncpg (or socket) error; None for anything else."""
     if isinstance(exc, asyncpg.PostgresError):
         sqlstate = exc.sqlstate
-        cls = error_for_sqlstate(sqlstate)
         message = getattr(exc, "message", None) or str(exc)
+        cause = exc.__cause__
+        if cause is not None and message.startswith(_BAD_ARGUMENT):
+            # asyncpg could not encode a parameter (int beyond int64, wrong type): it
+            # raises its DataError (SQLSTATE 22000) from the codec's error, quoting the
+            # value.  Keep the position and the reason, drop the value (it may be a
+            # secret), and report an overflow as numeric_value_out_of_range.
+            position = message[len(_BAD_ARGUMENT) :].partition(": ")[0]
+            message = f"{_BAD_ARGUMENT}{position}: {cause}"
+            if isinstance(cause, OverflowError):
+                sqlstate = "22003"
+        cls = error_for_sqlstate(sqlstate)
         return cls(
             message,
             sql=sql,
@@ -84,9 +94,6 @@ def translate(exc: BaseException, sql: str | None) -> DatabaseError | None:
         )
     if isinstance(exc, _CONNECTION_ERRORS):
         return ConnectionLost(f"connection to PostgreSQL lost: {exc}", sql=sql)
-    if isinstance(exc, asyncpg.exceptions.DataError):
-        # Client-side: a value asyncpg cannot encode for the parameter's type.
-        return DataError(str(exc), sql=sql)
     if isinstance(exc, asyncpg.InterfaceError):
         if "closed" in str(exc):
             return ConnectionLost(f"connection to PostgreSQL lost: {exc}", sql=sql)

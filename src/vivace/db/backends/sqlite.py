@@ -62,6 +62,11 @@ _PROGRAMMING_HINTS = ("syntax error", "no such table", "no such column", "has no
 
 def translate(exc: BaseException, sql: str | None) -> DatabaseError | None:
     """The vivace error for a sqlite3 error; None for anything else."""
+    if isinstance(exc, OverflowError):
+        # sqlite3 raises it while binding an int outside SQLite's 64-bit INTEGER (the
+        # jobs run nothing else that can overflow).  The value itself stays out of the
+        # message: it may be a secret.
+        return DataError(f"a parameter is out of range: {exc}", sql=sql, sqlstate="22003")
     if not isinstance(exc, sqlite3.Error):
         return None
     name = getattr(exc, "sqlite_errorname", None)
