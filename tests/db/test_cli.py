@@ -146,6 +146,30 @@ def test_add_parser_registers_the_group(tmp_path: Path, monkeypatch: pytest.Monk
     assert (tmp_path / "m2" / "env.py").exists()
 
 
+def test_common_options_before_and_after_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 19: `vivace db init --metadata m:x` was "unrecognized arguments".
+    parser = argparse.ArgumentParser(prog="vivace")
+    add_parser(parser.add_subparsers(dest="command"))
+    before = parser.parse_args(["db", "--metadata", "m:x", "--url", "sqlite://", "init"])
+    after = parser.parse_args(["db", "init", "--metadata", "m:x", "--url", "sqlite://"])
+    for args in (before, after):
+        assert (args.metadata, args.url) == ("m:x", "sqlite://")
+        assert (args.directory, args.version_table) == ("migrations", "alembic_version")
+    # Given in front only, a value is not erased by the command's (absent) default;
+    # given in both places, the later one wins.
+    args = parser.parse_args(["db", "--directory", "d1", "--version-table", "v", "current"])
+    assert (args.directory, args.version_table, args.url) == ("d1", "v", None)
+    args = parser.parse_args(["db", "--url", "a://", "upgrade", "base", "--url", "b://", "--sql"])
+    assert (args.url, args.revision, args.sql) == ("b://", "base", True)
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--directory", "m3", "--metadata", "pkg.models:metadata"]) == 0
+    assert "pkg.models:metadata" in (tmp_path / "m3" / "env.py").read_text()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["db", "init", "--frobnicate"])
+
+
 def test_load_object_errors() -> None:
     from vivace.db import InterfaceError
 

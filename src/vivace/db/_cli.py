@@ -9,8 +9,9 @@ and always, ``python -m vivace.db ...`` runs the same commands.
     vivace db upgrade [head] [--sql]
     vivace db downgrade [-1] [--sql]
     vivace db current | history
-Common options: --url (else VIVACE_DATABASE_URL), --directory (migrations),
---metadata (else VIVACE_DB_METADATA, else what init wrote), --version-table.
+Common options, before or after the command: --url (else VIVACE_DATABASE_URL),
+--directory (migrations), --metadata (else VIVACE_DB_METADATA, else what init wrote),
+--version-table.
 """
 
 from __future__ import annotations
@@ -39,22 +40,46 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help="database URL (default: $VIVACE_DATABASE_URL)")
+def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The options every ``db`` command takes.
+
+    They are accepted before the command (``vivace db --url X upgrade``) and after it
+    (``vivace db upgrade --url X``, as people type it).  After the command they default
+    to ``SUPPRESS``: argparse copies a subcommand's defaults over the values parsed
+    before it, so a real default there would erase ``--url`` given in front.
+    """
+
+    def default(value: str | None) -> str | None:
+        return value if defaults else argparse.SUPPRESS
+
     parser.add_argument(
-        "--directory", default="migrations", help="migrations folder (default: migrations)"
+        "--url", default=default(None), help="database URL (default: $VIVACE_DATABASE_URL)"
+    )
+    parser.add_argument(
+        "--directory",
+        default=default("migrations"),
+        help="migrations folder (default: migrations)",
     )
     parser.add_argument(
         "--metadata",
+        default=default(None),
         help="the app's SQLAlchemy MetaData as module:attribute (default: $VIVACE_DB_METADATA, "
         "else the one `db init` recorded in env.py)",
     )
     parser.add_argument(
-        "--version-table", default="alembic_version", help="Alembic's version table name"
+        "--version-table",
+        default=default("alembic_version"),
+        help="Alembic's version table name (default: alembic_version)",
     )
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    _common_options(parser, defaults=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, defaults=False)
     commands = parser.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
-    commands.add_parser("init", help="create the migrations folder")
-    revision = commands.add_parser("revision", help="create a new revision file")
+    commands.add_parser("init", help="create the migrations folder", parents=[common])
+    revision = commands.add_parser("revision", help="create a new revision file", parents=[common])
     revision.add_argument("-m", "--message", required=True)
     revision.add_argument(
         "--autogenerate", action="store_true", help="compare the database with the metadata"
@@ -62,17 +87,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     make = commands.add_parser(
         "makemigrations",
         help="autogenerate a revision from the metadata (e.g. vivace.orm models' tables)",
+        parents=[common],
     )
     make.add_argument("-m", "--message", default="auto", help="the revision's message")
     for name, default, text in (
         ("upgrade", "head", "upgrade to a revision"),
         ("downgrade", "-1", "downgrade to a revision"),
     ):
-        command = commands.add_parser(name, help=text)
+        command = commands.add_parser(name, help=text, parents=[common])
         command.add_argument("revision", nargs="?", default=default)
         command.add_argument("--sql", action="store_true", help="print the SQL, run nothing")
-    commands.add_parser("current", help="show the database's revision")
-    commands.add_parser("history", help="list the revisions")
+    commands.add_parser("current", help="show the database's revision", parents=[common])
+    commands.add_parser("history", help="list the revisions", parents=[common])
     parser.set_defaults(func=run, handler=run)
 
 
