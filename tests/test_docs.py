@@ -2,12 +2,18 @@
 
 A block whose info string is ``python skip`` is shown but not run; use it only for code
 that cannot run here (and say why next to it). ``pycon`` blocks are run as doctests.
+
+A page can also hold a small project: a block ``LANG file=NAME`` is written to NAME in an
+empty folder, and each line of a ``sh run`` block then runs there as a command that
+must succeed (db.md's testing example runs pytest on its own files this way).
 """
 
 from __future__ import annotations
 
 import doctest
+import os
 import re
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -51,3 +57,60 @@ def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
             assert runner.failures == 0, f"{page.name}:{line}: doctest failed"
             ran += 1
     assert ran, f"{page.name} has no runnable example"
+
+
+def write_file_block(option: str, code: str, folder: Path) -> None:
+    """Write a ``file=NAME`` block's code to NAME under ``folder``."""
+    target = folder / option.removeprefix("file=")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(code)
+
+
+def run_commands(code: str, folder: Path, env: dict[str, str], where: str) -> None:
+    """Run each line of a ``sh run`` block in ``folder``; each must succeed."""
+    for command in code.strip().splitlines():
+        result = subprocess.run(
+            command, shell=True, cwd=folder, env=env, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, (
+            f"{where}: {command!r} failed:\n{result.stdout}{result.stderr}"
+        )
+
+
+def project_environment() -> dict[str, str]:
+    """The suite's environment, with this interpreter first on PATH and no PYTHONPATH."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+PROJECT_PAGES = [
+    p for p in PAGES if any(info.partition(" ")[2].startswith("file=") for info, _, _ in blocks(p))
+]
+
+
+@pytest.mark.parametrize("page", PROJECT_PAGES, ids=[p.name for p in PROJECT_PAGES])
+def test_page_projects_run(page: Path, tmp_path: Path) -> None:
+    env = project_environment()
+    for name in ("VIVACE_DATABASE_URL", "NOTES_DATABASE_URL", "PYTEST_ADDOPTS"):
+        env.pop(name, None)
+    written = ran = 0
+    for info, code, line in blocks(page):
+        option = info.partition(" ")[2]
+        if option.startswith("file="):
+            write_file_block(option, code, tmp_path)
+            written += 1
+        elif info == "sh run":
+            assert written, f"{page.name}:{line}: a `sh run` block before any file"
+            run_commands(code, tmp_path, env, f"{page.name}:{line}")
+            ran += 1
+    assert ran, f"{page.name} writes files but runs nothing"
+
+
+def test_db_page_is_a_project() -> None:
+    # Issue 19: the testing example needed asyncio_mode = auto, which no page said.
+    assert [p.name for p in PROJECT_PAGES] == ["db.md"]
+    text = (DOCS / "db.md").read_text()
+    assert "toml file=pyproject.toml" in text and 'asyncio_mode = "auto"' in text

@@ -9,29 +9,26 @@ shown only: the suite's own environment has vivace installed.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .test_docs import DOCS, blocks
+from .test_docs import DOCS, blocks, project_environment, run_commands, write_file_block
 
 pytestmark = pytest.mark.slow
 PAGE = DOCS / "tutorial.md"
 
 
 def environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    for name in ("NOTES_DATABASE_URL", "NOTES_BROADCAST_URL", "PYTHONPATH"):
+    env = project_environment()
+    for name in ("NOTES_DATABASE_URL", "NOTES_BROADCAST_URL"):
         env.pop(name, None)
     return env
 
@@ -83,19 +80,10 @@ def test_tutorial(tmp_path: Path) -> None:
     for info, code, line in blocks(PAGE):
         _, _, option = info.partition(" ")
         if option.startswith("file="):
-            target = tmp_path / option.removeprefix("file=")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(code)
+            write_file_block(option, code, tmp_path)
             done["file"] += 1
         elif info == "sh run":
-            for command in code.strip().splitlines():
-                result = subprocess.run(
-                    command, shell=True, cwd=tmp_path, env=env, capture_output=True,
-                    text=True, timeout=120,
-                )  # fmt: skip
-                assert result.returncode == 0, (
-                    f"tutorial.md:{line}: {command!r} failed:\n{result.stdout}{result.stderr}"
-                )
+            run_commands(code, tmp_path, env, f"tutorial.md:{line}")
             done["run"] += 1
         elif option.startswith("serve="):
             serve(code.strip(), option.removeprefix("serve="), tmp_path, env)
