@@ -455,3 +455,44 @@ def test_state_from_lifespan_reaches_request() -> None:
     app = App(routes=[Route("/", handler)], lifespan=lifespan)
     with TestClient(app) as c:
         assert c.get("/").json() == {"db": "pool", "extra": 1, "has": True}
+
+
+def test_state_set_by_a_lifespan_that_did_not_run_says_so() -> None:
+    # Issue 19: TestClient(app) without `with` runs no lifespan; request.state.db then
+    # raised "'State' object has no attribute 'db'" with no hint why.
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: App) -> Any:
+        yield {"db": "pool"}
+
+    async def handler(request: Request) -> Any:
+        return {"db": request.state.db}
+
+    app = App(routes=[Route("/", handler)], lifespan=lifespan)
+    client = TestClient(app)
+    with pytest.raises(AttributeError) as caught:
+        client.get("/")
+    message = str(caught.value)
+    assert message.startswith("'State' object has no attribute 'db': it was never set")
+    assert "did the app's lifespan run?" in message
+    assert "`with TestClient(app) as client:`" in message
+    assert caught.value.name == "db"
+    client.close()
+    with TestClient(app) as entered:
+        assert entered.get("/").json() == {"db": "pool"}
+
+
+def test_state_misses_name_what_is_set() -> None:
+    from vivace.web import State
+
+    state = State({"db": "pool", "cache": 1, 7: "not a name"})
+    with pytest.raises(AttributeError, match=r"'dbb': it was never set \(set: cache, db\)$"):
+        state.dbb  # noqa: B018
+    with pytest.raises(AttributeError, match="'gone': it was never set"):
+        del state.gone
+    assert getattr(state, "nope", None) is None and not hasattr(State(), "db")
+    # Protocol probes (copy's __deepcopy__ lookup) on an empty state get no lifespan hint.
+    with pytest.raises(AttributeError) as caught:
+        State().__deepcopy__  # noqa: B018
+    assert "lifespan" not in str(caught.value) and caught.value.obj is not None

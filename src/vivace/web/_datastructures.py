@@ -26,7 +26,10 @@ class State:
     >>> state.missing
     Traceback (most recent call last):
         ...
-    AttributeError: 'State' object has no attribute 'missing'
+    AttributeError: 'State' object has no attribute 'missing': it was never set (set: db, user)
+
+    A missing name on an empty state usually means the lifespan never ran (a test client
+    used without ``with``), and the message says so.
     """
 
     __slots__ = ("_state",)
@@ -40,16 +43,35 @@ class State:
         self._state[key] = value
 
     def __getattr__(self, key: str) -> Any:
+        # Python calls this only after normal lookup failed; the message is built only
+        # on a miss, so a hit costs one dict lookup as before.
         try:
             return self._state[key]
         except KeyError:
-            raise AttributeError(f"'State' object has no attribute {key!r}") from None
+            raise self._missing(key) from None
 
     def __delattr__(self, key: str) -> None:
         try:
             del self._state[key]
         except KeyError:
-            raise AttributeError(f"'State' object has no attribute {key!r}") from None
+            raise self._missing(key) from None
+
+    def _missing(self, key: str) -> AttributeError:
+        # Issue 19: "'State' object has no attribute 'db'" left a newcomer guessing that
+        # TestClient(app) without ``with`` never ran the lifespan that sets it.
+        message = f"'State' object has no attribute {key!r}: it was never set"
+        if key.startswith("__"):  # copy, pickle and friends probing for protocols
+            return AttributeError(message, name=key, obj=self)
+        names = [name for name in self._state if isinstance(name, str)]
+        if names:
+            message += f" (set: {', '.join(sorted(names))})"
+        else:
+            message += (
+                " and this state is empty: did the app's lifespan run? Values a lifespan "
+                "stores appear only once it has started; in a test, enter the client: "
+                "`with TestClient(app) as client:` (or `async with AsyncTestClient(app)`)"
+            )
+        return AttributeError(message, name=key, obj=self)
 
     def __contains__(self, key: str) -> bool:
         return key in self._state
