@@ -44,7 +44,7 @@ def test_command_required(capsys: pytest.CaptureFixture[str]) -> None:
         (["nomodule_xyz:app"], 3, "could not import"),
         (["examples.app:app", "--workers", "0"], 3, "at least 1"),
         (["examples.app:app", "--ssl-certfile", "x.pem"], 3, "both"),
-        (["examples.app:app", "--host", "256.1.1.1", "--port", "0"], 1, "vivace:"),
+        (["examples.app:app", "--host", "256.1.1.1", "--port", "0"], 3, "cannot listen on"),
     ],
 )
 def test_run_errors(
@@ -83,17 +83,10 @@ def test_list_flags_repeat_and_split(monkeypatch: pytest.MonkeyPatch) -> None:
     from vivace.server import _config
 
     monkeypatch.setattr(_config.Config, "__init__", fake_init)
-    with pytest.raises(Stop):
-        cli.main(
-            [
-                "run",
-                "a:b",
-                "--forwarded-allow-ips",
-                "10.0.0.1,10.0.0.2",
-                "--forwarded-allow-ips",
-                "::1",
-            ]
-        )
+    status = cli.main(
+        ["run", "a:b", "--forwarded-allow-ips", "10.0.0.1,10.0.0.2", "--forwarded-allow-ips", "::1"]
+    )
+    assert status == 3  # a failure before the server started is a failed start
     assert seen["forwarded_allow_ips"] == ["10.0.0.1", "10.0.0.2", "::1"]
     assert "port" not in seen  # unset flags fall back to VIVACE_* and defaults
 
@@ -143,3 +136,36 @@ def test_layers_register_their_subcommands(
         cli.main(["--help"])
     out = capsys.readouterr().out
     assert "run" in out and "db" in out  # the missing layer is left out, not fatal
+
+
+@pytest.mark.parametrize(("error", "status"), [(OSError("disk gone"), 1), (KeyError("x"), None)])
+def test_failures_after_start_are_not_startup_failures(
+    error: Exception,
+    status: int | None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from vivace.server._server import Server
+
+    def run(self: Server, sockets: object = None) -> None:
+        self.started.set()
+        raise error
+
+    monkeypatch.setattr(Server, "run", run)
+    if status is None:  # anything but an OSError: the full traceback, as before
+        with pytest.raises(KeyError):
+            cli.main(["run", "examples.app:app"])
+        return
+    assert cli.main(["run", "examples.app:app"]) == status
+    assert capsys.readouterr().err == "vivace: disk gone\n"
+
+
+def test_startup_failure_address_names_the_socket(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Binding a unix socket under a missing folder, or an fd that is not open.
+    uds = str(tmp_path / "missing" / "s.sock")
+    assert cli.main(["run", "examples.app:app", "--uds", uds]) == 3
+    assert f"vivace: cannot listen on unix:{uds}: " in capsys.readouterr().err
+    assert cli.main(["run", "examples.app:app", "--fd", "987"]) == 3
+    assert "vivace: cannot listen on fd 987: " in capsys.readouterr().err

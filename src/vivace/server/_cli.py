@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from vivace.server._config import OPTIONS, Config
-from vivace.server._errors import LifespanFailure, ServerError
+from vivace.server._startup import Failure, describe
 
 __all__ = ["register"]
 
@@ -46,26 +46,59 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Serve; a failure to start prints the user's traceback and one line, exit status 3."""
     options = {k: v for k, v in vars(args).items() if k not in ("app", "handler", "command")}
     for name, value in list(options.items()):
         if isinstance(value, list):  # repeated list flags, each possibly comma-separated
             options[name] = [part for item in value for part in item.split(",") if part]
+    config: Config | None = None
+    server = None
     try:
         config = Config(args.app, **options)
         config.configure_logging()
         if config.supervised:
             from vivace.server._supervisor import Supervisor
 
-            return Supervisor(config).run()
+            supervisor = Supervisor(config)
+            status = supervisor.run()
+            if status == STARTUP_FAILURE and supervisor.failure is not None:
+                _report(supervisor.failure)
+            return status
         from vivace.server._server import Server
 
-        Server(config).run()
-    except LifespanFailure as exc:
-        print(f"vivace: lifespan {exc.phase} failed: {exc}", file=sys.stderr)
-        return STARTUP_FAILURE
-    except (ServerError, ImportError, OSError) as exc:
-        print(f"vivace: {exc}", file=sys.stderr)
-        return STARTUP_FAILURE if not isinstance(exc, OSError) else 1
+        server = Server(config)
+        server.run()
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C
         return 130
+    except Exception as exc:
+        if server is not None and server.started.is_set():
+            if isinstance(exc, OSError):
+                print(f"vivace: {exc}", file=sys.stderr)
+                return 1
+            raise  # a failure while serving, not at start-up: the full traceback
+        _report(
+            describe(
+                exc,
+                args.app,
+                factory=config is not None and config.factory,
+                where=_address(config),
+            )
+        )
+        return STARTUP_FAILURE
     return 0
+
+
+def _address(config: Config | None) -> str:
+    if config is None:
+        return ""
+    if config.uds is not None:
+        return f"unix:{config.uds}"
+    if config.fd is not None:
+        return f"fd {config.fd}"
+    return f"{config.host}:{config.port}"
+
+
+def _report(failure: Failure) -> None:
+    if failure.traceback:
+        print(failure.traceback, end="", file=sys.stderr)
+    print(f"vivace: {failure.line}", file=sys.stderr)

@@ -3,8 +3,13 @@
 With ``lifespan="auto"`` an app that raises before it receives ``lifespan.startup`` is
 taken not to support lifespan (many plain ASGI apps only handle ``http``), and the server
 runs without it. An app that reports ``lifespan.startup.failed``, or raises once it has
-the event, stops the server. The ``state`` dict the app fills at startup is shallow-copied
-into each request scope (ASGI lifespan spec, "Lifespan State").
+the event, stops the server: ``startup()`` raises ``LifespanFailure`` with a one-line
+message, from the app's exception when it raised one (vivace.web and Starlette report the
+failure with the traceback as its message, then raise). Nothing is logged for a startup
+failure here: whoever started the server tells the user once (``vivace run`` prints the
+traceback and one line; issue 19 found it printed twice). The ``state`` dict the app
+fills at startup is shallow-copied into each request scope (ASGI lifespan spec,
+"Lifespan State").
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class Lifespan:
         self._shutdown_done = asyncio.Event()
         self._received_startup = False
         self._error: str | None = None
+        self._exception: BaseException | None = None
         self._phase = "startup"
         self._task: asyncio.Task[None] | None = None
 
@@ -45,7 +51,7 @@ class Lifespan:
         self._task = asyncio.get_running_loop().create_task(self._main())
         await self._startup_done.wait()
         if self._error is not None:
-            raise LifespanFailure(self._error, phase="startup")
+            raise LifespanFailure(self._error, phase="startup") from self._exception
 
     async def shutdown(self) -> None:
         """Send ``lifespan.shutdown`` and wait for the answer; raise ``LifespanFailure``."""
@@ -69,9 +75,16 @@ class Lifespan:
             if self.mode == "auto" and not self._received_startup:
                 logger.info("ASGI lifespan is not supported by the app; running without it")
                 self.supported = False
-            elif not self._startup_done.is_set() or self._phase == "shutdown":
+            elif self._phase == "startup" and (
+                not self._startup_done.is_set() or self._error is not None
+            ):
+                # Raised during startup, or after reporting startup.failed: the failure
+                # is this exception (its one line here, its traceback as the cause).
                 self._error = f"{type(exc).__name__}: {exc}"
-                logger.error("Exception in ASGI lifespan %s", self._phase, exc_info=exc)
+                self._exception = exc
+            elif self._phase == "shutdown":
+                self._error = f"{type(exc).__name__}: {exc}"
+                logger.error("Exception in ASGI lifespan shutdown", exc_info=exc)
             else:
                 logger.error("Exception in ASGI lifespan", exc_info=exc)
             if not isinstance(exc, Exception) and not isinstance(exc, asyncio.CancelledError):

@@ -63,7 +63,11 @@ def bind_sockets(config: Config) -> list[socket.socket]:
         if os.path.exists(path) and stat.S_ISSOCK(os.stat(path).st_mode):
             os.unlink(path)  # a stale socket file from an earlier run
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(path)
+        try:
+            sock.bind(path)
+        except OSError:  # a missing folder, no permission: vivace run says so, exit 3
+            sock.close()
+            raise
         os.chmod(path, 0o666)
     else:
         family = socket.AF_INET6 if ":" in config.host else socket.AF_INET

@@ -13,7 +13,10 @@ accept on the same socket and a restarted worker imports the code anew.
 * SIGTERM/SIGINT: every worker gets SIGTERM (graceful shutdown); workers still alive
   ``timeout_graceful_shutdown`` + 5 s later are killed.
 
-Exit status: 0 after a clean stop, 3 when the workers cannot start in the first place.
+Exit status: 0 after a clean stop, 3 when the workers cannot start in the first place;
+``failure`` then holds the workers' start-up report (``_startup.Failure``), which
+``vivace run`` prints once.  A worker that fails later (a replacement, a rolling restart)
+has its report logged, each distinct report once.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 from vivace.server._config import Config
 from vivace.server._reload import FileWatcher
 from vivace.server._server import bind_sockets
+from vivace.server._startup import Failure
 
 __all__ = ["Supervisor"]
 
@@ -60,6 +64,9 @@ class Supervisor:
         self._stopped: asyncio.Event | None = None
         self._fds: list[int] = []
         self._tasks: set[asyncio.Task[Any]] = set()  # strong references to background tasks
+        #: The start-up report of the last worker that could not start.
+        self.failure: Failure | None = None
+        self._logged: set[Failure] = set()
 
     def run(self) -> int:
         return asyncio.run(self.main())
@@ -79,7 +86,6 @@ class Supervisor:
         try:
             workers = await asyncio.gather(*(self._spawn() for _ in range(count)))
             if any(w is None for w in workers):
-                logger.error("worker(s) failed to start; stopping")
                 self.slots = list(workers)
                 await self._terminate_all()
                 return STARTUP_FAILURE
@@ -136,12 +142,18 @@ class Supervisor:
         worker = _Worker(proc)
         loop = asyncio.get_running_loop()
         try:
-            signal_byte = await loop.run_in_executor(None, os.read, read_fd, 1)
+            signal_byte, report = await loop.run_in_executor(None, _read_status, read_fd)
         finally:
             os.close(read_fd)
         if signal_byte != b"1":
             code = await proc.wait()
-            logger.error("worker %d exited with status %d before serving", proc.pid, code)
+            if signal_byte == b"0":
+                self.failure = Failure.from_bytes(report)
+            else:  # died without a report (killed, crashed in the interpreter)
+                self.failure = Failure(
+                    f"worker {proc.pid} exited with status {code} before serving"
+                )
+            logger.info("worker %d exited with status %d before serving", proc.pid, code)
             return None
         worker.ready = True
         logger.info("worker %d serving", proc.pid)
@@ -165,6 +177,7 @@ class Supervisor:
                     asyncio.get_running_loop().create_task(self._watch(index, replacement))
                 )
                 return
+            self._log_failure("a replacement worker could not start")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
@@ -177,7 +190,7 @@ class Supervisor:
                     return False
                 new = await self._spawn()
                 if new is None:
-                    logger.error("rolling restart stopped: the new worker failed to start")
+                    self._log_failure("rolling restart stopped: the new worker failed to start")
                     return False
                 if old is not None:
                     old.retired = True
@@ -186,6 +199,15 @@ class Supervisor:
                 if old is not None:
                     await self._stop_worker(old)
             return True
+
+    def _log_failure(self, what: str) -> None:
+        failure = self.failure
+        assert failure is not None
+        if failure in self._logged:
+            logger.error("%s: %s", what, failure.line)
+            return
+        self._logged.add(failure)
+        logger.error("%s: %s\n%s", what, failure.line, (failure.traceback or "").rstrip())
 
     async def _stop_worker(self, worker: _Worker) -> None:
         worker.retired = True
@@ -222,3 +244,14 @@ class Supervisor:
                 shown = ", ".join(os.path.relpath(p) for p in changed[:3])
                 logger.info("reload: %s changed; restarting the worker", shown)
                 await self.rolling_restart()
+
+
+def _read_status(fd: int) -> tuple[bytes, bytes]:
+    """A worker's first byte on its ready pipe and, after ``0``, its report (to EOF)."""
+    first = os.read(fd, 1)
+    if first != b"0":
+        return first, b""
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return first, b"".join(chunks)

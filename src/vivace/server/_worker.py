@@ -2,26 +2,26 @@
 
 The supervisor passes the listening sockets as inherited file descriptors, the options
 as JSON in ``VIVACE_WORKER_CONFIG`` and a pipe in ``VIVACE_WORKER_READY_FD`` on which
-the worker writes one byte once it serves. Exit status 3 means the worker could not
-start (import error, lifespan startup failure).
+the worker writes one byte, ``1``, once it serves.  A worker that cannot start (import
+error, factory or lifespan startup failure) writes ``0`` followed by its start-up report
+(``_startup.Failure`` as JSON) instead, prints nothing itself, and exits with status 3:
+the supervisor prints each distinct report once, however many workers failed.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import sys
 
 from vivace.server._config import Config
-from vivace.server._errors import ServerError
 from vivace.server._server import Server
+from vivace.server._startup import describe
 
 __all__ = ["STARTUP_FAILURE", "main"]
 
 STARTUP_FAILURE = 3
-logger = logging.getLogger("vivace.server")
 
 
 def main() -> int:
@@ -35,15 +35,20 @@ def main() -> int:
     sockets = [socket.socket(fileno=fd) for fd in fds]
     server = Server(config)
 
-    def ready() -> None:
-        os.write(ready_fd, b"1")
+    def tell(message: bytes) -> None:
+        view = memoryview(message)
+        while view:
+            view = view[os.write(ready_fd, view) :]
         os.close(ready_fd)
 
-    server.on_started = ready
+    server.on_started = lambda: tell(b"1")
     try:
         server.run(sockets)
-    except (ServerError, ImportError, SyntaxError) as exc:
-        logger.error("worker %d could not start: %s", os.getpid(), exc)
+    except Exception as exc:
+        if server.started.is_set():
+            raise  # a failure while serving: the full traceback, exit status 1
+        failure = describe(exc, spec["app"], factory=config.factory)
+        tell(b"0" + failure.to_bytes())
         return STARTUP_FAILURE
     return 0
 
