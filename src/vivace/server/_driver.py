@@ -33,7 +33,6 @@ from vivace.server._compat import enter_task, leave_task
 __all__ = ["Resume", "as_coroutine", "enter_task", "leave_task"]
 
 
-
 async def _await(awaitable: Any) -> Any:
     return await awaitable
 
