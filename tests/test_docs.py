@@ -111,6 +111,6 @@ def test_page_projects_run(page: Path, tmp_path: Path) -> None:
 
 def test_db_page_is_a_project() -> None:
     # Issue 19: the testing example needed asyncio_mode = auto, which no page said.
-    assert [p.name for p in PROJECT_PAGES] == ["db.md"]
+    assert "db.md" in [p.name for p in PROJECT_PAGES]
     text = (DOCS / "db.md").read_text()
     assert "toml file=pyproject.toml" in text and 'asyncio_mode = "auto"' in text
