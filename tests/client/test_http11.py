@@ -142,3 +142,18 @@ def test_illegal_move_is_refused() -> None:
     reader = read(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab")
     with pytest.raises(LocalProtocolError, match="BODY"):
         reader.start()
+
+
+def test_client_parser_strips_trailing_whitespace_in_head_and_trailers() -> None:
+    parser = ResponseReader()
+    parser.start()
+    parser.feed(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked \r\nX-Pad: v  \r\nX-Tab: t\t\r\n\r\n"
+        b"3\r\nabc\r\n0\r\nX-Trailer: done \t\r\n\r\n"
+    )
+    assert parser.complete
+    assert b"".join(parser.chunks) == b"abc"
+    assert (b"x-pad", b"v") in parser.headers
+    assert (b"x-tab", b"t") in parser.headers
+    assert (b"x-trailer", b"done") in parser.headers
+    assert (b"transfer-encoding", b"chunked") in parser.headers

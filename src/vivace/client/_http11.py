@@ -206,7 +206,9 @@ class ResponseReader:
             raise RemoteProtocolError(
                 f"the response head is larger than {self.max_header_size} bytes"
             )
-        self.headers.append((name.lower(), value))
+        # RFC 9112 section 5: trailing OWS is not part of the value (llhttp keeps it),
+        # in the head and in chunked trailers alike.
+        self.headers.append((name.lower(), value.rstrip(b" \t")))
 
     def on_headers_complete(self) -> None:
         parser = self._parser
