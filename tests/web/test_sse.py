@@ -155,3 +155,63 @@ async def test_pinger_stops_on_send_failure() -> None:
     response = EventSourceResponse(slow(), ping_interval=0.001)
     await asyncio.wait_for(response({"type": "http", "method": "GET"}, receive, send), 5)
     assert failures == 1
+
+
+async def test_failed_ping_stops_a_waiting_iterator() -> None:
+    """A server that never reports the disconnect: the failed ping stops the stream."""
+    stopped = asyncio.Event()
+
+    async def waiting() -> AsyncIterator[str]:
+        try:
+            yield "first"
+            await asyncio.Event().wait()  # no event will ever come
+            yield "never"
+        finally:
+            stopped.set()
+
+    sent: list[bytes] = []
+
+    async def send(message: Message) -> None:
+        if message.get("body") == b": ping\n\n":
+            raise ConnectionResetError
+        sent.append(message.get("body", b""))
+
+    async def receive() -> Message:
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    response = EventSourceResponse(waiting(), ping_interval=0.001)
+    await asyncio.wait_for(response({"type": "http", "method": "GET"}, receive, send), 5)
+    assert stopped.is_set()
+    assert b"data: first\n\n" in sent and b"" not in sent[1:]  # not completed: cut
+
+
+async def test_failed_ping_does_not_swallow_an_outer_cancellation() -> None:
+    stopped = asyncio.Event()
+
+    async def waiting() -> AsyncIterator[str]:
+        try:
+            yield "first"
+            await asyncio.Event().wait()
+        finally:
+            stopped.set()
+
+    outer: list[asyncio.Task[Any]] = []
+
+    async def send(message: Message) -> None:
+        if message.get("body") == b": ping\n\n":
+            outer[0].cancel()  # the server cancels the app as the ping fails
+            raise ConnectionResetError
+
+    async def receive() -> Message:
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    response = EventSourceResponse(waiting(), ping_interval=0.001)
+    task = asyncio.get_running_loop().create_task(
+        response({"type": "http", "method": "GET"}, receive, send)
+    )
+    outer.append(task)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert stopped.is_set()

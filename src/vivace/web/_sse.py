@@ -143,8 +143,11 @@ class EventSourceResponse(StreamingResponse):
         iterator = self.body_iterator
         lock = asyncio.Lock()
         pinger: asyncio.Task[None] | None = None
+        body = asyncio.current_task()
+        assert body is not None  # stream_until_done runs this in a task of its own
+        gone: list[bool] = []  # set by a ping that found the client gone
         if self.ping_interval is not None:
-            pinger = asyncio.get_running_loop().create_task(self._ping(send, lock))
+            pinger = asyncio.get_running_loop().create_task(self._ping(send, lock, body, gone))
         try:
             async for item in iterator:
                 data = _encode(item)
@@ -154,6 +157,13 @@ class EventSourceResponse(StreamingResponse):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             return  # the client is gone (ASGI 2.4: send raises OSError)
+        except asyncio.CancelledError:
+            # A failed ping stopped the iterator where it waited (a server that reports
+            # the disconnect stops it through stream_until_done first). Only that
+            # cancellation ends the stream quietly; any other goes on.
+            if not gone or body.cancelling() > 1:
+                raise
+            body.uncancel()
         finally:
             if pinger is not None:
                 pinger.cancel()
@@ -161,7 +171,9 @@ class EventSourceResponse(StreamingResponse):
             if aclose is not None:
                 await aclose()
 
-    async def _ping(self, send: Send, lock: asyncio.Lock) -> None:
+    async def _ping(
+        self, send: Send, lock: asyncio.Lock, body: asyncio.Task[Any], gone: list[bool]
+    ) -> None:
         assert self.ping_interval is not None
         try:
             while True:
@@ -169,4 +181,7 @@ class EventSourceResponse(StreamingResponse):
                 async with lock:
                     await send({"type": "http.response.body", "body": _PING, "more_body": True})
         except OSError:
-            return
+            # The client is gone, but the iterator may wait for an event for a long time:
+            # stop it now, so its finally blocks run and its resources are released.
+            gone.append(True)
+            body.cancel()
