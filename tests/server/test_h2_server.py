@@ -57,7 +57,7 @@ async def test_scope_is_the_http11_scope_with_version_2(make: Make) -> None:
         "http.response.trailers",
         "http.response.early_hint",
     }
-    assert scope["asgi"] == {"version": "3.0", "spec_version": "2.4"}
+    assert scope["asgi"] == {"version": "3.0", "spec_version": "2.5"}
 
 
 async def test_proxy_headers_from_trusted_peer(make: Make) -> None:
@@ -285,6 +285,40 @@ async def test_bad_path_form_is_400(make: Make) -> None:
     _, client = await h2_connect(make, text_app)
     assert (await client.response(await client.request(path="http://x/y"))).status == 400
     assert (await client.response(await client.request("OPTIONS", path="*"))).status == 200
+    # RFC 9113 8.3.1 and RFC 9112 3.2: no fragment in a request target (as HTTP/1.1).
+    for path in ("/f#x", "/p?q=1#s", "/#"):
+        assert (await client.response(await client.request(path=path))).status == 400
+
+
+async def test_graceful_shutdown_ends_a_waiting_stream(make: Make) -> None:
+    """At shutdown a stream whose body is read hears http.disconnect; it is cut (CANCEL)."""
+    heard: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"event", "more_body": True})
+        while True:
+            message = await receive()
+            heard.append(message["type"])
+            if message["type"] == "http.disconnect":
+                return
+
+    h, client = await h2_connect(make, app)
+    sid = await client.request(method="POST", body=b"ab", end=False)
+    await client.pump()
+    proto = h.transport.protocol
+    assert isinstance(proto, H2Protocol)
+    h.state.shutting_down = True
+    proto.shutdown()  # the body is still coming: the stream is not told yet
+    await client.pump()
+    assert heard == ["http.request"]
+    client.conn.send_data(sid, b"", end_stream=True)
+    await client.flush()
+    await h.closed()
+    await client.pump()  # what the server wrote before it closed
+    result = client.results[sid]
+    assert heard == ["http.request", "http.request", "http.disconnect"]
+    assert result.body == b"event" and result.reset == 8  # CANCEL
 
 
 async def test_response_waits_for_window(make: Make) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from tests.server.conftest import Harness, parse_responses, parse_statuses, text_app
 from vivace.server import ClientDisconnected
@@ -225,6 +228,106 @@ async def test_half_close_still_answers(make: Make) -> None:
     assert h.proto.eof_received() is True  # busy: keep the write side open to answer
     release.set()
     assert (await h.response()).body == b"hello"
+    await h.closed()  # nothing can follow a half-close: closed after the response
+
+
+async def test_half_close_answers_pipelined_requests_then_closes(make: Make) -> None:
+    release = asyncio.Event()
+    h = make(gated(release))
+    await h.send(GET + GET + GET)
+    assert h.proto.eof_received() is True
+    release.set()
+    assert [r.body for r in await h.responses(3)] == [b"hello"] * 3
+    await h.closed()
+    assert not h.transport.aborted
+
+
+def listening(seen: list[Message], respond: bool = False) -> Any:
+    """Reads the body, then waits on receive() (a long-poll); optionally answers after."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            seen.append(message)
+            if message["type"] == "http.disconnect":
+                break
+        if respond:
+            await send({"type": "http.response.start", "status": 204})
+            await send({"type": "http.response.body"})
+
+    return app
+
+
+async def test_half_close_tells_a_waiting_app_at_once(
+    make: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[Message] = []
+    h = make(listening(seen))
+    await h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab")
+    await h.wait_for(lambda: len(seen) == 1)
+    assert h.proto.eof_received() is True
+    await h.closed()
+    assert [m["type"] for m in seen] == ["http.request", "http.disconnect"]
+    assert h.transport.data == b""  # no 500 for an app that stopped because the client left
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_half_close_app_may_still_answer(make: Make) -> None:
+    seen: list[Message] = []
+    h = make(listening(seen, respond=True))
+    await h.send(GET)
+    await h.wait_for(lambda: len(seen) == 1)
+    h.proto.eof_received()
+    assert (await h.response()).status == 204  # send() still writes to a half-closed peer
+    await h.closed()
+
+
+async def test_eof_mid_body_is_a_disconnect(make: Make) -> None:
+    seen: list[Message] = []
+    h = make(listening(seen))
+    await h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+    await h.wait_for(lambda: len(seen) == 1)
+    assert h.proto.eof_received() is None  # the body can never complete: close
+    h.transport.close()
+    await h.wait_for(lambda: len(seen) == 2)
+    assert seen == [
+        {"type": "http.request", "body": b"abc", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+
+async def test_half_close_with_an_error_queued(make: Make) -> None:
+    release = asyncio.Event()
+    h = make(gated(release))
+    await h.send(GET + b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n")  # then a bad request
+    assert h.proto.eof_received() is True
+    release.set()
+    await h.closed()
+    assert parse_statuses(bytes(h.transport.data)) == [200, 400]
+
+
+async def test_eof_over_tls_closes(make: Make) -> None:
+    h = make(gated(asyncio.Event()))
+    h.proto.scheme = "https"  # what connection_made sets for a TLS transport
+    await h.send(GET)
+    assert h.proto.eof_received() is None  # asyncio cannot half-close TLS: no True
+
+
+async def test_ending_app_that_fails_is_still_an_error(
+    make: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await receive()
+        raise RuntimeError("boom")
+
+    h = make(app)
+    await h.send(GET)
+    await asyncio.sleep(0.01)
+    h.proto.eof_received()
+    await h.closed()
+    assert parse_statuses(bytes(h.transport.data)) == [500]
+    assert "Exception in ASGI application" in caplog.text
 
 
 # -- upgrades --------------------------------------------------------------------------------

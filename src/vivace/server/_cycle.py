@@ -22,6 +22,12 @@ than ``READ_HIGH_WATER`` bytes wait unread (read backpressure). ``Expect: 100-co
 is answered when the app first asks for a body it has not got (RFC 9110 section 10.1.1).
 Once the body is consumed, ``receive()`` waits for the response to finish or the client
 to leave, then returns ``http.disconnect``.
+
+Ending (``end()``): the client half-closed its side after a complete request (EOF), or the
+server is shutting down. From then on ``receive()`` answers ``http.disconnect`` as soon as
+the body is consumed, so streaming responses, SSE and long-polls stop; ``send()`` still
+writes, so an ordinary response (or a half-closed client still reading) is not cut. An app
+that stops without completing its response is then not an error: the connection closes.
 """
 
 from __future__ import annotations
@@ -92,6 +98,7 @@ class RequestCycle:
         "body_pending",
         "body_size",
         "disconnected",
+        "ending",
         "expect_100",
         "framing",
         "head_request",
@@ -140,6 +147,7 @@ class RequestCycle:
         self.body_done = False
         self.body_pending = True
         self.disconnected = False
+        self.ending = False
         self.waiter: asyncio.Future[None] | None = None
         self.state = INIT
         self.trailers = False
@@ -165,6 +173,11 @@ class RequestCycle:
         self.disconnected = True
         self.wake()
 
+    def end(self) -> None:
+        """No more from the client (EOF after the request, or shutdown): see the docstring."""
+        self.ending = True
+        self.wake()
+
     # -- receive -------------------------------------------------------------------------
 
     async def receive(self) -> Message:
@@ -186,6 +199,8 @@ class RequestCycle:
                     self.expect_100 = False
                     if self.state == INIT:
                         self.proto.transport.write(_CONTINUE)
+            elif self.ending:
+                return dict(_DISCONNECT)
             self.waiter = waiter = self.proto.loop.create_future()
             await waiter
 

@@ -157,7 +157,7 @@ class H2Protocol(asyncio.Protocol):
         self.trusted = state.proxy_headers and is_trusted(peer_host, state.trust)
         self.template: dict[str, Any] = {
             "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "asgi": {"version": "3.0", "spec_version": "2.5"},
             "http_version": "2",
             "server": self.server,
             "client": self.client,
@@ -328,7 +328,8 @@ class H2Protocol(asyncio.Protocol):
                 return
             method = raw_method.decode("latin-1")
         url = pseudo[b":path"]
-        if url[:1] != b"/" and url != b"*":  # 8.3.1: origin-form or asterisk only
+        # 8.3.1: origin-form or asterisk only; like HTTP/1.1, no fragment (_parse_target).
+        if (url[:1] != b"/" and url != b"*") or b"#" in url:
             self.simple(stream_id, 400)
             return
         target = state.targets.get(url)
@@ -490,7 +491,7 @@ class H2Protocol(asyncio.Protocol):
                 logger.warning("ASGI app was cancelled before it finished its response")
             else:
                 logger.error("Exception in ASGI application", exc_info=error)
-        elif response_state != DONE and not exchange.disconnected:
+        elif response_state != DONE and not exchange.disconnected and not exchange.ending:
             logger.error(
                 "ASGI app returned without %s the response",
                 "starting" if response_state in (INIT, STARTED) else "completing",
@@ -500,7 +501,9 @@ class H2Protocol(asyncio.Protocol):
             exchange.wake()
             stream_id = exchange.stream_id
             if self.exchanges.pop(stream_id, None) is not None and not self.closed:
-                if response_state in (INIT, STARTED) and stream_id in self.core.streams:
+                if exchange.ending and error is None:  # stopped at shutdown: cut, no error
+                    self.core.reset_stream(stream_id, ErrorCode.CANCEL)
+                elif response_state in (INIT, STARTED) and stream_id in self.core.streams:
                     self.simple(stream_id, 500)
                 else:
                     self.core.reset_stream(stream_id, ErrorCode.INTERNAL_ERROR)
@@ -637,6 +640,8 @@ class H2Protocol(asyncio.Protocol):
             return
         if self.core.local_goaway is None:
             self.core.goaway(ErrorCode.NO_ERROR)
+        for exchange in list(self.exchanges.values()):
+            exchange.end()  # streams and long-polls stop; plain responses finish
         self.flush()
         if not self.exchanges and not self.websockets:
             self.close()

@@ -21,7 +21,9 @@ Backpressure: ``send`` returns an already-done future unless the stream holds mo
 full; then the app waits until they drain. The request body arrives as DATA events,
 buffered until ``receive()`` takes it; taking it reopens the peer's windows. RST_STREAM
 from the client (or the connection closing) makes ``receive()`` return
-``http.disconnect`` and ``send`` raise ``ClientDisconnected``.
+``http.disconnect`` and ``send`` raise ``ClientDisconnected``. At a graceful shutdown the
+exchange is told to end (``end()``, as ``RequestCycle.end``): once its body is consumed,
+``receive()`` returns ``http.disconnect`` while ``send`` still works, so streams stop.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class H2Exchange:
         "disconnected",
         "drain_waiter",
         "ended",
+        "ending",
         "head_request",
         "headers",
         "received",
@@ -113,6 +116,7 @@ class H2Exchange:
         self.state = INIT
         self.trailers = False
         self.ended = False  # our END_STREAM went out: later body bytes are dropped
+        self.ending = False  # the server is shutting down: see end()
         self.sent = 0
         self.remaining: int | None = None
         self.started_at: float
@@ -145,6 +149,11 @@ class H2Exchange:
             if not drain.done():
                 drain.set_exception(ClientDisconnected("client disconnected"))
 
+    def end(self) -> None:
+        """Graceful shutdown: ``receive()`` says ``http.disconnect`` once the body is read."""
+        self.ending = True
+        self.wake()
+
     # -- receive ---------------------------------------------------------------------------
 
     async def receive(self) -> Message:
@@ -163,6 +172,8 @@ class H2Exchange:
                     if data:
                         self.conn.consumed(self.stream_id, len(data))
                     return {"type": "http.request", "body": data, "more_body": not self.body_done}
+            elif self.ending:
+                return dict(_DISCONNECT)
             self.waiter = waiter = self.conn.loop.create_future()
             await waiter
 

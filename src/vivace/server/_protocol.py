@@ -100,6 +100,11 @@ def _parse_target(url: bytes, state: ServerState) -> tuple[str, bytes, bytes]:
     most traffic hits a few URLs. Bounded, so unique URLs cannot grow it without limit.
     """
     root_path = state.root_path
+    if b"#" in url:
+        # RFC 9112 section 3.2: a request target has no fragment (a client cuts it off,
+        # RFC 9110 section 7.1). Refused rather than cut, so that no proxy in front and
+        # this server can disagree on which resource "/a#/../b" names.
+        raise _Reject(400, "Bad request target: a fragment ('#') is not allowed")
     if url[:1] == b"/":
         raw_path, _, query = url.partition(b"?")
     elif url == b"*":  # asterisk-form, OPTIONS * (RFC 9112 section 3.2.4)
@@ -111,8 +116,6 @@ def _parse_target(url: bytes, state: ServerState) -> tuple[str, bytes, bytes]:
             raise _Reject(400, "Bad request target") from None
         raw_path = parsed.path or b"/"
         query = parsed.query or b""
-    if b"#" in raw_path:
-        raw_path = raw_path.partition(b"#")[0]
     if b"%" in raw_path:
         path = unquote_to_bytes(raw_path).decode("utf-8", "replace")
     else:
@@ -242,7 +245,7 @@ class HTTPProtocol(asyncio.Protocol):
         # costs about half as much as building the dict from a literal.
         self.template: dict[str, Any] = {
             "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "asgi": {"version": "3.0", "spec_version": "2.5"},
             "http_version": "1.1",
             "server": self.server,
             "client": self.client,
@@ -277,8 +280,24 @@ class HTTPProtocol(asyncio.Protocol):
             self.host.cancel()
 
     def eof_received(self) -> bool | None:
-        # A half-closed client may still read our response; answer what we have.
-        return True if self.cycle is not None or self.pipeline else None
+        """The client closed its sending side (FIN).
+
+        Idle, in a partial head, in the middle of a request body, or over TLS (asyncio
+        cannot half-close a TLS transport): the connection closes, and every request on it
+        hears ``http.disconnect``. After complete requests the client may still be reading
+        (RFC 9112 section 9.6 lets it half-close): the requests already received are
+        answered, but each one is told to end (``RequestCycle.end``): ``receive()`` says
+        ``http.disconnect`` at once, so a stream or long-poll for a client that has gone
+        away stops, and the connection closes after the last response (docs/server.md).
+        """
+        if self.building is not None or self.scheme == "https" or self.closed:
+            return None
+        if self.cycle is None and not self.pipeline:
+            return None
+        for item in (self.cycle, *self.pipeline):
+            if type(item) is RequestCycle:  # not None, not a queued error response
+                item.end()
+        return True
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -336,6 +355,11 @@ class HTTPProtocol(asyncio.Protocol):
         if self.building is not None:
             return  # a trailer field of a chunked request body: not part of the scope
         name = name.lower()
+        # RFC 9112 section 5: "field-name ":" OWS field-value OWS"; llhttp drops the
+        # leading OWS only. The trailing OWS goes before the app and every framing check
+        # sees the value (RFC 9110 section 5.5). rstrip returns the same object when
+        # there is nothing to strip: about 40 ns a field.
+        value = value.rstrip(b" \t")
         self.headers.append((name, value))
         if name in _WATCHED:
             if name == b"host":
@@ -655,16 +679,26 @@ class HTTPProtocol(asyncio.Protocol):
             else:
                 logger.error("Exception in ASGI application", exc_info=error)
         elif response_state != DONE:
-            logger.error(
-                "ASGI app returned without %s the response",
-                "starting" if response_state in (INIT, STARTED) else "completing",
-            )
+            if cycle.disconnected or cycle.ending:
+                # The app heard http.disconnect and stopped: the usual end of a stream.
+                logger.debug("ASGI app stopped its response: the client is gone or leaving")
+            else:
+                logger.error(
+                    "ASGI app returned without %s the response",
+                    "starting" if response_state in (INIT, STARTED) else "completing",
+                )
         if response_state != DONE:
             cycle.state = DONE
             cycle.wake()
             if self.cycle is cycle:
                 self.cycle = None
-            if response_state in (INIT, STARTED) and not cycle.disconnected:
+            if cycle.disconnected:
+                self.abort("response incomplete")
+            elif cycle.ending and error is None:
+                # What was written goes out, then FIN: an incomplete chunked or sized body
+                # shows the client the response was cut (an EventSource reconnects).
+                self.close()
+            elif response_state in (INIT, STARTED):
                 self._write_error(500, "Internal server error")
             else:
                 self.abort("response incomplete")
@@ -702,6 +736,9 @@ class HTTPProtocol(asyncio.Protocol):
             if not self.starting:
                 self.loop.call_soon(self.start_next)
         elif self.building is None:
+            if cycle.ending:  # the client half-closed: no request can follow
+                self.close()
+                return
             if self.unparsed:
                 # Part of the next head came while this response was busy (no deadline
                 # then): the head deadline runs from now, so a slow head still gets 408.
@@ -823,9 +860,18 @@ class HTTPProtocol(asyncio.Protocol):
         self.close()
 
     def shutdown(self) -> None:
-        """Graceful shutdown: close now if idle, else after the response in progress."""
-        if self.cycle is None and not self.pipeline and self.building is None:
+        """Graceful shutdown: close now if idle, else after the response in progress.
+
+        The request in progress is told to end (``RequestCycle.end``): once its body is
+        read, ``receive()`` says ``http.disconnect``, so streams and long-polls stop now
+        instead of holding the shutdown for its whole timeout; an ordinary response that
+        does not listen for a disconnect finishes as before.
+        """
+        cycle = self.cycle
+        if cycle is None and not self.pipeline and self.building is None:
             self.close()
+        elif cycle is not None:
+            cycle.end()
 
     def close(self) -> None:
         if not self.closed:
