@@ -5,8 +5,10 @@
 the one-call entry point, which also starts a supervisor for ``workers``/``reload``.
 
 Graceful shutdown (SIGTERM, SIGINT): stop accepting; close idle connections; close
-WebSockets with 1001 ("going away"); let requests in flight finish (their responses say
-``connection: close``) for up to ``timeout_graceful_shutdown`` seconds; then cancel what
+WebSockets with 1001 ("going away"); tell requests in flight that the client is leaving
+(``receive()`` says ``http.disconnect`` once their body is read, so streams and long-polls
+stop); let them finish (their responses say ``connection: close``) for up to
+``timeout_graceful_shutdown`` seconds; then cancel what
 is still running, close the remaining connections, and run the lifespan shutdown. A
 second SIGINT exits at once.
 """
