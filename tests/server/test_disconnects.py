@@ -24,7 +24,7 @@ from tests.server.conftest import DEADLINE, ThreadedServer, serve
 from vivace.http._h2_connection import H2Connection
 from vivace.http._h2_events import DataReceived
 from vivace.types import ASGIApp, Message, Receive, Scope, Send
-from vivace.web import App, EventSourceResponse, Request, Route
+from vivace.web import App, EventSourceResponse, PlainTextResponse, Request, Route
 
 PROMPT = 1.0  # seconds: how soon the app must hear of a disconnect and clean up
 
@@ -105,10 +105,27 @@ def sse_app(probe: Probe, ping_interval: float | None = None) -> ASGIApp:
     return watched(App(routes=[Route("/", endpoint)]), probe)
 
 
+def polling_app(probe: Probe) -> ASGIApp:
+    """A vivace.web handler that polls request.is_disconnected() while it works."""
+
+    async def endpoint(request: Request) -> PlainTextResponse:
+        probe.streaming.set()
+        try:
+            while not await request.is_disconnected():
+                await asyncio.sleep(0.01)  # a slice of long work between checks
+        finally:
+            probe.finalized_at = time.monotonic()
+            probe.finalized.set()
+        return PlainTextResponse("never read")
+
+    return watched(App(routes=[Route("/", endpoint)]), probe)
+
+
 APPS: dict[str, Callable[[Probe], ASGIApp]] = {
     "sse": sse_app,
     "stream": streaming_app,
     "long_poll": long_poll_app,
+    "is_disconnected": polling_app,
 }
 
 
@@ -171,7 +188,7 @@ def test_http11_client_leaves_mid_response(
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE)
         sock.sendall(REQUEST)
         assert probe.streaming.wait(DEADLINE)
-        if kind != "long_poll":
+        if kind in ("sse", "stream"):
             assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
         closed_at = time.monotonic()
         CLOSES[close](sock)
@@ -292,7 +309,11 @@ def test_shutdown_ends_open_streams_promptly(
     while chunk := sock.recv(65536):
         data += chunk
     sock.close()
-    if kind == "long_poll":
+    if kind == "is_disconnected":
+        # The handler saw the disconnect and answered anyway: send() still writes at
+        # shutdown, so the answer goes out.
+        assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"never read")
+    elif kind == "long_poll":
         assert data == b""  # no response: the connection closes; the client retries
     else:
         # The head and what was sent arrive; the chunked body has no last chunk, so the
