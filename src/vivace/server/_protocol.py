@@ -356,9 +356,9 @@ class HTTPProtocol(asyncio.Protocol):
             return  # a trailer field of a chunked request body: not part of the scope
         name = name.lower()
         # RFC 9112 section 5: "field-name ":" OWS field-value OWS"; llhttp drops the
-        # leading OWS only. The trailing OWS goes before the app and every framing check
-        # sees the value (RFC 9110 section 5.5). rstrip returns the same object when
-        # there is nothing to strip: about 40 ns a field.
+        # leading OWS only. The trailing OWS is removed here, before the app and every
+        # framing check see the value (RFC 9110 section 5.5). rstrip returns the same
+        # object when there is nothing to strip: 31 ns a field, measured (note of issue 19).
         value = value.rstrip(b" \t")
         self.headers.append((name, value))
         if name in _WATCHED:
