@@ -55,7 +55,7 @@ def free_port() -> int:
 def commands(port: int, name: str, regime: str) -> list[str]:
     app = "apps.techempower:app"
     quiet = regime == "quiet"
-    if name == "vivace":
+    if name == "vivace" or name.startswith("vivace@"):  # vivace@NAME: see --also
         cmd = [PY, "-m", "vivace.cli", "run", app, "--port", str(port)]
         return [*cmd, "--no-access-log", "--log-level", "warning"] if quiet else cmd
     if name == "uvicorn":
@@ -200,10 +200,23 @@ def main() -> None:
         metavar=f"0-{len(BROWSER_FIELDS)}",
         help="browser-like request header fields to send besides Host",
     )
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="NAME=SRC",
+        help="also run the vivace found in SRC (a src/ folder, e.g. of main) as vivace@NAME, "
+        "interleaved with the others: a before/after comparison under the same noise",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
     names = args.servers.split(",")
+    sources: dict[str, str] = {}
+    for also in args.also:
+        label, _, src = also.partition("=")
+        sources[f"vivace@{label}"] = str(Path(src).resolve())
+        names.append(f"vivace@{label}")
     regimes = args.regimes.split(",")
     paths = args.paths.split(",")
     procs: dict[tuple[str, str], tuple[int, subprocess.Popen[bytes]]] = {}
@@ -212,9 +225,13 @@ def main() -> None:
         for regime in regimes:
             for name in names:
                 port = free_port()
+                env = None
+                if name in sources:
+                    env = {**os.environ, "PYTHONPATH": sources[name]}
                 proc = subprocess.Popen(
                     commands(port, name, regime),
                     cwd=HERE,
+                    env=env,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
