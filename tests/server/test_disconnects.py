@@ -24,7 +24,14 @@ from tests.server.conftest import DEADLINE, ThreadedServer, serve
 from vivace.http._h2_connection import H2Connection
 from vivace.http._h2_events import DataReceived
 from vivace.types import ASGIApp, Message, Receive, Scope, Send
-from vivace.web import App, EventSourceResponse, PlainTextResponse, Request, Route
+from vivace.web import (
+    App,
+    EventSourceResponse,
+    PlainTextResponse,
+    Request,
+    Route,
+    StreamingResponse,
+)
 
 PROMPT = 1.0  # seconds: how soon the app must hear of a disconnect and clean up
 
@@ -54,11 +61,11 @@ def watched(app: ASGIApp, probe: Probe) -> ASGIApp:
     return wrapper
 
 
-def streaming_app(probe: Probe) -> ASGIApp:
+def streaming_app(probe: Probe, headers: list[tuple[bytes, bytes]] | None = None) -> ASGIApp:
     """A head and one chunk with more_body=True, then wait for the client to leave."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.start", "status": 200, "headers": headers or []})
         await send({"type": "http.response.body", "body": b"first", "more_body": True})
         probe.streaming.set()
         try:
@@ -288,12 +295,29 @@ def test_http2_client_leaves_mid_stream(
 # -- graceful shutdown ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", APPS.keys())
+def event_stream_app(probe: Probe) -> ASGIApp:
+    """A raw ASGI server-sent event stream (no framework): its media type tells."""
+    return streaming_app(probe, [(b"content-type", b"text/event-stream; charset=utf-8")])
+
+
+# What a graceful shutdown ends at once: SSE streams and requests with no response yet
+# (server/_response.py ends_at_shutdown); other responses finish (tests below).
+ENDED_AT_SHUTDOWN: dict[str, Callable[[Probe], ASGIApp]] = {
+    "sse": sse_app,
+    "event_stream": event_stream_app,
+    "long_poll": long_poll_app,
+    "is_disconnected": polling_app,
+}
+
+
+@pytest.mark.parametrize("kind", ENDED_AT_SHUTDOWN.keys())
 def test_shutdown_ends_open_streams_promptly(
     quiet_logs: pytest.LogCaptureFixture, kind: str
 ) -> None:
     probe = Probe()
-    server = ThreadedServer(APPS[kind](probe), lifespan="off", timeout_graceful_shutdown=30)
+    server = ThreadedServer(
+        ENDED_AT_SHUTDOWN[kind](probe), lifespan="off", timeout_graceful_shutdown=30
+    )
     server.start()
     try:
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE)
@@ -348,6 +372,59 @@ def test_shutdown_lets_plain_responses_finish(quiet_logs: pytest.LogCaptureFixtu
         data += chunk
     sock.close()
     assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"done")
+
+
+def test_shutdown_lets_a_download_finish(quiet_logs: pytest.LogCaptureFixture) -> None:
+    """A finite streaming response in progress (not an event stream) is not cut at
+    shutdown: the client gets all of it, then the connection closes."""
+    release = threading.Event()
+    streaming = threading.Event()
+
+    async def rows() -> AsyncIterator[bytes]:
+        yield b"a,b\n"
+        streaming.set()
+        while not release.is_set():
+            await asyncio.sleep(0.01)
+        yield b"1,2\n"
+
+    async def endpoint(request: Request) -> StreamingResponse:
+        # vivace.web's StreamingResponse listens for http.disconnect while it streams:
+        # the server must not send it one at shutdown.
+        return StreamingResponse(rows(), media_type="text/csv")
+
+    download = App(routes=[Route("/", endpoint)])
+
+    server = ThreadedServer(download, lifespan="off", timeout_graceful_shutdown=30).start()
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE)
+    sock.sendall(REQUEST)
+    assert streaming.wait(DEADLINE)
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    wait_until(lambda: server.server.state is not None and server.server.state.shutting_down)
+    release.set()
+    stopper.join(DEADLINE)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    sock.close()
+    assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"1,2\n\r\n0\r\n\r\n")
+
+
+def test_an_endless_plain_stream_is_cut_at_the_graceful_timeout(
+    quiet_logs: pytest.LogCaptureFixture,
+) -> None:
+    probe = Probe()
+    server = ThreadedServer(streaming_app(probe), lifespan="off", timeout_graceful_shutdown=1)
+    server.start()
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE)
+    sock.sendall(REQUEST)
+    assert probe.streaming.wait(DEADLINE)
+    started = time.monotonic()
+    server.stop()
+    elapsed = time.monotonic() - started
+    assert 0.9 < elapsed < 5, elapsed
+    assert probe.finalized.is_set()
+    sock.close()
 
 
 def test_http2_shutdown_ends_open_streams(quiet_logs: pytest.LogCaptureFixture) -> None:

@@ -291,11 +291,13 @@ async def test_bad_path_form_is_400(make: Make) -> None:
 
 
 async def test_graceful_shutdown_ends_a_waiting_stream(make: Make) -> None:
-    """At shutdown a stream whose body is read hears http.disconnect; it is cut (CANCEL)."""
+    """At shutdown an event stream whose body is read hears http.disconnect; it is cut
+    (CANCEL)."""
     heard: list[str] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200})
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"event", "more_body": True})
         while True:
             message = await receive()

@@ -47,6 +47,7 @@ from vivace.server._errors import ClientDisconnected
 from vivace.server._h2_stream import SEND_HIGH_WATER, H2Exchange
 from vivace.server._h2_websocket import StreamTransport, start_websocket
 from vivace.server._proxy import is_trusted, resolve_proxy
+from vivace.server._response import ends_at_shutdown
 from vivace.server._state import ServerState
 from vivace.types import Scope
 
@@ -641,7 +642,9 @@ class H2Protocol(asyncio.Protocol):
         if self.core.local_goaway is None:
             self.core.goaway(ErrorCode.NO_ERROR)
         for exchange in list(self.exchanges.values()):
-            exchange.end()  # streams and long-polls stop; plain responses finish
+            # SSE streams and long-polls stop; other responses finish (ends_at_shutdown)
+            if ends_at_shutdown(exchange):
+                exchange.end()
         self.flush()
         if not self.exchanges and not self.websockets:
             self.close()

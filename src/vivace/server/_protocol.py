@@ -52,7 +52,7 @@ from vivace.server._cycle import DONE, INIT, READ_HIGH_WATER, STARTED, RequestCy
 from vivace.server._driver import Resume, as_coroutine, enter_task, leave_task
 from vivace.server._errors import ClientDisconnected
 from vivace.server._proxy import is_trusted, resolve_proxy
-from vivace.server._response import simple_response
+from vivace.server._response import ends_at_shutdown, simple_response
 from vivace.server._state import ServerState
 from vivace.types import Scope
 
@@ -862,15 +862,16 @@ class HTTPProtocol(asyncio.Protocol):
     def shutdown(self) -> None:
         """Graceful shutdown: close now if idle, else after the response in progress.
 
-        The request in progress is told to end (``RequestCycle.end``): once its body is
-        read, ``receive()`` says ``http.disconnect``, so streams and long-polls stop now
-        instead of holding the shutdown for its whole timeout; an ordinary response that
-        does not listen for a disconnect finishes as before.
+        A request in progress with no response yet, or streaming server-sent events, is
+        told to end (``RequestCycle.end``; ``ends_at_shutdown`` says why): once its body is
+        read, ``receive()`` says ``http.disconnect``, so SSE streams and long-polls stop
+        now instead of holding the shutdown for its whole timeout. Other responses in
+        progress (downloads, a handler that does not listen) finish as before.
         """
         cycle = self.cycle
         if cycle is None and not self.pipeline and self.building is None:
             self.close()
-        elif cycle is not None:
+        elif cycle is not None and ends_at_shutdown(cycle):
             cycle.end()
 
     def close(self) -> None:
