@@ -63,12 +63,15 @@ class WebConfig:
     handler for ``500`` or ``Exception`` is the server-error handler: it answers
     unhandled errors in ``ServerErrorMiddleware`` (outside the user's middleware), and the
     error is still re-raised for the server to log. The others answer in the route.
+    ``json_errors`` makes the default error responses RFC 9457 problem documents for
+    every client (see ``_handlers.error_response``).
     """
 
     __slots__ = (
         "debug",
         "handlers_by_class",
         "handlers_by_status",
+        "json_errors",
         "limits",
         "server_error_handler",
         "thread_pool",
@@ -81,10 +84,12 @@ class WebConfig:
         thread_pool: ThreadPool | None = None,
         exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
         debug: bool = False,
+        json_errors: bool = False,
     ) -> None:
         self.limits = limits if limits is not None else Limits()
         self.thread_pool = thread_pool if thread_pool is not None else default_pool
         self.debug = debug
+        self.json_errors = json_errors
         self.handlers_by_class: dict[type[BaseException], ExceptionHandler] = {}
         self.handlers_by_status: dict[int, ExceptionHandler] = {}
         self.server_error_handler: ExceptionHandler | None = None
