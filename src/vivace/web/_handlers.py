@@ -92,9 +92,9 @@ def detail_text(detail: Any) -> str:
     """An ``HTTPException`` detail as text, for clients that do not ask for JSON.
 
     >>> detail_text({"title": "required", "tags": ["a"]})
-    'title: required\ntags: ["a"]'
+    'title: required\\ntags: ["a"]'
     >>> detail_text(["too short", {"loc": "name"}])
-    'too short\n{"loc":"name"}'
+    'too short\\n{"loc":"name"}'
     """
     if type(detail) is str:
         return detail
