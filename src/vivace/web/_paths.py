@@ -20,13 +20,15 @@ from urllib.parse import quote
 
 from vivace.web._convertors import CONVERTERS, Converter
 
-__all__ = ["Mixed", "Param", "PathTemplate", "Rest", "Segment"]
+__all__ = ["PATH_SAFE", "Mixed", "Param", "PathTemplate", "Rest", "Segment"]
 
 _PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*)(?:\(([^(){}/]*)\))?)?}")
 # One converter option: ``name=integer``.
 _OPTION = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(-?[0-9]+)\s*")
 # Characters kept in a built path segment: RFC 3986 pchar minus nothing that routing splits.
 _SEGMENT_SAFE = "!$&'()*+,;=:@-._~"
+#: The same for a value spanning segments (a ``path`` parameter, a mount's rest).
+PATH_SAFE = _SEGMENT_SAFE + "/"
 
 
 def _converter(template: str, name: str | None, options: str | None) -> Converter[Any]:
@@ -214,6 +216,6 @@ class PathTemplate:
             else:
                 name, converter = part
                 text = converter.to_string(params[name])
-                safe = _SEGMENT_SAFE + ("/" if converter.spans_segments else "")
+                safe = PATH_SAFE if converter.spans_segments else _SEGMENT_SAFE
                 out.append(quote(text, safe=safe))
         return "".join(out)

@@ -40,8 +40,16 @@ from vivace.web._convertors import INT64_MAX, IntegerConverter, StringConverter
 from vivace.web._datastructures import URLPath
 from vivace.web._exceptions import HTTPException, NoMatchFound
 from vivace.web._paths import Param
-from vivace.web._responses import RedirectResponse, Response
-from vivace.web._routing import BaseRoute, Host, Mount, Route, route_path, send_error
+from vivace.web._responses import Response
+from vivace.web._routing import (
+    BaseRoute,
+    Host,
+    Mount,
+    Route,
+    route_path,
+    send_error,
+    slash_redirect,
+)
 from vivace.web._websocket_routing import WEBSOCKET_METHOD, WebSocketRoute
 
 __all__ = ["Router"]
@@ -524,13 +532,7 @@ class Router:
             if self.redirect_slashes and path not in ("", "/"):
                 other = path[:-1] if path.endswith("/") else path + "/"
                 if matcher.any_match(other, scope):
-                    full = scope["path"]
-                    target = full[:-1] if full.endswith("/") else full + "/"
-                    query = scope.get("query_string", b"")
-                    if query:
-                        target += "?" + query.decode("latin-1")
-                    # Redirect relative to the host: an absolute URL would trust Host.
-                    await RedirectResponse(_safe_redirect(target))(scope, receive, send)
+                    await slash_redirect(scope)(scope, receive, send)
                     return
         if self.default is not None:
             await self.default(scope, receive, send)
@@ -606,13 +608,6 @@ class Router:
 
     def __repr__(self) -> str:
         return f"Router(routes={self.routes!r})"
-
-
-def _safe_redirect(target: str) -> str:
-    # "//evil.example/" would be read by browsers as another host: keep one slash.
-    if target.startswith("//"):
-        return "/" + target.lstrip("/")
-    return target
 
 
 def _mounted(routes: Sequence[BaseRoute], app: Any) -> list[tuple[str, Router, Any]]:
