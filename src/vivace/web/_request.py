@@ -345,8 +345,9 @@ class Request(HTTPConnection):
         """The form body: urlencoded or multipart, parsed once.
 
         Uploads stream into spooled temporary files: the form's uploads stay in memory
-        together up to ``spool_size`` bytes, then go to disk. Limits default to the app's ``Limits``; breaking one raises ``ContentTooLarge``
-        (413), broken syntax ``MalformedBody`` (400). Another content type gives an empty
+        together up to ``spool_size`` bytes, then go to disk. Limits default to the app's
+        ``Limits``; breaking one raises ``ContentTooLarge`` (413), broken syntax
+        ``MalformedBody`` (400). Another content type gives an empty
         form. Files are closed after the response is sent.
         """
         form = self._form
@@ -372,20 +373,23 @@ class Request(HTTPConnection):
         self._form = form
         return form
 
+    async def _form_stream(self, limit: int | None, name: str) -> AsyncIterator[bytes]:
+        """The body's chunks; ``FormLimitExceeded`` once they pass ``limit`` bytes."""
+        size = 0
+        async for chunk in self.stream():
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise FormLimitExceeded(
+                    f"form body larger than {limit} bytes", limit=name, value=limit
+                )
+            yield chunk
+
     async def _urlencoded(
         self, max_fields: int, max_field_size: int, max_body_size: int | None
     ) -> FormData:
         parser = UrlencodedParser(max_fields=max_fields, max_field_size=max_field_size)
         items: list[tuple[str, str | UploadFile]] = []
-        size = 0
-        async for chunk in self.stream():
-            size += len(chunk)
-            if max_body_size is not None and size > max_body_size:
-                raise FormLimitExceeded(
-                    f"form body larger than {max_body_size} bytes",
-                    limit="max_body_size",
-                    value=max_body_size,
-                )
+        async for chunk in self._form_stream(max_body_size, "max_body_size"):
             items.extend(parser.feed(chunk))
         items.extend(parser.close())
         return FormData(items)
@@ -416,16 +420,9 @@ class Request(HTTPConnection):
         # and the uploads still in memory (``in_memory``, ``spool_size`` at most).
         max_form_size: int | None = limits.max_form_size
         max_fields_size: int = limits.max_form_fields_size
-        size = fields_size = in_memory = held = 0
+        fields_size = in_memory = held = 0
         try:
-            async for chunk in self.stream():
-                size += len(chunk)
-                if max_form_size is not None and size > max_form_size:
-                    raise FormLimitExceeded(
-                        f"form body larger than {max_form_size} bytes",
-                        limit="max_form_size",
-                        value=max_form_size,
-                    )
+            async for chunk in self._form_stream(max_form_size, "max_form_size"):
                 for event in parser.feed(chunk):
                     if type(event) is PartData:
                         data = event.data
