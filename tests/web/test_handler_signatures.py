@@ -192,9 +192,14 @@ def test_unresolvable_string_annotations_are_judged_by_name() -> None:
 
     async def other(request: "NoSuchThing") -> None: ...  # type: ignore[name-defined]  # noqa: F821, UP037
 
+    async def broken(request: "len(1)") -> None: ...  # type: ignore[valid-type]  # noqa: UP037
+
     assert handler_takes_argument(named, Request) is True
     with pytest.raises(TypeError, match="annotated NoSuchThing"):
         handler_takes_argument(other, Request)
+    # An annotation whose evaluation raises something else is judged by its text too.
+    with pytest.raises(TypeError, match=r"annotated len\(1\)"):
+        handler_takes_argument(broken, Request)
 
 
 def test_subclass_annotation_is_refused() -> None:

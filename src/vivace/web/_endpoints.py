@@ -88,11 +88,13 @@ def handler_takes_argument(func: Any, passed: type, *, skip_self: bool = False) 
     is built, not with a confusing error on the first request.
     """
     try:
-        signature = inspect.signature(func, eval_str=True)
-    except (NameError, AttributeError, SyntaxError):
-        signature = inspect.signature(func)  # string annotations judged by name
+        signature = inspect.signature(func)
     except (TypeError, ValueError):  # builtins without a signature: pass the argument
         return True
+    try:
+        signature = inspect.signature(func, eval_str=True)
+    except Exception:  # an annotation that does not evaluate
+        pass  # keep the strings: judged by name
     params = list(signature.parameters.values())[1 if skip_self else 0 :]
     one = (
         f"a handler takes one parameter, the {passed.__name__} (annotated as "
