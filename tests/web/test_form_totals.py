@@ -13,6 +13,7 @@ import pytest
 from vivace.testing import TestClient
 from vivace.types import Message, Scope
 from vivace.web import App, ContentTooLarge, Limits, Request, Route, UploadFile
+from vivace.web._config import CONFIG_KEY, WebConfig
 
 B = "totals-boundary"
 MIB = 1024 * 1024
@@ -72,8 +73,6 @@ def scope_for(limits: Limits | None = None) -> Scope:
         "headers": [(b"content-type", CT)],
     }
     if limits is not None:
-        from vivace.web._config import CONFIG_KEY, WebConfig
-
         scope[CONFIG_KEY] = WebConfig(limits=limits)
     return scope
 
@@ -142,13 +141,6 @@ def big_file(size: int) -> Iterator[bytes]:
     yield b"\r\n"
     yield field_part("after", 5)
     yield END
-
-
-def _expected_digest(size: int) -> str:
-    digest = hashlib.sha256()
-    for chunk in big_file(size):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 async def test_a_big_upload_spools_to_disk_and_reads_back() -> None:
