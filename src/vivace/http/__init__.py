@@ -45,7 +45,7 @@ from vivace.http._multipart import (
 )
 from vivace.http._set_cookie import SetCookie, parse_cookie_date, parse_set_cookie
 from vivace.http._tokens import is_field_value, is_token
-from vivace.http._url import DEFAULT_PORTS, URL
+from vivace.http._url import DEFAULT_PORTS, URL, encoded_path
 from vivace.http._websocket import (
     CloseCode,
     WebSocketClosed,
@@ -92,6 +92,7 @@ __all__ = [
     "boundary_from_content_type",
     "check_header_name",
     "check_header_value",
+    "encoded_path",
     "format_http_date",
     "format_set_cookie",
     "http_date_now",

@@ -7,6 +7,7 @@ request target of RFC 9112 section 3.2 (``raw_path`` plus ``?query``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
@@ -14,7 +15,7 @@ from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 from vivace.http._errors import InvalidURL
 from vivace.http._multidict import QueryParams
 
-__all__ = ["DEFAULT_PORTS", "URL"]
+__all__ = ["DEFAULT_PORTS", "URL", "encoded_path"]
 
 DEFAULT_PORTS: Mapping[str, int] = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -29,6 +30,33 @@ def _host_from_scope(scope: Mapping[str, Any]) -> str | None:
             host: str = value.decode("latin-1")
             return host
     return None
+
+
+def encoded_path(scope: Mapping[str, Any]) -> str:
+    """The request path of an ASGI scope, percent-encoded as the client sent it.
+
+    ``raw_path`` when it decodes to ``path``: ``/docs/a%3Fb`` stays ``/docs/a%3Fb``, not
+    ``/docs/a?b`` (a query) nor ``/docs/a%253Fb``. Otherwise ``path`` quoted: ``path``
+    includes ``root_path`` (ASGI), and a mount changes ``root_path`` and ``path`` but not
+    ``raw_path``, so they can disagree; some servers send no ``raw_path``.
+
+    >>> encoded_path({"path": "/docs/a?b", "raw_path": b"/docs/a%3Fb"})
+    '/docs/a%3Fb'
+    >>> encoded_path({"path": "/docs/100%"})
+    '/docs/100%25'
+    """
+    path: str = scope.get("path", "/")
+    raw_path = scope.get("raw_path")
+    if raw_path:
+        raw: str = raw_path.decode("latin-1")
+        # Only a well-formed encoded path: a raw_path holding "?", "#", spaces or
+        # controls (a server that passes the target through) is not one.
+        if _ENCODED_PATH.fullmatch(raw) is not None and unquote(raw) == path:
+            return raw
+    return quote(path, safe=_PATH_SAFE)
+
+
+_ENCODED_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=\-._~%]*")
 
 
 class URL:
@@ -67,12 +95,7 @@ class URL:
     @staticmethod
     def _from_scope(scope: Mapping[str, Any]) -> str:
         scheme = scope.get("scheme", "http")
-        raw_path = scope.get("raw_path")
-        # ``path`` includes ``root_path`` (ASGI); a mount changes ``root_path`` and ``path``
-        # but not ``raw_path``, so prefer the encoded ``path`` when they could disagree.
-        path = quote(scope.get("path", "/"), safe=_PATH_SAFE)
-        if raw_path and unquote(raw_path.decode("latin-1")) == scope.get("path"):
-            path = raw_path.decode("latin-1")
+        path = encoded_path(scope)
         query = scope.get("query_string", b"")
         host = _host_from_scope(scope)
         server = scope.get("server")

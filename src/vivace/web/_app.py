@@ -61,6 +61,9 @@ class App:
     taking the app; what it yields (a dict) is copied into every request's
     ``request.state``. ``debug`` shows tracebacks on 500 pages. Sync handlers run in a
     pool of ``thread_pool_size`` threads. ``limits`` bounds request bodies and forms.
+    ``json_errors`` answers errors (``HTTPException``, 404, 405, 413, a 500 outside debug
+    mode) with RFC 9457 ``application/problem+json`` for every client, not only for
+    clients that ask for JSON.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class App:
         redirect_slashes: bool = True,
         thread_pool_size: int = DEFAULT_THREAD_POOL_SIZE,
         limits: Limits | None = None,
+        json_errors: bool = False,
     ) -> None:
         self.thread_pool = ThreadPool(thread_pool_size, name="vivace-web")
         self._config = WebConfig(
@@ -81,6 +85,7 @@ class App:
             thread_pool=self.thread_pool,
             exception_handlers=exception_handlers,
             debug=debug,
+            json_errors=json_errors,
         )
         self.state = State()
         self.user_middleware: list[Middleware] = list(middleware or [])
@@ -100,6 +105,14 @@ class App:
     @debug.setter
     def debug(self, value: bool) -> None:
         self._config.debug = value
+
+    @property
+    def json_errors(self) -> bool:
+        return self._config.json_errors
+
+    @json_errors.setter
+    def json_errors(self, value: bool) -> None:
+        self._config.json_errors = value
 
     @property
     def limits(self) -> Limits:

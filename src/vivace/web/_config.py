@@ -43,15 +43,24 @@ class Limits:
       that streams decides for itself.
     - ``max_form_parts``: fields plus files in one form.
     - ``max_form_field_size``: one non-file field.
+    - ``max_form_fields_size``: all the non-file fields of one multipart form together
+      (they are held in memory, as an urlencoded body is: the same 16 MiB default).
     - ``max_form_file_size``: one uploaded file (``None`` lifts it).
-    - ``form_spool_size``: an upload is kept in memory up to this size, then on disk.
+    - ``max_form_size``: a whole multipart body, files included (``None`` lifts it); the
+      default leaves room for one file of the default ``max_form_file_size``.
+    - ``form_spool_size``: the uploads of one form are kept in memory together up to
+      this many bytes; beyond it, each upload that would pass it moves to a temporary
+      file on disk. So a form holds at most ``max_form_fields_size`` plus
+      ``form_spool_size`` in memory, however many parts it has.
     - ``max_part_header_size``: the header block of one multipart part.
     """
 
     max_body_size: int | None = 16 * 1024 * 1024
     max_form_parts: int = DEFAULT_MAX_PARTS
     max_form_field_size: int = DEFAULT_MAX_FIELD_SIZE
+    max_form_fields_size: int = 16 * 1024 * 1024
     max_form_file_size: int | None = DEFAULT_MAX_FILE_SIZE
+    max_form_size: int | None = 128 * 1024 * 1024
     form_spool_size: int = 1024 * 1024
     max_part_header_size: int = DEFAULT_MAX_PART_HEADER_SIZE
 
@@ -63,12 +72,15 @@ class WebConfig:
     handler for ``500`` or ``Exception`` is the server-error handler: it answers
     unhandled errors in ``ServerErrorMiddleware`` (outside the user's middleware), and the
     error is still re-raised for the server to log. The others answer in the route.
+    ``json_errors`` makes the default error responses RFC 9457 problem documents for
+    every client (see ``_handlers.error_response``).
     """
 
     __slots__ = (
         "debug",
         "handlers_by_class",
         "handlers_by_status",
+        "json_errors",
         "limits",
         "server_error_handler",
         "thread_pool",
@@ -81,10 +93,12 @@ class WebConfig:
         thread_pool: ThreadPool | None = None,
         exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
         debug: bool = False,
+        json_errors: bool = False,
     ) -> None:
         self.limits = limits if limits is not None else Limits()
         self.thread_pool = thread_pool if thread_pool is not None else default_pool
         self.debug = debug
+        self.json_errors = json_errors
         self.handlers_by_class: dict[type[BaseException], ExceptionHandler] = {}
         self.handlers_by_status: dict[int, ExceptionHandler] = {}
         self.server_error_handler: ExceptionHandler | None = None

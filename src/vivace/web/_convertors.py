@@ -5,6 +5,12 @@ to value; a ``ValueError`` makes the route not match, so ``/days/2024-02-30`` is
 not a crash) and ``to_string`` (value to text, for ``url_path_for``; a ``ValueError``
 there means the value cannot be put in that route). Only ``path`` may span segments
 (``spans_segments = True``); custom converters match within one segment.
+
+A converter may take options in the route path, ``{id:int(min=1,max=1000)}``: the text
+in parentheses is ``name=integer`` pairs separated by commas, given to the converter's
+``with_options``, which returns a configured copy (the base class takes no options).
+``int`` takes ``min`` and ``max``; by default it matches 0 to 2**63 - 1, so a value that
+no signed 64-bit database column can hold is a 404, never a query that fails.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 __all__ = [
     "CONVERTERS",
+    "INT64_MAX",
     "Converter",
     "DateConverter",
     "FloatConverter",
@@ -51,6 +58,11 @@ class Converter(Generic[T]):
     def to_string(self, value: T) -> str:
         raise NotImplementedError
 
+    def with_options(self, **options: int) -> Converter[T]:
+        """A copy configured by ``{name:conv(key=value,...)}``; ``ValueError`` if this
+        converter takes no such option."""
+        raise ValueError(f"the {type(self).__name__} path converter takes no options")
+
 
 class StringConverter(Converter[str]):
     """One non-empty path segment (the default)."""
@@ -80,18 +92,55 @@ class PathConverter(Converter[str]):
         return str(value)
 
 
+#: The largest value of a signed 64-bit integer: the default upper bound of ``int``.
+INT64_MAX = 2**63 - 1
+
+
 class IntegerConverter(Converter[int]):
-    """A non-negative integer in ASCII digits."""
+    """A non-negative integer in ASCII digits, from ``min`` to ``max`` (inclusive).
+
+    >>> IntegerConverter().convert("42")
+    42
+    >>> IntegerConverter().with_options(min=1, max=10).convert("11")
+    Traceback (most recent call last):
+    ValueError: 11 is not within 1..10
+    """
+
+    __slots__ = ("_digits", "max", "min")
 
     regex = "[0-9]+"
 
+    def __init__(self, min: int = 0, max: int = INT64_MAX) -> None:
+        for name, bound in (("min", min), ("max", max)):
+            if isinstance(bound, bool) or not isinstance(bound, int) or bound < 0:
+                raise ValueError(f"int converter {name} must be an int >= 0: {bound!r}")
+        if min > max:
+            raise ValueError(f"int converter min ({min}) is above max ({max})")
+        self.min = min
+        self.max = max
+        self._digits = len(str(max))
+
     def convert(self, value: str) -> int:
-        return int(value)
+        if len(value) > self._digits and len(value.lstrip("0")) > self._digits:
+            # Too long to be in range: refused before int() (slow on huge inputs).
+            raise ValueError(f"{value[:30]}... is not within {self.min}..{self.max}")
+        number = int(value)
+        if number > self.max or number < self.min:
+            raise ValueError(f"{number} is not within {self.min}..{self.max}")
+        return number
 
     def to_string(self, value: int) -> str:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"an int path parameter must be a non-negative int: {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"an int path parameter must be an int: {value!r}")
+        if value > self.max or value < self.min:
+            raise ValueError(f"an int path parameter must be within {self.min}..{self.max}")
         return str(value)
+
+    def with_options(self, **options: int) -> IntegerConverter:
+        unknown = set(options) - {"min", "max"}
+        if unknown:
+            raise ValueError(f"the int path converter takes min and max, not {sorted(unknown)}")
+        return IntegerConverter(options.get("min", self.min), options.get("max", self.max))
 
 
 class FloatConverter(Converter[float]):

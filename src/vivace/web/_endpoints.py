@@ -34,6 +34,7 @@ __all__ = [
     "HTTPEndpoint",
     "endpoint_handlers",
     "endpoint_method",
+    "handler_takes_argument",
     "serve_endpoint",
     "serve_lifespan",
 ]
@@ -56,15 +57,75 @@ def _is_async_callable(func: Any) -> bool:
     )
 
 
-def _takes_request(func: Any) -> bool:
+def _describe(func: Any) -> str:
+    inner = _unwrap(func)
+    name = getattr(inner, "__qualname__", None) or repr(inner)
+    code = getattr(inner, "__code__", None)
+    where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+    return f"{name}{where}"
+
+
+def _annotation_fits(annotation: Any, passed: type) -> bool:
+    """Whether a parameter annotated ``annotation`` can hold the ``passed`` object."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return True
+    if isinstance(annotation, str):
+        # Not resolvable (a name imported under TYPE_CHECKING): judge by the name.
+        last = annotation.strip().strip("'\"").rsplit(".", 1)[-1]
+        return last in {cls.__name__ for cls in passed.__mro__}
+    return isinstance(annotation, type) and issubclass(passed, annotation)
+
+
+def handler_takes_argument(func: Any, passed: type, *, skip_self: bool = False) -> bool:
+    """Whether ``func`` takes the ``passed`` object (the ``Request``, or the ``WebSocket``)
+    as its one argument; a ``TypeError`` naming the handler and the parameter if it has a
+    parameter vivace cannot supply.
+
+    The one place that decides which handler signatures are allowed (typed handlers will
+    extend it): no parameter (HTTP handlers only), or one positional parameter annotated
+    as ``passed`` (or a base class of it) or not annotated; further parameters need a
+    default. So a FastAPI-style ``async def get_todo(todo_id: int)`` fails when the route
+    is built, not with a confusing error on the first request.
+    """
     try:
         signature = inspect.signature(func)
-    except (TypeError, ValueError):  # builtins without a signature: pass the request
+    except (TypeError, ValueError):  # builtins without a signature: pass the argument
         return True
-    return any(
-        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-        for p in signature.parameters.values()
+    try:
+        signature = inspect.signature(func, eval_str=True)
+    except Exception:  # an annotation that does not evaluate
+        pass  # keep the strings: judged by name
+    params = list(signature.parameters.values())[1 if skip_self else 0 :]
+    one = (
+        f"a handler takes one parameter, the {passed.__name__} (annotated as "
+        f"{passed.__name__} or not annotated)"
     )
+    allowed = one + ", or no parameter" if passed is Request else one
+    takes = False
+    for index, param in enumerate(params):
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            takes = takes or param.kind is param.VAR_POSITIONAL
+            continue
+        positional = param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD)
+        if index == 0 and positional:
+            if not _annotation_fits(param.annotation, passed):
+                annotation = param.annotation
+                shown = getattr(annotation, "__name__", None) or str(annotation)
+                raise TypeError(
+                    f"handler {_describe(func)}: parameter {param.name!r} is annotated "
+                    f"{shown}, but vivace passes the {passed.__name__} there; {allowed}"
+                )
+            takes = True
+            continue
+        if param.default is param.empty:
+            raise TypeError(
+                f"handler {_describe(func)}: parameter {param.name!r} cannot be supplied "
+                f"(vivace passes only the {passed.__name__}); {allowed}; give other "
+                "parameters a default"
+            )
+    if not takes and passed is not Request:
+        raise TypeError(f"handler {_describe(func)} takes no parameter; {one}")
+    return takes
 
 
 class _Handler:
@@ -75,11 +136,7 @@ class _Handler:
     def __init__(self, func: Callable[..., Any], *, skip_self: bool = False) -> None:
         self.func = func
         self.is_async = _is_async_callable(func)
-        if skip_self:  # an unbound method of an HTTPEndpoint: the request is the 2nd arg
-            params = list(inspect.signature(func).parameters.values())[1:]
-            self.takes_request = bool(params)
-        else:
-            self.takes_request = _takes_request(func)
+        self.takes_request = handler_takes_argument(func, Request, skip_self=skip_self)
 
 
 class HTTPEndpoint:

@@ -22,6 +22,9 @@ original is kept as ``__cause__``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
+
+import orjson
 
 from vivace.http import status
 from vivace.http._errors import ClientDisconnected
@@ -49,19 +52,33 @@ class HTTPException(WebError):
     (404, 'Not Found')
     >>> HTTPException(429, "slow down", headers={"retry-after": "5"}).headers
     {'retry-after': '5'}
+    >>> HTTPException(422, {"title": "required"}).detail
+    {'title': 'required'}
+
+    ``detail`` is a message, or structured detail that JSON can carry (a dict, a list, a
+    number...): JSON clients get it as is, others a text rendering of it. Anything JSON
+    cannot encode is refused here, with a ``TypeError``, rather than at response time.
     """
 
     def __init__(
         self,
         status_code: int,
-        detail: str | None = None,
+        detail: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         if detail is None:
             detail = status.reason_phrase(status_code)
+        elif type(detail) is not str:
+            try:
+                orjson.dumps(detail)
+            except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+                raise TypeError(
+                    f"HTTPException detail must be a str or JSON-serialisable (dict, list, "
+                    f"number...), not {type(detail).__name__}: {exc}"
+                ) from None
         super().__init__(status_code, detail)
         self.status_code = status_code
-        self.detail = detail
+        self.detail: Any = detail
         self.headers = dict(headers) if headers is not None else None
 
     def __str__(self) -> str:

@@ -7,6 +7,17 @@ handler; the response then goes back out through the app's middleware like any o
 ``HTTPException`` and registered handlers the same way if the response has not started,
 and answers anything else with a 500 (the ``500``/``Exception`` handler, the debug page in
 debug mode, or a plain "Internal Server Error") and re-raises it so the server logs it.
+
+How a default error response looks (an ``HTTPException``, the router's 404 and 405, a
+413 from a body limit, a 500 outside debug mode):
+
+- with ``App(json_errors=True)``: an RFC 9457 problem document for every client,
+  ``application/problem+json`` ``{"type": "about:blank", "title": <reason phrase>,
+  "status": <code>, "detail": <detail>}``; ``detail`` is the exception's detail as given
+  (structured detail stays structured, so ``body["detail"]`` reads the same in both modes);
+- otherwise ``{"detail": ...}`` as ``application/json`` for a client whose ``Accept``
+  names JSON (and not HTML), and text for everyone else: a str detail as is, a dict one
+  ``key: value`` line per key, a list one line per item (non-str values as compact JSON).
 """
 
 from __future__ import annotations
@@ -15,9 +26,12 @@ import dataclasses
 import html
 import inspect
 import traceback
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
+import orjson
+
+from vivace.http import status
 from vivace.types import ASGIApp, Message, Receive, Scope, Send
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._exceptions import ClientDisconnect, HTTPException
@@ -34,8 +48,10 @@ __all__ = [
     "answer_handled",
     "answer_handler_error",
     "debug_response",
+    "detail_text",
     "handle_exception",
     "http_exception_response",
+    "problem_response",
     "serve_guarded",
     "to_response",
 ]
@@ -68,15 +84,56 @@ def _wants_json(request: Request) -> bool:
     return accept is not None and b"json" in accept and b"text/html" not in accept
 
 
+def _item_text(value: Any) -> str:
+    return value if type(value) is str else orjson.dumps(value).decode()
+
+
+def detail_text(detail: Any) -> str:
+    """An ``HTTPException`` detail as text, for clients that do not ask for JSON.
+
+    >>> detail_text({"title": "required", "tags": ["a"]})
+    'title: required\\ntags: ["a"]'
+    >>> detail_text(["too short", {"loc": "name"}])
+    'too short\\n{"loc":"name"}'
+    """
+    if type(detail) is str:
+        return detail
+    if isinstance(detail, dict):
+        return "\n".join(f"{key}: {_item_text(value)}" for key, value in detail.items())
+    if isinstance(detail, list | tuple):
+        return "\n".join(_item_text(item) for item in detail)
+    return _item_text(detail)
+
+
+def problem_response(
+    status_code: int, detail: Any, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An RFC 9457 problem document (``application/problem+json``).
+
+    >>> problem_response(404, "no such todo").body
+    b'{"type":"about:blank","title":"Not Found","status":404,"detail":"no such todo"}'
+    """
+    # RFC 9457 section 4.2.1: with type "about:blank" the title is the status phrase.
+    problem = {
+        "type": "about:blank",
+        "title": status.reason_phrase(status_code),
+        "status": status_code,
+        "detail": detail,
+    }
+    return JSONResponse(problem, status_code, headers, media_type="application/problem+json")
+
+
 def http_exception_response(request: Request, exc: HTTPException) -> Response:
-    """The default response for an ``HTTPException``: JSON ``{"detail": ...}`` for clients
-    that ask for JSON, plain text otherwise."""
+    """The default response for an ``HTTPException`` (see the module docstring)."""
     status_code = exc.status_code
     if status_code < 200 or status_code in (204, 304):
         return Response(None, status_code, exc.headers)
+    config: WebConfig = request.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+    if config.json_errors:
+        return problem_response(status_code, exc.detail, exc.headers)
     if _wants_json(request):
         return JSONResponse({"detail": exc.detail}, status_code, exc.headers)
-    return PlainTextResponse(exc.detail, status_code, exc.headers)
+    return PlainTextResponse(detail_text(exc.detail), status_code, exc.headers)
 
 
 async def _call_handler(config: WebConfig, handler: Any, request: Request, exc: Exception) -> Any:
@@ -186,6 +243,8 @@ async def server_error_response(
     if handler is not None:
         config: WebConfig = request.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
         return to_response(await _call_handler(config, handler, request, exc))
+    if request.scope.get(CONFIG_KEY, DEFAULT_CONFIG).json_errors:
+        return problem_response(500, "Internal Server Error")
     return PlainTextResponse("Internal Server Error", 500)
 
 

@@ -20,19 +20,39 @@ from urllib.parse import quote
 
 from vivace.web._convertors import CONVERTERS, Converter
 
-__all__ = ["Mixed", "Param", "PathTemplate", "Rest", "Segment"]
+__all__ = ["PATH_SAFE", "Mixed", "Param", "PathTemplate", "Rest", "Segment"]
 
-_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?}")
+_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*)(?:\(([^(){}/]*)\))?)?}")
+# One converter option: ``name=integer``.
+_OPTION = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(-?[0-9]+)\s*")
 # Characters kept in a built path segment: RFC 3986 pchar minus nothing that routing splits.
 _SEGMENT_SAFE = "!$&'()*+,;=:@-._~"
+#: The same for a value spanning segments (a ``path`` parameter, a mount's rest).
+PATH_SAFE = _SEGMENT_SAFE + "/"
 
 
-def _converter(template: str, name: str | None) -> Converter[Any]:
+def _converter(template: str, name: str | None, options: str | None) -> Converter[Any]:
     key = name or "str"
     try:
-        return CONVERTERS[key]
+        converter = CONVERTERS[key]
     except KeyError:
         raise ValueError(f"unknown path converter {key!r} in {template!r}") from None
+    if options is None:
+        return converter
+    values: dict[str, int] = {}
+    for item in options.split(","):
+        m = _OPTION.fullmatch(item)
+        if m is None:
+            raise ValueError(
+                f"malformed option {item.strip()!r} of {key!r} in {template!r} (name=integer)"
+            )
+        if m.group(1) in values:
+            raise ValueError(f"option {m.group(1)!r} of {key!r} given twice in {template!r}")
+        values[m.group(1)] = int(m.group(2))
+    try:
+        return converter.with_options(**values)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (in route path {template!r})") from None
 
 
 def _segment_check(converter: Converter[Any]) -> Callable[[str], bool]:
@@ -110,7 +130,7 @@ class PathTemplate:
             name, conv_name = match.group(1), match.group(2)
             if name in converters:
                 raise ValueError(f"duplicate parameter {name!r} in route path {path!r}")
-            converter = _converter(path, conv_name)
+            converter = _converter(path, conv_name, match.group(3))
             converters[name] = converter
             literal = path[pos : match.start()]
             regex += re.escape(literal) + f"(?P<{name}>{converter.regex})"
@@ -196,6 +216,6 @@ class PathTemplate:
             else:
                 name, converter = part
                 text = converter.to_string(params[name])
-                safe = _SEGMENT_SAFE + ("/" if converter.spans_segments else "")
+                safe = PATH_SAFE if converter.spans_segments else _SEGMENT_SAFE
                 out.append(quote(text, safe=safe))
         return "".join(out)

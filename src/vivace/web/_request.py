@@ -13,6 +13,7 @@ after it both get it; a middleware that passes ``request.receive`` on (instead o
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator
+from tempfile import SpooledTemporaryFile
 from typing import Any
 
 import orjson
@@ -34,6 +35,7 @@ from vivace.http import (
     parse_options_header,
 )
 from vivace.types import Message, Receive, Scope, Send
+from vivace.web._concurrency import io_pool
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._datastructures import Address, FormData, State, UploadFile, spooled_file
 from vivace.web._exceptions import (
@@ -342,9 +344,10 @@ class Request(HTTPConnection):
     ) -> FormData:
         """The form body: urlencoded or multipart, parsed once.
 
-        Uploads stream into spooled temporary files (in memory up to ``spool_size``).
-        Limits default to the app's ``Limits``; breaking one raises ``ContentTooLarge``
-        (413), broken syntax ``MalformedBody`` (400). Another content type gives an empty
+        Uploads stream into spooled temporary files: the form's uploads stay in memory
+        together up to ``spool_size`` bytes, then go to disk. Limits default to the app's
+        ``Limits``; breaking one raises ``ContentTooLarge`` (413), broken syntax
+        ``MalformedBody`` (400). Another content type gives an empty
         form. Files are closed after the response is sent.
         """
         form = self._form
@@ -370,20 +373,23 @@ class Request(HTTPConnection):
         self._form = form
         return form
 
+    async def _form_stream(self, limit: int | None, name: str) -> AsyncIterator[bytes]:
+        """The body's chunks; ``FormLimitExceeded`` once they pass ``limit`` bytes."""
+        size = 0
+        async for chunk in self.stream():
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise FormLimitExceeded(
+                    f"form body larger than {limit} bytes", limit=name, value=limit
+                )
+            yield chunk
+
     async def _urlencoded(
         self, max_fields: int, max_field_size: int, max_body_size: int | None
     ) -> FormData:
         parser = UrlencodedParser(max_fields=max_fields, max_field_size=max_field_size)
         items: list[tuple[str, str | UploadFile]] = []
-        size = 0
-        async for chunk in self.stream():
-            size += len(chunk)
-            if max_body_size is not None and size > max_body_size:
-                raise FormLimitExceeded(
-                    f"form body larger than {max_body_size} bytes",
-                    limit="max_body_size",
-                    value=max_body_size,
-                )
+        async for chunk in self._form_stream(max_body_size, "max_body_size"):
             items.extend(parser.feed(chunk))
         items.extend(parser.close())
         return FormData(items)
@@ -408,20 +414,45 @@ class Request(HTTPConnection):
         files: list[UploadFile] = []
         name = ""
         upload: UploadFile | None = None
+        spool: SpooledTemporaryFile[bytes] | None = None  # the upload's, while in memory
         field: list[bytes] = []
+        # The totals that bound what one form holds: the body, the fields (in memory),
+        # and the uploads still in memory (``in_memory``, ``spool_size`` at most).
+        max_form_size: int | None = limits.max_form_size
+        max_fields_size: int = limits.max_form_fields_size
+        fields_size = in_memory = held = 0
         try:
-            async for chunk in self.stream():
+            async for chunk in self._form_stream(max_form_size, "max_form_size"):
                 for event in parser.feed(chunk):
                     if type(event) is PartData:
-                        if upload is not None:
-                            await upload.write(event.data)
-                        else:
-                            field.append(event.data)
+                        data = event.data
+                        if upload is None:
+                            fields_size += len(data)
+                            if fields_size > max_fields_size:
+                                raise FormLimitExceeded(
+                                    f"form fields larger than {max_fields_size} bytes together",
+                                    limit="max_form_fields_size",
+                                    value=max_fields_size,
+                                )
+                            field.append(data)
+                            continue
+                        if spool is not None:
+                            if in_memory + len(data) > spool_size:
+                                # Over the form's memory budget: this upload goes to disk.
+                                await io_pool.run(spool.rollover)
+                                in_memory -= held
+                                spool = None
+                            else:
+                                in_memory += len(data)
+                                held += len(data)
+                        await upload.write(data)
                     elif type(event) is PartStart:
                         name = event.name
                         if event.filename is not None:
+                            spool = spooled_file(spool_size)
+                            held = 0
                             upload = UploadFile(
-                                spooled_file(spool_size),
+                                spool,
                                 size=0,
                                 filename=event.filename,
                                 headers=Headers(event.headers),
@@ -429,7 +460,7 @@ class Request(HTTPConnection):
                             )
                             files.append(upload)
                         else:
-                            upload = None
+                            upload = spool = None
                             field = []
                     else:  # PartEnd
                         if upload is not None:

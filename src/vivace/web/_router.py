@@ -36,12 +36,20 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from vivace.types import ASGIApp, Receive, Scope, Send
-from vivace.web._convertors import IntegerConverter, StringConverter
+from vivace.web._convertors import INT64_MAX, IntegerConverter, StringConverter
 from vivace.web._datastructures import URLPath
 from vivace.web._exceptions import HTTPException, NoMatchFound
 from vivace.web._paths import Param
-from vivace.web._responses import RedirectResponse, Response
-from vivace.web._routing import BaseRoute, Host, Mount, Route, route_path, send_error
+from vivace.web._responses import Response
+from vivace.web._routing import (
+    BaseRoute,
+    Host,
+    Mount,
+    Route,
+    route_path,
+    send_error,
+    slash_redirect,
+)
 from vivace.web._websocket_routing import WEBSOCKET_METHOD, WebSocketRoute
 
 __all__ = ["Router"]
@@ -89,6 +97,25 @@ def _whole_segments(segments: Sequence[object] | None) -> bool:
     return segments is not None and all(type(seg) is str or type(seg) is Param for seg in segments)
 
 
+def fits_int64(digits: str) -> bool:
+    """Whether ASCII ``digits`` are at most 2**63 - 1, without ``int()`` (which refuses
+    more than 4300 digits with a ValueError).
+
+    >>> fits_int64("0009223372036854775807"), fits_int64("9223372036854775808")
+    (True, False)
+    """
+    digits = digits.lstrip("0")
+    # Strings of equal length compare as the numbers they spell.
+    return len(digits) < 19 or (len(digits) == 19 and digits <= _INT64_DIGITS)
+
+
+_INT64_DIGITS = str(INT64_MAX)
+
+
+def convert_name(offset: int, tag: int) -> str:
+    return f"convert{offset}_{tag}"
+
+
 def _segment_code(
     segments: Sequence[object], tag: int, namespace: dict[str, Any]
 ) -> tuple[str, str]:
@@ -110,15 +137,25 @@ def _segment_code(
             continue
         assert type(seg) is Param
         converter = seg.converter
-        if type(converter) is IntegerConverter:
-            # [0-9]+ in full: isdigit() alone accepts other scripts' digits.
-            tests.append(f"s[{offset}].isascii() and s[{offset}].isdigit()")
-            values.append(f"{seg.name!r}: int(s[{offset}])")
+        if type(converter) is IntegerConverter and converter.max == INT64_MAX:
+            # [0-9]+ in full: isdigit() alone accepts other scripts' digits. Fewer than 19
+            # digits always fit in 0..2**63-1, so the common case pays one len().
+            segment = f"s[{offset}]"
+            namespace["fits_int64"] = fits_int64
+            tests.append(
+                f"{segment}.isascii() and {segment}.isdigit() and "
+                f"(len({segment}) < 19 or fits_int64({segment}))"
+            )
+            value = f"int({segment})"
+            if converter.min:
+                value = f"{convert_name(offset, tag)}({segment})"
+                namespace[convert_name(offset, tag)] = converter.convert
+            values.append(f"{seg.name!r}: {value}")
         elif type(converter) is StringConverter:
             tests.append(f"s[{offset}] != ''")
             values.append(f"{seg.name!r}: s[{offset}]")
         else:
-            check, convert = f"check{offset}_{tag}", f"convert{offset}_{tag}"
+            check, convert = f"check{offset}_{tag}", convert_name(offset, tag)
             namespace[check] = seg.check
             namespace[convert] = converter.convert
             tests.append(f"{check}(s[{offset}])")
@@ -495,13 +532,7 @@ class Router:
             if self.redirect_slashes and path not in ("", "/"):
                 other = path[:-1] if path.endswith("/") else path + "/"
                 if matcher.any_match(other, scope):
-                    full = scope["path"]
-                    target = full[:-1] if full.endswith("/") else full + "/"
-                    query = scope.get("query_string", b"")
-                    if query:
-                        target += "?" + query.decode("latin-1")
-                    # Redirect relative to the host: an absolute URL would trust Host.
-                    await RedirectResponse(_safe_redirect(target))(scope, receive, send)
+                    await slash_redirect(scope)(scope, receive, send)
                     return
         if self.default is not None:
             await self.default(scope, receive, send)
@@ -577,13 +608,6 @@ class Router:
 
     def __repr__(self) -> str:
         return f"Router(routes={self.routes!r})"
-
-
-def _safe_redirect(target: str) -> str:
-    # "//evil.example/" would be read by browsers as another host: keep one slash.
-    if target.startswith("//"):
-        return "/" + target.lstrip("/")
-    return target
 
 
 def _mounted(routes: Sequence[BaseRoute], app: Any) -> list[tuple[str, Router, Any]]:

@@ -14,7 +14,9 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
+from urllib.parse import quote
 
+from vivace.http import encoded_path
 from vivace.types import ASGIApp, Receive, Scope, Send
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._datastructures import URLPath
@@ -27,11 +29,11 @@ from vivace.web._endpoints import (
 )
 from vivace.web._exceptions import HTTPException, NoMatchFound
 from vivace.web._handlers import answer_handled, handle_exception, serve_guarded, to_response
-from vivace.web._paths import PathTemplate
+from vivace.web._paths import PATH_SAFE, PathTemplate
 from vivace.web._request import Request
-from vivace.web._responses import Response, send_response
+from vivace.web._responses import RedirectResponse, Response, send_response
 
-__all__ = ["BaseRoute", "Host", "Mount", "Route", "route_path", "send_error"]
+__all__ = ["BaseRoute", "Host", "Mount", "Route", "route_path", "send_error", "slash_redirect"]
 
 
 def _is_asgi(func: Any) -> bool:
@@ -321,7 +323,9 @@ class Mount(BaseRoute):
             if set(path_params) != set(own):
                 raise NoMatchFound(name, {**path_params, "path": rest})
             prefix = self._prefix(name, path_params)
-            return URLPath(prefix + "/" + rest.lstrip("/"), protocol="http")
+            # Quoted as a route's path parameter is: "a b?c#d" -> "a%20b%3Fc%23d", "/" kept.
+            rest = quote(rest.lstrip("/"), safe=PATH_SAFE)
+            return URLPath(prefix + "/" + rest, protocol="http")
         remaining, mine, rest_params = _split_for_child(self.name, own, name, path_params)
         prefix = self._prefix(name, mine)
         for route in self.routes:
@@ -424,6 +428,30 @@ def route_path(scope: Scope) -> str:
     if path[len(root_path)] == "/":
         return path[len(root_path) :]
     return path
+
+
+def slash_redirect(scope: Scope) -> RedirectResponse:
+    """A 307 to the request's own URL with its trailing slash removed, or added.
+
+    Built from the path as the client encoded it (``encoded_path``): ``/docs/a%3Fb`` goes
+    to ``/docs/a%3Fb/``, not to ``/docs/a?b/`` (another resource, with a query), and
+    ``/docs/100%25`` to ``/docs/100%25/``. The query string is kept. The target is
+    relative to the host (an absolute URL would trust the Host header), and never starts
+    with ``//``, which a browser would read as another host.
+    """
+    path = encoded_path(scope)
+    if path.endswith("/"):
+        target = path[:-1]
+    elif scope["path"].endswith("/") and path[-3:].upper() == "%2F":
+        target = path[:-3]  # the slash the router saw was sent encoded
+    else:
+        target = path + "/"
+    if target.startswith("//"):
+        target = "/" + target.lstrip("/")
+    query: bytes = scope.get("query_string", b"")
+    if query:
+        target += "?" + query.decode("latin-1")
+    return RedirectResponse(target, 307)
 
 
 async def _call_handled(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:

@@ -29,8 +29,7 @@ from vivace.types import Receive, Scope, Send
 from vivace.web._concurrency import io_pool
 from vivace.web._exceptions import HTTPException
 from vivace.web._fileresponse import FileResponse
-from vivace.web._responses import RedirectResponse
-from vivace.web._routing import route_path, send_error
+from vivace.web._routing import route_path, send_error, slash_redirect
 
 __all__ = ["StaticFiles"]
 
@@ -151,10 +150,7 @@ class StaticFiles:
         kind, file_path, st = await io_pool.run(self._resolve, segments)
         if kind == "dir" and not scope["path"].endswith("/"):
             # index.html's relative links need the trailing slash.
-            target = scope["path"] + "/"
-            if target.startswith("//"):
-                target = "/" + target.lstrip("/")
-            await RedirectResponse(target, 307)(scope, receive, send)
+            await slash_redirect(scope)(scope, receive, send)
             return
         if kind == "missing":
             await send_error(scope, receive, send, HTTPException(404))

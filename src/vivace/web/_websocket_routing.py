@@ -29,7 +29,7 @@ from vivace.http import WebSocketDisconnect
 from vivace.types import ASGIApp, Message, Receive, Scope, Send
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._datastructures import URLPath
-from vivace.web._endpoints import _unwrap, serve_lifespan
+from vivace.web._endpoints import _unwrap, handler_takes_argument, serve_lifespan
 from vivace.web._exceptions import HTTPException, NoMatchFound
 from vivace.web._handlers import http_exception_response, to_response
 from vivace.web._paths import PathTemplate
@@ -237,6 +237,7 @@ class WebSocketRoute(Route):
         elif (inspect.isfunction(target) or inspect.ismethod(target)) and not _is_asgi(target):
             if not inspect.iscoroutinefunction(target):
                 raise TypeError(f"a WebSocket handler must be async: {self.name!r} is not")
+            handler_takes_argument(endpoint, WebSocket)
             app = self._handle_function
         else:
             app = endpoint  # any ASGI app
