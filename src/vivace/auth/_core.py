@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from vivace.auth._hashers import Passwords, is_usable, unusable_password
+from vivace.auth._hashers import Passwords, unusable_password
 from vivace.auth._models import (
     AbstractUser,
     AnonymousUser,
@@ -407,7 +407,3 @@ def _flush(session: dict[str, Any]) -> None:
         flush()
     else:
         session.clear()
-
-
-def _usable(user: AbstractUser) -> bool:
-    return is_usable(user.password)

@@ -252,7 +252,3 @@ def _check_length(password: str) -> None:
 def unusable_password() -> str:
     """A stored value no password matches (a user who logs in some other way)."""
     return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
-
-
-def is_usable(encoded: str | None) -> bool:
-    return bool(encoded) and not encoded.startswith(UNUSABLE_PASSWORD_PREFIX)  # type: ignore[union-attr]
