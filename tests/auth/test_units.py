@@ -71,6 +71,13 @@ async def test_the_lazy_user_before_and_after_loading() -> None:
     assert loader.is_authenticated and loader.identity == "5" and loader.scopes[1] == "x"
     assert await loader() is user
     assert "auth" not in connection.scope
+    anonymous = LazyUser(auth, [], conn(headers=[(b"authorization", b"Bearer x")]))
+    assert anonymous.is_authenticated  # not loaded: maybe (a cache must skip it)
+    await anonymous()
+    assert not anonymous.is_authenticated and anonymous.identity is None
+    logged_in = LazyUser(auth, [], conn(session={SESSION_KEY: "5"}))
+    assert logged_in.is_authenticated and logged_in.identity is None
+    assert not LazyUser(auth, [], conn(session={"cart": 1})).is_authenticated
     shared = conn(auth=AuthCredentials())
     LazyUser(auth, [], shared).set(user, ["y"])
     assert shared.scope["auth"].scopes == ["y"]

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from vivace.auth._core import Auth
+from vivace.auth._core import SESSION_KEY, Auth
 from vivace.auth._models import AnonymousUser
 from vivace.stores import Store
 from vivace.types import ASGIApp, Receive, Scope, Send
@@ -271,8 +271,10 @@ async def authenticate_with(
 class LazyUser:
     """``request.user`` under ``AuthMiddleware``: ``await request.user()`` is the user.
 
-    The backends run on the first call only. Before that, ``is_authenticated`` is
-    False and ``loaded`` tells whether it was asked; ``scopes`` are the credentials'.
+    The backends run on the first call only; ``loaded`` tells whether it was asked,
+    ``scopes`` are the credentials'. ``is_authenticated`` and ``identity`` serve
+    middleware that look at ``scope["user"]`` synchronously (response cache, rate
+    limits ``by_user``).
     """
 
     __slots__ = ("_auth", "_backends", "_conn", "_credentials", "_user")
@@ -314,11 +316,21 @@ class LazyUser:
 
     @property
     def is_authenticated(self) -> bool:
-        return bool(getattr(self._user, "is_authenticated", False))
+        """The user's, once loaded. Before, a guess that errs on the safe side for
+        middleware reading it synchronously (the response cache skips authenticated
+        requests): True when the request carries a logged-in session or an
+        ``Authorization`` header."""
+        if self._credentials is not None:
+            return bool(getattr(self._user, "is_authenticated", False))
+        session = self._conn.scope.get("session")
+        if isinstance(session, dict) and SESSION_KEY in session:
+            return True
+        return any(name == b"authorization" for name, _ in self._conn.scope["headers"])
 
     @property
     def identity(self) -> str | None:
-        return getattr(self._user, "identity", None) if self.is_authenticated else None
+        """The loaded user's ``identity`` (None before loading, or anonymous)."""
+        return getattr(self._user, "identity", None) if self.loaded else None
 
     def __repr__(self) -> str:
         return f"LazyUser({self._user!r})" if self.loaded else "LazyUser(<not loaded>)"
