@@ -71,7 +71,14 @@ async def generate(kind: str, port: int, rate: float, duration: float) -> dict[s
     async def one(due: float) -> None:
         nonlocal errors
         pair = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
-        status = await _request(*pair, raw)
+        try:
+            status = await _request(*pair, raw)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            # An idle connection the server closed (keep-alive timeout): reconnect; the
+            # latency still counts from when the request was due.
+            pair[1].close()
+            pair = await asyncio.open_connection("127.0.0.1", port)
+            status = await _request(*pair, raw)
         latencies.append(time.perf_counter() - due)
         if status != 200:
             errors += 1

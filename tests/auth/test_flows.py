@@ -222,6 +222,7 @@ async def test_groups_and_permissions(auth: Auth) -> None:
 
     root = await auth.create_superuser("root", "pw")
     assert await auth.get_permissions(root) == {p.codename for p in created}
+    assert await auth.has_perms(root, ["change_auth_user", "not_in_the_database"], {"x": 1})
     assert not await auth.has_perm(AnonymousUser(), "view_auth_user")
     ada.is_active = False
     assert await auth.get_permissions(ada) == set()

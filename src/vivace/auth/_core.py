@@ -314,13 +314,16 @@ class Auth:
         return set(direct) | set(grouped)
 
     async def has_perm(self, user: Any, permission: str, obj: Any = None) -> bool:
-        """Whether ``user`` holds ``permission`` (on ``obj`` when given)."""
+        """Whether ``user`` holds ``permission`` (on ``obj`` when given). Active
+        superusers hold every permission, existing or not, on every object."""
         return await self.has_perms(user, [permission], obj)
 
     async def has_perms(self, user: Any, permissions: Iterable[str], obj: Any = None) -> bool:
         wanted = list(permissions)
         if not getattr(user, "is_authenticated", False) or not user.is_active:
             return False
+        if user.is_superuser:  # every permission, on every object (as in Django)
+            return True
         cached = getattr(user, "_vivace_permissions", None)
         if cached is None:
             cached = await self.get_permissions(user)
