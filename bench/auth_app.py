@@ -2,9 +2,8 @@
 
 ``BENCH_DB`` is the SQLite file holding the user ``ada`` (password ``pw``), made by
 bench/auth.py. ``BENCH_HASHING`` is ``pool`` (vivace.auth: hashing on the password
-pool, off the event loop, its threads at a lower priority than the loop's),
-``pool-nice0`` (the same pool at the loop's priority) or ``loop`` (the control: the same
-hash run on the event loop, as a naive async app would).
+pool, off the event loop) or ``loop`` (the control: the same hash run on the event loop,
+as a naive async app would).
 
 Endpoints: ``GET /`` (the other requests: a small JSON answer, the session read
 through ``request.user()`` skipped: no cookie) and ``POST /login`` (JSON username and
@@ -48,12 +47,7 @@ class OnTheLoop(Passwords):
         return self.verify_sync(password, encoded)
 
 
-if HASHING == "loop":
-    passwords: Passwords = OnTheLoop([hasher()])
-elif HASHING == "pool-nice0":  # the pool's threads at the loop's own priority
-    passwords = Passwords([hasher()], niceness=0)
-else:
-    passwords = Passwords([hasher()])
+passwords = (OnTheLoop if HASHING == "loop" else Passwords)([hasher()])
 auth = Auth(secret_key=SECRET, passwords=passwords)
 
 

@@ -15,9 +15,8 @@ re-hashes on a successful login, so a user base upgrades itself one login at a t
 The work runs on a small thread pool of its own (``max_threads``, default 2): argon2-cffi
 and ``hashlib.pbkdf2_hmac`` release the GIL, so the event loop keeps serving while a
 hash is computed, and a burst of logins queues on the pool instead of taking every
-thread of the handlers' pool. On Linux the pool's threads run ``niceness`` (10) steps
-below the loop's priority, so on busy cores the loop is served first. Every comparison
-is constant-time (``hmac.compare_digest`` here, argon2's own verification in C).
+thread of the handlers' pool. Every comparison is constant-time (``hmac.compare_digest``
+here, argon2's own verification in C).
 """
 
 from __future__ import annotations
@@ -26,11 +25,8 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 import string
-import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -193,21 +189,14 @@ class Passwords:
     ``[Argon2Hasher(), PBKDF2Hasher()]`` (argon2 needs ``pip install 'vivace[auth]'``).
     """
 
-    def __init__(
-        self, hashers: list[Any] | None = None, *, max_threads: int = 2, niceness: int = 10
-    ) -> None:
+    def __init__(self, hashers: list[Any] | None = None, *, max_threads: int = 2) -> None:
         if hashers is None:
             hashers = [Argon2Hasher(), PBKDF2Hasher()]
         if not hashers:
             raise ValueError("Passwords needs at least one hasher")
         self.hashers: list[Hasher] = list(hashers)
         self._by_name = {h.algorithm: h for h in self.hashers}
-        self._pool = ThreadPoolExecutor(
-            max_threads,
-            thread_name_prefix="vivace-passwords",
-            initializer=_lower_priority,
-            initargs=(niceness,),
-        )
+        self._pool = ThreadPoolExecutor(max_threads, thread_name_prefix="vivace-passwords")
 
     @property
     def default(self) -> Hasher:
@@ -251,25 +240,6 @@ class Passwords:
     def close(self) -> None:
         """Stop the pool's threads (they also stop when the process exits)."""
         self._pool.shutdown(wait=True)
-
-
-def _lower_priority(niceness: int) -> None:
-    """Make the calling pool thread yield the CPU to the event loop's thread.
-
-    On Linux a nice value belongs to a thread (``setpriority`` on its native id), so the
-    hashing threads can run at a lower priority than the loop: when the cores are busy
-    the scheduler serves the loop first, and logins wait instead of other requests.
-    Measured gain: docs/benchmarks.md, section vivace.auth (bench/auth.py, modes
-    ``pool`` and ``pool-nice0``). Elsewhere (no per-thread nice) this does nothing.
-    """
-    if niceness <= 0 or not sys.platform.startswith("linux"):
-        return
-    try:
-        tid = threading.get_native_id()
-        current = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + niceness))
-    except OSError:  # pragma: no cover - a sandbox that forbids it: run as we are
-        pass
 
 
 def _check_length(password: str) -> None:
