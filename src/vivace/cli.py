@@ -21,6 +21,7 @@ __all__ = ["COMMANDS", "main", "parser"]
 COMMANDS = [
     "vivace.server._cli:register",
     "vivace.db._cli:add_parser",
+    "vivace.auth._cli:add_parser",
 ]
 
 
