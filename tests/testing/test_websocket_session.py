@@ -180,7 +180,7 @@ def test_client_disconnect_reaches_the_app_and_send_after_it_fails() -> None:
     assert events[0] == {"type": "websocket.receive", "bytes": b"b"}
     assert events[1] == {"type": "websocket.disconnect", "code": 4001, "reason": "done"}
     assert events[2] == "ClientDisconnected"
-    assert events[3]["type"] == "websocket.disconnect"
+    assert events[3] == {"type": "websocket.disconnect", "code": 4001, "reason": "done"}
 
 
 def test_receive_timeout_and_iteration() -> None:
@@ -300,3 +300,24 @@ async def test_async_client_sessions_are_independent() -> None:
         await b.send_text("2")
         assert await b.receive_text() == "/b2"
         assert await a.receive_text() == "/a1"
+
+
+def test_the_in_process_transports_declare_asgi_spec_2_5() -> None:
+    # 2.5: websocket.disconnect carries the close reason (above), as vivace.server's do.
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["asgi"]["spec_version"])
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close"})
+            return
+        await send({"type": "http.response.start", "status": 204})
+        await send({"type": "http.response.body"})
+
+    client = TestClient(app)
+    assert client.get("/").status_code == 204
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/") as ws:
+        ws.receive()
+    assert seen == ["2.5", "2.5"]

@@ -357,7 +357,7 @@ class ASGITransport(AsyncBaseTransport):
         scheme = url.scheme or "http"
         scope: dict[str, Any] = {
             "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "asgi": {"version": "3.0", "spec_version": "2.5"},
             "http_version": "1.1",
             "method": request.method,
             "scheme": scheme,

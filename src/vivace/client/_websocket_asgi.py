@@ -95,7 +95,7 @@ class ASGIWebSocketSession(WebSocketSession):
             headers.append((b"sec-websocket-protocol", ", ".join(subprotocols).encode()))
         scope: dict[str, Any] = {
             "type": "websocket",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "asgi": {"version": "3.0", "spec_version": "2.5"},
             "http_version": "1.1",
             "scheme": "wss" if secure else "ws",
             "path": root_path + unquote(raw_path),
@@ -181,7 +181,11 @@ class ASGIWebSocketSession(WebSocketSession):
     async def _app_receive(self) -> Message:
         while not self._to_app:
             if self._state in (_CLOSED, _REJECTED):
-                return {"type": "websocket.disconnect", "code": self.close_code or 1000}
+                return {
+                    "type": "websocket.disconnect",
+                    "code": self.close_code or 1000,
+                    "reason": self.close_reason,
+                }
             waiter = self._app_waiter = asyncio.get_running_loop().create_future()
             await waiter
         return self._to_app.popleft()
