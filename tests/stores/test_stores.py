@@ -404,3 +404,34 @@ async def test_redis_errors_are_store_errors() -> None:
     finally:
         await store.client.delete(store.prefix + "list")
         await store.close()
+
+
+async def test_create_tables_tolerates_a_twin_that_won_the_race() -> None:
+    # PostgreSQL's answers to the loser of two concurrent CREATE TABLE IF NOT EXISTS:
+    # 23505 (catalog unique violation), 42710 (its row type exists), 42P07 (relation
+    # exists). Each means the table is there: the statement is run again. Any other
+    # error is the caller's.
+    from vivace.db import IntegrityError, ProgrammingError, create_if_absent
+
+    class Twin:
+        def __init__(self, first: Exception) -> None:
+            self.first: Exception | None = first
+            self.ran: list[str] = []
+
+        async def execute(self, statement: str) -> None:
+            self.ran.append(statement)
+            if self.first is not None:
+                first, self.first = self.first, None
+                raise first
+
+    for lost in (
+        IntegrityError("duplicate key", sqlstate="23505"),
+        ProgrammingError('type "t" already exists', sqlstate="42710"),
+        ProgrammingError('relation "t" already exists', sqlstate="42P07"),
+    ):
+        twin = Twin(lost)
+        await create_if_absent(twin, ["CREATE TABLE IF NOT EXISTS t ()"])  # type: ignore[arg-type]
+        assert twin.ran == ["CREATE TABLE IF NOT EXISTS t ()"] * 2
+    syntax = Twin(ProgrammingError("syntax error", sqlstate="42601"))
+    with pytest.raises(ProgrammingError, match="syntax"):
+        await create_if_absent(syntax, ["CREATE TABLE IF NOT EXISTS t ("])  # type: ignore[arg-type]

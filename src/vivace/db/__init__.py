@@ -14,6 +14,7 @@ SQLAlchemy Core statements.  See docs/db.md.
 
 from ._connection import Connection
 from ._database import Database
+from ._ddl import create_if_absent
 from ._errors import (
     CheckViolation,
     ConnectionLost,
@@ -58,4 +59,5 @@ __all__ = [
     "TransactionConflict",
     "TransactionError",
     "UniqueViolation",
+    "create_if_absent",
 ]

@@ -35,11 +35,10 @@ from vivace.db import (
     ConnectionLost,
     Database,
     DatabaseError,
-    IntegrityError,
     OperationalError,
     PoolTimeout,
-    TransactionConflict,
     UniqueViolation,
+    create_if_absent,
 )
 from vivace.stores._base import Store, StoreError, StoreUnavailable
 
@@ -167,7 +166,7 @@ class DatabaseStore(Store):
         try:
             await self._db.connect()
             if self.create:
-                await _create_tables(self._db, self.ddl(self._backend, self.table))
+                await create_if_absent(self._db, self.ddl(self._backend, self.table))
         except DatabaseError as exc:
             _fail(exc)
 
@@ -289,20 +288,6 @@ class DatabaseStore(Store):
                 return
             values["after"] = bytes(rows[-1][0])
             compare = ">"
-
-
-async def _create_tables(db: Database, statements: list[str]) -> None:
-    """Run ``CREATE ... IF NOT EXISTS`` statements; tolerate a twin process doing the same.
-
-    PostgreSQL can fail one of two concurrent ``CREATE TABLE IF NOT EXISTS`` of one table
-    with a unique violation on its catalog (both checked "not exists" first): the other
-    one created it, which is what was wanted. Each statement is tried again once.
-    """
-    for statement in statements:
-        try:
-            await db.execute(statement)
-        except (IntegrityError, TransactionConflict):
-            await db.execute(statement)
 
 
 def _fail(exc: DatabaseError) -> NoReturn:

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from vivace.db import Database, DatabaseError, IntegrityError
+from vivace.db import Database, DatabaseError, create_if_absent
 from vivace.web._broadcast import BroadcastError, Deliver
 
 __all__ = ["PostgresBackend"]
@@ -130,18 +130,16 @@ class PostgresBackend:
         t = self.table
         try:
             await self._db.connect()
-            for statement in (
-                f"CREATE TABLE IF NOT EXISTS {t} (id BIGSERIAL PRIMARY KEY, "
-                "channel TEXT NOT NULL, message TEXT NOT NULL, "
-                "created TIMESTAMPTZ NOT NULL DEFAULT now())",
-                f"CREATE INDEX IF NOT EXISTS {t}_channel ON {t} (channel, id)",
-            ):
-                try:
-                    await self._db.execute(statement)
-                except IntegrityError:
-                    # Two processes starting together: both saw "not exists", one
-                    # created it (PostgreSQL reports a catalog unique violation).
-                    await self._db.execute(statement)
+            # Two processes starting together may both run these (create_if_absent).
+            await create_if_absent(
+                self._db,
+                (
+                    f"CREATE TABLE IF NOT EXISTS {t} (id BIGSERIAL PRIMARY KEY, "
+                    "channel TEXT NOT NULL, message TEXT NOT NULL, "
+                    "created TIMESTAMPTZ NOT NULL DEFAULT now())",
+                    f"CREATE INDEX IF NOT EXISTS {t}_channel ON {t} (channel, id)",
+                ),
+            )
         except DatabaseError as exc:
             raise BroadcastError(f"cannot connect to PostgreSQL at {self._db.url}: {exc}") from exc
         ready = asyncio.get_running_loop().create_future()
