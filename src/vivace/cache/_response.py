@@ -60,7 +60,7 @@ def _directives(value: str) -> dict[str, str]:
 
 
 def _seconds(value: str | None) -> float | None:
-    if value is None or not value.isdigit():
+    if value is None or not (value.isascii() and value.isdigit()):
         return None
     return float(value)
 

@@ -213,7 +213,9 @@ class ResponseReader:
     def on_headers_complete(self) -> None:
         parser = self._parser
         status = parser.get_status_code()
-        if 100 <= status < 200:
+        if status < 100:  # llhttp reads any three digits; RFC 9110 section 15: 100-599
+            raise RemoteProtocolError(f"invalid status code {status:03d}")
+        if status < 200:
             if status == 101:
                 raise RemoteProtocolError("the server switched protocols unasked")
             # An interim response: forget it, the final one follows (RFC 9110 15.2).

@@ -56,9 +56,10 @@ def host_header(url: URL) -> bytes:
     (b'example.com', b'[::1]:8443')
     """
     hostport = url.netloc.rpartition("@")[2]
-    host, sep, port = hostport.rpartition(":")
-    if sep and "]" not in port and port.isdigit() and DEFAULT_PORTS.get(url.scheme) == int(port):
-        hostport = host
+    # url.port raises InvalidURL for a port that is not a number (RFC 3986 section 3.2.3).
+    port = url.port
+    if port is not None and DEFAULT_PORTS.get(url.scheme) == port:
+        hostport = hostport.rpartition(":")[0]
     try:
         value = hostport.encode("ascii")
     except UnicodeEncodeError:

@@ -28,9 +28,15 @@ def format_http_date(timestamp: float) -> str:
     )
 
 
+def _digits(text: str) -> bool:
+    # ASCII digits only: str.isdigit() also admits "\xb9" (superscript one, in the latin-1
+    # text of a header), which int() refuses. Found by fuzz/targets.py range_conditional.
+    return text.isascii() and text.isdigit()
+
+
 def _clock(text: str) -> tuple[int, int, int] | None:
     parts = text.split(":")
-    if len(parts) != 3 or not all(len(p) == 2 and p.isdigit() for p in parts):
+    if len(parts) != 3 or not all(len(p) == 2 and _digits(p) for p in parts):
         return None
     hour, minute, second = (int(p) for p in parts)
     if hour > 23 or minute > 59 or second > 60:
@@ -65,7 +71,7 @@ def parse_http_date(value: str) -> float | None:
         if fields[0][:-1].lower() not in _LONG_WEEKDAYS:
             return None
         date_parts = fields[1].split("-")
-        if len(date_parts) != 3 or len(date_parts[2]) != 2 or not date_parts[2].isdigit():
+        if len(date_parts) != 3 or len(date_parts[2]) != 2 or not _digits(date_parts[2]):
             return None
         day, month, short_year = date_parts
         this_year = time.gmtime().tm_year
@@ -82,7 +88,7 @@ def parse_http_date(value: str) -> float | None:
         return None
     month_number = _MONTH_NUMBER.get(month.lower())
     hms = _clock(clock)
-    if month_number is None or hms is None or not day.isdigit() or not year.isdigit():
+    if month_number is None or hms is None or not _digits(day) or not _digits(year):
         return None
     day_number = int(day)
     if not 1 <= day_number <= 31:

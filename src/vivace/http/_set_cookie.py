@@ -25,6 +25,9 @@ _YEAR = re.compile(r"(\d{2,4})(?:\D.*)?")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
+_SAMESITE = frozenset(("strict", "lax", "none"))
+
+
 def parse_cookie_date(text: str) -> float | None:
     """Parse a cookie ``Expires`` date the way browsers do (RFC 6265 section 5.1.1).
 
@@ -110,7 +113,9 @@ def parse_set_cookie(header: str, now: float | None = None) -> SetCookie | None:
             if parsed is not None:
                 expires = parsed
         elif key == "max-age":
-            if val and (val[0] == "-" or val[0].isdigit()) and val.lstrip("-").isdigit():
+            digits = val[1:] if val[:1] == "-" else val
+            # ASCII digits only: isdigit() admits superscripts, which int() refuses.
+            if digits.isascii() and digits.isdigit():
                 delta = int(val)
                 base = time.time() if now is None else now
                 max_age = 0.0 if delta <= 0 else base + delta
@@ -124,7 +129,8 @@ def parse_set_cookie(header: str, now: float | None = None) -> SetCookie | None:
         elif key == "httponly":
             httponly = True
         elif key == "samesite":
-            samesite = val.lower() or None
+            # RFC 6265bis section 5.6.7: a value other than these three is ignored.
+            samesite = val.lower() if val.lower() in _SAMESITE else None
         elif key == "partitioned":
             partitioned = True
     return SetCookie(

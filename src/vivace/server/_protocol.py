@@ -782,7 +782,10 @@ class HTTPProtocol(asyncio.Protocol):
                 self.start_next()
 
     def _write_error(self, status: int, text: str) -> None:
-        if self.closed:
+        # is_closing(): a response that ended the connection closed the transport, and
+        # connection_lost (which sets ``closed``) comes a loop iteration later; an error
+        # queued behind that response must not be written after it (found by fuzz/).
+        if self.closed or self.transport.is_closing():
             return
         if status >= 500:
             logger.debug("answering %d: %s", status, text)

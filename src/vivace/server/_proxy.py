@@ -51,7 +51,9 @@ def _split_host_port(node: str) -> tuple[str, int]:
         host, _, port = node.partition(":")
     else:
         host, port = node, ""
-    return host, int(port) if port.isdigit() and len(port) <= 5 else 0
+    # isdigit() alone admits other scripts' digits ("\xb2" is superscript two in the
+    # latin-1 text of a header), which int() refuses: found by fuzz/targets.py.
+    return host, int(port) if port.isascii() and port.isdigit() and len(port) <= 5 else 0
 
 
 def _pick(nodes: list[str], trust: Trust) -> str | None:

@@ -119,7 +119,7 @@ class PostgresBackend:
         return int.from_bytes(digest[:8], "big", signed=True)
 
     def event_key(self, event_id: str) -> tuple[int, ...] | None:
-        if not event_id.isdigit() or len(event_id) > 19:
+        if not (event_id.isascii() and event_id.isdigit()) or len(event_id) > 19:
             return None
         return (int(event_id),)
 
@@ -312,7 +312,7 @@ class PostgresBackend:
         if channel is None:
             return
         head, sep, message = payload.partition(":")
-        if not head.isdigit():
+        if not (head.isascii() and head.isdigit()):
             return  # not ours
         event_id = int(head)
         last = self._last.get(channel, 0)

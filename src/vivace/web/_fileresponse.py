@@ -90,6 +90,11 @@ def parse_range_header(value: str, size: int) -> list[tuple[int, int]] | None:
     unit, sep, spec = value.partition("=")
     if not sep or unit.strip().lower() != "bytes":
         return None
+    if size == 0:
+        # RFC 9110 section 14.1.1: on an empty representation only a suffix range is
+        # satisfiable, and it selects no byte (no Content-Range can name it): the Range
+        # is ignored and the empty representation served whole (section 14.2 allows it).
+        return None
     ranges: list[tuple[int, int]] = []
     parts = spec.split(",")
     if len(parts) > 100:  # far beyond any real client: treat as malformed
