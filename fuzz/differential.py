@@ -38,7 +38,7 @@ import h11  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from fuzz.targets import _Transport  # noqa: E402
+from fuzz.targets import serve_bytes  # noqa: E402
 
 __all__ = ["DECIDED", "Outcome", "compare", "heads", "main", "run"]
 
@@ -219,7 +219,7 @@ _vivace: dict[str, Any] = {}
 
 
 def vivace(data: bytes) -> Outcome:
-    from vivace.server import Config, HTTPProtocol
+    from vivace.server import Config
     from vivace.server._state import ServerState
 
     seen: list[Outcome] = []
@@ -251,21 +251,7 @@ def vivace(data: bytes) -> Outcome:
     loop = _vivace["loop"]
     config = Config(app, access_log=False)
     state = ServerState(config, app, loop)
-    transport = _Transport()
-    protocol = HTTPProtocol(state)
-    transport.protocol = protocol
-
-    async def drive() -> None:
-        protocol.connection_made(transport)
-        protocol.data_received(data)
-        for _ in range(10):
-            await asyncio.sleep(0)
-        if not transport.closed:
-            transport.close()
-        for _ in range(3):
-            await asyncio.sleep(0)
-
-    loop.run_until_complete(drive())
+    _, transport = serve_bytes(loop, state, [data])
     statuses = [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", bytes(transport.data))]
     status = next((s for s in statuses if s != 100), 0)
     if seen:

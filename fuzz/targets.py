@@ -95,6 +95,35 @@ class _Transport(asyncio.Transport):
         return 0
 
 
+def serve_bytes(
+    loop: asyncio.AbstractEventLoop, state: Any, pieces: list[bytes]
+) -> tuple[Any, _Transport]:
+    """Feed ``pieces`` to a new ``HTTPProtocol`` on ``state``; run the loop until the app
+    has answered what it can; close the connection. Returns protocol and transport."""
+    from vivace.server import HTTPProtocol
+
+    transport = _Transport()
+    protocol = HTTPProtocol(state)
+    transport.protocol = protocol
+
+    async def drive() -> None:
+        protocol.connection_made(transport)
+        for piece in pieces:
+            if transport.closed:
+                break
+            protocol.data_received(piece)
+            await asyncio.sleep(0)
+        for _ in range(20):  # let the app answer what it can
+            await asyncio.sleep(0)
+        if not transport.closed:
+            transport.close()
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    loop.run_until_complete(drive())
+    return protocol, transport
+
+
 class _Errors(logging.Handler):
     """Counts records at ERROR and above: a request must never cause one."""
 
@@ -164,33 +193,13 @@ def _read_responses(data: bytes) -> list[int]:
 @target
 def http11_server(data: bytes) -> None:
     """Bytes into the HTTP/1.1 protocol core (through a socketless transport)."""
-    from vivace.server import HTTPProtocol
-
     setup = _server_setup()
     loop: asyncio.AbstractEventLoop = setup["loop"]
     errors: _Errors = setup["errors"]
     state = setup["state"]
     state.targets.clear()
     _, _, pieces = _cuts(data)
-    transport = _Transport()
-    protocol = HTTPProtocol(state)
-    transport.protocol = protocol
-
-    async def drive() -> None:
-        protocol.connection_made(transport)
-        for piece in pieces:
-            if transport.closed:
-                break
-            protocol.data_received(piece)
-            await asyncio.sleep(0)
-        for _ in range(20):  # let the app answer what it can
-            await asyncio.sleep(0)
-        if not transport.closed:
-            transport.close()
-        for _ in range(5):
-            await asyncio.sleep(0)
-
-    loop.run_until_complete(drive())
+    protocol, transport = serve_bytes(loop, state, pieces)
     assert not errors.records, errors.records
     statuses = _read_responses(bytes(transport.data))
     assert all(s in _SERVER_STATUSES for s in statuses), statuses
