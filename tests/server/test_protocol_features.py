@@ -11,6 +11,7 @@ import pytest
 
 from tests.server.conftest import Harness, parse_responses, parse_statuses, text_app
 from vivace.server import ClientDisconnected
+from vivace.server._protocol import SHUTDOWN_GRACE
 from vivace.types import Message, Receive, Scope, Send
 
 Make = Callable[..., Harness]
@@ -488,7 +489,12 @@ async def test_graceful_shutdown_of_idle_and_busy_connections(make: Make) -> Non
     app = gated(release)
 
     idle = make(app)
+    idle.state.shutting_down = True
     idle.proto.shutdown()
+    # A request may be on its way: the idle connection waits SHUTDOWN_GRACE for it.
+    idle.proto.check_deadline(idle.state.now + SHUTDOWN_GRACE - 0.01)
+    assert not idle.transport.closed
+    idle.proto.check_deadline(idle.state.now + SHUTDOWN_GRACE + 0.01)
     await idle.closed()
     busy = make(app)
     await busy.send(GET)
@@ -498,6 +504,57 @@ async def test_graceful_shutdown_of_idle_and_busy_connections(make: Make) -> Non
     release.set()
     await busy.closed()
     assert b"connection: close" in busy.transport.data
+
+
+async def test_graceful_shutdown_answers_a_request_in_the_grace_and_closes(make: Make) -> None:
+    h = make(timeout_keep_alive=30)
+    await h.send(GET)
+    await h.response()
+    h.state.shutting_down = True
+    h.proto.shutdown()
+    assert h.proto.deadline <= h.state.now + SHUTDOWN_GRACE
+    await h.send(GET)  # sent before the client could know: answered, then closed
+    await h.closed()
+    responses = await h.responses(2)
+    assert [r.header(b"connection") for r in responses] == [None, b"close"]
+
+
+async def test_graceful_shutdown_grace_is_at_most_the_keep_alive_timeout(make: Make) -> None:
+    h = make(timeout_keep_alive=0.2)
+    h.state.shutting_down = True
+    h.proto.shutdown()
+    assert h.proto.deadline <= h.state.now + 0.2
+    partial = make()
+    await partial.send(b"GET / HTTP/1.1\r\nHo")
+    deadline = partial.proto.deadline
+    partial.state.shutting_down = True
+    partial.proto.shutdown()  # part of a head came: it keeps its head deadline
+    assert partial.proto.deadline == deadline
+    await partial.send(b"st: a\r\n\r\n")
+    await partial.closed()
+    assert b"connection: close" in partial.transport.data
+
+
+async def test_response_promising_keep_alive_before_shutdown_gets_the_grace(
+    make: Make,
+) -> None:
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        await release.wait()
+        await send({"type": "http.response.body", "body": b"b"})
+
+    h = make(app, timeout_keep_alive=30)
+    await h.send(GET)
+    await h.wait_for(lambda: b"\r\n\r\n" in h.transport.data)  # head sent: keep-alive
+    h.state.shutting_down = True
+    h.proto.shutdown()  # busy: nothing to do yet
+    release.set()
+    assert (await h.response()).header(b"connection") is None
+    assert not h.transport.closed  # the client may already be sending its next request
+    assert h.proto.deadline <= h.state.now + SHUTDOWN_GRACE
 
 
 async def test_limit_max_requests_callback(make: Make) -> None:

@@ -62,6 +62,12 @@ logger = logging.getLogger("vivace.server")
 
 HEAD, BUSY, IDLE = range(3)
 MAX_PIPELINE = 16
+# Graceful shutdown: how long a connection with no request in progress stays open for
+# one that may already be on its way (sent before the client could know we stop). Closing
+# it at once loses that request: issue 20 measured 71 read errors in 374,669 requests
+# across two rolling restarts under wrk. The request that comes is answered with
+# ``Connection: close``; a connection that stays quiet is closed when the grace ends.
+SHUTDOWN_GRACE = 1.0
 _CHUNK = 256 * 1024
 _RETURNED: Any = object()  # what the app's first step gives when the app returned
 
@@ -260,6 +266,8 @@ class HTTPProtocol(asyncio.Protocol):
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.done.set_result(None)
         self.host = self.loop.create_task(self._host_main())
+        if state.shutting_down:  # accepted from the queue as the server stops
+            self.shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -729,7 +737,7 @@ class HTTPProtocol(asyncio.Protocol):
             state.requests += 1
             if state.requests >= limit and state.on_limit_max_requests is not None:
                 state.on_limit_max_requests()
-        if not cycle.keep_alive or state.shutting_down:
+        if not cycle.keep_alive:  # said so in the response (always, once shutting down)
             self.close()
             return
         if self.pipeline:
@@ -747,6 +755,8 @@ class HTTPProtocol(asyncio.Protocol):
             else:
                 self.deadline = state.now + state.timeout_keep_alive
                 self.deadline_kind = IDLE
+                if state.shutting_down:  # the response promised keep-alive before that
+                    self.shutdown()
 
     # -- errors, timeouts, shutdown ------------------------------------------------------
 
@@ -863,7 +873,9 @@ class HTTPProtocol(asyncio.Protocol):
         self.close()
 
     def shutdown(self) -> None:
-        """Graceful shutdown: close now if idle, else after the response in progress.
+        """Graceful shutdown: the response in progress, or the next request within
+        ``SHUTDOWN_GRACE``, is the last (it says ``Connection: close``); a connection
+        that stays quiet for the grace closes then (the server's sweep).
 
         A request in progress with no response yet, or streaming server-sent events, is
         told to end (``RequestCycle.end``; ``ends_at_shutdown`` says why): once its body is
@@ -871,11 +883,20 @@ class HTTPProtocol(asyncio.Protocol):
         now instead of holding the shutdown for its whole timeout. Other responses in
         progress (downloads, a handler that does not listen) finish as before.
         """
+        if self.closed:
+            return
         cycle = self.cycle
-        if cycle is None and not self.pipeline and self.building is None:
-            self.close()
-        elif cycle is not None and ends_at_shutdown(cycle):
-            cycle.end()
+        if cycle is not None:
+            if ends_at_shutdown(cycle):
+                cycle.end()
+            return
+        if self.deadline_kind == BUSY or self.unparsed:
+            return  # busy, or part of a head came: its response closes the connection
+        state = self.state
+        grace = SHUTDOWN_GRACE
+        if 0 < state.timeout_keep_alive < grace:
+            grace = state.timeout_keep_alive
+        self.deadline = min(self.deadline, state.now + grace)
 
     def close(self) -> None:
         if not self.closed:

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from typing import Any
@@ -63,6 +64,7 @@ class Supervisor:
         self._restart_lock: asyncio.Lock | None = None
         self._stopped: asyncio.Event | None = None
         self._fds: list[int] = []
+        self._sockets: list[socket.socket] = []
         self._tasks: set[asyncio.Task[Any]] = set()  # strong references to background tasks
         #: The start-up report of the last worker that could not start.
         self.failure: Failure | None = None
@@ -73,7 +75,7 @@ class Supervisor:
 
     async def main(self) -> int:
         config = self.config
-        sockets = bind_sockets(config)
+        sockets = self._sockets = bind_sockets(config)
         self._fds = [s.fileno() for s in sockets]
         self._restart_lock = asyncio.Lock()
         self._stopped = asyncio.Event()
@@ -113,6 +115,12 @@ class Supervisor:
     def _stop(self) -> None:
         logger.info("supervisor: stopping workers")
         self.stopping = True
+        # The workers stop accepting now; while our copy of the listening socket stayed
+        # open, the kernel kept completing connections into its queue that nobody would
+        # accept, and reset them (requests already sent) when we closed it at the end.
+        # Closed now, a new connection is refused instead, before any request is sent.
+        for sock in self._sockets:
+            sock.close()
         assert self._stopped is not None
         self._stopped.set()
 
