@@ -132,9 +132,16 @@ class ConnectionLost(OperationalError):
     so a transaction is never silently continued on another connection.
     """
 
+    #: vivace.web answers an exception with this attribute set with 503 Service
+    #: Unavailable and one log line (no traceback): the database is down or restarting,
+    #: and the next request may well succeed (docs/operations.md).
+    service_unavailable = True
+
 
 class PoolTimeout(OperationalError, TimeoutError):
     """No pooled connection became available within the pool's ``acquire_timeout``."""
+
+    service_unavailable = True  # see ConnectionLost
 
 
 class TransactionConflict(OperationalError):

@@ -64,6 +64,9 @@ class StoreError(Exception):
 class StoreUnavailable(StoreError):
     """The backend cannot be reached (connection refused, lost, or timed out)."""
 
+    #: vivace.web answers it with 503 Service Unavailable (see vivace.db's ConnectionLost).
+    service_unavailable = True
+
 
 class StoreConflict(StoreError):
     """A read-modify-write lost ``MAX_ATTEMPTS`` races in a row (extreme contention)."""

@@ -6,7 +6,11 @@ handler; the response then goes back out through the app's middleware like any o
 ``ServerErrorMiddleware`` (outermost) handles what escapes everything else: it renders
 ``HTTPException`` and registered handlers the same way if the response has not started,
 and answers anything else with a 500 (the ``500``/``Exception`` handler, the debug page in
-debug mode, or a plain "Internal Server Error") and re-raises it so the server logs it.
+debug mode, or a plain "Internal Server Error") and re-raises it so the server logs it;
+except an exception whose ``service_unavailable`` attribute is true (a database or store
+that is down: vivace.db's ``ConnectionLost``, ``PoolTimeout``, the stores'
+``StoreUnavailable``), which, unless a handler is registered for it, gets a 503 with
+``Retry-After: 1`` (rendered like an ``HTTPException``) and a one-line warning in the log.
 
 How a default error response looks (an ``HTTPException``, the router's 404 and 405, a
 413 from a body limit, a 500 outside debug mode):
@@ -25,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import inspect
+import logging
 import traceback
 from collections.abc import Awaitable, Mapping
 from typing import Any
@@ -55,6 +60,8 @@ __all__ = [
     "serve_guarded",
     "to_response",
 ]
+
+logger = logging.getLogger("vivace.web")
 
 
 def to_response(value: Any) -> Response:
@@ -175,6 +182,18 @@ async def answer_exception(
     config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
     if isinstance(exc, HTTPException | ClientDisconnect) or config.handler_for(exc):
         await answer_handled(scope, receive, send, exc)
+        return True
+    if getattr(exc, "service_unavailable", False) is True:
+        # A service below is down (vivace.db's ConnectionLost and PoolTimeout, the stores'
+        # StoreUnavailable set this; web imports neither): 503, and one line in the log,
+        # not a traceback per request while it lasts.
+        logger.warning(
+            "503 for %s %s: %s: %s", scope["method"], scope["path"], type(exc).__name__, exc
+        )
+        unavailable = HTTPException(503, headers={"retry-after": "1"})
+        await http_exception_response(Request(scope, receive, send), unavailable)(
+            scope, receive, send
+        )
         return True
     debug = config.debug if debug is None else debug
     handler = handler if handler is not None else config.server_error_handler
