@@ -535,3 +535,32 @@ async def test_aborted_stream_is_reported(lite: Database) -> None:
         with pytest.raises(ConnectionLost, match="dropped for the test"):
             await conn.fetch_val("SELECT 1")
         lease.aborted = None
+
+
+def test_postgres_protocol_state_error_is_a_lost_connection() -> None:
+    # bench/faults.py postgres-kill: pg_terminate_backend during a statement leaves
+    # asyncpg's protocol mid-operation; it was a raw InternalClientError (a 500).
+    asyncpg = pytest.importorskip("asyncpg")
+    from vivace.db.backends import postgres
+
+    exc = asyncpg.exceptions.InternalClientError(
+        "cannot switch to state 15; another operation (2) is in progress"
+    )
+    error = postgres.translate(exc, "SELECT 1")
+    assert isinstance(error, ConnectionLost) and error.service_unavailable
+    assert "unusable" in str(error)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql://postgres", "mysql://root"])
+async def test_a_server_that_refuses_connections_is_a_lost_connection(scheme: str) -> None:
+    # bench/faults.py *-restart: while the server is down, opening a connection fails
+    # with ConnectionLost (503 in vivace.web), not a bare OperationalError (500).
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # nothing listens there once closed
+    db = Database(f"{scheme}@127.0.0.1:{port}/test", min_size=0, acquire_timeout=5)
+    with pytest.raises(ConnectionLost, match="cannot connect to"):
+        async with db:
+            await db.fetch_val("SELECT 1")

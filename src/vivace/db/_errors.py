@@ -125,7 +125,8 @@ class OperationalError(DatabaseError):
 
 
 class ConnectionLost(OperationalError):
-    """The connection died: killed by an administrator, server restart, network failure.
+    """The connection died: killed by an administrator, server restart, network failure;
+    or a new one could not be opened (the server is down, restarting, or unreachable).
 
     The pool discards the connection.  A transaction that was open on it was rolled back
     by the server; every later statement of that transaction raises this error too,

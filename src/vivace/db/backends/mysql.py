@@ -67,6 +67,8 @@ _ERRNO: dict[int, tuple[type[DatabaseError], str]] = {
     2006: (ConnectionLost, "08006"),  # server has gone away
     2013: (ConnectionLost, "08006"),  # lost connection during query
     2055: (ConnectionLost, "08006"),
+    2002: (ConnectionLost, "08001"),  # cannot connect (socket)
+    2003: (ConnectionLost, "08001"),  # cannot connect (TCP): server down or restarting
     1064: (ProgrammingError, "42000"),
     1146: (ProgrammingError, "42P01"),
     1054: (ProgrammingError, "42703"),
@@ -321,7 +323,10 @@ class MySQLBackend(Backend):
             error = translate(exc, None)
             if error is None:
                 raise
-            raise OperationalError(
+            # ConnectionLost (the server is down or restarting: a 503 in vivace.web), as
+            # for PostgreSQL; OperationalError otherwise (refused login, unknown database).
+            cls = ConnectionLost if isinstance(error, ConnectionLost) else OperationalError
+            raise cls(
                 f"cannot connect to MySQL at {kwargs['host']}:{kwargs['port']}: {error.message}",
                 sqlstate=error.sqlstate,
                 code=error.code,

@@ -100,6 +100,12 @@ def translate(exc: BaseException, sql: str | None) -> DatabaseError | None:
         return InterfaceError(str(exc), sql=sql)
     if isinstance(exc, asyncio.TimeoutError):
         return OperationalError(f"PostgreSQL did not answer in time: {exc}", sql=sql)
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        # "cannot switch to state N; another operation is in progress": asyncpg's protocol
+        # state was left mid-operation when the server ended the connection under it
+        # (pg_terminate_backend during a statement: bench/faults.py postgres-kill). The
+        # connection cannot be used again: it is lost, like a closed one.
+        return ConnectionLost(f"connection to PostgreSQL unusable: {exc}", sql=sql)
     return None
 
 
