@@ -29,8 +29,6 @@ import asyncio
 import contextlib
 import os
 import re
-import signal
-import subprocess
 import sys
 import time
 import warnings
@@ -42,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._process import AppProcess  # noqa: E402
 from vivace.client import Client  # noqa: E402
 from vivace.db import Database  # noqa: E402
 
@@ -118,56 +117,18 @@ class Outcome:
 
 
 class Server:
-    """``vivace run bench.faults_app:app`` in a subprocess, its log kept."""
+    """bench/faults_app.py in a subprocess (``AppProcess``), started and stopped async."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.log: list[str] = []
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "vivace.cli",
-                "run",
-                "bench.faults_app:app",
-                "--port",
-                "0",
-                "--app-dir",
-                str(ROOT),
-                "--no-access-log",
-            ],
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            cwd=ROOT,
-            text=True,
-            env=dict(os.environ, PYTHONUNBUFFERED="1", **env),
-        )
+        self.process = AppProcess("bench.faults_app:app", env=env)
+        self.log = self.process.log
         self.port = 0
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        ready = loop.create_future()
-
-        def read() -> None:
-            assert self.proc.stderr is not None
-            for line in self.proc.stderr:
-                self.log.append(line)
-                match = re.search(r"serving on http://127\.0\.0\.1:(\d+)", line)
-                if match and not ready.done():
-                    loop.call_soon_threadsafe(ready.set_result, int(match.group(1)))
-
-        self.reader = loop.run_in_executor(None, read)
-        self.port = await asyncio.wait_for(ready, 30)
+        self.port = await asyncio.to_thread(self.process.serving)
 
     async def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.to_thread(self.proc.wait, 30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        await asyncio.wait_for(self.reader, 10)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
+        await asyncio.to_thread(self.process.stop)
 
 
 # -- database scenarios -----------------------------------------------------------------

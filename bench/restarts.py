@@ -25,10 +25,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench._process import AppProcess  # noqa: E402
 
 __all__ = ["APP", "Result", "main", "run_once"]
 
@@ -96,7 +101,7 @@ def _parse_wrk(text: str, result: Result) -> None:
     result.non_2xx = int(match.group(1)) if match else 0
 
 
-def run_once(mode: str, seconds: float = 10.0, python: str = sys.executable) -> Result:
+def run_once(mode: str, seconds: float = 10.0) -> Result:
     """One wrk run of ``seconds`` against a fresh server, with the mode's disturbance."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (scripts/test installs it: apt-get install wrk)")
@@ -104,62 +109,26 @@ def run_once(mode: str, seconds: float = 10.0, python: str = sys.executable) -> 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "restartapp.py").write_text(APP)
-        args = [
-            python, "-m", "vivace.cli", "run", "restartapp:app", "--port", "0",
-            "--app-dir", tmp, "--no-access-log", "--timeout-graceful-shutdown", "5",
-        ]  # fmt: skip
+        args = ["--timeout-graceful-shutdown", "5"]
         if mode == "reload":
             args += ["--reload", "--reload-dirs", tmp, "--reload-interval", "0.2"]
         else:
             args += ["--workers", "2"]
-        server = subprocess.Popen(
-            args,
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            cwd=tmp,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            text=True,
-        )
-        lines: list[str] = result.log
-        ready = threading.Event()
-        port: list[int] = []
-
-        def read() -> None:
-            assert server.stderr is not None
-            for line in server.stderr:
-                lines.append(line)
-                found = re.search(r"serving on http://127\.0\.0\.1:(\d+)", line)
-                if found and not port:
-                    port.append(int(found.group(1)))
-                wanted = 1 if mode == "reload" else 2  # workers serving
-                if sum("serving on" in x for x in lines) >= wanted:
-                    ready.set()
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
+        server = AppProcess("restartapp:app", *args, app_dir=folder)
+        result.log = server.log
         try:
-            if not ready.wait(30):
-                raise RuntimeError("the server did not start:\n" + "".join(lines))
+            port = server.serving(1 if mode == "reload" else 2)  # every worker serves
             wrk = subprocess.Popen(
-                ["wrk", "-t1", "-c32", f"-d{seconds:g}s", f"http://127.0.0.1:{port[0]}/"],
+                ["wrk", "-t1", "-c32", f"-d{seconds:g}s", f"http://127.0.0.1:{port}/"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
             )
-            _disturb(mode, seconds, server, folder, lines, result)
+            _disturb(mode, seconds, server.proc, folder, server.log, result)
             out, _ = wrk.communicate(timeout=seconds + 30)
             _parse_wrk(out, result)
         finally:
-            if server.poll() is None:
-                server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            reader.join(10)
-            if server.stderr is not None:
-                server.stderr.close()
+            server.stop()
     return result
 
 

@@ -24,9 +24,7 @@ import asyncio
 import os
 import random
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -36,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._process import AppProcess  # noqa: E402
 from vivace.client import Client  # noqa: E402
 
 __all__ = ["main", "sample"]
@@ -152,41 +151,9 @@ class _Drop(Exception):
     """Leave a WebSocket by dropping the TCP connection (the session is not closed)."""
 
 
-def start_server() -> tuple[subprocess.Popen[str], int]:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vivace.cli",
-            "run",
-            "bench.soak_app:app",
-            "--port",
-            "0",
-            "--app-dir",
-            str(ROOT),
-            "--no-access-log",
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        cwd=ROOT,
-        text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
-    assert server.stderr is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = server.stderr.readline()
-        match = re.search(r"serving on http://127\.0\.0\.1:(\d+)", line)
-        if match:
-            return server, int(match.group(1))
-        if not line and server.poll() is not None:
-            break
-    server.kill()
-    raise RuntimeError("the soak server did not start")
-
-
 async def soak(minutes: float, interval: float, warmup: float) -> int:
-    server, port = start_server()
+    server = AppProcess("bench.soak_app:app")
+    port = await asyncio.to_thread(server.serving)
     traffic = Traffic(port)
     runner = asyncio.create_task(traffic.run())
     samples: list[tuple[float, int, int]] = []
@@ -194,7 +161,7 @@ async def soak(minutes: float, interval: float, warmup: float) -> int:
     try:
         while True:
             elapsed = time.monotonic() - started
-            rss, fds = await asyncio.to_thread(sample, server.pid)
+            rss, fds = await asyncio.to_thread(sample, server.proc.pid)
             samples.append((elapsed, rss, fds))
             total = sum(traffic.counts.values())
             print(
@@ -211,13 +178,7 @@ async def soak(minutes: float, interval: float, warmup: float) -> int:
             await asyncio.wait_for(runner, 30)
         except (TimeoutError, Exception):
             runner.cancel()
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        if server.stderr is not None:
-            server.stderr.close()
+        await asyncio.to_thread(server.stop)
     after = [s for s in samples if s[0] >= warmup * 60]
     first, last = after[0], after[-1]
     rss_growth = (last[1] - first[1]) / first[1]
