@@ -152,7 +152,10 @@ async def _echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if not message.get("more_body"):
             break
     await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"%d" % len(body)})
+    # No body for HEAD: its Content-Length would then announce bytes that never come,
+    # and the response reader here cannot know which request a response answers.
+    answer = b"" if scope["method"] == "HEAD" else b"%d" % len(body)
+    await send({"type": "http.response.body", "body": answer})
 
 
 def _server_setup() -> dict[str, Any]:
@@ -202,7 +205,15 @@ def http11_server(data: bytes) -> None:
     protocol, transport = serve_bytes(loop, state, pieces)
     assert not errors.records, errors.records
     written = bytes(transport.data)
-    if b"".join(pieces).startswith(_PREFACE):  # h2c prior knowledge: HTTP/2 from here
+    # h2c prior knowledge: once 4 bytes came, the server compares what it has with the
+    # preface; HTTP/2 from there if they match (an invalid rest of the preface then gets
+    # HTTP/2's GOAWAY: the h2_frames target's job).
+    first = b""
+    for piece in pieces:
+        first += piece
+        if len(first) >= 4:
+            break
+    if len(first) >= 4 and first[:24] == _PREFACE[: len(first[:24])]:
         assert not written or written[3] == 4, written[:20]  # our SETTINGS frame first
         return
     statuses = _read_responses(written)
