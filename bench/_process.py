@@ -2,7 +2,9 @@
 
 Its stderr is read by a thread into ``log`` all along (a pipe nobody reads would fill up
 and stall the server); ``serving(count)`` waits for that many "serving on" lines (one per
-worker) and returns the port.
+worker) and returns the port. The server runs in a session of its own: ``stop()`` notes
+(``leftovers``) and kills any process of it still alive after the server exited, such as
+a worker its supervisor failed to stop.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ class AppProcess:
         self.log: list[str] = []
         command = [sys.executable, "-m", "vivace.cli", "run", app, "--port", "0"]
         command += ["--app-dir", str(app_dir), "--no-access-log", *args]
+        self.leftovers = False
         self.proc = subprocess.Popen(
             command,
+            start_new_session=True,
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             cwd=app_dir,
@@ -66,6 +70,19 @@ class AppProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        group = self.proc.pid  # the session's process group
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                break  # every process of the server is gone
+            if time.monotonic() > deadline:
+                self.leftovers = True
+                self.log.append("bench: processes of the server outlived it; killed\n")
+                os.killpg(group, signal.SIGKILL)
+                break
+            time.sleep(0.05)
         self.reader.join(10)
-        if self.proc.stderr is not None:
+        if self.proc.stderr is not None and not self.reader.is_alive():
             self.proc.stderr.close()

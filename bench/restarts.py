@@ -69,6 +69,8 @@ class Result:
         return lost if self.mode == "sigterm" else lost + e.get("write", 0)
 
     def passed(self) -> bool:
+        if any("outlived it" in line for line in self.log):
+            return False  # a worker survived its supervisor (bench/_process.py)
         if self.mode == "sigkill":
             # The killed worker's in-flight requests (one per connection at most) may
             # fail; it must be replaced.

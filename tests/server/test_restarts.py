@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import socket
+import time
+from pathlib import Path
 
 import pytest
 
+from bench._process import AppProcess
 from bench.restarts import Result, run_once
 from tests.server.conftest import text_app
 from vivace.server import Config, HTTPProtocol, Server
@@ -108,3 +112,37 @@ def read_all(client: socket.socket) -> bytes:
     while chunk := client.recv(65536):
         data += chunk
     return data
+
+
+SLOW_START = """
+import time
+time.sleep(1.0)  # a worker that takes a while to start: SIGTERM comes meanwhile
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"ok"})
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_rolling_restart_leaves_no_worker_behind(tmp_path: Path) -> None:
+    # The supervisor stopped the workers in its slots; the one a rolling restart was
+    # starting was not there yet, and outlived it (serving on the port, found by a hung
+    # test run: its inherited stderr kept the pipe open).
+    (tmp_path / "slowapp.py").write_text(SLOW_START)
+    server = AppProcess("slowapp:app", "--workers", "2", app_dir=tmp_path)
+    try:
+        server.serving(2)
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while not any("rolling restart" in line for line in server.log):
+            assert time.monotonic() < deadline, server.log
+            time.sleep(0.02)
+        time.sleep(0.3)  # the new worker is importing the app
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(30) == 0
+    finally:
+        server.stop()
+    assert not server.leftovers, "".join(server.log)

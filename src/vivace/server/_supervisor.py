@@ -65,6 +65,9 @@ class Supervisor:
         self._stopped: asyncio.Event | None = None
         self._fds: list[int] = []
         self._sockets: list[socket.socket] = []
+        # Workers started and not yet serving: a stop must reach them too, or one that a
+        # rolling restart was starting when SIGTERM came outlives the supervisor.
+        self._spawning: set[asyncio.subprocess.Process] = set()
         self._tasks: set[asyncio.Task[Any]] = set()  # strong references to background tasks
         #: The start-up report of the last worker that could not start.
         self.failure: Failure | None = None
@@ -149,10 +152,12 @@ class Supervisor:
             os.close(write_fd)
         worker = _Worker(proc)
         loop = asyncio.get_running_loop()
+        self._spawning.add(proc)
         try:
             signal_byte, report = await loop.run_in_executor(None, _read_status, read_fd)
         finally:
             os.close(read_fd)
+            self._spawning.discard(proc)
         if signal_byte != b"1":
             code = await proc.wait()
             if signal_byte == b"0":
@@ -197,6 +202,10 @@ class Supervisor:
                 if self.stopping:
                     return False
                 new = await self._spawn()
+                if self.stopping:  # SIGTERM while it started: it must not outlive us
+                    if new is not None:  # type: ignore[unreachable]  # set by a signal
+                        await self._stop_process(new.proc)
+                    return False
                 if new is None:
                     self._log_failure("rolling restart stopped: the new worker failed to start")
                     return False
@@ -219,7 +228,9 @@ class Supervisor:
 
     async def _stop_worker(self, worker: _Worker) -> None:
         worker.retired = True
-        proc = worker.proc
+        await self._stop_process(worker.proc)
+
+    async def _stop_process(self, proc: asyncio.subprocess.Process) -> None:
         if proc.returncode is None:
             try:
                 proc.send_signal(signal.SIGTERM)
@@ -233,7 +244,10 @@ class Supervisor:
             await proc.wait()
 
     async def _terminate_all(self) -> None:
-        await asyncio.gather(*(self._stop_worker(w) for w in self.slots if w is not None))
+        await asyncio.gather(
+            *(self._stop_worker(w) for w in self.slots if w is not None),
+            *(self._stop_process(p) for p in list(self._spawning)),
+        )
 
     async def _watch_files(self) -> None:
         config = self.config
