@@ -463,8 +463,9 @@ DECIDED: dict[str, str] = {
     "method": "RFC 9110 9.1: methods are case-sensitive tokens; llhttp knows a fixed list "
     "and refuses others (and lower case) with 400, where 501 would be more precise",
     "target bytes": "RFC 9112 3.2: the target is visible ASCII; llhttp refuses other bytes",
-    "fragment in target": "RFC 9112 3.2: a request target has no fragment; vivace drops it "
-    "from path and raw_path (llhttp and h11 pass it on)",
+    "fragment in target": "RFC 9112 3.2: a request target has no fragment; vivace refuses it "
+    "with 400 (llhttp and h11 pass it on), so a proxy and vivace cannot disagree on the "
+    "resource",
     "empty or asterisk target": "RFC 9112 3.2.4: '*' is OPTIONS only; vivace serves it as "
     "path '*' to the app; an empty target is refused",
     "field name": "RFC 9110 5.1: field names are tokens; whitespace before ':' MUST be "
@@ -486,8 +487,6 @@ DECIDED: dict[str, str] = {
 # another, by (feature, other parser). Anything else here is a candidate for smuggling.
 VIVACE_DIFFERS = {
     ("request-line whitespace", "h11"),  # repeated SP, see DECIDED
-    ("fragment in target", "h11"),
-    ("fragment in target", "llhttp"),
 }
 
 
