@@ -113,9 +113,7 @@ async def test_bulk_create_sets_keys(db: Database, backend: str) -> None:
         await Tag.objects.bulk_create([Tag(name="y")], batch_size=0)
 
 
-async def test_bulk_create_transactions(
-    live_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_bulk_create_transactions(live_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """One statement runs alone (atomic by itself, no BEGIN/COMMIT around it); several
     run in one transaction, a savepoint inside the caller's; all or nothing either way."""
     opened: list[bool] = []

@@ -148,9 +148,7 @@ def _insert_columns(obj: Model, connection: Connection) -> tuple[str, ...]:
     its 4-column one)."""
     model = type(obj)
     key = ("insert_columns", model)
-    shape: tuple[frozenset[str], tuple[str, ...], dict[Any, Any]] | None = connection.cache.get(
-        key
-    )
+    shape: tuple[frozenset[str], tuple[str, ...], dict[Any, Any]] | None = connection.cache.get(key)
     if shape is None:
         concrete = model._meta.concrete
         shape = connection.remember(
@@ -311,11 +309,12 @@ async def bulk_create(
     for obj in objs:
         groups.setdefault(_insert_columns(obj, connection), []).append(obj)
     database = connection.database
-    chunks = []
-    for attnames, members in groups.items():
-        size = _batch(model, len(attnames), batch_size)
-        for start in range(0, len(members), size):
-            chunks.append((attnames, members[start : start + size]))
+    chunks = [
+        (attnames, members[start : start + size])
+        for attnames, members in groups.items()
+        for size in (_batch(model, len(attnames), batch_size),)
+        for start in range(0, len(members), size)
+    ]
     if len(chunks) == 1 and not database.in_transaction():
         # One statement is atomic on its own: no BEGIN and COMMIT round trips around it
         # (3 round trips down to 1; bench/orm.py's C "insert: bulk" of 30 rows on

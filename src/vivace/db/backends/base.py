@@ -69,6 +69,10 @@ class BackendConnection:
     async def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
 
+    async def fetch_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        """All rows as positional sequences (the driver's own rows), no records."""
+        raise NotImplementedError
+
     async def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
         raise NotImplementedError
 

@@ -182,6 +182,14 @@ class _Worker(threading.Thread):
         columns = columns_for(tuple(d[0] for d in description))
         return [Record(row, columns) for row in rows]
 
+    def fetch_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        assert self.conn is not None
+        cursor = self.conn.execute(sql, args)
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
     def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
         assert self.conn is not None
         cursor = self.conn.execute(sql, args)
@@ -316,6 +324,9 @@ class SQLiteConnection(BackendConnection):
 
     async def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
         return await self._run(self._worker.fetch_all, sql, args)  # type: ignore[no-any-return]
+
+    async def fetch_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        return await self._run(self._worker.fetch_rows, sql, args)  # type: ignore[no-any-return]
 
     async def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
         return await self._run(self._worker.fetch_one, sql, args)
