@@ -382,8 +382,8 @@ async def bulk_create(
     ]
     if len(chunks) == 1 and not database.in_transaction():
         # One statement is atomic on its own: no BEGIN and COMMIT round trips around it
-        # (3 round trips down to 1; bench/orm.py's C "insert: bulk" of 30 rows on
-        # PostgreSQL went from 0.39x to 0.8x the raw driver's single INSERT).
+        # (3 round trips down to 1, as the raw driver's single INSERT; measured in
+        # bench/orm.py's C "insert: bulk", docs/benchmarks.md).
         await _insert_chunk(connection, model, *chunks[0], ignore_conflicts)
         return objs
     async with database.transaction():
