@@ -54,6 +54,18 @@ async def test_save_with_explicit_key_updates_or_inserts(db: Database) -> None:
         await first.save(force_insert=True, force_update=True)
 
 
+async def test_insert_of_a_partly_loaded_object(db: Database) -> None:
+    """Columns only()/defer() left out are left out of the INSERT too (column default)."""
+    fr = await Country.objects.create(name="France")
+    first = await Author.objects.create(name="a", age=3, country=fr)
+    copy = await Author.objects.only("name", "age").get(pk=first.pk)
+    copy.pk = None
+    await copy.save(force_insert=True)
+    assert copy.pk != first.pk
+    fresh = await Author.objects.get(pk=copy.pk)
+    assert (fresh.name, fresh.age, fresh.country_id) == ("a", 3, None)
+
+
 async def test_auto_now_fields(db: Database) -> None:
     before = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     obj = await Stamped.objects.create(note="a")
