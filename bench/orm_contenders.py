@@ -128,7 +128,7 @@ class Vivace(Contender):
         # not time connection set-up.  SQLite keeps the Database's defaults (one
         # connection opened, more as tasks overlap): its connections are threads of
         # this process, and with ten opened F (get) fell from 14,394 rows/s (69cfd70) to
-        # 7,789 (3539ae7) while the raw driver's, on its one connection, rose.
+        # 7,789 (253e3c5) while the raw driver's, on its one connection, rose.
         pool = {"max_size": 10} if backend == "sqlite" else {"min_size": 10, "max_size": 10}
         self.db = Database(url, **pool)
         await self.db.connect()
