@@ -13,6 +13,10 @@ of each object (saved one by one in a transaction per task); J update one field;
 K delete one by one.  Tests: 1 a 4-column model; 2 the same with a self foreign key
 and a self many-to-many; 3 the same with 32 more typed columns.  The async ORMs run
 ``--concurrency`` tasks at a time (10, as there); Django runs synchronously, as there.
+The pools open their connections up front (as that suite opens Tortoise's:
+minsize = maxsize = concurrency), so A does not time connection set-up; the raw driver
+does what an application needs to get the values the ORMs return (the new key, JSON
+encoded and decoded, SQLite's timestamps and decimals parsed: see orm_contenders.Raw).
 Each round runs every contender on fresh tables (A..K in order); the table shows
 medians over the rounds, the geometric mean of each contender, and vivace's ratios.
 Piccolo has no MySQL backend.  Servers: as the test suite (VIVACE_TEST_POSTGRES_URL ...).

@@ -564,3 +564,45 @@ async def test_a_server_that_refuses_connections_is_a_lost_connection(scheme: st
     with pytest.raises(ConnectionLost, match="cannot connect to"):
         async with db:
             await db.fetch_val("SELECT 1")
+
+
+async def test_sqlite_autocommit_writes_queue_at_the_write_gate(tmp_path: Path) -> None:
+    """Outside a transaction, INSERT/UPDATE/DELETE/REPLACE and execute_many wait for the
+    Database's write gate (not in SQLite's sleeping busy handler); reads do not."""
+    from vivace.db import TransactionConflict
+
+    db = await open_database(f"sqlite:///{tmp_path}/g.sqlite3?timeout=0.2", max_size=3)
+    try:
+        await db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+        held = asyncio.Event()
+        done = asyncio.Event()
+
+        async def writer() -> None:
+            async with db.transaction():
+                await db.execute("INSERT INTO t (name) VALUES ('tx')")
+                held.set()
+                await asyncio.wait_for(done.wait(), 5)
+
+        holding = outside(writer())
+        await asyncio.wait_for(held.wait(), 5)
+        # The gate's own timeout error, not SQLite's "database is locked".
+        for statement in (
+            "INSERT INTO t (name) VALUES ('x')",
+            "  update t SET name = 'y'",
+            "DELETE FROM t",
+            "REPLACE INTO t (id, name) VALUES (9, 'z')",
+        ):
+            with pytest.raises(TransactionConflict, match="held SQLite's write lock"):
+                await outside(db.execute(statement))
+        with pytest.raises(TransactionConflict, match="held SQLite's write lock"):
+            await outside(db.execute_many("INSERT INTO t (name) VALUES (:n)", [{"n": "m"}]))
+        assert await outside(db.fetch_val("SELECT count(*) FROM t")) == 0  # reads pass
+        done.set()
+        await holding
+        # Gathered autocommit writes take turns: all of them land.
+        await asyncio.gather(
+            *(outside(db.execute("INSERT INTO t (name) VALUES (:n)", {"n": i})) for i in range(20))
+        )
+        assert await db.fetch_val("SELECT count(*) FROM t") == 21
+    finally:
+        await db.disconnect()

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 from collections.abc import Mapping
 
 import pytest
 import sqlalchemy as sa
 
-from vivace.db import Database, Record, TransactionError, UniqueViolation
+from vivace.db import (
+    Database,
+    DatabaseError,
+    ParameterError,
+    Record,
+    TransactionError,
+    UniqueViolation,
+)
 
 from .conftest import TableFactory, unique_name
 
@@ -32,6 +40,36 @@ async def test_fetch_methods(db: Database, items: str) -> None:
     assert await db.fetch_val(f"SELECT id, name FROM {items} WHERE id = 1", column="name") == "n1"
     assert await db.fetch_val(f"SELECT id FROM {items} WHERE id = 99") is None
     assert await db.fetch_all(f"SELECT id FROM {items} WHERE id > 99") == []
+
+
+async def test_fetch_rows(db: Database, items: str) -> None:
+    """Plain rows: by position, unpacked, as tuples; on every path a query can take."""
+    await fill(db, items)
+    query = f"SELECT id, name FROM {items} WHERE id >= :low ORDER BY id"
+    rows = await db.fetch_rows(query, {"low": 2})
+    assert [tuple(r) for r in rows] == [(2, "n2"), (3, "n3")]
+    (first_id, first_name), _ = rows
+    assert (first_id, first_name, rows[1][1], len(rows[1])) == (2, "n2", "n3", 2)
+    assert await db.fetch_rows(f"SELECT id FROM {items} WHERE id > 99") == []
+    assert await db.fetch_rows(f"UPDATE {items} SET amount = 0 WHERE id = 1") == []
+    async with db.transaction():  # the task's own connection
+        assert [tuple(r) for r in await db.fetch_rows(query, {"low": 3})] == [(3, "n3")]
+    async with db.connection() as conn:
+        assert [tuple(r) for r in await conn.fetch_rows(query, {"low": 3})] == [(3, "n3")]
+    # Core statements: the values fetch_all gives, the dialect's result conversions
+    # applied (SQLite keeps dates as text: they come back as dates).
+    day = datetime.date(2026, 12, 7)
+    core = sa.select(sa.literal(day, sa.Date()).label("day"), sa.literal(5).label("n"))
+    expected = [tuple(r.values()) for r in await db.fetch_all(core)]
+    assert [tuple(r) for r in await db.fetch_rows(core)] == expected
+    async with db.connection() as conn:
+        assert [tuple(r) for r in await conn.fetch_rows(core)] == expected
+    if db.url.backend == "sqlite":
+        assert expected == [(day, 5)]
+    with pytest.raises(ParameterError):
+        await db.fetch_rows(query, {"high": 1})
+    with pytest.raises(DatabaseError):
+        await db.fetch_rows(f"SELECT no_such_column FROM {items}")
 
 
 async def test_execute_returns_row_count(db: Database, items: str) -> None:

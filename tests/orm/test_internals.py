@@ -30,6 +30,44 @@ async def test_sql_is_compiled_once_per_shape(db: Database) -> None:
     assert len(connection.cache) == size + 2
 
 
+async def test_multi_row_insert_sql_is_sqlalchemys(db: Database) -> None:
+    """bulk_create's multi-row INSERT, made by repeating the one-row statement's VALUES
+    group, is the SQL SQLAlchemy renders for those rows, for every model here (every
+    field type, casts with parentheses included) and conflict mode."""
+    import sqlalchemy as sa
+
+    from vivace.orm import _writes
+
+    from .models import ALL
+
+    connection = connection_for(db)
+    for model in ALL:
+        meta = model._meta
+        attnames = tuple(f.attname for f in meta.concrete if not f.auto_increment)
+        for ignore in (False, True):
+            for rows in (2, 7):
+                made = _writes._insert_statement(connection, model, attnames, rows, ignore)
+                columns: list[tuple[str, str, object]] = []
+                table = meta.table
+                statement = (
+                    _writes._insert_ignoring(connection, table) if ignore else sa.insert(table)
+                )
+                statement = statement.values(
+                    [
+                        _writes._parameters(model, attnames, connection.backend, columns)
+                        for _ in range(rows)
+                    ]
+                )
+                wanted = [f for f in meta.concrete if f.attname not in attnames]
+                if connection.returning and not ignore and wanted:
+                    statement = statement.returning(*[table.c[f.attname] for f in wanted])
+                assert made.sql == _writes._render(connection, statement), model
+                # Converters are made per call (closures): compare where there is one.
+                assert [(n, a, t is None) for n, a, t in made.columns] == [
+                    (n, a, t is None) for n, a, t in columns
+                ]
+
+
 async def test_insert_without_returning(db: Database) -> None:
     connection = connection_for(db)
     saved = connection.returning

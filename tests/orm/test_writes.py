@@ -54,6 +54,18 @@ async def test_save_with_explicit_key_updates_or_inserts(db: Database) -> None:
         await first.save(force_insert=True, force_update=True)
 
 
+async def test_insert_of_a_partly_loaded_object(db: Database) -> None:
+    """Columns only()/defer() left out are left out of the INSERT too (column default)."""
+    fr = await Country.objects.create(name="France")
+    first = await Author.objects.create(name="a", age=3, country=fr)
+    copy = await Author.objects.only("name", "age").get(pk=first.pk)
+    copy.pk = None
+    await copy.save(force_insert=True)
+    assert copy.pk != first.pk
+    fresh = await Author.objects.get(pk=copy.pk)
+    assert (fresh.name, fresh.age, fresh.country_id) == ("a", 3, None)
+
+
 async def test_auto_now_fields(db: Database) -> None:
     before = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     obj = await Stamped.objects.create(note="a")
@@ -111,6 +123,36 @@ async def test_bulk_create_sets_keys(db: Database, backend: str) -> None:
         await Tag.objects.bulk_create([Author(name="x")])  # type: ignore[list-item]
     with pytest.raises(QueryError):
         await Tag.objects.bulk_create([Tag(name="y")], batch_size=0)
+
+
+async def test_bulk_create_transactions(live_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One statement runs alone (atomic by itself, no BEGIN/COMMIT around it); several
+    run in one transaction, a savepoint inside the caller's; all or nothing either way."""
+    opened: list[bool] = []
+    transaction = Database.transaction
+
+    def counting(self: Database, *args: object, **kwargs: object) -> object:
+        opened.append(self.in_transaction())
+        return transaction(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Database, "transaction", counting)
+    await Tag.objects.bulk_create([Tag(name="a"), Tag(name="b")])
+    assert opened == []
+    with pytest.raises(IntegrityError):  # a duplicate after a fresh row: neither written
+        await Tag.objects.bulk_create([Tag(name="fresh"), Tag(name="a")])
+    assert opened == [] and not await Tag.objects.filter(name="fresh").exists()
+    with pytest.raises(IntegrityError):  # two statements: the first one is rolled back
+        await Tag.objects.bulk_create([Tag(name="fresh"), Tag(name="b")], batch_size=1)
+    assert opened == [False] and not await Tag.objects.filter(name="fresh").exists()
+    async with live_db.transaction():  # inside a transaction: a savepoint, kept usable
+        opened.clear()
+        await Tag.objects.bulk_create([Tag(name="c")])
+        with pytest.raises(IntegrityError):
+            await Tag.objects.bulk_create([Tag(name="d"), Tag(name="c")])
+        await Tag.objects.bulk_create([Tag(name="e")])
+    assert opened == [True, True, True]  # each bulk_create in a savepoint
+    names = await Tag.objects.order_by("name").values_list("name", flat=True)
+    assert names == ["a", "b", "c", "e"]
 
 
 async def test_bulk_update(db: Database) -> None:

@@ -58,6 +58,11 @@ class Connection:
     async def fetch_all(self, query: Any, values: Mapping[str, Any] | None = None) -> list[Any]:
         return await self._database._run_in(self._target(), "fetch_all", query, values)  # type: ignore[no-any-return]
 
+    async def fetch_rows(
+        self, query: Any, values: Mapping[str, Any] | None = None
+    ) -> list[Sequence[Any]]:
+        return await self._database._run_in(self._target(), "fetch_rows", query, values)  # type: ignore[no-any-return]
+
     async def fetch_one(self, query: Any, values: Mapping[str, Any] | None = None) -> Any:
         return await self._database._run_in(self._target(), "fetch_one", query, values)
 

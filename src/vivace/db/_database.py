@@ -16,7 +16,7 @@ from ._compile import CoreCompiler, RawStatement, parse_raw
 from ._connection import Connection
 from ._errors import DatabaseNotConnected, InterfaceError, ParameterError, TransactionError
 from ._pool import Pool
-from ._record import convert_rows
+from ._record import convert_rows, convert_values
 from ._scope import Lease, Scope, bind, bindings, live_scope, unbind
 from ._transaction import Transaction
 from ._url import DatabaseURL
@@ -308,6 +308,36 @@ class Database:
             return convert_rows(rows, processors)
         return rows
 
+    async def fetch_rows(
+        self, query: Any, values: Mapping[str, Any] | None = None
+    ) -> list[Sequence[Any]]:
+        """All rows as plain sequences of their values in column order, no records.
+
+        For code that reads rows by position (the ORM's row loaders): it skips the
+        record vivace.db builds around each row on SQLite and MySQL (0.5 us a row) and
+        a record's ``values()`` call (0.4 us).  Each row indexes and unpacks like a
+        tuple (it is one on SQLite and MySQL; asyncpg's Record on PostgreSQL).
+
+        >>> async def main():
+        ...     async with Database("sqlite://") as db:
+        ...         return await db.fetch_rows("SELECT 1 AS a, 'x' AS b")
+        >>> [tuple(row) for row in asyncio.run(main())]
+        [(1, 'x')]
+        """
+        sql, args, processors = self._sql(query, values)
+        if bindings.get() is None and self._global is None:
+            pool = self._pool or self._require_pool()
+            raw = pool.try_acquire() or await pool.acquire()
+            try:
+                rows = await raw.fetch_rows(sql, args)
+            finally:
+                pool.release(raw)
+        else:
+            rows = await self._bound("fetch_rows", sql, args)
+        if processors is not None:
+            return convert_values(rows, processors)
+        return rows
+
     async def fetch_one(self, query: Any, values: Mapping[str, Any] | None = None) -> Any:
         """The first row as a record, or None."""
         sql, args, processors = self._sql(query, values)
@@ -457,6 +487,8 @@ class Database:
                 return convert_rows(result, processors)
             if method == "fetch_one" and result is not None:
                 return convert_rows([result], processors)[0]
+            if method == "fetch_rows":
+                return convert_values(result, processors)
         return result
 
     async def _iterate_in(

@@ -134,6 +134,20 @@ def record_repr(record: Mapping[str, Any]) -> str:
 Processor = Callable[[Any], Any] | None
 
 
+def convert_values(rows: list[Any], processors: Sequence[Processor]) -> list[Sequence[Any]]:
+    """``convert_rows`` for plain rows (``fetch_rows``): tuples of converted values."""
+    pairs = [(i, p) for i, p in enumerate(processors) if p is not None]
+    out: list[Sequence[Any]] = []
+    for row in rows:
+        values = list(row)
+        for i, processor in pairs:
+            value = values[i]
+            if value is not None:
+                values[i] = processor(value)
+        out.append(tuple(values))
+    return out
+
+
 def convert_rows(rows: list[Any], processors: Sequence[Processor]) -> list[Any]:
     """Apply per-column result processors (SQLAlchemy type conversions) to records.
 

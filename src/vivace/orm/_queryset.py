@@ -358,7 +358,7 @@ class QuerySet(Generic[T]):
         params: list[Any] = []
         key = query.key(params)
         entry = connection.cache.get(key) or compiled_select(connection, key)
-        rows = await connection.database.fetch_all(entry.sql, entry.values(params))
+        rows = await connection.database.fetch_rows(entry.sql, entry.values(params))
         result: list[T] = entry.load(rows)
         if query.prefetch and result:
             from ._prefetch import prefetch
@@ -402,7 +402,7 @@ class QuerySet(Generic[T]):
         )
         async with aclosing(rows):
             async for row in rows:
-                yield load_one(row)
+                yield load_one(tuple(row.values()))  # a record: its values, in order
 
     async def get(self, *args: Q, **kwargs: Any) -> T:
         """The one row matching; ``Model.DoesNotExist`` / ``MultipleObjectsReturned`` else."""
@@ -436,7 +436,7 @@ class QuerySet(Generic[T]):
             params: list[Any] = []
             key = self.filter(pk=value)[:MAX_GET_RESULTS]._query.key(params)
             entry = connection.remember(cache_key, compiled_select(connection, key))
-        rows = await connection.database.fetch_all(entry.sql, entry.values([value, 2]))
+        rows = await connection.database.fetch_rows(entry.sql, entry.values([value, 2]))
         found: list[T] = entry.load(rows)
         if len(found) == 1:
             return found[0]

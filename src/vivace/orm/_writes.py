@@ -12,6 +12,7 @@ at most 1,000 rows) and sets the keys from RETURNING where the backend has it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -78,13 +79,19 @@ def _insert_statement(
     found: _Statement | None = connection.cache.get(cache_key)
     if found is not None:
         return found
+    if rows > 1:
+        one = _insert_statement(connection, model, attnames, 1, ignore)
+        return connection.remember(  # type: ignore[no-any-return]
+            cache_key, _repeat_row(one, rows, len(attnames))
+        )
     meta = model._meta
     table = meta.table
     backend = connection.backend
     columns: list[tuple[str, str, Any]] = []
-    rows_values = [_parameters(model, attnames, backend, columns) for _ in range(rows)]
     statement = _insert_ignoring(connection, table) if ignore else sa.insert(table)
-    statement = statement.values(rows_values) if rows > 1 else statement.values(rows_values[0])
+    # A list of one row: the multi-row form, so no implicit RETURNING is added (the
+    # PostgreSQL dialect adds one to a single-row INSERT of a table with an auto key).
+    statement = statement.values([_parameters(model, attnames, backend, columns)])
     returning = []
     if connection.returning and not ignore:
         wanted = [f for f in meta.concrete if f.attname not in attnames]
@@ -94,6 +101,48 @@ def _insert_statement(
     return connection.remember(  # type: ignore[no-any-return]
         cache_key, _Statement(_render(connection, statement), columns, returning)
     )
+
+
+_PARAMETER = re.compile(r":p(\d+)(?!\w)")
+
+
+def _repeat_row(one: _Statement, rows: int, width: int) -> _Statement:
+    """The multi-row INSERT of ``rows`` rows, from the one-row statement's SQL.
+
+    SQLAlchemy renders ``VALUES (:p0, :p1), (:p2, :p3) ...`` with a bound parameter
+    object per value: compiling bulk_create's 30 rows of bench/orm.py's 36-column model
+    made the first such bulk_create cost 37 ms of CPU on PostgreSQL and 60 ms on SQLite
+    (later ones: 1.5 ms), again for every new batch size.  Repeating the one-row
+    statement's VALUES group (each value a parameter, with a cast on PostgreSQL, e.g.
+    ``:p4::NUMERIC(12, 8)``) with its parameters renumbered gives the same SQL text
+    (tests/orm/test_internals.py compares them): the first bulk_create now costs 13 ms
+    and 12 ms (the one-row compile and the driver's prepare remain).
+    """
+    sql = one.sql
+    start = sql.index("(:p0")
+    depth = 0
+    end = start
+    for end in range(start, len(sql)):  # to the parenthesis closing the group
+        if sql[end] == "(":
+            depth += 1
+        elif sql[end] == ")":
+            depth -= 1
+            if depth == 0:
+                break
+    pieces = _PARAMETER.split(sql[start : end + 1])  # text, number, text, ..., text
+    groups = []
+    for row in range(rows):
+        offset = row * width
+        parts = list(pieces)
+        for index in range(1, len(parts), 2):
+            parts[index] = f":p{int(parts[index]) + offset}"
+        groups.append("".join(parts))
+    columns = [
+        (f"p{row * width + position}", attname, to_db)
+        for row in range(rows)
+        for position, (_, attname, to_db) in enumerate(one.columns)
+    ]
+    return _Statement(sql[:start] + ", ".join(groups) + sql[end + 1 :], columns, one.returning)
 
 
 def _insert_ignoring(connection: Connection, table: Any) -> Any:
@@ -139,24 +188,52 @@ def _bind(statement: _Statement, data: dict[str, Any], values: dict[str, Any]) -
         values[name] = to_db(value) if to_db is not None and value is not None else value
 
 
-def _insert_columns(obj: Model) -> tuple[str, ...]:
-    """The columns an INSERT sends: all but an unset auto key and unset db_default ones."""
+def _insert_columns(obj: Model, connection: Connection) -> tuple[str, ...]:
+    """The columns an INSERT sends: all but an unset auto key and unset db_default ones.
+
+    The usual object has every column loaded and only its auto key unset: two set
+    operations and a cache lookup, instead of a loop over the fields (6.2 us down to
+    1.35 us an object for bench/orm.py's 36-column model; about 0.6 us either way for
+    its 4-column one)."""
+    model = type(obj)
+    key = ("insert_columns", model)
+    shape: tuple[frozenset[str], tuple[str, ...], dict[Any, Any]] | None = connection.cache.get(key)
+    if shape is None:
+        concrete = model._meta.concrete
+        shape = connection.remember(
+            key,
+            (
+                frozenset(f.attname for f in concrete),
+                tuple(
+                    f.attname
+                    for f in concrete
+                    if f.auto_increment or f.db_default is not NOT_PROVIDED
+                ),
+                {},
+            ),
+        )
+    every, optional, chosen = shape
     data = obj.__dict__
-    out = []
-    for field in obj._meta.concrete:
-        value = data.get(field.attname)
-        if value is None and (field.auto_increment or field.db_default is not NOT_PROVIDED):
-            continue
-        if field.attname not in data:
-            continue  # deferred, never loaded: leave it to the column default
-        out.append(field.attname)
-    return tuple(out)
+    if every <= data.keys():
+        unset = tuple(a for a in optional if data[a] is None)
+        found: tuple[str, ...] | None = chosen.get(unset)
+        if found is None:
+            found = chosen[unset] = tuple(
+                f.attname for f in model._meta.concrete if f.attname not in unset
+            )
+        return found
+    # Deferred (never loaded) columns are left to their defaults too.
+    return tuple(
+        f.attname
+        for f in model._meta.concrete
+        if f.attname in data and not (f.attname in optional and data[f.attname] is None)
+    )
 
 
 async def _insert(obj: Model, connection: Connection) -> None:
     model = type(obj)
     data = obj.__dict__
-    attnames = _insert_columns(obj)
+    attnames = _insert_columns(obj, connection)
     statement = _insert_statement(connection, model, attnames, 1, False)
     values: dict[str, Any] = {}
     _bind(statement, data, values)
@@ -180,9 +257,25 @@ async def _insert(obj: Model, connection: Connection) -> None:
     data["_persisted"] = True
 
 
-def _now_fields(obj: Model, update_fields: frozenset[str] | None, adding: bool) -> None:
-    for field in obj._meta.concrete:
-        if isinstance(field, DateField) and (field.auto_now or (adding and field.auto_now_add)):
+def _now_fields(
+    obj: Model, update_fields: frozenset[str] | None, adding: bool, connection: Connection
+) -> None:
+    model = type(obj)
+    key = ("now_fields", model)
+    stamped: list[Any] | None = connection.cache.get(key)
+    if stamped is None:
+        # The auto_now / auto_now_add fields, found once per model, not per object
+        # (7.3 us down to 0.8 us an object of bench/orm.py's 36-column model, timeit).
+        stamped = connection.remember(
+            key,
+            [
+                f
+                for f in model._meta.concrete
+                if isinstance(f, DateField) and (f.auto_now or f.auto_now_add)
+            ],
+        )
+    for field in stamped:
+        if field.auto_now or (adding and field.auto_now_add):
             if field.auto_now_add and not adding:
                 continue
             if update_fields is not None and field.name not in update_fields:
@@ -221,10 +314,10 @@ async def save(
     if force_insert or (
         not persisted and not force_update and (data.get(pk.attname) is None or pk.has_default)
     ):
-        _now_fields(obj, None, True)
+        _now_fields(obj, None, True, connection)
         await _insert(obj, connection)
         return
-    _now_fields(obj, names, False)
+    _now_fields(obj, names, False, connection)
     if names is not None:
         attnames = tuple(f.attname for f in meta.concrete if f.name in names)
     else:
@@ -249,7 +342,7 @@ async def save(
             f"save() of {type(obj).__name__} with primary key {obj.pk!r} did not affect any "
             f"row (it is not in the database)"
         )
-    _now_fields(obj, None, True)
+    _now_fields(obj, None, True, connection)
     await _insert(obj, connection)
 
 
@@ -275,49 +368,64 @@ async def bulk_create(
             raise TypeError(
                 f"bulk_create() takes {model.__name__} objects, not {type(obj).__name__}"
             )
-        _now_fields(obj, None, True)
     connection = connection_for(using)
     groups: dict[tuple[str, ...], list[Any]] = {}
     for obj in objs:
-        groups.setdefault(_insert_columns(obj), []).append(obj)
+        _now_fields(obj, None, True, connection)
+        groups.setdefault(_insert_columns(obj, connection), []).append(obj)
     database = connection.database
+    chunks = [
+        (attnames, members[start : start + size])
+        for attnames, members in groups.items()
+        for size in (_batch(model, len(attnames), batch_size),)
+        for start in range(0, len(members), size)
+    ]
+    if len(chunks) == 1 and not database.in_transaction():
+        # One statement is atomic on its own: no BEGIN and COMMIT round trips around it
+        # (3 round trips down to 1, as the raw driver's single INSERT; measured in
+        # bench/orm.py's C "insert: bulk", docs/benchmarks.md).
+        await _insert_chunk(connection, model, *chunks[0], ignore_conflicts)
+        return objs
     async with database.transaction():
-        for attnames, members in groups.items():
-            size = _batch(model, len(attnames), batch_size)
-            for start in range(0, len(members), size):
-                chunk = members[start : start + size]
-                statement = _insert_statement(
-                    connection, model, attnames, len(chunk), ignore_conflicts
-                )
-                values: dict[str, Any] = {}
-                columns = statement.columns
-                width = len(attnames)
-                for row, obj in enumerate(chunk):
-                    data = obj.__dict__
-                    for name, attname, to_db in columns[row * width : (row + 1) * width]:
-                        value = data[attname]
-                        values[name] = (
-                            to_db(value) if to_db is not None and value is not None else value
-                        )
-                if statement.returning:
-                    rows = await database.fetch_all(statement.sql, values)
-                    for obj, row_values in zip(chunk, rows, strict=True):
-                        data = obj.__dict__
-                        for index, (attname, from_db) in enumerate(statement.returning):
-                            value = row_values[index]
-                            data[attname] = (
-                                from_db(value)
-                                if from_db is not None and value is not None
-                                else value
-                            )
-                        data["_persisted"] = True
-                else:
-                    await database.execute(statement.sql, values)
-                    if not ignore_conflicts:
-                        for obj in chunk:
-                            if obj.pk is not None:
-                                obj.__dict__["_persisted"] = True
+        for attnames, chunk in chunks:
+            await _insert_chunk(connection, model, attnames, chunk, ignore_conflicts)
     return objs
+
+
+async def _insert_chunk(
+    connection: Connection,
+    model: type[Model],
+    attnames: tuple[str, ...],
+    chunk: list[Any],
+    ignore_conflicts: bool,
+) -> None:
+    """One multi-row INSERT of ``chunk`` (objects sharing the column set ``attnames``)."""
+    database = connection.database
+    statement = _insert_statement(connection, model, attnames, len(chunk), ignore_conflicts)
+    values: dict[str, Any] = {}
+    columns = statement.columns
+    width = len(attnames)
+    for row, obj in enumerate(chunk):
+        data = obj.__dict__
+        for name, attname, to_db in columns[row * width : (row + 1) * width]:
+            value = data[attname]
+            values[name] = to_db(value) if to_db is not None and value is not None else value
+    if statement.returning:
+        rows = await database.fetch_all(statement.sql, values)
+        for obj, row_values in zip(chunk, rows, strict=True):
+            data = obj.__dict__
+            for index, (attname, from_db) in enumerate(statement.returning):
+                value = row_values[index]
+                data[attname] = (
+                    from_db(value) if from_db is not None and value is not None else value
+                )
+            data["_persisted"] = True
+    else:
+        await database.execute(statement.sql, values)
+        if not ignore_conflicts:
+            for obj in chunk:
+                if obj.pk is not None:
+                    obj.__dict__["_persisted"] = True
 
 
 async def bulk_update(

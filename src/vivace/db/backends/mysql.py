@@ -193,6 +193,13 @@ class MySQLConnection(BackendConnection):
             return []
         return self._records(await cursor.fetchall())
 
+    async def fetch_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        cursor = self._cursor
+        await self._call(sql, cursor.execute(sql, args))
+        if cursor.description is None:
+            return []
+        return list(await cursor.fetchall())
+
     async def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
         cursor = self._cursor
         try:

@@ -152,6 +152,12 @@ class PostgresConnection(BackendConnection):
     async def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
         return await self._call(sql, self._conn.fetch(sql, *args))  # type: ignore[no-any-return]
 
+    async def fetch_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        # asyncpg's own Record (not PGRecord, the Mapping): it unpacks to its values.
+        return await self._call(  # type: ignore[no-any-return]
+            sql, self._conn.fetch(sql, *args, record_class=asyncpg.Record)
+        )
+
     async def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
         # The one-row path: no helper frame in between.
         try:

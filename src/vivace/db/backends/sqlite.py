@@ -108,6 +108,9 @@ def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
 
 _STOP = object()
 
+# A statement that writes: outside a transaction it takes the write gate for its run.
+_WRITES = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
 
 class _Worker(threading.Thread):
     """The thread that owns one sqlite3 connection and runs its jobs in order."""
@@ -182,6 +185,14 @@ class _Worker(threading.Thread):
         columns = columns_for(tuple(d[0] for d in description))
         return [Record(row, columns) for row in rows]
 
+    def fetch_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        assert self.conn is not None
+        cursor = self.conn.execute(sql, args)
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
     def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
         assert self.conn is not None
         cursor = self.conn.execute(sql, args)
@@ -250,8 +261,12 @@ class _WriteGate:
     SQLite's busy handler, which sleeps 1, 2, 5, 10 ... 100 ms between tries.  Queuing
     the transactions of one Database here instead hands the lock over as soon as it is
     free.  Measured (bench/orm.py, SQLite file, 10 tasks each inserting in a transaction,
-    2026-12-07): vivace.orm's batch inserts went from 850 to 5,128 rows/s.  Connections
-    of other processes still meet in the busy handler, as before.
+    2026-12-07): vivace.orm's batch inserts went from 850 to 5,128 rows/s.  A write
+    outside a transaction (INSERT, UPDATE, DELETE, REPLACE, and execute_many's own
+    transaction) queues here too, for its one statement: 10 tasks each sending one
+    30-row INSERT at once (bulk_create with no transaction around a single statement)
+    took 151 ms, now 31-73 ms; bench/orm.py's C on SQLite: docs/benchmarks.md.
+    Connections of other processes still meet in the busy handler, as before.
     """
 
     __slots__ = ("lock", "timeout")
@@ -309,6 +324,22 @@ class SQLiteConnection(BackendConnection):
         if not self._worker.is_alive():
             self.broken = True
             raise ConnectionLost("the SQLite connection is closed", sql=sql)
+        gate = self._gate
+        if (
+            gate is not None
+            and not self._holding
+            and (function == self._worker.execute_many or _WRITES.match(sql))
+            and not self.in_transaction()
+        ):
+            # An autocommit write: one writer at a time (see _WriteGate).
+            await gate.acquire()
+            try:
+                return await self._submit(function, sql, *args)
+            finally:
+                gate.lock.release()
+        return await self._submit(function, sql, *args)
+
+    async def _submit(self, function: Callable[..., Any], sql: str, *args: Any) -> Any:
         try:
             return await self._worker.submit(function, sql, *args)
         except Exception as exc:
@@ -316,6 +347,9 @@ class SQLiteConnection(BackendConnection):
 
     async def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
         return await self._run(self._worker.fetch_all, sql, args)  # type: ignore[no-any-return]
+
+    async def fetch_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        return await self._run(self._worker.fetch_rows, sql, args)  # type: ignore[no-any-return]
 
     async def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
         return await self._run(self._worker.fetch_one, sql, args)
