@@ -14,7 +14,14 @@ and uvicorn, written to /dev/null):
 Endpoints: plaintext, JSON, a path parameter (int), a JSON body echo (POST), and the last
 of 50 parameterised routes. Rounds are interleaved (every combination once per round, in
 the same order) and medians are taken, because the machine is shared and noisy. Prints
-req/s and p99 latency per combination and endpoint, then vivace's ratios to each anchor.
+req/s and p99 latency per combination and endpoint, then vivace's ratios to each anchor,
+and the server process's CPU time per request (user + system, from /proc, over the
+measured wrk run).
+
+With ``--typed`` the typed endpoints of bench/web_typed_apps.py are measured instead (typed
+path and query parameters, a 20-field JSON body validated and echoed, a chain of three
+dependencies), for vivace.web on vivace.server and on uvicorn, FastAPI on uvicorn and
+Litestar on uvicorn.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -45,6 +53,13 @@ ENDPOINTS = {
 }
 ECHO_BODY = '{"id": 42, "name": "vivace", "tags": ["fast", "safe"], "active": true}'
 
+# --typed: (method, path, body) of bench/web_typed_apps.py's endpoints.
+TYPED_ENDPOINTS: dict[str, tuple[str, str]] = {
+    "typed path+query": ("GET", "/items/42?q=shoes&limit=20"),
+    "20-field body": ("POST", "/orders"),
+    "3 dependencies": ("GET", "/chain"),
+}
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -53,8 +68,10 @@ def _free_port() -> int:
         return port
 
 
-def _commands(app: str, port: int, defaults: bool = False) -> dict[str, list[str]]:
-    target = f"bench.web_apps:{app}"
+def _commands(
+    app: str, port: int, defaults: bool = False, module: str = "bench.web_apps"
+) -> dict[str, list[str]]:
+    target = f"{module}:{app}"
     commands = {
         "vivace.server": [
             str(BIN / "vivace"),
@@ -110,9 +127,18 @@ def _commands(app: str, port: int, defaults: bool = False) -> dict[str, list[str
     return commands
 
 
-def combinations() -> list[tuple[str, str, str]]:
+def combinations(typed: bool = False) -> list[tuple[str, str, str]]:
     """(label, app attribute, server) in run order."""
     combos = []
+    if typed:
+        if importlib.util.find_spec("vivace.server") is not None:
+            combos.append(("vivace.web on vivace.server", "vivace_app", "vivace.server"))
+        return [
+            *combos,
+            ("vivace.web on uvicorn", "vivace_app", "uvicorn"),
+            ("FastAPI on uvicorn", "fastapi_app", "uvicorn"),
+            ("Litestar on uvicorn", "litestar_app", "uvicorn"),
+        ]
     if importlib.util.find_spec("vivace.server") is not None:
         combos.append(("vivace.web on vivace.server", "vivace_app", "vivace.server"))
     combos += [
@@ -139,7 +165,16 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], deadline: float) -> No
     raise RuntimeError("server did not become ready")
 
 
-def _wrk(port: int, method: str, path: str, duration: float, script: str) -> tuple[float, float]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(
+    port: int, method: str, path: str, duration: float, script: str
+) -> tuple[float, float, int]:
+    """(req/s, p99 ms, requests made)."""
     cmd = ["wrk", "-t1", "-c64", f"-d{max(1, round(duration))}s", "--latency"]
     if method == "POST":
         cmd += ["-s", script]
@@ -154,30 +189,51 @@ def _wrk(port: int, method: str, path: str, duration: float, script: str) -> tup
     if p99_match:
         value, unit = float(p99_match.group(1)), p99_match.group(2)
         p99 = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    total = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"{errors.group(1)} error responses for {method} {path}:\n{out}")
-    return rps, p99
+    return rps, p99, int(total.group(1)) if total else 0
 
 
-def run(duration: float, rounds: int, only: list[str] | None, defaults: bool = False) -> None:
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed")
-    combos = [c for c in combinations() if not only or any(o in c[0] for o in only)]
-    script = Path(tempfile.mkdtemp()) / "post.lua"
-    script.write_text(
+def _post_script(body: str) -> str:
+    path = Path(tempfile.mkdtemp()) / "post.lua"
+    path.write_text(
         'wrk.method = "POST"\n'
-        f"wrk.body = '{ECHO_BODY}'\n"
+        f"wrk.body = '{body}'\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
+    return str(path)
+
+
+def run(
+    duration: float,
+    rounds: int,
+    only: list[str] | None,
+    defaults: bool = False,
+    typed: bool = False,
+) -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed")
+    combos = [c for c in combinations(typed) if not only or any(o in c[0] for o in only)]
+    endpoints = TYPED_ENDPOINTS if typed else ENDPOINTS
+    module = "bench.web_typed_apps" if typed else "bench.web_apps"
+    if typed:
+        sys.path.insert(0, str(ROOT))
+        from bench.web_typed_apps import ORDER_BODY
+
+        script = _post_script(ORDER_BODY)
+    else:
+        script = _post_script(ECHO_BODY)
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
     paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     for r in range(rounds):
         for label, app, server in combos:
             port = _free_port()
             proc = subprocess.Popen(
-                _commands(app, port, defaults)[server],
+                _commands(app, port, defaults, module)[server],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
@@ -185,10 +241,13 @@ def run(duration: float, rounds: int, only: list[str] | None, defaults: bool = F
             )
             try:
                 _wait_ready(port, proc, time.monotonic() + 30)
-                for name, (method, path) in ENDPOINTS.items():
-                    _wrk(port, method, path, 1, str(script))  # warm-up
-                    rps, p99 = _wrk(port, method, path, duration, str(script))
+                for name, (method, path) in endpoints.items():
+                    _wrk(port, method, path, 1, script)  # warm-up
+                    before = _cpu_seconds(proc.pid)
+                    rps, p99, requests = _wrk(port, method, path, duration, script)
+                    used = _cpu_seconds(proc.pid) - before
                     results.setdefault((label, name), []).append((rps, p99))
+                    cpu.setdefault((label, name), []).append(used / max(requests, 1) * 1e6)
                     print(f"round {r + 1} {label:30} {name:18} {rps:10.0f} req/s", flush=True)
             finally:
                 proc.terminate()
@@ -197,19 +256,38 @@ def run(duration: float, rounds: int, only: list[str] | None, defaults: bool = F
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-    _report(results, [c[0] for c in combos])
+    _report(results, [c[0] for c in combos], endpoints)
+    _report_cpu(cpu, [c[0] for c in combos], endpoints)
+
+
+def _report_cpu(
+    cpu: dict[tuple[str, str], list[float]], labels: list[str], endpoints: dict[str, Any]
+) -> None:
+    print("\nserver CPU time per request, median microseconds (user + system)\n")
+    print("| endpoint | " + " | ".join(labels) + " |")
+    print("| --- " * (len(labels) + 1) + "|")
+    for name in endpoints:
+        cells = [
+            f"{statistics.median(cpu[(label, name)]):.1f}" if (label, name) in cpu else "-"
+            for label in labels
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def _median(values: list[tuple[float, float]]) -> tuple[float, float]:
     return statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)
 
 
-def _report(results: dict[tuple[str, str], list[tuple[float, float]]], labels: list[str]) -> None:
+def _report(
+    results: dict[tuple[str, str], list[tuple[float, float]]],
+    labels: list[str],
+    endpoints: dict[str, Any],
+) -> None:
     print("\nmedian req/s (p99 ms)\n")
     header = "| endpoint | " + " | ".join(labels) + " |"
     print(header)
     print("| --- " * (len(labels) + 1) + "|")
-    for name in ENDPOINTS:
+    for name in endpoints:
         cells = []
         for label in labels:
             if (label, name) in results:
@@ -224,7 +302,7 @@ def _report(results: dict[tuple[str, str], list[tuple[float, float]]], labels: l
     cols = [f"{s} / {a}" for s in subjects for a in anchors]
     print("| endpoint | " + " | ".join(cols) + " |")
     print("| --- " * (len(cols) + 1) + "|")
-    for name in ENDPOINTS:
+    for name in endpoints:
         cells = []
         for s in subjects:
             for a in anchors:
@@ -246,8 +324,11 @@ def main() -> None:
     parser.add_argument(
         "--only", action="append", help="run only combinations whose label contains this"
     )
+    parser.add_argument(
+        "--typed", action="store_true", help="the typed endpoints (vivace, FastAPI, Litestar)"
+    )
     args = parser.parse_args()
-    run(args.duration, args.rounds, args.only, args.defaults)
+    run(args.duration, args.rounds, args.only, args.defaults, args.typed)
 
 
 if __name__ == "__main__":

@@ -28,40 +28,42 @@ async def get_todo(todo_id: int) -> dict[str, int]:
     return {"id": todo_id}
 
 
-def test_fastapi_style_handler_is_refused_with_a_clear_message() -> None:
+def test_fastapi_style_handler_is_a_typed_handler() -> None:
+    client = TestClient(App(routes=[Route("/todos/{todo_id:int}", get_todo)]))
+    assert client.get("/todos/7").json() == {"id": 7}
+
+
+async def get_thing(request: Request, thing) -> None:  # type: ignore[no-untyped-def]
+    return None
+
+
+def test_a_parameter_that_cannot_be_supplied_is_refused_with_a_clear_message() -> None:
     with pytest.raises(TypeError) as info:
-        Route("/todos/{todo_id:int}", get_todo)
+        Route("/things", get_thing)
     message = str(info.value)
-    assert "get_todo" in message
+    assert "get_thing" in message
     assert "test_handler_signatures.py" in message  # where it is
-    assert "'todo_id'" in message
-    assert "annotated int" in message
-    assert "annotated as Request or not annotated" in message
-    assert "or no parameter" in message
+    assert "'thing'" in message
+    assert "has no annotation" in message
 
 
 def test_refused_by_the_decorators_and_add_route_too() -> None:
     app = App()
-    with pytest.raises(TypeError, match="'todo_id'"):
-        app.get("/todos/{todo_id:int}")(get_todo)
-    with pytest.raises(TypeError, match="'todo_id'"):
-        app.add_route("/todos/{todo_id:int}", get_todo)
+    with pytest.raises(TypeError, match="'thing'"):
+        app.get("/things")(get_thing)
+    with pytest.raises(TypeError, match="'thing'"):
+        app.add_route("/things", get_thing)
     router = Router()
-    with pytest.raises(TypeError, match="'todo_id'"):
-        router.route("/x")(get_todo)
+    with pytest.raises(TypeError, match="'thing'"):
+        router.route("/x")(get_thing)
 
 
-def test_a_second_parameter_without_default_is_refused() -> None:
-    async def two(request: Request, user_id: int) -> None: ...
-
+def test_a_second_parameter_without_default_or_annotation_is_refused() -> None:
     def sync_two(request, db):  # type: ignore[no-untyped-def]
         ...
 
-    async def keyword_only(request: Request, *, page: int) -> None: ...
-
-    for handler, name in ((two, "user_id"), (sync_two, "db"), (keyword_only, "page")):
-        with pytest.raises(TypeError, match=f"parameter '{name}' cannot be supplied"):
-            Route("/", handler)
+    with pytest.raises(TypeError, match=r"parameter 'db'.*no annotation"):
+        Route("/", sync_two)
 
 
 def test_http_endpoint_methods_are_checked() -> None:
@@ -69,10 +71,10 @@ def test_http_endpoint_methods_are_checked() -> None:
         async def get(self, request: Request) -> dict[str, Any]:
             return {}
 
-        async def post(self, todo: dict[str, Any]) -> dict[str, Any]:
-            return todo
+        async def post(self, request: Request, todo) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+            return todo  # type: ignore[no-any-return]
 
-    with pytest.raises(TypeError, match=r"Todos\.post.*'todo' is annotated dict"):
+    with pytest.raises(TypeError, match=r"Todos\.post.*'todo'.*no annotation"):
         Route("/todos", Todos)
 
 
@@ -81,18 +83,18 @@ def test_websocket_handlers_are_checked() -> None:
 
     async def nothing() -> None: ...
 
-    async def extra(websocket: WebSocket, room: str) -> None: ...
+    async def extra(websocket: WebSocket, room) -> None: ...  # type: ignore[no-untyped-def]
 
-    with pytest.raises(TypeError, match=r"'room' is annotated str.*the WebSocket"):
+    with pytest.raises(TypeError, match="takes no WebSocket parameter"):
         WebSocketRoute("/ws", chat)
     with pytest.raises(TypeError, match="takes no parameter; a handler takes one parameter"):
         WebSocketRoute("/ws", nothing)
-    with pytest.raises(TypeError, match="'room' cannot be supplied"):
+    with pytest.raises(TypeError, match=r"'room'.*no annotation"):
         WebSocketRoute("/ws", extra)
 
     async def wrong(websocket: Request) -> None: ...
 
-    with pytest.raises(TypeError, match="annotated Request"):
+    with pytest.raises(TypeError, match="asks for Request"):
         WebSocketRoute("/ws", wrong)
 
 
@@ -209,7 +211,7 @@ def test_subclass_annotation_is_refused() -> None:
     async def custom(request: MyRequest) -> None: ...
 
     # vivace passes a plain Request: a subclass annotation would lie about the type.
-    with pytest.raises(TypeError, match="annotated MyRequest"):
+    with pytest.raises(TypeError, match="MyRequest"):
         Route("/", custom)
 
 

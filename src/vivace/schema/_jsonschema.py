@@ -11,11 +11,12 @@ or its module path when two classes share a name).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
 
+from vivace.schema._errors import SchemaError
 from vivace.schema._fields import NODEFAULT, UNSET
 from vivace.schema._nodes import ClassInfo, Node, class_info, node_for
 
@@ -32,19 +33,38 @@ _FORMATS = {
 }
 
 
+def _dotted(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 class _Generator:
-    def __init__(self, ref_template: str) -> None:
+    def __init__(
+        self,
+        ref_template: str,
+        naming: Callable[[type], str | None] | None = None,
+        taken: dict[str, type] | None = None,
+    ) -> None:
         self.ref_template = ref_template
         self.defs: dict[str, dict[str, Any]] = {}
         self.names: dict[type, str] = {}
-        self.taken: dict[str, type] = {}
+        self.naming = naming
+        self.strict = taken is not None
+        self.taken: dict[str, type] = taken if taken is not None else {}
 
     def name(self, cls: type) -> str:
         name = self.names.get(cls)
         if name is None:
-            name = cls.__name__
-            if name in self.taken and self.taken[name] is not cls:
-                name = f"{cls.__module__}.{cls.__qualname__}".replace(".", "__")
+            chosen = self.naming(cls) if self.naming is not None else None
+            name = cls.__name__ if chosen is None else chosen
+            other = self.taken.get(name)
+            if other is not None and other is not cls:
+                if self.strict:
+                    raise SchemaError(
+                        f"two schemas are named {name!r}: {_dotted(other)} and "
+                        f"{_dotted(cls)}; rename one, or name them apart with a naming "
+                        "function (json_schemas(naming=...), OpenAPI(schema_name=...))"
+                    )
+                name = _dotted(cls).replace(".", "__")
             self.names[cls] = name
             self.taken[name] = cls
         return name
@@ -276,12 +296,21 @@ def json_schema(tp: Any, *, ref_template: str = "#/$defs/{name}") -> dict[str, A
 
 
 def json_schemas(
-    types: Iterable[Any], *, ref_template: str = "#/$defs/{name}"
+    types: Iterable[Any],
+    *,
+    ref_template: str = "#/$defs/{name}",
+    naming: Callable[[type], str | None] | None = None,
+    names: dict[str, type] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Schemas for several types sharing one set of definitions (for OpenAPI).
 
     Returns ``(schemas, definitions)``: one schema per type, in order (a class is a
     ``$ref``), and every definition they refer to, sorted by name.
+
+    ``naming(cls)`` names a class's definition (``None``: its ``__name__``). With
+    ``names`` (a dict, filled with each definition's class and shared between calls),
+    two classes given one name raise ``SchemaError`` instead of the second being named
+    by its module path.
 
     >>> from vivace.schema import Schema, json_schemas
     >>> class A(Schema):
@@ -290,6 +319,6 @@ def json_schemas(
     >>> refs[1], sorted(defs)
     ({'type': 'array', 'items': {'$ref': '#/components/schemas/A'}}, ['A'])
     """
-    gen = _Generator(ref_template)
+    gen = _Generator(ref_template, naming, names)
     schemas = [gen.node(node_for(tp)) for tp in types]
     return schemas, {k: gen.defs[k] for k in sorted(gen.defs)}

@@ -32,11 +32,13 @@ from vivace.web._exceptions import (
     HTTPException,
     MalformedBody,
     NoMatchFound,
+    RequestValidationError,
     UnsupportedMediaType,
     WebError,
 )
 from vivace.web._fileresponse import FileResponse
 from vivace.web._handlers import to_response
+from vivace.web._params import Body, Cookie, Depends, File, Form, Header, Path, Query
 from vivace.web._request import HTTPConnection, Request
 from vivace.web._responses import (
     HTMLResponse,
@@ -48,6 +50,18 @@ from vivace.web._responses import (
 )
 from vivace.web._router import Router
 from vivace.web._routing import BaseRoute, Host, Mount, Route
+from vivace.web._security import (
+    APIKeyCookie,
+    APIKeyHeader,
+    APIKeyQuery,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+    OAuth2,
+    OAuth2PasswordBearer,
+    OpenIdConnect,
+    SecurityScheme,
+)
 from vivace.web._sse import EventSourceResponse, ServerSentEvent
 from vivace.web._staticfiles import StaticFiles
 from vivace.web._templating import Jinja2Templates
@@ -61,11 +75,15 @@ from vivace.web._websockets import (
 from vivace.web.middleware import Middleware
 
 __all__ = [
+    "APIKeyCookie",
+    "APIKeyHeader",
+    "APIKeyQuery",
     "Address",
     "App",
     "BackgroundTask",
     "BackgroundTasks",
     "BaseRoute",
+    "Body",
     "Broadcast",
     "BroadcastBackend",
     "BroadcastError",
@@ -74,13 +92,21 @@ __all__ = [
     "ClientDisconnected",
     "ContentTooLarge",
     "Converter",
+    "Cookie",
+    "Depends",
     "EventSourceResponse",
+    "File",
     "FileResponse",
+    "Form",
     "FormData",
     "HTMLResponse",
+    "HTTPBasic",
+    "HTTPBasicCredentials",
+    "HTTPBearer",
     "HTTPConnection",
     "HTTPEndpoint",
     "HTTPException",
+    "Header",
     "Host",
     "JSONResponse",
     "Jinja2Templates",
@@ -90,13 +116,20 @@ __all__ = [
     "Middleware",
     "Mount",
     "NoMatchFound",
+    "OAuth2",
+    "OAuth2PasswordBearer",
+    "OpenIdConnect",
+    "Path",
     "PlainTextResponse",
+    "Query",
     "RedirectResponse",
     "ReplayBackend",
     "Request",
+    "RequestValidationError",
     "Response",
     "Route",
     "Router",
+    "SecurityScheme",
     "ServerSentEvent",
     "State",
     "StaticFiles",

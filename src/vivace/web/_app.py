@@ -12,24 +12,23 @@ import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vivace.types import ASGIApp, Message, Receive, Scope, Send
 from vivace.web._concurrency import DEFAULT_THREAD_POOL_SIZE, ThreadPool
 from vivace.web._config import CONFIG_KEY, ExceptionHandler, Limits, WebConfig
 from vivace.web._datastructures import State, URLPath
-from vivace.web._handlers import answer_handler_error, serve_guarded, to_response
-from vivace.web._request import Request
-from vivace.web._responses import Response, send_response
+from vivace.web._handlers import serve_guarded
 from vivace.web._router import Router
 from vivace.web._routing import BaseRoute
 from vivace.web._websocket_routing import answer_websocket_error
 from vivace.web._websockets import WebSocket, WebSocketState
 from vivace.web.middleware._base import Middleware
 
-__all__ = ["App"]
+if TYPE_CHECKING:
+    from vivace.web.openapi import OpenAPI
 
-_RESPONSE_CALL = Response.__call__
+__all__ = ["App"]
 
 LifespanFactory = Callable[[Any], AbstractAsyncContextManager[Any] | AsyncIterator[Any]]
 
@@ -64,6 +63,8 @@ class App:
     ``json_errors`` answers errors (``HTTPException``, 404, 405, 413, a 500 outside debug
     mode) with RFC 9457 ``application/problem+json`` for every client, not only for
     clients that ask for JSON.
+    ``openapi`` (a ``vivace.web.openapi.OpenAPI``) serves the app's OpenAPI document and
+    the docs UIs.
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class App:
         thread_pool_size: int = DEFAULT_THREAD_POOL_SIZE,
         limits: Limits | None = None,
         json_errors: bool = False,
+        openapi: OpenAPI | None = None,
     ) -> None:
         self.thread_pool = ThreadPool(thread_pool_size, name="vivace-web")
         self._config = WebConfig(
@@ -94,6 +96,11 @@ class App:
         self.router = Router(
             routes, redirect_slashes=redirect_slashes, lifespan=self._lifespan_context
         )
+        #: The OpenAPI generator (``App(openapi=OpenAPI(...))``): its document and docs
+        #: UIs are served by routes added here; ``app.openapi.document(app)`` builds it.
+        self.openapi = openapi
+        if openapi is not None:
+            self.router.routes.extend(openapi.routes(self))
         self._stack: ASGIApp | None = None
 
     # -- settings ------------------------------------------------------------------------
@@ -113,6 +120,12 @@ class App:
     @json_errors.setter
     def json_errors(self, value: bool) -> None:
         self._config.json_errors = value
+
+    @property
+    def dependency_overrides(self) -> dict[Any, Any]:
+        """Typed handlers' dependencies replaced by other callables (for tests):
+        ``app.dependency_overrides[get_db] = fake_db``; ``.clear()`` undoes it."""
+        return self._config.dependency_overrides
 
     @property
     def limits(self) -> Limits:
@@ -153,9 +166,10 @@ class App:
         methods: Sequence[str] | None = None,
         name: str | None = None,
         include_in_schema: bool = True,
+        **options: Any,
     ) -> None:
-        """Add a route."""
-        self.router.add_route(path, endpoint, methods, name, include_in_schema)
+        """Add a route (``options``: see ``Route``)."""
+        self.router.add_route(path, endpoint, methods, name, include_in_schema, **options)
 
     def add_websocket_route(
         self, path: str, endpoint: Callable[..., Any], name: str | None = None
@@ -176,30 +190,35 @@ class App:
         self.router.host(host, app, name)
 
     def route(
-        self, path: str, methods: Sequence[str] | None = None, name: str | None = None
+        self,
+        path: str,
+        methods: Sequence[str] | None = None,
+        name: str | None = None,
+        **options: Any,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorator: ``@app.route("/x", methods=["GET", "POST"])``."""
-        return self.router.route(path, methods, name)
+        """Decorator: ``@app.route("/x", methods=["GET", "POST"])``; ``options`` as
+        ``Route`` takes them (``status_code``, ``response_model``, ``tags``...)."""
+        return self.router.route(path, methods, name, **options)
 
-    def get(self, path: str, name: str | None = None) -> Callable[[Any], Any]:
+    def get(self, path: str, name: str | None = None, **options: Any) -> Callable[[Any], Any]:
         """Decorator for a GET (and HEAD) route."""
-        return self.route(path, ["GET"], name)
+        return self.route(path, ["GET"], name, **options)
 
-    def post(self, path: str, name: str | None = None) -> Callable[[Any], Any]:
+    def post(self, path: str, name: str | None = None, **options: Any) -> Callable[[Any], Any]:
         """Decorator for a POST route."""
-        return self.route(path, ["POST"], name)
+        return self.route(path, ["POST"], name, **options)
 
-    def put(self, path: str, name: str | None = None) -> Callable[[Any], Any]:
+    def put(self, path: str, name: str | None = None, **options: Any) -> Callable[[Any], Any]:
         """Decorator for a PUT route."""
-        return self.route(path, ["PUT"], name)
+        return self.route(path, ["PUT"], name, **options)
 
-    def patch(self, path: str, name: str | None = None) -> Callable[[Any], Any]:
+    def patch(self, path: str, name: str | None = None, **options: Any) -> Callable[[Any], Any]:
         """Decorator for a PATCH route."""
-        return self.route(path, ["PATCH"], name)
+        return self.route(path, ["PATCH"], name, **options)
 
-    def delete(self, path: str, name: str | None = None) -> Callable[[Any], Any]:
+    def delete(self, path: str, name: str | None = None, **options: Any) -> Callable[[Any], Any]:
         """Decorator for a DELETE route."""
-        return self.route(path, ["DELETE"], name)
+        return self.route(path, ["DELETE"], name, **options)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         """The path of the route called ``name`` (see ``Router.url_path_for``)."""
@@ -271,30 +290,11 @@ class App:
             if route is None:
                 await serve_guarded(router.unmatched, scope, receive, send)
                 return
-            handler = route.request_handler
-            if handler is None:
+            runner = route.runner
+            if runner is None:
                 await serve_guarded(route.dispatch, child, receive, send)
-                return
-            # The route's own work (Route._handle_async) done here, one coroutine less,
-            # and server errors answered as ServerErrorMiddleware would: nothing was sent
-            # while the handler ran, so no wrapper around send has to tell.
-            request = Request(child, receive, send)
-            try:
-                result = await handler(request)
-                response = result if isinstance(result, Response) else to_response(result)
-            except Exception as exc:
-                handled = await answer_handler_error(request, exc, receive, send)
-                if handled is None:
-                    return
-                response = handled
-            try:
-                if type(response).__call__ is _RESPONSE_CALL:
-                    await send_response(response, child, receive, send)
-                else:
-                    await serve_guarded(response, child, receive, send)
-            finally:
-                if request._form is not None:
-                    await request.close()
+            else:
+                await runner(child, receive, send, True)
             return
         # As ServerErrorMiddleware: answer if nothing was sent, re-raise server errors.
         await serve_guarded(stack, scope, receive, send)

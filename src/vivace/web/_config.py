@@ -78,6 +78,7 @@ class WebConfig:
 
     __slots__ = (
         "debug",
+        "dependency_overrides",
         "handlers_by_class",
         "handlers_by_status",
         "json_errors",
@@ -102,6 +103,8 @@ class WebConfig:
         self.handlers_by_class: dict[type[BaseException], ExceptionHandler] = {}
         self.handlers_by_status: dict[int, ExceptionHandler] = {}
         self.server_error_handler: ExceptionHandler | None = None
+        #: Typed handlers' dependency -> replacement (``App.dependency_overrides``).
+        self.dependency_overrides: dict[Any, Any] = {}
         for key, handler in (exception_handlers or {}).items():
             self.add_handler(key, handler)
 

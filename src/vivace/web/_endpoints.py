@@ -25,9 +25,9 @@ from typing import Any
 from vivace.types import Receive, Scope, Send
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._exceptions import HTTPException
-from vivace.web._handlers import handle_exception, to_response
+from vivace.web._params import is_typed, typed_handler
 from vivace.web._request import Request
-from vivace.web._responses import Response
+from vivace.web._runner import Runner
 
 __all__ = [
     "HTTP_METHODS",
@@ -129,13 +129,21 @@ def handler_takes_argument(func: Any, passed: type, *, skip_self: bool = False) 
 
 
 class _Handler:
-    """One callable endpoint, analysed once."""
+    """One callable endpoint, analysed once (``typed`` when its signature asks for typed
+    inputs; see ``_typed``)."""
 
-    __slots__ = ("func", "is_async", "takes_request")
+    __slots__ = ("func", "is_async", "takes_request", "typed")
 
-    def __init__(self, func: Callable[..., Any], *, skip_self: bool = False) -> None:
+    def __init__(
+        self, func: Callable[..., Any], *, skip_self: bool = False, path_names: Any = ()
+    ) -> None:
         self.func = func
         self.is_async = _is_async_callable(func)
+        self.typed: Any = None  # a _typed.TypedHandler
+        if skip_self and is_typed(func, skip=1):
+            self.typed = typed_handler(func, path_names=path_names, bound=True)
+            self.takes_request = True
+            return
         self.takes_request = handler_takes_argument(func, Request, skip_self=skip_self)
 
 
@@ -216,16 +224,22 @@ def endpoint_method(cls: type[HTTPEndpoint], method: str) -> Any:
 _HANDLERS = "_vivace_handlers"
 
 
-def endpoint_handlers(cls: type[HTTPEndpoint]) -> dict[str, _Handler]:
-    """Method -> analysed handler for ``cls``; built on first use and kept on the class."""
-    handlers: dict[str, _Handler] | None = cls.__dict__.get(_HANDLERS)
+def endpoint_handlers(
+    cls: type[HTTPEndpoint], path_names: tuple[str, ...] = ()
+) -> dict[str, _Handler]:
+    """Method -> analysed handler for ``cls`` behind a path with these parameters (typed
+    methods read them); built on first use and kept on the class."""
+    by_path: dict[tuple[str, ...], dict[str, _Handler]] | None = cls.__dict__.get(_HANDLERS)
+    if by_path is None:
+        by_path = {}
+        setattr(cls, _HANDLERS, by_path)  # per class: a subclass never reads its parent's
+    handlers = by_path.get(path_names)
     if handlers is None:
-        handlers = {}
+        handlers = by_path[path_names] = {}
         for method in cls.allowed_methods():
             func = endpoint_method(cls, method)
             if func is not None:
-                handlers[method] = _Handler(func, skip_self=True)
-        setattr(cls, _HANDLERS, handlers)  # per class: a subclass never reads its parent's
+                handlers[method] = _Handler(func, skip_self=True, path_names=path_names)
     return handlers
 
 
@@ -242,28 +256,21 @@ async def serve_endpoint(
     ``instance`` is ``None`` behind a ``Route``: it is made only once the method is known
     to be served.
     """
-    request = Request(scope, receive, send)
     handler = handlers.get(scope["method"])
-    try:
+
+    async def call(request: Request) -> Any:
+        nonlocal instance
         if handler is None:
             allow = ", ".join(sorted(handlers))
             raise HTTPException(405, headers={"allow": allow})
         if instance is None:
             instance = cls(scope, receive, send)
+        if handler.typed is not None:
+            return await handler.typed(request, instance)
         args = (instance, request) if handler.takes_request else (instance,)
         if handler.is_async:
-            result = await handler.func(*args)
-        else:
-            config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
-            result = await config.thread_pool.run(handler.func, *args)
-        response = result if isinstance(result, Response) else to_response(result)
-    except Exception as exc:
-        handled = await handle_exception(request, exc)
-        if handled is None:
-            return
-        response = handled
-    try:
-        await response(scope, receive, send)
-    finally:
-        if request._form is not None:
-            await request.close()
+            return await handler.func(*args)
+        config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+        return await config.thread_pool.run(handler.func, *args)
+
+    await Runner(call)(scope, receive, send)

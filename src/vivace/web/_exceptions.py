@@ -8,7 +8,8 @@
           │    │                   it anywhere in a handler to answer with that status
           │    ├── MalformedBody         400: a JSON or form body that cannot be parsed
           │    ├── ContentTooLarge       413: a body or upload over a configured limit
-          │    └── UnsupportedMediaType  415: ``request.json()`` on a non-JSON body
+          │    ├── UnsupportedMediaType  415: ``request.json()`` on a non-JSON body
+          │    └── RequestValidationError 422: a typed handler's inputs did not validate
           ├── ClientDisconnect     the client went away while its body was being read
           │                        (also a vivace.http ``ClientDisconnected``, the OSError
           │                        servers raise from ``send()``; re-exported here)
@@ -22,12 +23,15 @@ original is kept as ``__cause__``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from vivace.http import status
 from vivace.http._errors import ClientDisconnected
+
+if TYPE_CHECKING:
+    from vivace.schema import ValidationError
 
 __all__ = [
     "ClientDisconnect",
@@ -35,6 +39,7 @@ __all__ = [
     "HTTPException",
     "MalformedBody",
     "NoMatchFound",
+    "RequestValidationError",
     "UnsupportedMediaType",
     "WebError",
 ]
@@ -125,3 +130,17 @@ class NoMatchFound(WebError, LookupError):
         super().__init__(f"no route named {name!r} takes the parameters ({keys})")
         self.name = name
         self.params = dict(params)
+
+
+class RequestValidationError(HTTPException):
+    """The request's inputs did not validate: every problem, with locations that start
+    with the source (``["query", "limit"]``). Answered with a 422 RFC 9457 problem
+    (``application/problem+json``) unless the app has a handler for this class or 422."""
+
+    def __init__(self, error: ValidationError) -> None:
+        super().__init__(422, "The request's input is not valid")
+        self.error = error
+
+    def errors(self) -> list[dict[str, Any]]:
+        """The problems as ``{"loc": [...], "code": ..., "msg": ...}``."""
+        return [{"loc": list(d.loc), "code": d.code, "msg": d.msg} for d in self.error.details]

@@ -12,7 +12,7 @@ after it both get it; a middleware that passes ``request.receive`` on (instead o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from tempfile import SpooledTemporaryFile
 from typing import Any
 
@@ -198,7 +198,17 @@ class Request(HTTPConnection):
     7
     """
 
-    __slots__ = ("_body", "_form", "_is_disconnected", "_pending", "_receive", "_send", "_stream")
+    __slots__ = (
+        "_body",
+        "_cleanups",
+        "_form",
+        "_is_disconnected",
+        "_pending",
+        "_receive",
+        "_send",
+        "_stream",
+        "holds_resources",
+    )
 
     def __init__(
         self, scope: Scope, receive: Receive = _empty_receive, send: Send = _empty_send
@@ -215,6 +225,10 @@ class Request(HTTPConnection):
         self._stream = False
         self._is_disconnected = False
         self._pending: list[Message] | None = None
+        self._cleanups: list[Callable[[], Awaitable[None]]] | None = None
+        #: Whether ``close()`` has something to do (a parsed form, a clean-up): the
+        #: handler runner awaits it after the response only then.
+        self.holds_resources = False
 
     @property
     def method(self) -> str:
@@ -371,6 +385,7 @@ class Request(HTTPConnection):
         except MalformedForm as exc:
             raise MalformedBody(f"malformed form body: {exc}") from exc
         self._form = form
+        self.holds_resources = True
         return form
 
     async def _form_stream(self, limit: int | None, name: str) -> AsyncIterator[bytes]:
@@ -475,10 +490,32 @@ class Request(HTTPConnection):
             raise
         return FormData(items)
 
+    def add_cleanup(self, cleanup: Callable[[], Awaitable[None]]) -> None:
+        """Run ``await cleanup()`` once the response is sent (clean-ups run last added
+        first; typed handlers' generator dependencies finish this way)."""
+        if self._cleanups is None:
+            self._cleanups = []
+        self._cleanups.append(cleanup)
+        self.holds_resources = True
+
     async def close(self) -> None:
-        """Close the files of a parsed form (the router does it after the response)."""
+        """Run the clean-ups and close the files of a parsed form (the handler runner
+        does it after the response). Every clean-up runs; the first error is raised
+        after them."""
+        error: BaseException | None = None
+        cleanups = self._cleanups
+        if cleanups is not None:
+            self._cleanups = None
+            while cleanups:
+                try:
+                    await cleanups.pop()()
+                except Exception as exc:
+                    error = error or exc
         if self._form is not None:
             await self._form.close()
+        self.holds_resources = False
+        if error is not None:
+            raise error
 
     async def is_disconnected(self) -> bool:
         """Whether the client has gone away, checked without waiting.

@@ -400,10 +400,19 @@ class Router:
         methods: Sequence[str] | None = None,
         name: str | None = None,
         include_in_schema: bool = True,
+        **options: Any,
     ) -> None:
-        """Add a ``Route``."""
+        """Add a ``Route`` (``options``: a typed handler's ``status_code``,
+        ``response_model``, ``response_class`` and the OpenAPI options)."""
         self.routes.append(
-            Route(path, endpoint, methods=methods, name=name, include_in_schema=include_in_schema)
+            Route(
+                path,
+                endpoint,
+                methods=methods,
+                name=name,
+                include_in_schema=include_in_schema,
+                **options,
+            )
         )
         self._matcher = None
 
@@ -436,12 +445,16 @@ class Router:
         self._matcher = None
 
     def route(
-        self, path: str, methods: Sequence[str] | None = None, name: str | None = None
+        self,
+        path: str,
+        methods: Sequence[str] | None = None,
+        name: str | None = None,
+        **options: Any,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator form of ``add_route``."""
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-            self.add_route(path, func, methods=methods, name=name)
+            self.add_route(path, func, methods=methods, name=name, **options)
             return func
 
         return decorator

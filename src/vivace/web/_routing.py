@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from vivace.http import encoded_path
 from vivace.types import ASGIApp, Receive, Scope, Send
-from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._datastructures import URLPath
 from vivace.web._endpoints import (
     HTTPEndpoint,
@@ -28,10 +27,11 @@ from vivace.web._endpoints import (
     serve_endpoint,
 )
 from vivace.web._exceptions import HTTPException, NoMatchFound
-from vivace.web._handlers import answer_handled, handle_exception, serve_guarded, to_response
+from vivace.web._handlers import answer_handled, serve_guarded
+from vivace.web._params import is_typed, output_type, typed_handler
 from vivace.web._paths import PATH_SAFE, PathTemplate
-from vivace.web._request import Request
-from vivace.web._responses import RedirectResponse, Response, send_response
+from vivace.web._responses import JSONResponse, RedirectResponse, Response
+from vivace.web._runner import Runner, plain_call
 
 __all__ = ["BaseRoute", "Host", "Mount", "Route", "route_path", "send_error", "slash_redirect"]
 
@@ -44,6 +44,32 @@ def _is_asgi(func: Any) -> bool:
         return False
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) == 3 and all(p.default is p.empty for p in positional)
+
+
+_OPERATION_OPTIONS = frozenset(
+    (
+        "tags",
+        "summary",
+        "description",
+        "deprecated",
+        "responses",
+        "operation_id",
+        "callbacks",
+        "openapi_extra",
+        "security",
+    )
+)
+
+
+def check_operation_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI options of a route; a ``TypeError`` naming an unknown one."""
+    unknown = sorted(set(options) - _OPERATION_OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"unknown route option(s) {', '.join(unknown)}; OpenAPI options are "
+            + ", ".join(sorted(_OPERATION_OPTIONS))
+        )
+    return options
 
 
 def _name_of(endpoint: Any) -> str:
@@ -68,10 +94,10 @@ class BaseRoute:
 
     name: str | None
     methods: frozenset[str] | None = None
-    #: An async function taking the request, when that is all the route does (no
-    #: route middleware): an ``App`` with no middleware then calls it itself, with one
-    #: coroutine less per request than through ``dispatch``.
-    request_handler: Callable[[Request], Awaitable[Any]] | None = None
+    #: The handler runner, when that is all the route does (no route middleware): an
+    #: ``App`` with no middleware calls it itself as the outermost layer, with one
+    #: coroutine less per request than through its own middleware and ``dispatch``.
+    runner: Runner | None = None
 
     #: The ASGI callable the router calls once the route matched (``handle`` unless a
     #: subclass sets something faster).
@@ -116,9 +142,11 @@ class Route(BaseRoute):
         "include_in_schema",
         "methods",
         "name",
+        "openapi",
         "path",
-        "request_handler",
+        "runner",
         "template",
+        "typed",
     )
 
     def __init__(
@@ -130,29 +158,55 @@ class Route(BaseRoute):
         name: str | None = None,
         include_in_schema: bool = True,
         middleware: Sequence[Any] | None = None,
+        status_code: int | None = None,
+        response_model: Any = None,
+        response_class: type[Response] | None = None,
+        **openapi: Any,
     ) -> None:
         self.path = path
         self.template = PathTemplate(path)
         self.endpoint = endpoint
         self.name = _name_of(endpoint) if name is None else name
         self.include_in_schema = include_in_schema
+        #: What the OpenAPI generator reads besides the handler: ``tags``, ``summary``,
+        #: ``description``, ``deprecated``, ``responses``, ``operation_id``,
+        #: ``callbacks``, ``openapi_extra`` (see docs/openapi.md).
+        self.openapi = check_operation_options(openapi)
+        self.typed: Any = None  # a _typed.TypedHandler
         self._handler: _Handler | None = None
         self._class_handlers: dict[str, _Handler] | None = None
         target = _unwrap(endpoint)
         app: ASGIApp
+        runner: Runner | None = None
         if inspect.isclass(target) and issubclass(target, HTTPEndpoint):
-            handlers = self._class_handlers = endpoint_handlers(target)
+            handlers = self._class_handlers = endpoint_handlers(target, self.template.param_names)
             if methods is None:
                 methods = handlers.keys()
             app = self._handle_class
         elif (inspect.isfunction(target) or inspect.ismethod(target)) and not _is_asgi(target):
-            handler = self._handler = _Handler(endpoint)
             if methods is None:
                 methods = ("GET",)
-            if handler.is_async and handler.takes_request:
-                app = self._handle_async
+            typed = (
+                is_typed(endpoint)
+                or status_code is not None
+                or response_class is not None
+                or output_type(endpoint, response_model) is not None
+            )
+            if typed:
+                self.typed = typed_handler(
+                    endpoint,
+                    path_names=self.template.param_names,
+                    status_code=200 if status_code is None else status_code,
+                    response_model=response_model,
+                    response_class=JSONResponse if response_class is None else response_class,
+                )
+                app = runner = Runner(self.typed)
             else:
-                app = self._handle_function
+                handler = self._handler = _Handler(endpoint)
+                call = plain_call(
+                    handler.func, is_async=handler.is_async, takes_request=handler.takes_request
+                )
+                app = runner = Runner(call)
         else:
             app = endpoint  # any ASGI app
         if methods is None:
@@ -162,9 +216,7 @@ class Route(BaseRoute):
             if "GET" in upper:
                 upper.add("HEAD")
             self.methods = frozenset(upper)
-        self.request_handler = (
-            self._handler.func if app == self._handle_async and not middleware else None  # type: ignore[union-attr]
-        )
+        self.runner = runner if runner is not None and not middleware else None
         for spec in reversed(middleware or ()):
             cls, args, kwargs = spec
             app = cls(app, *args, **kwargs)
@@ -174,55 +226,21 @@ class Route(BaseRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
 
-    async def _handle_async(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The hot path when a router dispatches: an async handler taking the request.
-        request = Request(scope, receive, send)
-        try:
-            result = await self._handler.func(request)  # type: ignore[union-attr]
-            response = result if isinstance(result, Response) else to_response(result)
-        except Exception as exc:
-            handled = await handle_exception(request, exc)
-            if handled is None:
-                return
-            response = handled
-        try:
-            await send_response(response, scope, receive, send)
-        finally:
-            if request._form is not None:
-                await request.close()
-
-    async def _handle_function(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive, send)
-        handler = self._handler
-        assert handler is not None
-        try:
-            if handler.is_async:
-                if handler.takes_request:
-                    result = await handler.func(request)
-                else:
-                    result = await handler.func()
-            else:
-                config: WebConfig = scope.get(CONFIG_KEY, DEFAULT_CONFIG)
-                if handler.takes_request:
-                    result = await config.thread_pool.run(handler.func, request)
-                else:
-                    result = await config.thread_pool.run(handler.func)
-            response = result if isinstance(result, Response) else to_response(result)
-        except Exception as exc:
-            handled = await handle_exception(request, exc)
-            if handled is None:
-                return
-            response = handled
-        try:
-            await response(scope, receive, send)
-        finally:
-            if request._form is not None:
-                await request.close()
-
     async def _handle_class(self, scope: Scope, receive: Receive, send: Send) -> None:
         handlers = self._class_handlers
         assert handlers is not None
         await serve_endpoint(handlers, _unwrap(self.endpoint), None, scope, receive, send)
+
+    def handler_for(self, method: str) -> tuple[Any, Any]:
+        """The typed handler (``None`` if untyped) and the function serving ``method``
+        (an ``HTTPEndpoint``'s method, or the endpoint): what the OpenAPI generator
+        describes."""
+        handlers = self._class_handlers
+        if handlers is not None:
+            handler = handlers.get(method)
+            if handler is not None:
+                return handler.typed, handler.func
+        return self.typed, self.endpoint
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         if name != self.name or set(path_params) != set(self.template.param_names):

@@ -32,6 +32,7 @@ from vivace.web._datastructures import URLPath
 from vivace.web._endpoints import _unwrap, handler_takes_argument, serve_lifespan
 from vivace.web._exceptions import HTTPException, NoMatchFound
 from vivace.web._handlers import http_exception_response, to_response
+from vivace.web._params import is_typed, typed_handler
 from vivace.web._paths import PathTemplate
 from vivace.web._request import Request
 from vivace.web._routing import Route, _is_asgi, _name_of
@@ -229,6 +230,9 @@ class WebSocketRoute(Route):
         self.include_in_schema = False
         self._handler = None
         self._class_handlers = None
+        self.openapi = {}
+        self.typed = None
+        self.runner = None
         self.methods = _METHODS
         target = _unwrap(endpoint)
         app: ASGIApp
@@ -237,7 +241,12 @@ class WebSocketRoute(Route):
         elif (inspect.isfunction(target) or inspect.ismethod(target)) and not _is_asgi(target):
             if not inspect.iscoroutinefunction(target):
                 raise TypeError(f"a WebSocket handler must be async: {self.name!r} is not")
-            handler_takes_argument(endpoint, WebSocket)
+            if is_typed(endpoint, passed=WebSocket):
+                self.typed = typed_handler(
+                    endpoint, path_names=self.template.param_names, connection=WebSocket
+                )
+            else:
+                handler_takes_argument(endpoint, WebSocket)
             app = self._handle_function
         else:
             app = endpoint  # any ASGI app
@@ -249,12 +258,21 @@ class WebSocketRoute(Route):
 
     async def _handle_function(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
-        func: Callable[[WebSocket], Awaitable[None]] = self.endpoint
+        typed = self.typed
+        cleanups: list[Callable[[], Awaitable[None]]] = []
         try:
-            await func(websocket)
+            if typed is None:
+                await self.endpoint(websocket)
+            else:
+                # Typed: inputs validated (a 422 refuses the handshake), dependencies run,
+                # their clean-ups once the handler is over.
+                await self.endpoint(**await typed.solve(websocket, cleanups.append))
         except Exception as exc:
             if not await answer_websocket_error(websocket, exc):
                 raise
+        finally:
+            while cleanups:
+                await cleanups.pop()()
 
     async def _handle_class(self, scope: Scope, receive: Receive, send: Send) -> None:
         await _unwrap(self.endpoint)(scope, receive, send).dispatch()

@@ -1,0 +1,773 @@
+"""Typed handlers: inputs read from the signature, validated, and the result serialised.
+
+Theory of operation. When a route is built, ``analyse`` reads the handler's signature once
+(and, recursively, its dependencies' signatures) and decides where every parameter comes
+from (see ``_params``). Parameters of one source (path, query, headers, cookies, form) are
+gathered into one vivace.schema ``Schema`` built for the route, so a request validates
+each source with one call, in lax mode (text from the wire); the JSON body is validated
+strictly, repeated keys refused. Every source is validated before anything runs and all
+their errors are reported together, as one ``RequestValidationError`` (a 422) whose
+locations start with the source: ``("query", "limit")``, ``("body", "items", 0)``.
+
+Then dependencies run, each once per request (unless ``use_cache=False``), in the order
+the signatures name them; a generator dependency's code after ``yield`` runs once the
+response is sent (``Request.add_cleanup``). ``dependency_overrides`` (on the app) swap a
+dependency for another callable, for tests. The handler is called with keyword
+arguments, and what it returns is serialised by its declared output type (the return
+annotation or ``response_model``) to JSON: only the fields of that type are written, so
+an ORM model or a richer object never leaks what the output schema lacks.
+
+Nothing here inspects a signature per request: a request costs the source validations,
+the dependency calls and the handler call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Annotated, Any
+
+from vivace.http import Headers
+from vivace.schema import (
+    Field,
+    Schema,
+    SchemaError,
+    Upload,
+    ValidationError,
+    Validator,
+    create_schema,
+    validate_form,
+)
+from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
+from vivace.web._datastructures import UploadFile
+from vivace.web._exceptions import RequestValidationError, UnsupportedMediaType
+from vivace.web._params import (
+    MARKERS,
+    REQUIRED,
+    Body,
+    Depends,
+    Header,
+    Param,
+    output_type,
+    strip_optional,
+)
+from vivace.web._request import HTTPConnection, Request
+from vivace.web._responses import JSONResponse, Response
+
+__all__ = ["Input", "Output", "Plan", "TypedHandler", "problem_response"]
+
+SOURCES = ("path", "query", "header", "cookie")
+
+
+class _ProblemResponse(JSONResponse):
+    media_type = "application/problem+json"
+
+
+def problem_response(exc: RequestValidationError) -> Response:
+    """The default 422 answer: RFC 9457 problem details with an ``errors`` member."""
+    return _ProblemResponse(
+        {
+            "type": "about:blank",
+            "title": "Unprocessable Content",
+            "status": 422,
+            "detail": exc.detail,
+            "errors": exc.errors(),
+        },
+        422,
+    )
+
+
+# -- analysis ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(eq=False)
+class Input:
+    """One value read from the request (shared by every parameter naming it)."""
+
+    source: str  # path | query | header | cookie | body | form
+    key: str  # its name on the wire
+    annotation: Any
+    default: Any  # REQUIRED: required
+    marker: Param | None
+    group: bool = False  # a schema read from the whole source
+    index: int = 0
+
+
+@dataclasses.dataclass(eq=False)
+class Plan:
+    """How to call one callable (the handler or a dependency): each parameter's kind."""
+
+    func: Callable[..., Any]
+    #: (parameter name, kind, ref): kind "input" (ref: Input), "connection",
+    #: "dependency" (ref: Dependency).
+    args: list[tuple[str, str, Any]]
+    is_async: bool
+    is_generator: bool
+
+
+@dataclasses.dataclass(eq=False)
+class Dependency:
+    func: Callable[..., Any]
+    use_cache: bool
+    plan: Plan
+
+
+def _describe(func: Any) -> str:
+    name = getattr(func, "__qualname__", None) or repr(func)
+    code = getattr(func, "__code__", None)
+    return f"{name} ({code.co_filename}:{code.co_firstlineno})" if code is not None else name
+
+
+def _is_class_like(tp: Any) -> bool:
+    if not isinstance(tp, type):
+        return False
+    if issubclass(tp, Schema) or dataclasses.is_dataclass(tp):
+        return True
+    return typing.is_typeddict(tp) or hasattr(tp, "__struct_fields__")
+
+
+def _is_upload(tp: Any) -> bool:
+    tp = strip_optional(tp)
+    if tp is UploadFile or tp is Upload:
+        return True
+    origin = typing.get_origin(tp)
+    return origin in (list, Sequence) and any(_is_upload(a) for a in typing.get_args(tp))
+
+
+_CONNECTIONS = (HTTPConnection,)
+
+
+def _is_connection(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, _CONNECTIONS)
+
+
+def _split(annotation: Any, default: Any) -> tuple[Any, Param | Depends | None, Any]:
+    """(type, marker, default) from ``Annotated[T, marker]`` and/or a marker default."""
+    marker: Param | Depends | None = None
+    if typing.get_origin(annotation) is Annotated:
+        base, *extras = typing.get_args(annotation)
+        for extra in extras:
+            if isinstance(extra, MARKERS):
+                marker = extra
+        if marker is not None:
+            annotation = base
+    if isinstance(default, MARKERS):
+        marker = default
+        default = default.default if isinstance(default, Param) else REQUIRED
+    elif isinstance(marker, Param) and default is REQUIRED:
+        default = marker.default
+    return annotation, marker, default
+
+
+class _Analysis:
+    """Shared state while analysing a handler and its dependencies."""
+
+    def __init__(
+        self, owner: Any, path_names: Sequence[str], connection: type, websocket: bool
+    ) -> None:
+        self.owner = owner
+        self.path_names = set(path_names)
+        self.connection = connection
+        self.websocket = websocket
+        self.inputs: dict[tuple[str, str], Input] = {}
+        self.dependencies: dict[Any, Dependency] = {}
+        self.security: list[tuple[str, dict[str, Any], list[str]]] = []
+
+    def fail(self, func: Any, name: str, why: str) -> typing.NoReturn:
+        raise TypeError(
+            f"handler {_describe(self.owner)}: parameter {name!r} of {_describe(func)} {why}"
+        )
+
+    def plan(self, func: Callable[..., Any], skip: int = 0) -> Plan:
+        try:
+            signature = inspect.signature(func, eval_str=True)
+        except NameError as exc:
+            raise TypeError(
+                f"handler {_describe(self.owner)}: cannot resolve the annotations of "
+                f"{_describe(func)}: {exc}"
+            ) from None
+        args: list[tuple[str, str, Any]] = []
+        for param in list(signature.parameters.values())[skip:]:
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            if param.kind is param.POSITIONAL_ONLY:
+                self.fail(
+                    func, param.name, "is positional-only: typed parameters are passed by name"
+                )
+            annotation = Any if param.annotation is param.empty else param.annotation
+            default = REQUIRED if param.default is param.empty else param.default
+            args.append(self.parameter(func, param.name, annotation, default))
+        target = func
+        if not inspect.isfunction(target) and not inspect.ismethod(target):
+            target = getattr(func, "__call__", func)  # noqa: B004 - a callable instance
+        return Plan(
+            func=func,
+            args=args,
+            is_async=inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target),
+            is_generator=inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target),
+        )
+
+    def parameter(
+        self, func: Any, name: str, annotation: Any, default: Any
+    ) -> tuple[str, str, Any]:
+        tp, marker, default = _split(annotation, default)
+        if isinstance(marker, Depends):
+            return name, "dependency", self.dependency(marker)
+        if marker is None and _is_connection(tp):
+            if not issubclass(self.connection, tp):
+                self.fail(
+                    func,
+                    name,
+                    f"asks for {tp.__name__}, but this route passes the {self.connection.__name__}",
+                )
+            return name, "connection", None
+        if marker is None and tp is Any and name in ("request", "websocket"):
+            return name, "connection", None
+        source = self.source_of(func, name, tp, marker)
+        if self.websocket and source in ("body", "form"):
+            self.fail(
+                func,
+                name,
+                "reads a body: a WebSocket route takes path, query, "
+                "header and cookie parameters and dependencies",
+            )
+        key = name
+        if marker is not None and marker.alias is not None:
+            key = marker.alias
+        elif source == "header" and (not isinstance(marker, Header) or marker.convert_underscores):
+            key = name.replace("_", "-")
+        group = source in ("query", "header", "cookie", "form") and _is_class_like(tp)
+        if group:
+            key = f"<{name}>"
+        if source == "path" and key not in self.path_names:
+            self.fail(func, name, f"is a path parameter, but the path has no {{{key}}}")
+        found = self.inputs.get((source, key))
+        if found is None:
+            found = Input(
+                source,
+                key,
+                tp,
+                default,
+                marker if isinstance(marker, Param) else None,
+                group,
+                len(self.inputs),
+            )
+            self.inputs[(source, key)] = found
+        return name, "input", found
+
+    def source_of(self, func: Any, name: str, tp: Any, marker: Param | None) -> str:
+        if marker is not None:
+            return marker.source
+        if name in self.path_names:
+            return "path"
+        if _is_upload(tp):
+            return "form"
+        plain = strip_optional(tp)
+        if _is_class_like(plain) or typing.get_origin(plain) in (dict, Mapping) or plain is dict:
+            return "body"  # an object: only a JSON body holds one
+        if tp is Any:
+            self.fail(
+                func,
+                name,
+                "has no annotation: annotate it (int, str, a schema...) or name it 'request'",
+            )
+        return "query"
+
+    def dependency(self, marker: Depends) -> Dependency:
+        key = marker.dependency if marker.use_cache else marker
+        found = self.dependencies.get(key)
+        if found is None:
+            func = marker.dependency
+            for entry in getattr(func, "__openapi_security__", ()) or ():
+                if entry not in self.security:
+                    self.security.append(entry)
+            plan = self.plan(func)
+            found = Dependency(func, marker.use_cache, plan)
+            self.dependencies[key] = found
+        return found
+
+
+# -- validation of sources ------------------------------------------------------------
+
+
+def _field_default(item: Input) -> Any:
+    options: dict[str, Any] = dict(item.marker.field_options) if item.marker else {}
+    options["alias"] = item.key
+    if item.default is not REQUIRED:
+        options["default"] = item.default
+    return Field(**options)
+
+
+def _form_type(tp: Any) -> Any:
+    if tp is UploadFile:
+        return Upload
+    args = typing.get_args(tp)
+    if args:
+        mapped = tuple(_form_type(a) for a in args)
+        if mapped != args:
+            origin = typing.get_origin(tp)
+            if origin is list or origin is Sequence:
+                return list[mapped[0]]  # type: ignore[valid-type]
+            return typing.Union[mapped]  # noqa: UP007 - rebuilt from parts
+    return tp
+
+
+def _is_many(tp: Any) -> bool:
+    origin = typing.get_origin(strip_optional(tp))
+    return origin in (list, tuple, set, frozenset, Sequence)
+
+
+def _validator(tp: Any, owner: str, what: str) -> Validator[Any]:
+    """A validator for ``tp``, compiled now (vivace.schema compiles on first use): a type
+    it cannot handle fails when the route is built, not on a request."""
+    try:
+        validator: Validator[Any] = Validator(tp)
+        validator.fast  # noqa: B018 - compiles
+    except (SchemaError, TypeError) as exc:
+        raise TypeError(f"handler {owner}: {what}: {exc}") from None
+    return validator
+
+
+class _Source:
+    """One source's validation: a schema of its single parameters, plus groups."""
+
+    __slots__ = ("fields", "groups", "keys", "name", "validator")
+
+    def __init__(self, name: str, items: list[Input], owner: str) -> None:
+        self.name = name
+        singles = [i for i in items if not i.group]
+        self.fields: list[tuple[str, int]] = [(f"f{n}", i.index) for n, i in enumerate(singles)]
+        # Query strings and headers are multidicts: read each key here, the last value or
+        # every value for a list (vivace.schema's rule), into a plain dict. Measured: 1.5
+        # us for two query parameters against 7.7 us through the schema's generic reader.
+        self.keys: list[tuple[str, bool]] | None = None
+        if name in ("query", "header"):
+            self.keys = [(i.key, _is_many(i.annotation)) for i in singles]
+        self.validator: Validator[Any] | None = None
+        if singles:
+            definitions = {
+                f"f{n}": (
+                    (_form_type(i.annotation) if name == "form" else i.annotation),
+                    _field_default(i),
+                )
+                for n, i in enumerate(singles)
+            }
+            try:
+                cls = create_schema(f"{owner}_{name}", definitions, module=__name__)
+            except (SchemaError, TypeError) as exc:
+                raise TypeError(f"{owner}: {name} parameters: {exc}") from None
+            self.validator = _validator(cls, owner, f"{name} parameters")
+        self.groups: list[tuple[Validator[Any], int]] = [
+            (_validator(i.annotation, owner, f"{name} group {i.key}"), i.index)
+            for i in items
+            if i.group
+        ]
+
+    def read(self, data: Any, values: list[Any], errors: list[ValidationError]) -> None:
+        validator = self.validator
+        if validator is not None:
+            keys = self.keys
+            given = data
+            if keys is not None:
+                given = {}
+                getlist = data.getlist
+                for key, many in keys:
+                    found = getlist(key)
+                    if found:
+                        given[key] = found if many else found[-1]
+            try:
+                obj = self.validate(validator, given)
+            except ValidationError as exc:
+                errors.append(exc.prefixed(self.name))
+            else:
+                for field, index in self.fields:
+                    values[index] = getattr(obj, field)
+        for group, index in self.groups:
+            try:
+                values[index] = self.validate(group, data)
+            except ValidationError as exc:
+                errors.append(exc.prefixed(self.name))
+
+    def validate(self, validator: Validator[Any], data: Any) -> Any:
+        if self.name == "form":
+            # A form's own rules: an absent checkbox is False, an empty file input is
+            # not sent, dotted names fill nested schemas (vivace.schema's validate_form).
+            return validate_form(validator.type, data)
+        return validator.validate(data, mode="lax")
+
+
+class _Body:
+    """The JSON body: one parameter (the whole body) or several (one key each)."""
+
+    __slots__ = ("default", "embedded", "fields", "index", "required", "validator")
+
+    def __init__(self, items: list[Input], owner: str) -> None:
+        embed = len(items) > 1 or any(isinstance(i.marker, Body) and i.marker.embed for i in items)
+        self.embedded = embed
+        self.fields: list[tuple[str, int]] = []
+        if embed:
+            definitions = {f"f{n}": (i.annotation, _field_default(i)) for n, i in enumerate(items)}
+            self.fields = [(f"f{n}", i.index) for n, i in enumerate(items)]
+            cls = create_schema(f"{owner}_body", definitions, module=__name__)
+            self.validator: Validator[Any] = _validator(cls, owner, "body")
+            self.required = any(i.default is REQUIRED for i in items)
+            self.default: Any = None
+            self.index = -1
+        else:
+            item = items[0]
+            self.validator = _validator(item.annotation, owner, "body")
+            self.required = item.default is REQUIRED
+            self.default = item.default
+            self.index = item.index
+
+    async def read(
+        self, request: Request, values: list[Any], errors: list[ValidationError]
+    ) -> None:
+        raw = await request.body()
+        if not raw:
+            if self.required:
+                errors.append(ValidationError([_missing_body()]))
+            elif not self.embedded:
+                values[self.index] = self.default
+            else:
+                self.fill(self.validator.validate({}), values)
+            return
+        content_type = request.headers.get_raw(b"content-type") or b""
+        media = content_type.split(b";", 1)[0].strip().lower()
+        if media != b"application/json" and not media.endswith(b"+json"):
+            raise UnsupportedMediaType(
+                f"the body must be JSON (application/json), not {media.decode('latin-1')!r}"
+            )
+        try:
+            value = self.validator.validate_json(raw, duplicate_keys="error")
+        except ValidationError as exc:
+            errors.append(exc.prefixed("body"))
+            return
+        if self.embedded:
+            self.fill(value, values)
+        else:
+            values[self.index] = value
+
+    def fill(self, obj: Any, values: list[Any]) -> None:
+        for field, index in self.fields:
+            values[index] = getattr(obj, field)
+
+
+def _missing_body() -> Any:
+    from vivace.schema import ErrorDetail
+
+    return ErrorDetail(("body",), "missing", "A JSON body is required")
+
+
+def _headers(connection: HTTPConnection) -> Headers:
+    return connection.headers
+
+
+_READERS: dict[str, Callable[[HTTPConnection], Any]] = {
+    "path": lambda c: c.scope.get("path_params") or {},
+    "query": lambda c: c.query_params,
+    "header": _headers,
+    "cookie": lambda c: c.cookies,
+}
+
+
+# -- output -------------------------------------------------------------------------
+
+
+def _converter(tp: Any) -> Callable[[Any], Any]:
+    """A function turning a returned value into ``tp`` by reading the attributes ``tp``
+    declares (an ORM model, any object), recursively; values already of ``tp`` pass."""
+    tp = strip_optional(tp)
+    origin = typing.get_origin(tp)
+    if origin in (list, Sequence, tuple, set, frozenset) and typing.get_args(tp):
+        item = _converter(typing.get_args(tp)[0])
+
+        def convert_list(value: Any) -> Any:
+            return [item(v) for v in value] if value is not None else None
+
+        return convert_list
+    if not isinstance(tp, type) or not _is_class_like(tp) or typing.is_typeddict(tp):
+        return _identity
+    hints = typing.get_type_hints(tp)
+    names = (
+        list(tp.__struct_fields__)
+        if hasattr(tp, "__struct_fields__")
+        else [f.name for f in dataclasses.fields(tp)]
+    )
+    nested = {n: _converter(hints[n]) for n in names if n in hints}
+    nested = {n: c for n, c in nested.items() if c is not _identity}
+    cls = tp
+
+    def convert(value: Any) -> Any:
+        if value is None or type(value) is cls:
+            return value
+        mapping = isinstance(value, Mapping)
+        kwargs = {}
+        for n in names:
+            if mapping:
+                if n not in value:
+                    continue
+                v = value[n]
+            else:
+                v = getattr(value, n, _ABSENT)
+                if v is _ABSENT:
+                    continue
+            c = nested.get(n)
+            kwargs[n] = c(v) if c is not None else v
+        return cls(**kwargs)
+
+    return convert
+
+
+_ABSENT = object()
+_PLAIN_LEAVES = (str, int, float, bool, type(None))
+_PLAIN_CONTAINERS = (dict, list, Mapping, Sequence, typing.Union, types.UnionType)
+
+
+def _plain(tp: Any) -> bool:
+    """Whether ``tp`` holds only JSON's own values (no class to filter or convert)."""
+    if tp is Any or tp in _PLAIN_LEAVES:
+        return True
+    origin = typing.get_origin(tp)
+    if origin is None or origin not in _PLAIN_CONTAINERS:
+        return False
+    return all(_plain(arg) for arg in typing.get_args(tp))
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class Output:
+    """Serialises a handler's result by its declared type."""
+
+    __slots__ = ("convert", "response_class", "status_code", "type", "validator")
+
+    def __init__(self, tp: Any, status_code: int, response_class: type[Response]) -> None:
+        self.type = tp
+        self.status_code = status_code
+        self.response_class = response_class
+        self.convert = _converter(tp) if tp is not None else _identity
+        # A type of plain JSON values (``dict[str, Any]``, ``list[int]``...) has nothing
+        # to filter: the result goes to orjson as it is (measured: 12.4 us through the
+        # schema's dump for a 3-key dict, 1 us without).
+        plain = tp is None or _plain(tp)
+        self.validator: Validator[Any] | None = (
+            None if plain else _validator(tp, getattr(tp, "__name__", "output"), "output")
+        )
+
+    def response(self, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        if self.validator is None:
+            if self.response_class is JSONResponse or self.response_class is Response:
+                from vivace.web._handlers import to_response
+
+                response = to_response(result)
+                if self.status_code != 200:
+                    response.status_code = self.status_code
+                return response
+            return self.response_class(result, self.status_code)
+        body = self.validator.dump_json(self.convert(result))
+        if self.response_class is JSONResponse:
+            return Response(body, self.status_code, media_type="application/json")
+        return self.response_class(body, self.status_code)
+
+
+# -- the typed handler ----------------------------------------------------------------
+
+
+class TypedHandler:
+    """A handler analysed once: ``await typed(request)`` validates the inputs, runs the
+    dependencies, calls the handler and serialises its result."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        *,
+        path_names: Sequence[str] = (),
+        connection: type = Request,
+        status_code: int = 200,
+        response_model: Any = None,
+        response_class: type[Response] = JSONResponse,
+        bound: bool = False,
+    ) -> None:
+        self.func = func
+        analysis = _Analysis(func, path_names, connection, connection is not Request)
+        self.plan = analysis.plan(func, skip=1 if bound else 0)
+        if connection is not Request and not any(k == "connection" for _, k, _ in self.plan.args):
+            raise TypeError(
+                f"handler {_describe(func)} takes no {connection.__name__} parameter: a "
+                f"typed {connection.__name__} handler needs one to talk to the client"
+            )
+        self.inputs = list(analysis.inputs.values())
+        self.dependencies = list(analysis.dependencies.values())
+        self.security = analysis.security
+        owner = getattr(func, "__name__", "handler")
+        by_source: dict[str, list[Input]] = {}
+        for item in self.inputs:
+            by_source.setdefault(item.source, []).append(item)
+        self.sources = [
+            (_READERS[s], _Source(s, by_source[s], owner)) for s in SOURCES if s in by_source
+        ]
+        self.body = _Body(by_source["body"], owner) if "body" in by_source else None
+        self.form = _Source("form", by_source["form"], owner) if "form" in by_source else None
+        if self.body is not None and self.form is not None:
+            raise TypeError(
+                f"handler {_describe(func)} reads both a JSON body and a form: choose one"
+            )
+        self.count = len(self.inputs)
+        self.output = Output(output_type(func, response_model), status_code, response_class)
+
+    async def __call__(self, request: Request, *first: Any) -> Response:
+        """Serve ``request``; ``first``: positional arguments before the typed ones (the
+        instance, for a method of an ``HTTPEndpoint``)."""
+        try:
+            kwargs = await self.solve(request, request.add_cleanup)
+        except RequestValidationError as exc:
+            return _invalid(request, exc)
+        plan = self.plan
+        if plan.is_async:
+            result = await plan.func(*first, **kwargs)
+        else:
+            config: WebConfig = request.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+            result = await config.thread_pool.run(_call_kwargs, plan.func, kwargs, *first)
+        return self.output.response(result)
+
+    async def solve(
+        self,
+        connection: HTTPConnection,
+        add_cleanup: Callable[[Callable[[], Awaitable[None]]], None],
+    ) -> dict[str, Any]:
+        """The handler's keyword arguments; ``RequestValidationError`` with every problem."""
+        values: list[Any] = [None] * self.count
+        errors: list[ValidationError] = []
+        for reader, source in self.sources:
+            source.read(reader(connection), values, errors)
+        if self.body is not None:
+            await self.body.read(connection, values, errors)  # type: ignore[arg-type]
+        elif self.form is not None:
+            form = await connection.form()  # type: ignore[attr-defined]
+            self.form.read(form, values, errors)
+        if errors:
+            raise RequestValidationError(ValidationError.merge(errors))
+        if not self.dependencies:
+            return _kwargs(self.plan, connection, values)
+        config: WebConfig = connection.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+        state = _Solving(connection, values, config, add_cleanup)
+        return await state.arguments(self.plan)
+
+
+def _invalid(request: Request, exc: RequestValidationError) -> Response:
+    """The 422: the app's handler for it when there is one (raised to the runner), else
+    the problem details."""
+    config: WebConfig = request.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+    if config.handler_for(exc) is not None:
+        raise exc
+    return problem_response(exc)
+
+
+def _call_kwargs(func: Callable[..., Any], kwargs: dict[str, Any], *first: Any) -> Any:
+    return func(*first, **kwargs)
+
+
+def _kwargs(plan: Plan, connection: HTTPConnection, values: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, kind, ref in plan.args:
+        if kind == "input":
+            out[name] = values[ref.index]
+        elif kind == "connection":
+            out[name] = connection
+    return out
+
+
+class _Solving:
+    """One request's dependency resolution: the cache and the clean-ups."""
+
+    __slots__ = ("add_cleanup", "cache", "config", "connection", "values")
+
+    def __init__(
+        self,
+        connection: HTTPConnection,
+        values: list[Any],
+        config: WebConfig,
+        add_cleanup: Callable[[Callable[[], Awaitable[None]]], None],
+    ) -> None:
+        self.connection = connection
+        self.values = values
+        self.config = config
+        self.add_cleanup = add_cleanup
+        self.cache: dict[Any, Any] = {}
+
+    async def arguments(self, plan: Plan) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, kind, ref in plan.args:
+            if kind == "input":
+                out[name] = self.values[ref.index]
+            elif kind == "connection":
+                out[name] = self.connection
+            else:
+                out[name] = await self.dependency(ref)
+        return out
+
+    async def dependency(self, dep: Dependency) -> Any:
+        cache = self.cache
+        if dep.use_cache and dep.func in cache:
+            return cache[dep.func]
+        overrides = self.config.dependency_overrides
+        override = overrides.get(dep.func) if overrides else None
+        if override is not None:
+            value = await self.overridden(override)
+        else:
+            value = await self.run(dep.plan, await self.arguments(dep.plan))
+        if dep.use_cache:
+            cache[dep.func] = value
+        return value
+
+    async def overridden(self, func: Callable[..., Any]) -> Any:
+        # The override is analysed on first use (tests set overrides after routes exist)
+        # and its own inputs validated here, on their own.
+        typed = _OVERRIDES.get(func)
+        if typed is None:
+            typed = _OVERRIDES[func] = TypedHandler(
+                func, connection=type(self.connection), response_class=Response
+            )
+        kwargs = await typed.solve(self.connection, self.add_cleanup)
+        return await self.run(typed.plan, kwargs)
+
+    async def run(self, plan: Plan, kwargs: dict[str, Any]) -> Any:
+        func = plan.func
+        if plan.is_generator:
+            if plan.is_async:
+                agen = func(**kwargs)
+                value = await agen.__anext__()
+
+                async def finish_async() -> None:
+                    try:
+                        await agen.__anext__()
+                    except StopAsyncIteration:
+                        return
+                    raise RuntimeError(f"dependency {_describe(func)} yielded twice")
+
+                self.add_cleanup(finish_async)
+                return value
+            gen = await self.config.thread_pool.run(_call_kwargs, func, kwargs)
+            value = await self.config.thread_pool.run(next, gen)
+            pool = self.config.thread_pool
+
+            async def finish_sync() -> None:
+                if await pool.run(next, gen, _DONE) is not _DONE:
+                    raise RuntimeError(f"dependency {_describe(func)} yielded twice")
+
+            self.add_cleanup(finish_sync)
+            return value
+        if plan.is_async:
+            return await func(**kwargs)
+        return await self.config.thread_pool.run(_call_kwargs, func, kwargs)
+
+
+_DONE = object()
+_OVERRIDES: dict[Any, TypedHandler] = {}
