@@ -18,7 +18,9 @@ from vivace.types import ASGIApp, Message, Receive, Scope, Send
 from vivace.web._concurrency import DEFAULT_THREAD_POOL_SIZE, ThreadPool
 from vivace.web._config import CONFIG_KEY, ExceptionHandler, Limits, WebConfig
 from vivace.web._datastructures import State, URLPath
-from vivace.web._handlers import serve_guarded
+from vivace.web._handlers import answer_handler_error, serve_guarded, to_response
+from vivace.web._request import Request
+from vivace.web._responses import Response, send_response
 from vivace.web._router import Router
 from vivace.web._routing import BaseRoute
 from vivace.web._websocket_routing import answer_websocket_error
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from vivace.web.openapi import OpenAPI
 
 __all__ = ["App"]
+
+_RESPONSE_CALL = Response.__call__
 
 LifespanFactory = Callable[[Any], AbstractAsyncContextManager[Any] | AsyncIterator[Any]]
 
@@ -293,8 +297,30 @@ class App:
             runner = route.runner
             if runner is None:
                 await serve_guarded(route.dispatch, child, receive, send)
-            else:
-                await runner(child, receive, send, True)
+                return
+            # Speed: Runner.__call__(child, receive, send, outermost=True) inlined, kept
+            # line for line the same (tests/web/test_runner_inlined.py checks it): one
+            # coroutine less per request, on the path most requests take (bench/
+            # web_inproc.py CPU time, docs/benchmarks.md: see the issue 16 A/B there).
+            request = Request(child, receive, send)
+            try:
+                result = await runner.call(request)
+                response = result if isinstance(result, Response) else to_response(result)
+            except Exception as exc:
+                handled = await answer_handler_error(request, exc, receive, send)
+                if handled is None:
+                    if request.holds_resources:
+                        await request.close()
+                    return
+                response = handled
+            try:
+                if type(response).__call__ is _RESPONSE_CALL:
+                    await send_response(response, child, receive, send)
+                else:
+                    await serve_guarded(response, child, receive, send)
+            finally:
+                if request.holds_resources:
+                    await request.close()
             return
         # As ServerErrorMiddleware: answer if nothing was sent, re-raise server errors.
         await serve_guarded(stack, scope, receive, send)
