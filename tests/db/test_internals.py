@@ -606,3 +606,32 @@ async def test_sqlite_autocommit_writes_queue_at_the_write_gate(tmp_path: Path) 
         assert await db.fetch_val("SELECT count(*) FROM t") == 21
     finally:
         await db.disconnect()
+
+
+def test_sqlite_pragmas_wait_out_a_locked_file() -> None:
+    # Switching a new file to WAL while another process does the same can fail at once
+    # with "database is locked" (SQLite's busy timeout does not cover it): retried until
+    # the connection's timeout; any other error is raised at once.
+    import sqlite3
+    import time
+
+    from vivace.db.backends.sqlite import _pragma
+
+    class Conn:
+        def __init__(self, failures: list[str]) -> None:
+            self.failures = failures
+            self.calls = 0
+
+        def execute(self, sql: str) -> sqlite3.Cursor:
+            self.calls += 1
+            if self.failures:
+                raise sqlite3.OperationalError(self.failures.pop(0))
+            return sqlite3.connect(":memory:").execute("SELECT 1")
+
+    locked = Conn(["database is locked", "database is locked"])
+    _pragma(locked, "PRAGMA journal_mode = wal", time.monotonic() + 5)  # type: ignore[arg-type]
+    assert locked.calls == 3
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _pragma(Conn(["disk I/O error"]), "PRAGMA x", time.monotonic() + 5)  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _pragma(Conn(["database is locked"] * 1000), "PRAGMA x", time.monotonic() + 0.05)  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ import queue
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, NoReturn
 
@@ -163,8 +164,9 @@ class _Worker(threading.Thread):
             cached_statements=256,
         )
         try:
+            deadline = time.monotonic() + self.timeout
             for pragma in pragmas:
-                conn.execute(pragma).close()
+                _pragma(conn, pragma, deadline)
             # SQLite parses ``x REGEXP y`` but ships no function for it.
             conn.create_function("regexp", 2, _regexp, deterministic=True)
         except BaseException:
@@ -425,6 +427,21 @@ class SQLiteConnection(BackendConnection):
         if worker.is_alive():
             worker.jobs.put(_STOP)
         self.broken = True
+
+
+def _pragma(conn: sqlite3.Connection, pragma: str, deadline: float) -> None:
+    """Run ``pragma`` on a new connection (worker thread), retrying while the file is
+    locked until ``deadline``: switching a new file to WAL takes a lock that SQLite's busy
+    timeout does not wait for, so processes opening one file together (workers at
+    start-up) could fail with "database is locked" (tests/stores' four-process test did)."""
+    while True:
+        try:
+            conn.execute(pragma).close()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 class SQLiteBackend(Backend):
