@@ -9,7 +9,6 @@ of server internals.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from typing import Any
 
@@ -18,7 +17,6 @@ import pytest
 from tests.client.servers import vivace_server
 from vivace.client import Client
 from vivace.types import Receive, Scope, Send, WholeResponseSender
-from vivace.web import App, PlainTextResponse, Route
 from vivace.web._responses import whole_responder
 
 OWNERS: list[Any] = []
@@ -60,50 +58,16 @@ async def test_vivace_server_offers_whole_responses(http2: bool) -> None:
     assert list(offered) == [name for name in declared if name != "self"]
 
 
-async def test_web_uses_any_server_offering_the_capability() -> None:
-    # A server of its own (not vivace.server) offering the protocol gets one call; a
-    # plain send gets the two messages.
-    class OneCallServer:
-        def __init__(self) -> None:
-            self.calls: list[tuple[int, bytes]] = []
-            self.messages: list[str] = []
+def test_web_takes_the_capability_from_any_server() -> None:
+    # tests/web/test_on_vivace_server.py runs App against such a server of its own (one
+    # call without middleware, the two messages with it); here: it is the protocol.
+    from tests.web.test_on_vivace_server import OneCallServer
 
-        async def send(self, message: Any) -> None:
-            self.messages.append(message["type"])
-
-        async def send_whole_response(self, status: int, headers: Any, body: bytes) -> None:
-            self.calls.append((status, body))
-
-    async def hello(request: Any) -> PlainTextResponse:
-        return PlainTextResponse("hi")
-
-    web = App(routes=[Route("/", hello)])
     server = OneCallServer()
     assert isinstance(server, WholeResponseSender)
     assert whole_responder(server.send) == server.send_whole_response
 
-    requests = [{"type": "http.request", "body": b"", "more_body": False}]
-    never = asyncio.Event()
+    async def plain(message: Any) -> None:
+        pass
 
-    async def receive() -> Any:
-        if requests:
-            return requests.pop()
-        await never.wait()  # the client stays: no http.disconnect
-        raise AssertionError("unreachable")
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"x")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-    await web(scope, receive, server.send)
-    assert server.calls == [(200, b"hi")] and server.messages == []
+    assert whole_responder(plain) is None
