@@ -345,6 +345,28 @@ def test_shutdown_ends_open_streams_promptly(
         assert data.startswith(b"HTTP/1.1 200 OK") and not data.endswith(b"0\r\n\r\n")
 
 
+def answer_across_shutdown(
+    app: ASGIApp, started: threading.Event, release: threading.Event
+) -> bytes:
+    """All the client receives when the server is told to shut down (30 s graceful
+    timeout) once ``app`` has ``started``, and ``app`` is ``release``d only after the
+    shutdown has begun."""
+    server = ThreadedServer(app, lifespan="off", timeout_graceful_shutdown=30).start()
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE)
+    sock.sendall(REQUEST)
+    assert started.wait(DEADLINE)
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    wait_until(lambda: server.server.state is not None and server.server.state.shutting_down)
+    release.set()
+    stopper.join(DEADLINE)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    sock.close()
+    return data
+
+
 def test_shutdown_lets_plain_responses_finish(quiet_logs: pytest.LogCaptureFixture) -> None:
     """Ending a request at shutdown only changes what receive() says: a handler that
     does not listen for a disconnect still answers in full."""
@@ -358,19 +380,7 @@ def test_shutdown_lets_plain_responses_finish(quiet_logs: pytest.LogCaptureFixtu
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"done"})
 
-    server = ThreadedServer(slow, lifespan="off", timeout_graceful_shutdown=30).start()
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE)
-    sock.sendall(REQUEST)
-    assert started.wait(DEADLINE)
-    stopper = threading.Thread(target=server.stop)
-    stopper.start()
-    wait_until(lambda: server.server.state is not None and server.server.state.shutting_down)
-    release.set()
-    stopper.join(DEADLINE)
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    sock.close()
+    data = answer_across_shutdown(slow, started, release)
     assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"done")
 
 
@@ -392,21 +402,7 @@ def test_shutdown_lets_a_download_finish(quiet_logs: pytest.LogCaptureFixture) -
         # the server must not send it one at shutdown.
         return StreamingResponse(rows(), media_type="text/csv")
 
-    download = App(routes=[Route("/", endpoint)])
-
-    server = ThreadedServer(download, lifespan="off", timeout_graceful_shutdown=30).start()
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE)
-    sock.sendall(REQUEST)
-    assert streaming.wait(DEADLINE)
-    stopper = threading.Thread(target=server.stop)
-    stopper.start()
-    wait_until(lambda: server.server.state is not None and server.server.state.shutting_down)
-    release.set()
-    stopper.join(DEADLINE)
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    sock.close()
+    data = answer_across_shutdown(App(routes=[Route("/", endpoint)]), streaming, release)
     assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"1,2\n\r\n0\r\n\r\n")
 
 
