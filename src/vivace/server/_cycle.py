@@ -57,7 +57,7 @@ from vivace.types import Message, Scope
 if TYPE_CHECKING:
     from vivace.server._protocol import HTTPProtocol
 
-__all__ = ["READ_HIGH_WATER", "RequestCycle"]
+__all__ = ["READ_HIGH_WATER", "RequestCycle", "ends_at_shutdown"]
 
 logger = logging.getLogger("vivace.server")
 
@@ -442,3 +442,29 @@ class RequestCycle:
         self.state = DONE
         self.wake()
         self.proto.response_complete(self)
+
+
+def ends_at_shutdown(exchange: Any) -> bool:
+    """Whether a graceful shutdown tells ``exchange`` (an HTTP/1.1 ``RequestCycle`` or an
+    HTTP/2 ``H2Exchange``) to end (``receive()`` then says ``http.disconnect``) rather
+    than letting it finish within the graceful timeout.
+
+    Its ``state`` is ``INIT`` while no response was started; its ``response_headers`` are the
+    ``http.response.start`` headers once one was. Two kinds end at once:
+    an exchange with no response yet (a long-poll waiting for an event, a handler polling
+    ``is_disconnected()``; a handler that does not listen is not affected), and a server-sent
+    event stream, which never ends by itself and whose client reconnects (to another
+    worker during a rolling restart). Any other response in progress, a large download
+    included, finishes within ``timeout_graceful_shutdown``: cutting it would lose what the
+    client already waited for.
+    """
+    if exchange.state == INIT:
+        return True
+    try:
+        for name, value in getattr(exchange, "response_headers", ()):
+            if name.lower() == b"content-type":
+                media_type = value.partition(b";")[0].strip().lower()
+                return bool(media_type == b"text/event-stream")
+    except (TypeError, ValueError):  # headers the head writer refused or consumed
+        return False
+    return False

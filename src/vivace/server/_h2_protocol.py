@@ -41,13 +41,12 @@ from vivace.http._h2_events import (
     TrailersReceived,
 )
 from vivace.http._h2_frames import ErrorCode
-from vivace.server._cycle import DONE, INIT, STARTED
+from vivace.server._cycle import DONE, INIT, STARTED, ends_at_shutdown
 from vivace.server._driver import Resume, as_coroutine, enter_task, leave_task
 from vivace.server._errors import ClientDisconnected
 from vivace.server._h2_stream import SEND_HIGH_WATER, H2Exchange
 from vivace.server._h2_websocket import StreamTransport, start_websocket
 from vivace.server._proxy import is_trusted, resolve_proxy
-from vivace.server._response import ends_at_shutdown
 from vivace.server._state import ServerState
 from vivace.types import Scope
 

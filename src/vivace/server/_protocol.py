@@ -48,11 +48,18 @@ import httptools
 
 from vivace.server import _h2_upgrade
 from vivace.server._compat import native_sendfile
-from vivace.server._cycle import DONE, INIT, READ_HIGH_WATER, STARTED, RequestCycle
+from vivace.server._cycle import (
+    DONE,
+    INIT,
+    READ_HIGH_WATER,
+    STARTED,
+    RequestCycle,
+    ends_at_shutdown,
+)
 from vivace.server._driver import Resume, as_coroutine, enter_task, leave_task
 from vivace.server._errors import ClientDisconnected
 from vivace.server._proxy import is_trusted, resolve_proxy
-from vivace.server._response import ends_at_shutdown, simple_response
+from vivace.server._response import simple_response
 from vivace.server._state import ServerState
 from vivace.types import Scope
 
