@@ -301,7 +301,7 @@ def event_stream_app(probe: Probe) -> ASGIApp:
 
 
 # What a graceful shutdown ends at once: SSE streams and requests with no response yet
-# (server/_response.py ends_at_shutdown); other responses finish (tests below).
+# (server/_cycle.py ends_at_shutdown); other responses finish (tests below).
 ENDED_AT_SHUTDOWN: dict[str, Callable[[Probe], ASGIApp]] = {
     "sse": sse_app,
     "event_stream": event_stream_app,
