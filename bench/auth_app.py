@@ -30,11 +30,9 @@ SECRET = "bench-secret-key-bench-secret-key"
 
 
 def hasher() -> Argon2Hasher:
-    # argon2id at 8 MiB, 2 passes, 1 lane: ~8 ms of CPU here, so 50 logins/s take less
-    # than half a core of this 2-core machine and the figure measured is the event
-    # loop's freedom, not the machine running out of cores (argon2-cffi's defaults, 64
-    # MiB and 3 passes, cost ~10 times more: 50/s of those need cores of their own).
-    return Argon2Hasher(time_cost=2, memory_cost=8192, parallelism=1)
+    # vivace.auth's default: argon2id at OWASP's profile (19 MiB, 2 passes, 1 lane), what
+    # an app gets; ~20 ms of CPU a hash on this machine.
+    return Argon2Hasher()
 
 
 class OnTheLoop(Passwords):

@@ -55,7 +55,7 @@ def test_a_django_argon2_hash_verifies_and_weaker_parameters_need_an_update() ->
     assert same.verify("s3cret", encoded) and not same.verify("S3cret", encoded)
     assert not same.must_update(encoded)
     assert Argon2Hasher(time_cost=3, memory_cost=1024, parallelism=2).must_update(encoded)
-    assert Argon2Hasher().must_update(encoded)  # argon2-cffi's defaults are stronger
+    assert Argon2Hasher().must_update(encoded)  # OWASP's profile is stronger
 
 
 def test_new_hashes_carry_a_fresh_salt() -> None:
