@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio
+import redis.exceptions
 
 from tests.conftest import REDIS_URL
 from vivace.stores import RedisStore, StoreUnavailable
@@ -47,6 +48,14 @@ async def near() -> AsyncIterator[tuple[RedisStore, Any, str]]:
 def layer(store: RedisStore) -> NearCache:
     assert store._near is not None
     return store._near
+
+
+async def tracking_up(store: RedisStore) -> NearCache:
+    """The store's near cache with tracking set up, and ``k`` = ``1`` in Redis."""
+    await store.set("k", b"1", ttl=60)
+    assert await store.get("other") is None  # a near miss: tracking is set up
+    assert layer(store).up
+    return layer(store)
 
 
 async def until(check: Any, what: str, timeout: float = 5.0) -> None:
@@ -183,9 +192,7 @@ async def test_a_value_changed_during_its_read_is_not_kept(
     near: tuple[RedisStore, Any, str],
 ) -> None:
     store, _, _ = near
-    await store.set("k", b"1", ttl=60)
-    assert await store.get("other") is None  # tracking is up
-    near_cache = layer(store)
+    near_cache = await tracking_up(store)
     reader = near_cache._reader
     real = reader.read_response
     calls = 0
@@ -247,5 +254,44 @@ async def test_an_unreachable_server() -> None:
         with pytest.raises(StoreUnavailable):
             await store.get("k")
         assert not layer(store).up
+        # No new attempt to set tracking up on every read: a pause first.
+        retry_at = layer(store)._retry_at
+        assert retry_at > time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await store.get_many(["k", "j"])
+        assert layer(store)._retry_at == retry_at
     finally:
         await store.close()
+
+
+async def test_a_read_failing_on_the_tracking_connection_goes_to_the_pool(
+    near: tuple[RedisStore, Any, str],
+) -> None:
+    store, _, _ = near
+    near_cache = await tracking_up(store)
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise redis.exceptions.ConnectionError("connection reset")
+
+    near_cache._reader.read_response = broken
+    assert await store.get("k") == b"1"  # answered through the pool, not an error
+    assert not near_cache.up and near_cache._entries == {}
+    assert await store.get("k") == b"1" and near_cache.up  # set up again
+
+
+async def test_a_cancelled_read_takes_tracking_down(near: tuple[RedisStore, Any, str]) -> None:
+    store, _, _ = near
+    near_cache = await tracking_up(store)
+    started = asyncio.Event()
+
+    async def stuck(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        await asyncio.sleep(60)
+
+    near_cache._reader.read_response = stuck
+    task = asyncio.create_task(store.get("k"))
+    await asyncio.wait_for(started.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not near_cache.up

@@ -48,6 +48,7 @@ __all__ = ["NearCache"]
 
 HEARTBEAT = 0.25
 STALE_BOUND = 1.0
+RETRY_PAUSE = 1.0
 _CHANNEL = b"__redis__:invalidate"
 _ENTRY_OVERHEAD = 100  # bytes counted per entry beside its key and value
 
@@ -74,6 +75,7 @@ class NearCache:
         self._pings: deque[float] = deque()
         self._listener_ok = 0.0  # monotonic time until which each side is trusted
         self._reader_ok = 0.0
+        self._retry_at = 0.0  # no attempt to set tracking up before this (monotonic)
         self.connection_ids: tuple[int, int] | None = None  # (listener, reader) CLIENT IDs
 
     @property
@@ -146,9 +148,14 @@ class NearCache:
                 await reader.send_packed_command(reader.pack_commands(commands))
                 values: list[bytes | None] = await reader.read_response()
                 ttls = [await reader.read_response() for _ in keys]
-            except BaseException:
-                await self._go_down()
+            except asyncio.CancelledError:
+                await self._go_down()  # the connection is mid-reply: unusable
                 raise
+            except Exception:
+                # Tracking is lost with the connection; the caller reads through the
+                # store's pool, which reports the error if Redis is really gone.
+                await self._go_down()
+                return None
             finally:
                 self._reading = frozenset()
             if epoch == self.epoch:
@@ -165,6 +172,8 @@ class NearCache:
             if self._reader.is_connected and self._listener.is_connected:
                 return True
             await self._go_down()
+        if time.monotonic() < self._retry_at:
+            return False
         pool = self._client.connection_pool
         kwargs = {**pool.connection_kwargs, "protocol": 2}
         listener = pool.connection_class(**kwargs)
@@ -181,8 +190,12 @@ class NearCache:
             await reader.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", client_id)
             await reader.read_response()
         except Exception:
+            # Redis down, or without CLIENT TRACKING (before 6.0, or an ACL refusing
+            # it): reads go through the pool, and setting up is retried after a pause,
+            # not on every read.
             await listener.disconnect()
             await reader.disconnect()
+            self._retry_at = time.monotonic() + RETRY_PAUSE
             return False
         self.flush()
         self._listener, self._reader = listener, reader

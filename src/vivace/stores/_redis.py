@@ -151,10 +151,7 @@ class RedisStore(Store):
             return None
         found = near.get_many(keys)
         if found is None:
-            try:
-                found = await near.fetch(keys)
-            except Exception as exc:
-                _fail(exc)
+            found = await near.fetch(keys)
         return found
 
     def _written(self, keys: Sequence[str]) -> None:
