@@ -2,7 +2,8 @@
 
 ``BENCH_DB`` is the SQLite file holding the user ``ada`` (password ``pw``), made by
 bench/auth.py. ``BENCH_HASHING`` is ``pool`` (vivace.auth: hashing on the password
-pool, off the event loop) or ``loop`` (the control: the same hash run on the event loop,
+pool, off the event loop), ``pool-same`` (the pool's threads at the loop's priority,
+``Passwords(nice=0)``) or ``loop`` (the control: the same hash run on the event loop,
 as a naive async app would).
 
 Endpoints: ``GET /`` (the other requests: a small JSON answer, the session read
@@ -45,7 +46,10 @@ class OnTheLoop(Passwords):
         return self.verify_sync(password, encoded)
 
 
-passwords = (OnTheLoop if HASHING == "loop" else Passwords)([hasher()])
+if HASHING == "loop":
+    passwords: Passwords = OnTheLoop([hasher()])
+else:  # "pool": as shipped (threads nice +10); "pool-same": at the loop's priority
+    passwords = Passwords([hasher()], nice=0 if HASHING == "pool-same" else 10)
 auth = Auth(secret_key=SECRET, passwords=passwords)
 
 
