@@ -12,7 +12,8 @@ then a session rotated in a memory store and ``last_login`` written to SQLite) a
 - the logins: ``POST /login`` at 50/s, open loop too.
 
 Per round and per hashing mode (``pool``: vivace.auth's, the hash on the password
-pool's threads; ``loop``: the control, the same hash run on the event loop), the probe
+pool's threads, 10 nice steps below the loop; ``pool-same``: the pool at the loop's
+priority; ``loop``: the control, the same hash run on the event loop), the probe
 runs alone, then with the logins. Reported: the probe's p50/p99 (medians over rounds),
 the ratio with logins / without, and the server's CPU time per login. Rounds are
 interleaved; the machine is shared, so only the ratios mean much.
@@ -36,7 +37,11 @@ from server_asgi import cpu_seconds, free_port
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 PY = sys.executable
-MODES = {"pool": "vivace.auth (password pool)", "loop": "on the event loop (control)"}
+MODES = {
+    "pool": "vivace.auth (password pool, threads nice +10)",
+    "pool-same": "password pool at the loop's priority (nice=0)",
+    "loop": "on the event loop (control)",
+}
 
 
 # -- the load generators (run as subprocesses: --generate) -------------------------------

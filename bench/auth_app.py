@@ -2,7 +2,8 @@
 
 ``BENCH_DB`` is the SQLite file holding the user ``ada`` (password ``pw``), made by
 bench/auth.py. ``BENCH_HASHING`` is ``pool`` (vivace.auth: hashing on the password
-pool, off the event loop) or ``loop`` (the control: the same hash run on the event loop,
+pool, off the event loop), ``pool-same`` (the pool's threads at the loop's priority,
+``Passwords(nice=0)``) or ``loop`` (the control: the same hash run on the event loop,
 as a naive async app would).
 
 Endpoints: ``GET /`` (the other requests: a small JSON answer, the session read
@@ -30,11 +31,9 @@ SECRET = "bench-secret-key-bench-secret-key"
 
 
 def hasher() -> Argon2Hasher:
-    # argon2id at 8 MiB, 2 passes, 1 lane: ~8 ms of CPU here, so 50 logins/s take less
-    # than half a core of this 2-core machine and the figure measured is the event
-    # loop's freedom, not the machine running out of cores (argon2-cffi's defaults, 64
-    # MiB and 3 passes, cost ~10 times more: 50/s of those need cores of their own).
-    return Argon2Hasher(time_cost=2, memory_cost=8192, parallelism=1)
+    # vivace.auth's default: argon2id at OWASP's profile (19 MiB, 2 passes, 1 lane), what
+    # an app gets; ~20 ms of CPU a hash on this machine.
+    return Argon2Hasher()
 
 
 class OnTheLoop(Passwords):
@@ -47,7 +46,10 @@ class OnTheLoop(Passwords):
         return self.verify_sync(password, encoded)
 
 
-passwords = (OnTheLoop if HASHING == "loop" else Passwords)([hasher()])
+if HASHING == "loop":
+    passwords: Passwords = OnTheLoop([hasher()])
+else:  # "pool": as shipped (threads nice +10); "pool-same": at the loop's priority
+    passwords = Passwords([hasher()], nice=0 if HASHING == "pool-same" else 10)
 auth = Auth(secret_key=SECRET, passwords=passwords)
 
 

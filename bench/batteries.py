@@ -10,8 +10,10 @@ on vivace.server too:
 1. **Cached view**: ``GET /work`` builds 200 records and sends them as JSON; ``GET
    /cached`` is the same view cached for 60 s: vivace's ``cache_page``, FastAPI with
    fastapi-cache2's ``@cache``, Litestar's ``cache=60`` (its response cache on its
-   stores). Reported: req/s, p99 and the server's CPU time per request, cached against
-   uncached in each framework, and vivace's cached view against the anchors'.
+   stores). vivace also on ``redis-near``: Redis with the store's near cache
+   (``RedisStore(near_cache=...)``: hits from memory, kept exact by Redis's
+   invalidation). Reported: req/s, p99 and the server's CPU time per request, cached
+   against uncached in each framework, and vivace's cached view against the anchors'.
 2. **Session cost**: ``GET /session`` reads a user from a server-side session that
    exists (the wrk requests carry its cookie) in vivace (``StoreSessionMiddleware``),
    Starlette + starsessions and Litestar's ``ServerSideSessionConfig``; each framework
@@ -49,6 +51,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHE_APPS = [
     ("vivace", "vivace_cache", "memory", "uvicorn"),
     ("vivace", "vivace_cache", "redis", "uvicorn"),
+    ("vivace", "vivace_cache", "redis-near", "uvicorn"),
     ("vivace (vivace.server)", "vivace_cache", "memory", "vivace"),
     ("FastAPI + fastapi-cache2", "fastapi_cache", "memory", "uvicorn"),
     ("FastAPI + fastapi-cache2", "fastapi_cache", "redis", "uvicorn"),
@@ -168,7 +171,12 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--only", choices=["cache", "sessions"], help="run one of the two measurements"
+    )
     args = parser.parse_args()
+    cache_apps = [] if args.only == "sessions" else CACHE_APPS
+    session_apps = [] if args.only == "cache" else SESSION_APPS
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
     prefix = f"vivace-bench-{uuid.uuid4().hex[:8]}:"
@@ -177,7 +185,7 @@ def main() -> None:
     session_runs: dict[Key, list[tuple[float, float, float]]] = {}
     cookies: dict[Key, str | None] = {}
     try:
-        for key in CACHE_APPS + SESSION_APPS:
+        for key in cache_apps + session_apps:
             _label, app, store, server = key
             port = free_port()
             env = {
@@ -224,7 +232,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
         cleanup(prefix)
-    report(cache_runs, session_runs)
+    if cache_apps:
+        report_cache(cache_runs)
+    if session_apps:
+        report_sessions(session_runs)
 
 
 def cleanup(prefix: str) -> None:
@@ -238,10 +249,7 @@ def cleanup(prefix: str) -> None:
     client.close()
 
 
-def report(
-    cache_runs: dict[tuple[Key, str], list[tuple[float, float, float]]],
-    session_runs: dict[Key, list[tuple[float, float, float]]],
-) -> None:
+def report_cache(cache_runs: dict[tuple[Key, str], list[tuple[float, float, float]]]) -> None:
     print("\nCached view (GET /cached) against the same view uncached (GET /work):\n")
     print(
         "| framework | store | server | uncached req/s | cached req/s | cached p99 ms "
@@ -260,17 +268,20 @@ def report(
     print("\nvivace's cached view against the anchors' (same store, uvicorn):\n")
     print("| store | anchor | req/s ratio | CPU/req ratio (lower is better) |")
     print("| --- | --- | ---: | ---: |")
-    for store in ("memory", "redis"):
+    for store, anchor_store in (("memory", "memory"), ("redis", "redis"), ("redis-near", "redis")):
         ours = cached["vivace", "vivace_cache", store, "uvicorn"]
         for label, app in (
             ("FastAPI + fastapi-cache2", "fastapi_cache"),
             ("Litestar", "litestar_cache"),
         ):
-            theirs = cached[label, app, store, "uvicorn"]
+            theirs = cached[label, app, anchor_store, "uvicorn"]
             print(
-                f"| {store} | {label} | {ours[0] / theirs[0]:.2f}x | {ours[2] / theirs[2]:.2f}x |"
+                f"| {store} | {label} ({anchor_store}) | {ours[0] / theirs[0]:.2f}x "
+                f"| {ours[2] / theirs[2]:.2f}x |"
             )
 
+
+def report_sessions(session_runs: dict[Key, list[tuple[float, float, float]]]) -> None:
     print(
         "\nSession cost (GET /session with an existing session, against the same view "
         "without session middleware):\n"
@@ -279,7 +290,7 @@ def report(
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     costs: dict[tuple[str, str], float] = {}
     for key in SESSION_APPS:
-        label, app, store, _ = key
+        label, _app, store, _ = key
         rps, p99, cpu = median(session_runs[key])
         if store == "-":
             print(f"| {label} | (no sessions) | {rps:,.0f} | {p99:.2f} | {cpu:.0f} | - |")

@@ -38,6 +38,8 @@ def items() -> list[dict[str, Any]]:
 def _vivace_store() -> Any:
     from vivace.stores import MemoryStore, RedisStore
 
+    if STORE == "redis-near":  # Redis with a near cache in the process (32 MiB)
+        return RedisStore(REDIS_URL, prefix=PREFIX, near_cache=32 << 20)
     return RedisStore(REDIS_URL, prefix=PREFIX) if STORE == "redis" else MemoryStore()
 
 

@@ -86,6 +86,27 @@ async def test_weaker_argon2_parameters_are_upgraded(auth: Auth) -> None:
     assert "t=2" in (await User.objects.get(username="ada")).password
 
 
+async def test_hashes_of_the_former_default_are_moved_to_the_owasp_profile(
+    auth: Auth, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("the parameters, not the database, are under test: once is enough")
+    from vivace.auth import Argon2Hasher, Passwords
+
+    # Hashes made before: argon2-cffi's profile (64 MiB, 3 passes, 4 lanes).
+    former = Argon2Hasher(time_cost=3, memory_cost=65536, parallelism=4)
+    await User.objects.create(username="ada", password=former.encode("pw"))
+    assert "m=65536,t=3,p=4$" in (await User.objects.get(username="ada")).password
+    current = Auth(secret_key=SECRET, passwords=Passwords())
+    assert await current.authenticate("ada", "wrong") is None
+    assert await current.authenticate("ada", "pw") is not None
+    upgraded = (await User.objects.get(username="ada")).password
+    assert upgraded.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+    assert await current.authenticate("ada", "pw") is not None
+    assert (await User.objects.get(username="ada")).password == upgraded  # current: kept
+    assert not Argon2Hasher().must_update(upgraded) and former.must_update(upgraded)
+
+
 @pytest.mark.parametrize("store_kind", [pytest.param("redis", marks=pytest.mark.redis), "memory"])
 async def test_login_throttling(db: Database, store_kind: str) -> None:
     opened = redis_store() if store_kind == "redis" else memory_store()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
 import threading
 import time
 
@@ -55,7 +56,7 @@ def test_a_django_argon2_hash_verifies_and_weaker_parameters_need_an_update() ->
     assert same.verify("s3cret", encoded) and not same.verify("S3cret", encoded)
     assert not same.must_update(encoded)
     assert Argon2Hasher(time_cost=3, memory_cost=1024, parallelism=2).must_update(encoded)
-    assert Argon2Hasher().must_update(encoded)  # argon2-cffi's defaults are stronger
+    assert Argon2Hasher().must_update(encoded)  # OWASP's profile is stronger
 
 
 def test_new_hashes_carry_a_fresh_salt() -> None:
@@ -200,3 +201,28 @@ async def test_hashing_runs_on_the_password_pool_not_the_loop() -> None:
     assert threads and all(name.startswith("vivace-passwords") for name in threads)
     # The loop kept running while the hash was computed: at least one tick per 10 ms.
     assert ticks >= max(3, int(elapsed / 0.01))
+
+
+@pytest.mark.parametrize("nice", [10, 0])
+async def test_the_hashing_threads_run_below_the_loop(nice: int) -> None:
+    seen: list[int] = []
+
+    class Recording(PBKDF2Hasher):
+        def encode(self, password: str, salt: str | None = None) -> str:
+            seen.append(os.getpriority(os.PRIO_PROCESS, 0))  # this thread's, on Linux
+            return super().encode(password, salt)
+
+    loop_priority = os.getpriority(os.PRIO_PROCESS, 0)
+    passwords = Passwords([Recording(iterations=1000)], nice=nice)
+    try:
+        await asyncio.wait_for(passwords.hash("pw"), 30)
+    finally:
+        passwords.close()
+    assert seen == [min(19, loop_priority + nice)]
+    assert os.getpriority(os.PRIO_PROCESS, 0) == loop_priority  # the loop's is untouched
+
+
+@pytest.mark.parametrize("nice", [-1, 20, True, 2.5])
+def test_nice_is_checked(nice: object) -> None:
+    with pytest.raises(ValueError, match="nice"):
+        Passwords([PBKDF2Hasher()], nice=nice)  # type: ignore[arg-type]

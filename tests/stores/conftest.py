@@ -24,16 +24,18 @@ from vivace.stores import DatabaseStore, MemoryStore, RedisStore, Store
 
 def backends(*names: str) -> list[Any]:
     """Parameters for ``names``; Redis marked ``redis`` (see tests/conftest.py)."""
-    return [pytest.param(n, marks=pytest.mark.redis) if n == "redis" else n for n in names]
+    return [pytest.param(n, marks=pytest.mark.redis) if n.startswith("redis") else n for n in names]
 
 
-BACKENDS = backends("memory", "redis", "postgresql", "mysql", "sqlite")
-SHARED = backends("redis", "postgresql", "mysql", "sqlite")
+# "redis-near": a RedisStore with a near cache (vivace.stores._near): the same tests, so
+# the near cache must behave exactly as the store without it.
+BACKENDS = backends("memory", "redis", "redis-near", "postgresql", "mysql", "sqlite")
+SHARED = backends("redis", "redis-near", "postgresql", "mysql", "sqlite")
 
 
 def store_url(backend: str, tmp_path: Path) -> str:
     """The URL a backend's store lives at (a test's own SQLite file)."""
-    if backend == "redis":
+    if backend.startswith("redis"):
         return REDIS_URL
     return backend_url(backend, tmp_path)
 
@@ -43,9 +45,10 @@ async def make_store(backend: str, tmp_path: Path, prefix: str = "") -> tuple[St
     if backend == "memory":
         store: Store = MemoryStore(prefix=prefix)
         name = ""
-    elif backend == "redis":
+    elif backend.startswith("redis"):
         name = f"vivace-test-{uuid.uuid4().hex}:"
-        store = RedisStore(REDIS_URL, prefix=name + prefix)
+        near = 1 << 20 if backend == "redis-near" else 0
+        store = RedisStore(REDIS_URL, prefix=name + prefix, near_cache=near)
     else:
         name = unique_name("vstore")
         database = Database(store_url(backend, tmp_path), max_size=10)
@@ -56,7 +59,7 @@ async def make_store(backend: str, tmp_path: Path, prefix: str = "") -> tuple[St
 
 async def drop_store(store: Store, backend: str, name: str) -> None:
     """Remove what ``make_store`` created on the server, then close the store."""
-    if backend == "redis":
+    if backend.startswith("redis"):
         assert isinstance(store, RedisStore)
         keys = [key async for key in store.client.scan_iter(match=name + "*")]
         if keys:

@@ -21,8 +21,9 @@ def bump(current: bytes | None) -> tuple[bytes, None]:
 
 
 async def main(backend: str, url: str, name: str, rounds: int) -> None:
-    if backend == "redis":
-        store: Store = RedisStore(url, prefix=name)
+    if backend.startswith("redis"):
+        near = 1 << 20 if backend == "redis-near" else 0
+        store: Store = RedisStore(url, prefix=name, near_cache=near)
     else:
         store = DatabaseStore(Database(url, max_size=4), table=name, create=False)
     async with store:

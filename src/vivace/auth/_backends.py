@@ -17,6 +17,10 @@ request carries no credentials for it (the next backend is asked), or raises
 - ``TokenBackend``: opaque ``vt_...`` bearer tokens kept in a ``vivace.stores`` store
   under the SHA-256 of the token (a leaked store holds no usable token); revocable.
 
+Both token kinds carry ``Auth.token_stamp(user)`` (the ``stamp`` claim, or a field of
+the stored entry): once the user's password changes, the stamp no longer matches and
+the token is refused (401 "token revoked"), whichever process issued it.
+
 Each backend carries ``security_scheme``, ``(name, OpenAPI Security Scheme Object)``.
 """
 
@@ -112,7 +116,9 @@ class JWTBackend(Backend):
     ``algorithm`` is the only one accepted (HS256 with a shared ``key``; RS256/ES256/
     EdDSA with a private ``key`` to sign and ``verify_key`` to check). ``ttl``: the
     lifetime of issued tokens in seconds. The ``scope`` claim (space-separated, RFC 8693
-    section 4.2) becomes the credentials' scopes.
+    section 4.2) becomes the credentials' scopes. ``stamp_claim`` names the claim that
+    binds a token to the user's password (a password change revokes it); ``None``
+    accepts tokens without one, for tokens another issuer signs (no revocation then).
     """
 
     def __init__(
@@ -126,6 +132,7 @@ class JWTBackend(Backend):
         audience: str | None = None,
         issuer: str | None = None,
         leeway: float = 0,
+        stamp_claim: str | None = "stamp",
     ) -> None:
         try:
             import jwt
@@ -146,6 +153,7 @@ class JWTBackend(Backend):
         self.audience = audience
         self.issuer = issuer
         self.leeway = leeway
+        self.stamp_claim = stamp_claim
         self.security_scheme = ("jwt", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
 
     def issue(
@@ -162,6 +170,8 @@ class JWTBackend(Backend):
         payload.update(sub=str(user.pk), iat=now, exp=now + (self.ttl if ttl is None else ttl))
         if scopes:
             payload["scope"] = " ".join(scopes)
+        if self.stamp_claim is not None:
+            payload[self.stamp_claim] = self.auth.token_stamp(user)
         if self.audience is not None:
             payload["aud"] = self.audience
         if self.issuer is not None:
@@ -196,6 +206,10 @@ class JWTBackend(Backend):
         user = await self.auth.get_user(claims["sub"])
         if user is None:
             raise InvalidToken()
+        if self.stamp_claim is not None and not self.auth.token_stamp_matches(
+            user, claims.get(self.stamp_claim)
+        ):
+            raise InvalidToken("token revoked")
         scope = claims.get("scope", "")
         scopes = scope.split() if isinstance(scope, str) else []
         return AuthCredentials([AUTHENTICATED, *scopes]), user
@@ -231,7 +245,8 @@ class TokenBackend(Backend):
     ) -> str:
         """A new token for ``user``; shown once (only its hash is stored)."""
         token = _TOKEN_PREFIX + secrets.token_urlsafe(32)
-        value = orjson.dumps({"user": str(user.pk), "scopes": list(scopes)})
+        stamp = self.auth.token_stamp(user)
+        value = orjson.dumps({"user": str(user.pk), "scopes": list(scopes), "stamp": stamp})
         await self.store.set(self._key(token), value, ttl=self.ttl if ttl is None else ttl)
         return token
 
@@ -249,11 +264,16 @@ class TokenBackend(Backend):
         try:
             data = orjson.loads(stored)
             user_pk, scopes = data["user"], [str(s) for s in data["scopes"]]
+            stamp = data["stamp"]
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise InvalidToken() from exc
         user = await self.auth.get_user(user_pk)
         if user is None:
             raise InvalidToken()
+        if not self.auth.token_stamp_matches(user, stamp):
+            # The password changed since: the token is dead everywhere; drop its entry.
+            await self.store.delete(self._key(token))
+            raise InvalidToken("token revoked")
         return AuthCredentials([AUTHENTICATED, *scopes]), user
 
 

@@ -7,12 +7,16 @@ the object-permission hook; its methods are the flows:
     authenticate(username, password)    throttled; verifies off the loop; upgrades the hash
     login(conn, user) / logout(conn)    session: rotated on login (session fixation)
     set_password / change_password      a change logs other sessions out and voids tokens
+    delete_user(user)                   the user and its group and permission links
     make_reset_token / reset_password   signed, expiring, one-shot
     get_permissions / has_perm(s)       groups, direct grants, superusers, object hook
 
 Session keys (Django's meaning): ``_auth_user_id`` (the primary key as a string) and
 ``_auth_user_hash``, an HMAC of the stored password hash: when the password changes,
 every other session of the user stops matching and is logged out on its next request.
+Bearer tokens carry ``token_stamp(user)``, another HMAC of the same hash, for the same
+reason: a password change or reset revokes every JWT and opaque token issued before it,
+in every process, with no list of tokens to keep (the state is the user's row).
 """
 
 from __future__ import annotations
@@ -136,6 +140,16 @@ class Auth:
         fields.setdefault("is_superuser", True)
         return await self.create_user(username, password, **fields)
 
+    async def delete_user(self, user: AbstractUser) -> None:
+        """Delete ``user`` with its group and permission links (one transaction).
+
+        Its sessions end (flushed on their next request) and its JWTs and opaque
+        tokens are refused from then on, in every process: each is checked against
+        the user's row, and bound to its password hash, so even a new user given the
+        same primary key does not inherit them.
+        """
+        await user.delete(using=self.using)
+
     # -- passwords --------------------------------------------------------------------
 
     async def authenticate(
@@ -210,6 +224,23 @@ class Auth:
         """HMAC of the stored password hash: a session is valid while it matches."""
         self._need_secret()
         return hmac.new(self._hash_key, user.password.encode(), hashlib.sha256).hexdigest()
+
+    def token_stamp(self, user: AbstractUser) -> str:
+        """What a bearer token of ``user`` is bound to (JWT claim, opaque token entry).
+
+        An HMAC of the stored password hash, so a new password (``set_password``,
+        ``change_password``, ``reset_password``) revokes every token issued before it.
+        Keyed by the secret: a JWT's readers learn nothing about the hash. 128 bits.
+        """
+        self._need_secret()
+        message = b"vivace.auth.token\x00" + user.password.encode()
+        return hmac.new(self._hash_key, message, hashlib.sha256).hexdigest()[:32]
+
+    def token_stamp_matches(self, user: AbstractUser, stamp: object) -> bool:
+        """Whether ``stamp`` (from a token) is the user's current one (constant time)."""
+        if not isinstance(stamp, str) or not stamp.isascii():
+            return False
+        return hmac.compare_digest(stamp.encode(), self.token_stamp(user).encode())
 
     # -- login and logout -------------------------------------------------------------
 

@@ -11,13 +11,16 @@ Tables (Django's names, so a Django project's data maps one to one)::
 
 The user links hold the user's primary key as a plain column, not a foreign key to
 ``auth_user``: an app that replaces the user model (``Auth(user_model=Member)``) keeps
-groups and permissions without touching these tables' definitions.
+groups and permissions without touching these tables' definitions. So the database does
+not delete them with the user: ``user.delete()`` (and ``Auth.delete_user``) does, in the
+same transaction. A bulk ``User.objects.filter(...).delete()`` does not: left behind,
+the links would pass to a later user given the same key (SQLite reuses the largest).
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vivace import orm
 from vivace.orm import (
@@ -30,6 +33,9 @@ from vivace.orm import (
     ManyToManyField,
     Model,
 )
+
+if TYPE_CHECKING:
+    from vivace.db import Database
 
 __all__ = [
     "PERMISSION_ACTIONS",
@@ -125,6 +131,17 @@ class AbstractUser(Model):
     def __repr__(self) -> str:
         # Never the password hash: reprs end up in logs and tracebacks.
         return f"<{type(self).__name__} {self.pk}: {self.display_name!r}>"
+
+    async def delete(self, *, using: Database | None = None) -> int:
+        """Delete the user and its group and permission links, in one transaction.
+
+        Its sessions and bearer tokens die with it (each is checked against the row on
+        use). Returns the user rows deleted (1).
+        """
+        async with orm.database(using).transaction():
+            await UserGroup.objects.using(using).filter(user_id=self.pk).delete()
+            await UserPermission.objects.using(using).filter(user_id=self.pk).delete()
+            return await super().delete(using=using)
 
 
 class User(AbstractUser):

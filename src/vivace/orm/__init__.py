@@ -71,7 +71,7 @@ from ._options import CheckConstraint, Index, UniqueConstraint, metadata
 from ._pagination import CursorPage, CursorPaginator, Page, Paginator
 from ._prefetch import Prefetch
 from ._queryset import QuerySet
-from ._registry import bind, unbind
+from ._registry import bind, database, unbind
 from ._relations import (
     CASCADE,
     DO_NOTHING,
@@ -162,6 +162,7 @@ __all__ = [
     "Value",
     "bind",
     "create_tables",
+    "database",
     "drop_tables",
     "metadata",
     "model_schema",

@@ -152,6 +152,15 @@ def unbind() -> None:
     _default.clear()
 
 
+def database(using: Database | None = None) -> Database:
+    """The database a query with ``.using(using)`` runs on: ``using``, else the bound one.
+
+    For work that must share a transaction with the ORM's queries:
+    ``async with orm.database(using).transaction(): ...``.
+    """
+    return connection_for(using).database
+
+
 def _connection(database: Database) -> Connection:
     found = _connections.get(database)
     if found is None:

@@ -8,6 +8,9 @@ Each operation is one round trip and atomic on the server: ``GET``/``SET ... PX`
 sent by SHA (``EVALSHA``), falling back to ``EVAL`` once after a server restart
 (redis-py's ``Script`` object does this). ``scan`` walks ``SCAN MATCH prefix*`` with the
 glob characters of the prefix escaped, so a key prefix never acts as a pattern.
+
+``near_cache=<bytes>`` adds a process-local layer in front of ``get``/``get_many``,
+kept exact by Redis's client-side caching invalidation (``vivace.stores._near``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, NoReturn
 
 from vivace.stores._base import Store, StoreError, StoreUnavailable
+from vivace.stores._near import NearCache
 
 __all__ = ["RedisStore"]
 
@@ -82,10 +86,13 @@ class RedisStore(Store):
     share a client you made (the store then does not close it). At most
     ``max_connections`` commands run at once (so at most that many connections are
     open); a caller waits up to ``pool_timeout`` seconds for its turn (then
-    ``StoreUnavailable``). Other keyword options go to redis-py.
+    ``StoreUnavailable``). ``near_cache``: bytes of values kept in this process
+    (default 0: none), for keys read far more often than written (a response cache);
+    Redis tells every process when a key it holds changes (``CLIENT TRACKING``), so a
+    write anywhere is seen everywhere. Other keyword options go to redis-py.
     """
 
-    __slots__ = ("_client", "_incr_script", "_owned", "_slots", "_swap_script", "url")
+    __slots__ = ("_client", "_incr_script", "_near", "_owned", "_slots", "_swap_script", "url")
 
     def __init__(
         self,
@@ -95,6 +102,7 @@ class RedisStore(Store):
         client: Any = None,
         max_connections: int = 50,
         pool_timeout: float = 20.0,
+        near_cache: int = 0,
         **options: Any,
     ) -> None:
         super().__init__(prefix)
@@ -117,6 +125,7 @@ class RedisStore(Store):
         self._client = client
         self._incr_script = client.register_script(_INCR)
         self._swap_script = client.register_script(_SWAP)
+        self._near = NearCache(client, near_cache) if near_cache else None
 
     @property
     def client(self) -> Any:
@@ -131,10 +140,29 @@ class RedisStore(Store):
             _fail(exc)
 
     async def close(self) -> None:
+        if self._near is not None:
+            await self._near.close()
         if self._owned:
             await self._client.aclose()
 
+    async def _near_get(self, keys: Sequence[str]) -> list[bytes | None] | None:
+        near = self._near
+        if near is None:
+            return None
+        found = near.get_many(keys)
+        if found is None:
+            found = await near.fetch(keys)
+        return found
+
+    def _written(self, keys: Sequence[str]) -> None:
+        if self._near is not None:
+            self._near.drop(keys)
+
     async def _get(self, key: str) -> bytes | None:
+        if self._near is not None:
+            found = await self._near_get((key,))
+            if found is not None:
+                return found[0]
         try:
             async with self._slots:
                 value: bytes | None = await self._client.get(key)
@@ -146,6 +174,10 @@ class RedisStore(Store):
         full = [self._key(key) for key in keys]
         if not full:
             return []
+        if self._near is not None:
+            found = await self._near_get(full)
+            if found is not None:
+                return found
         try:
             async with self._slots:
                 values: list[bytes | None] = await self._client.mget(full)
@@ -154,6 +186,7 @@ class RedisStore(Store):
         return values
 
     async def _set(self, key: str, value: bytes, ttl: float | None) -> None:
+        self._written((key,))
         try:
             async with self._slots:
                 await self._client.set(key, value, px=None if ttl is None else _ms(ttl))
@@ -163,6 +196,7 @@ class RedisStore(Store):
     async def _swap(
         self, key: str, expected: bytes | None, value: bytes | None, ttl: float | None, keep: bool
     ) -> bool:
+        self._written((key,))
         action = "d" if value is None else ("k" if keep else "s")
         args = [
             "0" if expected is None else "1",
@@ -179,6 +213,7 @@ class RedisStore(Store):
         return bool(done)
 
     async def _delete(self, keys: Sequence[str]) -> int:
+        self._written(keys)
         try:
             async with self._slots:
                 removed: int = await self._client.delete(*keys)
@@ -187,6 +222,7 @@ class RedisStore(Store):
         return removed
 
     async def _incr(self, key: str, amount: int, ttl: float | None) -> int:
+        self._written((key,))
         try:
             async with self._slots:
                 value: int = await self._incr_script(
@@ -205,6 +241,7 @@ class RedisStore(Store):
         return value
 
     async def _expire(self, key: str, ttl: float | None) -> bool:
+        self._written((key,))
         try:
             async with self._slots:
                 if ttl is None:
