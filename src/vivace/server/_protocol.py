@@ -64,6 +64,7 @@ from vivace.server._cycle import (
     DONE,
     INIT,
     READ_HIGH_WATER,
+    RESPONSE_MOVES,
     STARTED,
     RequestCycle,
     ends_at_shutdown,
@@ -479,7 +480,7 @@ class HTTPProtocol(asyncio.Protocol):
                             continue
                         leave_task(loop, host)
                         if yielded is _RETURNED:
-                            if cycle.state != DONE:
+                            if cycle.state is not DONE:
                                 state.active += 1
                                 self._app_done(cycle, None)
                             continue
@@ -553,7 +554,7 @@ class HTTPProtocol(asyncio.Protocol):
                 logger.warning("ASGI app was cancelled before it finished its response")
             else:
                 logger.error("Exception in ASGI application", exc_info=error)
-        elif response_state != DONE:
+        elif response_state is not DONE:
             if cycle.disconnected or cycle.ending:
                 # The app heard http.disconnect and stopped: the usual end of a stream.
                 logger.debug("ASGI app stopped its response: the client is gone or leaving")
@@ -562,8 +563,8 @@ class HTTPProtocol(asyncio.Protocol):
                     "ASGI app returned without %s the response",
                     "starting" if response_state in (INIT, STARTED) else "completing",
                 )
-        if response_state != DONE:
-            cycle.state = DONE
+        if response_state is not DONE:
+            cycle.state = RESPONSE_MOVES[response_state]["abandon"]
             cycle.wake()
             if self.cycle is cycle:
                 self.cycle = None
@@ -637,8 +638,8 @@ class HTTPProtocol(asyncio.Protocol):
         self.building = None
         if building is not None:
             if building is self.cycle:
-                if building.state == INIT:
-                    building.state = DONE
+                if building.state is INIT:
+                    building.state = RESPONSE_MOVES[INIT]["abandon"]
                     building.on_disconnect()
                     self.cycle = None
                     self._write_error(status, text)
