@@ -15,7 +15,6 @@ from vivace.server._http11 import (
     BODY,
     HEAD,
     IDLE,
-    MOVES,
     REJECTED,
     SWITCHED,
     Reject,
@@ -194,7 +193,9 @@ def test_states_follow_the_table(state: ServerState) -> None:
     assert core.state is IDLE
     core.feed(b"junk\r\n\r\n")
     assert core.state is REJECTED
-    with pytest.raises(IllegalMove, match="no move for 'data' in state REJECTED"):
+    with pytest.raises(
+        AttributeError, match="state REJECTED' object has no attr"
+    ):
         core.feed(b"GET / HTTP/1.1\r\n\r\n")
 
 
@@ -390,17 +391,24 @@ def test_untrusted_proxy_fields_are_ignored(state: ServerState) -> None:
 
 
 def test_the_reader_table_has_every_move_it_makes() -> None:
-    assert MOVES[IDLE]["data"] is HEAD and MOVES[BODY]["end"] is IDLE
+    assert IDLE.data is HEAD and BODY.end is IDLE and HEAD.move("head") is BODY
+    with pytest.raises(AttributeError, match="in state SWITCHED' object has no attribute 'data'"):
+        SWITCHED.data  # noqa: B018 - the lookup is the move
     with pytest.raises(IllegalMove) as info:
-        MOVES[SWITCHED]["data"]
-    assert (info.value.state, info.value.event) == (SWITCHED, "data")
+        REJECTED.move("end")
+    assert (info.value.state, info.value.event) == (REJECTED, "end")
+    assert "request reader: no move for 'end' in state REJECTED" in str(info.value)
 
 
-def test_a_table_with_a_target_without_a_row_is_refused() -> None:
+def test_a_table_is_checked_when_it_is_installed() -> None:
     a, b = State("A"), State("B")
     with pytest.raises(ValueError, match="state B has no row"):
         transitions("broken", {a: {"go": b}})
-    assert repr(transitions("ok", {a: {"go": a}})[a]["go"]) == "A"
+    for name in ("name", "move", "__init__"):
+        with pytest.raises(ValueError, match="cannot name an event"):
+            transitions("broken", {a: {name: a}})
+    transitions("ok", {a: {"go": a, "x.y": a}})
+    assert a.go is a and a.move("x.y") is a and repr(a) == "A"
 
 
 def test_targets_methods_and_root_path(state: ServerState) -> None:

@@ -39,7 +39,6 @@ from vivace.server._cycle import (
     BODY,
     DONE,
     INIT,
-    RESPONSE_MOVES,
     STARTED,
     TRAILERS,
     _as_bytes,
@@ -202,7 +201,7 @@ class H2Exchange:
             if state == STARTED:
                 self._send_head(not more and not body and not self.trailers)
             self._send_body(body, more)
-        elif mtype not in RESPONSE_MOVES[state] or not mtype.startswith("http.response."):
+        elif mtype not in state.moves or not mtype.startswith("http.response."):
             raise ProtocolViolation(
                 f"ASGI message {mtype!r} is not allowed in response state {state.name}",
                 message_type=mtype,

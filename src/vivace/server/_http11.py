@@ -20,7 +20,8 @@ other than chunked (501), the request target (400), the body size (``max_body_si
 llhttp refuses the rest (400): duplicate or invalid Content-Length, Content-Length with
 Transfer-Encoding, obs-fold, bad chunk sizes, bare CR/LF, invalid tokens.
 
-Theory of operation (``MOVES`` is the table; a move it lacks raises ``IllegalMove``)::
+Theory of operation (the ``transitions`` table below; a move it lacks raises
+``IllegalMove``)::
 
     IDLE --data--> HEAD --head--> BODY --end--> IDLE      (keep-alive: the next request)
     IDLE/HEAD --upgrade--> SWITCHED                       (the shell took the connection)
@@ -49,7 +50,6 @@ __all__ = [
     "BODY",
     "HEAD",
     "IDLE",
-    "MOVES",
     "REJECTED",
     "SWITCHED",
     "Reject",
@@ -65,7 +65,7 @@ IDLE, HEAD, BODY, SWITCHED, REJECTED = (
     State("SWITCHED"),
     State("REJECTED"),
 )
-MOVES = transitions(
+transitions(
     "request reader",
     {
         IDLE: {"data": HEAD, "head": BODY, "upgrade": SWITCHED, "reject": REJECTED},
@@ -185,6 +185,9 @@ class RequestReader:
         "scheme",
         "server_state",
         "sink",
+        "sink_body",
+        "sink_end",
+        "sink_head",
         "special",
         "state",
         "template",
@@ -206,6 +209,11 @@ class RequestReader:
     ) -> None:
         self.server_state = server_state
         self.sink = sink
+        # The sink's per-request methods, bound once: ~15 ns a call less than
+        # self.sink.request_head(...) each time.
+        self.sink_head = sink.request_head
+        self.sink_body = sink.request_body
+        self.sink_end = sink.request_end
         self.client = client
         self.scheme = scheme
         self.trusted = trusted
@@ -237,39 +245,35 @@ class RequestReader:
         """Parse bytes from the socket, reporting to the sink as requests take shape."""
         state = self.state
         if state is not BODY:
-            self.state = MOVES[state]["data"]  # IllegalMove once rejected or switched
+            self.state = state.data  # AttributeError once rejected or switched
             self.unparsed += len(data)
-        while True:
-            try:
-                self.parser.feed_data(data)
-            except httptools.HttpParserUpgrade as exc:
-                rest = data[exc.args[0] :] if exc.args else b""
-                if self.upgrading:
-                    self.upgrading = False
-                    self.sink.upgraded(rest)
-                    return
-                # An ignored upgrade: go on as HTTP/1.1 with a fresh parser.
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            rest = data[exc.args[0] :] if exc.args else b""
+            if self.upgrading:
+                self.upgrading = False
+                self.sink.upgraded(rest)
+            else:  # an ignored upgrade: go on as HTTP/1.1 with a fresh parser
                 self.parser = httptools.HttpRequestParser(self)
-                if not rest or self.state is REJECTED:
-                    return
-                data = rest
-                continue
-            except httptools.HttpParserError as exc:
-                context = exc.__context__
-                if isinstance(context, Reject):
-                    self.reject(context.status, context.text)
-                elif isinstance(exc, httptools.HttpParserCallbackError):
-                    raise (context or exc) from None  # a bug in a callback (or the sink)
-                else:
-                    self.reject(400, f"Bad request: {exc}")
-                return
-            break
+                if rest:
+                    self.feed(rest)
+            return
+        except httptools.HttpParserError as exc:
+            context = exc.__context__
+            if isinstance(context, Reject):
+                self.reject(context.status, context.text)
+            elif isinstance(exc, httptools.HttpParserCallbackError):
+                raise (context or exc) from None  # a bug in a callback (or the sink)
+            else:
+                self.reject(400, f"Bad request: {exc}")
+            return
         if self.state is HEAD and self.unparsed > self.server_state.max_head_size:
             self.reject(431, "Request header fields too large")
 
     def reject(self, status: int, text: str) -> None:
         """Refuse the request being read (also the shell's way, for a head deadline)."""
-        self.state = MOVES[self.state]["reject"]
+        self.state = self.state.reject
         self.sink.request_rejected(status, text)
 
     # -- llhttp callbacks --------------------------------------------------------------
@@ -362,12 +366,12 @@ class RequestReader:
                 if name == b"upgrade":
                     tokens.update(t.strip().lower() for t in value.split(b","))
             if self.sink.request_upgrade(scope, tokens):
-                self.state = MOVES[self.state]["upgrade"]
+                self.state = self.state.upgrade
                 self.upgrading = True
                 return  # handed off when the parser stops at the end of this request
-        self.state = MOVES[self.state]["head"]
+        self.state = self.state.head
         self.body_received = 0
-        self.sink.request_head(scope, headers, http11, keep_alive, method == "HEAD", expect_100)
+        self.sink_head(scope, headers, http11, keep_alive, method == "HEAD", expect_100)
 
     def on_body(self, body: bytes) -> None:
         limit = self.server_state.max_body_size
@@ -375,12 +379,12 @@ class RequestReader:
             self.body_received += len(body)
             if self.body_received > limit:
                 raise Reject(413, "Request body too large")
-        self.sink.request_body(body)
+        self.sink_body(body)
 
     def on_message_complete(self) -> None:
-        self.state = MOVES[self.state]["end"]
+        self.state = self.state.end
         if self.state is IDLE:  # not the end of a request the shell took over
-            self.sink.request_end()
+            self.sink_end()
 
     # -- the steps of on_headers_complete ------------------------------------------------
 

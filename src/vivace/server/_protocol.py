@@ -14,7 +14,8 @@ request starts in the same loop; otherwise the host drives the app, and a reques
 arrives while the host is still driving (say, a background task after the response)
 runs in a Task of its own.
 
-The connection's states (``MOVES`` is the table; the server's sweep checks deadlines)::
+The connection's states (the table is ``transitions(...)`` below; the server's sweep
+checks deadlines)::
 
     state       meaning                                 deadline expiry
     AWAIT_HEAD  waiting for (the rest of) a head        408 if bytes came, else close
@@ -64,7 +65,6 @@ from vivace.server._cycle import (
     DONE,
     INIT,
     READ_HIGH_WATER,
-    RESPONSE_MOVES,
     STARTED,
     RequestCycle,
     ends_at_shutdown,
@@ -92,7 +92,7 @@ AWAIT_HEAD, KEEP_ALIVE, BUSY, FAILED, CLOSING, CLOSED = (
     State("CLOSED"),
 )
 _ENDS = {"close": CLOSING, "lost": CLOSED}
-MOVES = transitions(
+transitions(
     "HTTP/1.1 connection",
     {
         AWAIT_HEAD: {"request": BUSY, "fail": FAILED, **_ENDS},
@@ -104,7 +104,7 @@ MOVES = transitions(
     },
 )
 HOST_IDLE, HOST_DRIVING, HOST_GONE = State("IDLE"), State("DRIVING"), State("GONE")
-HOST_MOVES = transitions(
+transitions(
     "host Task",
     {
         HOST_IDLE: {"drive": HOST_DRIVING, "end": HOST_GONE},
@@ -197,7 +197,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.sniff: bytes | None = None
         if state.h2_limits is not None:
             if _h2_upgrade.alpn_h2(transport):
-                self.conn = MOVES[self.conn]["lost"]
+                self.conn = self.conn.lost
                 _h2_upgrade.take_over(state, self.transport)
                 return
             if state.h2c:
@@ -237,7 +237,7 @@ class HTTPProtocol(asyncio.Protocol):
             self.shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.conn = MOVES[self.conn]["lost"]
+        self.conn = self.conn.lost
         self.state.connections.discard(self)
         if self.cycle is not None:
             self.cycle.on_disconnect()
@@ -299,7 +299,7 @@ class HTTPProtocol(asyncio.Protocol):
             if conn is not KEEP_ALIVE:
                 return  # FAILED, CLOSING, CLOSED: nothing more is read
             self.deadline = self.state.now + self.state.timeout_request_head
-            self.conn = MOVES[conn]["data"]
+            self.conn = conn.data
         self.reader.feed(data)
         if self.cycle is None and self.pipeline:
             self.start_next()
@@ -315,7 +315,7 @@ class HTTPProtocol(asyncio.Protocol):
         head_request: bool,
         expect_100: bool,
     ) -> None:
-        self.conn = MOVES[self.conn]["request"]
+        self.conn = self.conn.request
         state = self.state
         limit = state.limit_concurrency
         if limit is not None and (state.active >= limit or len(state.connections) > limit):
@@ -485,14 +485,14 @@ class HTTPProtocol(asyncio.Protocol):
                                 self._app_done(cycle, None)
                             continue
                         state.active += 1
-                        self.host_state = HOST_MOVES[HOST_IDLE]["drive"]
+                        self.host_state = HOST_IDLE.drive
                         self.handoff.set_result((cycle, coro, context, yielded))
                         continue
                 state.active += 1
                 task = loop.create_task(self._run_task(cycle, coro), context=context)
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
-            if self.cycle is None and not pipeline and self.refusal is not None:
+            if self.refusal is not None and self.cycle is None and not pipeline:
                 status, text = self.refusal
                 self.refusal = None
                 self._write_error(status, text)
@@ -522,7 +522,7 @@ class HTTPProtocol(asyncio.Protocol):
                 if not handoff.done() or handoff.cancelled():
                     # Cancelled while idle: the connection closes, or the loop shuts down.
                     # Later requests on a still-open connection run in Tasks of their own.
-                    self.host_state = HOST_MOVES[self.host_state]["end"]
+                    self.host_state = self.host_state.end
                     return
                 cycle, coro, context, yielded = handoff.result()
                 throw = exc
@@ -535,7 +535,7 @@ class HTTPProtocol(asyncio.Protocol):
                 error = exc
             while task.cancelling():
                 task.uncancel()
-            self.host_state = HOST_MOVES[self.host_state]["done"]
+            self.host_state = self.host_state.done
             self.handoff = self.loop.create_future()
             self._app_done(cycle, error)
             if self.conn is CLOSED:
@@ -564,7 +564,7 @@ class HTTPProtocol(asyncio.Protocol):
                     "starting" if response_state in (INIT, STARTED) else "completing",
                 )
         if response_state is not DONE:
-            cycle.state = RESPONSE_MOVES[response_state]["abandon"]
+            cycle.state = response_state.abandon
             cycle.wake()
             if self.cycle is cycle:
                 self.cycle = None
@@ -619,10 +619,10 @@ class HTTPProtocol(asyncio.Protocol):
                 # Part of the next head came while this response was busy (no deadline
                 # then): the head deadline runs from now, so a slow head still gets 408.
                 self.deadline = state.now + state.timeout_request_head
-                self.conn = MOVES[BUSY]["partial"]
+                self.conn = BUSY.partial
             else:
                 self.deadline = state.now + state.timeout_keep_alive
-                self.conn = MOVES[BUSY]["idle"]
+                self.conn = BUSY.idle
                 if state.shutting_down:  # the response promised keep-alive before that
                     self.shutdown()
 
@@ -630,7 +630,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def fail(self, status: int, text: str) -> None:
         """Answer a bad request (after any response in progress) and close."""
-        self.conn = MOVES[self.conn]["fail"]
+        self.conn = self.conn.fail
         if not self.read_paused:
             self.read_paused = True
             self.transport.pause_reading()
@@ -639,7 +639,7 @@ class HTTPProtocol(asyncio.Protocol):
         if building is not None:
             if building is self.cycle:
                 if building.state is INIT:
-                    building.state = RESPONSE_MOVES[INIT]["abandon"]
+                    building.state = INIT.abandon
                     building.on_disconnect()
                     self.cycle = None
                     self._write_error(status, text)
@@ -673,7 +673,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def detach(self) -> None:
         """Stop managing this connection (its transport now belongs to another protocol)."""
-        self.conn = MOVES[self.conn]["lost"]
+        self.conn = self.conn.lost
         self.state.connections.discard(self)
         if self.host_state is HOST_IDLE:
             self.host.cancel()
@@ -721,12 +721,12 @@ class HTTPProtocol(asyncio.Protocol):
 
     def close(self) -> None:
         if self.conn is not CLOSED:
-            self.conn = MOVES[self.conn]["close"]
+            self.conn = self.conn.close
             self.transport.close()
 
     def abort(self, reason: str) -> None:
         """Drop the connection at once (the response cannot be completed correctly)."""
         if self.conn is not CLOSED:
             logger.debug("aborting connection to %s: %s", self.client, reason)
-            self.conn = MOVES[self.conn]["close"]
+            self.conn = self.conn.close
             self.transport.abort()
