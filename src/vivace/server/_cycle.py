@@ -175,6 +175,7 @@ class RequestCycle:
         keep_alive: bool,
         head_request: bool,
         expect_100: bool,
+        body_done: bool,
     ) -> None:
         self.proto = proto
         self.scope = scope
@@ -191,7 +192,7 @@ class RequestCycle:
         self.body: list[bytes] = []
         self.body_size = 0
         self.received = 0
-        self.body_done = False
+        self.body_done = body_done  # True: the request has no body (nothing to read)
         self.body_pending = True
         self.disconnected = False
         self.ending = False

@@ -314,17 +314,21 @@ class HTTPProtocol(asyncio.Protocol):
         keep_alive: bool,
         head_request: bool,
         expect_100: bool,
+        complete: bool,
     ) -> None:
         self.conn = self.conn.request
         state = self.state
         limit = state.limit_concurrency
         if limit is not None and (state.active >= limit or len(state.connections) > limit):
             raise Reject(503, "Service unavailable")
-        cycle = RequestCycle(self, scope, headers, http11, keep_alive, head_request, expect_100)
+        cycle = RequestCycle(
+            self, scope, headers, http11, keep_alive, head_request, expect_100, complete
+        )
         access = state.access
         if access is not None and access.needs_duration:
             cycle.started_at = perf_counter()  # read only by the access log, then
-        self.building = cycle
+        if not complete:
+            self.building = cycle  # until request_end
         pipeline = self.pipeline
         pipeline.append(cycle)
         if len(pipeline) > MAX_PIPELINE and not self.read_paused:
