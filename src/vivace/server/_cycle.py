@@ -153,7 +153,6 @@ class RequestCycle:
         "http11",
         "keep_alive",
         "proto",
-        "received",
         "remaining",
         "response_headers",
         "scope",
@@ -191,7 +190,6 @@ class RequestCycle:
         self.started_at: float
         self.body: list[bytes] = []
         self.body_size = 0
-        self.received = 0
         self.body_done = body_done  # True: the request has no body (nothing to read)
         self.body_pending = True
         self.disconnected = False
