@@ -49,6 +49,8 @@ MODULES = (
     "vivace.http._hpack",
     "vivace.server",
     "vivace.server._protocol",
+    "vivace.server._http11",
+    "vivace.server._machine",
     "vivace.server._cycle",
     "vivace.server._state",
     "vivace.server._proxy",

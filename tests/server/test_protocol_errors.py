@@ -267,6 +267,9 @@ INVALID: dict[str, list[Message]] = {
     "body_before_start": [BODY],
     "start_twice": [START, START],
     "unknown_type": [{"type": "http.response.nonsense"}],
+    # The response table's rows hold the cycle's own events too: never an app's message.
+    "own_event_complete": [START, {"type": "complete"}],
+    "own_event_abandon": [{"type": "abandon"}],
     "body_not_bytes": [START, {"type": "http.response.body", "body": "text"}],
     "trailers_without_body": [START, {"type": "http.response.trailers", "headers": []}],
     "pathsend_relative": [START, {"type": "http.response.pathsend", "path": "relative.txt"}],
@@ -274,6 +277,15 @@ INVALID: dict[str, list[Message]] = {
     "early_hint_bad_links": [{"type": "http.response.early_hint", "links": b"</a>"}],
     "early_hint_crlf": [{"type": "http.response.early_hint", "links": [b"</a>\r\nx: y"]}],
 }
+
+
+@pytest.mark.parametrize("event", ["unwritten", "await_trailers", "complete", "abandon"])
+async def test_cycle_events_sent_as_messages_mid_body_are_refused(make: Make, event: str) -> None:
+    more = {"type": "http.response.body", "body": b"a", "more_body": True}
+    h, errors = await _run_invalid(make, [START, more, {"type": event}])
+    assert [type(e).__name__ for e in errors] == ["ProtocolViolation"]
+    assert parse_statuses(h.transport.data) == [200]  # the head was out: the connection drops
+    assert h.transport.aborted
 
 
 @pytest.mark.parametrize("messages", INVALID.values(), ids=INVALID.keys())

@@ -46,6 +46,7 @@ from vivace.server._driver import Resume, as_coroutine, enter_task, leave_task
 from vivace.server._errors import ClientDisconnected
 from vivace.server._h2_stream import SEND_HIGH_WATER, H2Exchange
 from vivace.server._h2_websocket import StreamTransport, start_websocket
+from vivace.server._http11 import parse_target
 from vivace.server._proxy import is_trusted, resolve_proxy
 from vivace.server._state import ServerState
 from vivace.types import Scope
@@ -328,15 +329,13 @@ class H2Protocol(asyncio.Protocol):
                 return
             method = raw_method.decode("latin-1")
         url = pseudo[b":path"]
-        # 8.3.1: origin-form or asterisk only; like HTTP/1.1, no fragment (_parse_target).
+        # 8.3.1: origin-form or asterisk only; like HTTP/1.1, no fragment (parse_target).
         if (url[:1] != b"/" and url != b"*") or b"#" in url:
             self.simple(stream_id, 400)
             return
         target = state.targets.get(url)
         if target is None:
-            from vivace.server._protocol import _parse_target
-
-            target = _parse_target(url, state)
+            target = parse_target(url, state)
         headers = event.headers
         authority = pseudo.get(b":authority")
         if authority is not None:

@@ -36,12 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 from vivace.http._h2_frames import ErrorCode
 from vivace.server._cycle import (
-    ALLOWED,
     BODY,
     DONE,
     INIT,
     STARTED,
-    STATE_NAMES,
     TRAILERS,
     _as_bytes,
 )
@@ -195,7 +193,7 @@ class H2Exchange:
                 self.trailers = True
             self.state = STARTED
             return self.conn.done
-        if mtype == "http.response.body" and STARTED <= state <= BODY:
+        if mtype == "http.response.body" and (state is STARTED or state is BODY):
             body = message.get("body", b"")
             if type(body) is not bytes:
                 body = _as_bytes(body)
@@ -203,9 +201,9 @@ class H2Exchange:
             if state == STARTED:
                 self._send_head(not more and not body and not self.trailers)
             self._send_body(body, more)
-        elif mtype not in ALLOWED[state]:
+        elif mtype not in state.moves or not mtype.startswith("http.response."):
             raise ProtocolViolation(
-                f"ASGI message {mtype!r} is not allowed in response state {STATE_NAMES[state]}",
+                f"ASGI message {mtype!r} is not allowed in response state {state.name}",
                 message_type=mtype,
             )
         elif mtype == "http.response.early_hint":
@@ -238,7 +236,7 @@ class H2Exchange:
             raise ClientDisconnected("client disconnected")
         if self.state != INIT:
             raise ProtocolViolation(
-                f"a whole response is not allowed in response state {STATE_NAMES[self.state]}",
+                f"a whole response is not allowed in response state {self.state.name}",
                 message_type="http.response.start",
             )
         if type(status) is not int or not 200 <= status <= 999:
