@@ -45,6 +45,7 @@ from vivace.schema import (
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._datastructures import UploadFile
 from vivace.web._exceptions import RequestValidationError, UnsupportedMediaType
+from vivace.web._handlers import problem_response, to_response
 from vivace.web._params import (
     MARKERS,
     REQUIRED,
@@ -59,27 +60,9 @@ from vivace.web._request import HTTPConnection, Request
 from vivace.web._responses import JSONResponse, Response
 from vivace.web._scalars import Scalars
 
-__all__ = ["Input", "Output", "Plan", "TypedHandler", "problem_response"]
+__all__ = ["Input", "Output", "Plan", "TypedHandler"]
 
 SOURCES = ("path", "query", "header", "cookie")
-
-
-class _ProblemResponse(JSONResponse):
-    media_type = "application/problem+json"
-
-
-def problem_response(exc: RequestValidationError) -> Response:
-    """The default 422 answer: RFC 9457 problem details with an ``errors`` member."""
-    return _ProblemResponse(
-        {
-            "type": "about:blank",
-            "title": "Unprocessable Content",
-            "status": 422,
-            "detail": exc.detail,
-            "errors": exc.errors(),
-        },
-        422,
-    )
 
 
 # -- analysis ------------------------------------------------------------------------
@@ -569,8 +552,6 @@ class Output:
             return result
         if self.validator is None:
             if self.response_class is JSONResponse or self.response_class is Response:
-                from vivace.web._handlers import to_response
-
                 response = to_response(result)
                 if self.status_code != 200:
                     response.status_code = self.status_code
@@ -679,7 +660,7 @@ def _invalid(request: Request, exc: RequestValidationError) -> Response:
     config: WebConfig = request.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
     if config.handler_for(exc) is not None:
         raise exc
-    return problem_response(exc)
+    return problem_response(422, exc.detail, errors=exc.errors())
 
 
 def _call_kwargs(func: Callable[..., Any], kwargs: dict[str, Any], *first: Any) -> Any:
