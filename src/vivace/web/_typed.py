@@ -12,7 +12,9 @@ locations start with the source: ``("query", "limit")``, ``("body", "items", 0)`
 
 Then dependencies run, each once per request (unless ``use_cache=False``), in the order
 the signatures name them; a generator dependency's code after ``yield`` runs once the
-response is sent (``Request.add_cleanup``). ``dependency_overrides`` (on the app) swap a
+response is sent (``Request.add_cleanup``), or, when a later dependency or the handler
+fails, the exception is raised at its ``yield`` first (``_Exit``, ``_unwind``: FastAPI's
+rule since 0.106, so a dependency can roll back). ``dependency_overrides`` (on the app) swap a
 dependency for another callable, for tests. The handler is called with keyword
 arguments, and what it returns is serialised by its declared output type (the return
 annotation or ``response_model``) to JSON: only the fields of that type are written, so
@@ -580,6 +582,7 @@ class TypedHandler:
         response_model: Any = None,
         response_class: type[Response] = JSONResponse,
         bound: bool = False,
+        serialised: bool = True,
     ) -> None:
         self.func = func
         analysis = _Analysis(func, path_names, connection, connection is not Request)
@@ -611,29 +614,43 @@ class TypedHandler:
                 f"handler {_describe(func)} reads both a JSON body and a form: choose one"
             )
         self.count = len(self.inputs)
-        self.output = Output(output_type(func, response_model), status_code, response_class)
+        # A dependency override's value is passed on, never serialised: its return
+        # annotation (an AsyncIterator for a generator) is not an output type.
+        declared = output_type(func, response_model) if serialised else None
+        self.output = Output(declared, status_code, response_class)
 
     async def __call__(self, request: Request, *first: Any) -> Response:
         """Serve ``request``; ``first``: positional arguments before the typed ones (the
         instance, for a method of an ``HTTPEndpoint``)."""
-        try:
-            kwargs = await self.solve(request, request.add_cleanup)
-        except RequestValidationError as exc:
-            return _invalid(request, exc)
+        # The generator dependencies entered so far: a failure of what runs after them
+        # (a later dependency, the handler) is raised at their ``yield``.
+        exits: list[_Exit] | None = [] if self.dependencies else None
         plan = self.plan
-        if plan.is_async:
-            result = await plan.func(*first, **kwargs)
-        else:
-            config: WebConfig = request.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
-            result = await config.thread_pool.run(_call_kwargs, plan.func, kwargs, *first)
+        try:
+            kwargs = await self.solve(request, request.add_cleanup, exits)
+            if plan.is_async:
+                result = await plan.func(*first, **kwargs)
+            else:
+                config: WebConfig = request.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+                result = await config.thread_pool.run(_call_kwargs, plan.func, kwargs, *first)
+        except Exception as exc:
+            error = await _unwind(exits, exc) if exits else exc
+            if isinstance(error, RequestValidationError):
+                return _invalid(request, error)
+            if error is exc:
+                raise
+            raise error from None
         return self.output.response(result)
 
     async def solve(
         self,
         connection: HTTPConnection,
         add_cleanup: Callable[[Callable[[], Awaitable[None]]], None],
+        exits: list[_Exit] | None = None,
     ) -> dict[str, Any]:
-        """The handler's keyword arguments; ``RequestValidationError`` with every problem."""
+        """The handler's keyword arguments; ``RequestValidationError`` with every problem.
+        A generator dependency's clean-up goes to ``add_cleanup``, and it is listed in
+        ``exits`` (when given) to be thrown a later failure (``_unwind``)."""
         values: list[Any] = [None] * self.count
         errors: list[ValidationError] = []
         if self.scalars is not None:
@@ -650,7 +667,7 @@ class TypedHandler:
         if not self.dependencies:
             return _kwargs(self.plan, connection, values)
         config: WebConfig = connection.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
-        state = _Solving(connection, values, config, add_cleanup)
+        state = _Solving(connection, values, config, add_cleanup, exits)
         return await state.arguments(self.plan)
 
 
@@ -680,7 +697,7 @@ def _kwargs(plan: Plan, connection: HTTPConnection, values: list[Any]) -> dict[s
 class _Solving:
     """One request's dependency resolution: the cache and the clean-ups."""
 
-    __slots__ = ("add_cleanup", "cache", "config", "connection", "values")
+    __slots__ = ("add_cleanup", "cache", "config", "connection", "exits", "values")
 
     def __init__(
         self,
@@ -688,11 +705,13 @@ class _Solving:
         values: list[Any],
         config: WebConfig,
         add_cleanup: Callable[[Callable[[], Awaitable[None]]], None],
+        exits: list[_Exit] | None,
     ) -> None:
         self.connection = connection
         self.values = values
         self.config = config
         self.add_cleanup = add_cleanup
+        self.exits = exits
         self.cache: dict[Any, Any] = {}
 
     async def arguments(self, plan: Plan) -> dict[str, Any]:
@@ -726,40 +745,92 @@ class _Solving:
         typed = _OVERRIDES.get(func)
         if typed is None:
             typed = _OVERRIDES[func] = TypedHandler(
-                func, connection=type(self.connection), response_class=Response
+                func, connection=type(self.connection), response_class=Response, serialised=False
             )
-        kwargs = await typed.solve(self.connection, self.add_cleanup)
+        kwargs = await typed.solve(self.connection, self.add_cleanup, self.exits)
         return await self.run(typed.plan, kwargs)
 
     async def run(self, plan: Plan, kwargs: dict[str, Any]) -> Any:
         func = plan.func
+        pool = self.config.thread_pool
         if plan.is_generator:
             if plan.is_async:
-                agen = func(**kwargs)
-                value = await agen.__anext__()
-
-                async def finish_async() -> None:
-                    try:
-                        await agen.__anext__()
-                    except StopAsyncIteration:
-                        return
-                    raise RuntimeError(f"dependency {_describe(func)} yielded twice")
-
-                self.add_cleanup(finish_async)
-                return value
-            gen = await self.config.thread_pool.run(_call_kwargs, func, kwargs)
-            value = await self.config.thread_pool.run(next, gen)
-            pool = self.config.thread_pool
-
-            async def finish_sync() -> None:
-                if await pool.run(next, gen, _DONE) is not _DONE:
-                    raise RuntimeError(f"dependency {_describe(func)} yielded twice")
-
-            self.add_cleanup(finish_sync)
+                gen = func(**kwargs)
+                value = await gen.__anext__()
+            else:
+                gen = await pool.run(_call_kwargs, func, kwargs)
+                value = await pool.run(next, gen)
+            exit = _Exit(gen, plan.is_async, pool, func)
+            if self.exits is not None:
+                self.exits.append(exit)
+            self.add_cleanup(exit.close)
             return value
         if plan.is_async:
             return await func(**kwargs)
-        return await self.config.thread_pool.run(_call_kwargs, func, kwargs)
+        return await pool.run(_call_kwargs, func, kwargs)
+
+
+class _Exit:
+    """The rest of a generator dependency, after its ``yield``: ``close`` once the
+    response is sent, or ``throw`` a failure of what ran after it (then ``close`` does
+    nothing). FastAPI's rule since 0.106: ``try``/``except``/``finally`` around the
+    ``yield`` sees the handler's exception, so a dependency can roll back and re-raise."""
+
+    __slots__ = ("done", "func", "gen", "is_async", "pool")
+
+    def __init__(self, gen: Any, is_async: bool, pool: Any, func: Any) -> None:
+        self.gen = gen
+        self.is_async = is_async
+        self.pool = pool
+        self.func = func
+        self.done = False
+
+    async def close(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        if self.is_async:
+            try:
+                await self.gen.__anext__()
+            except StopAsyncIteration:
+                return
+        elif await self.pool.run(next, self.gen, _DONE) is _DONE:
+            return
+        raise RuntimeError(f"dependency {_describe(self.func)} yielded twice")
+
+    async def throw(self, exc: Exception) -> Exception:
+        """Raise ``exc`` at the ``yield``; the exception to go on with: what the
+        generator raised (``exc`` again, or another), or ``exc`` if it swallowed it
+        (a failed handler has no response to replace)."""
+        self.done = True
+        try:
+            if self.is_async:
+                await self.gen.athrow(exc)
+            elif await self.pool.run(_throw_sync, self.gen, exc) is _DONE:
+                return exc
+        except StopAsyncIteration:
+            return exc
+        except Exception as raised:
+            return raised
+        error = RuntimeError(f"dependency {_describe(self.func)} yielded twice")
+        error.__context__ = exc
+        return error
+
+
+def _throw_sync(gen: Any, exc: Exception) -> Any:
+    # In the pool's thread: a StopIteration cannot cross into the awaiting coroutine.
+    try:
+        return gen.throw(exc)
+    except StopIteration:
+        return _DONE
+
+
+async def _unwind(exits: list[_Exit], exc: Exception) -> Exception:
+    """Throw ``exc`` into the generator dependencies entered, the last entered first,
+    each getting what the previous one raised; the exception left at the end."""
+    while exits:
+        exc = await exits.pop().throw(exc)
+    return exc
 
 
 _DONE = object()
