@@ -18,6 +18,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 import msgspec
 
 from vivace.schema._bridge import fast_type, leaf_type
+from vivace.schema._dump import dump, dump_json
 from vivace.schema._engine import BAD, JSON, LAX, PYTHON, Check, compile_node
 from vivace.schema._errors import ErrorDetail, SchemaError, ValidationError
 from vivace.schema._fields import UNSET
@@ -228,13 +229,9 @@ class Validator(Generic[T]):
 
     def dump(self, value: T, **options: Any) -> Any:
         """``value`` as JSON-ready data; options as for ``Schema.dump``."""
-        from vivace.schema._dump import dump
-
         return dump(value, **options)
 
     def dump_json(self, value: T, **options: Any) -> bytes:
-        from vivace.schema._dump import dump_json
-
         return dump_json(value, **options)
 
     def json_schema(self, *, ref_template: str = "#/$defs/{name}") -> dict[str, Any]:
