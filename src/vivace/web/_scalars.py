@@ -11,8 +11,7 @@ storing the result straight into the handler's argument slots; every error is lo
 Measured (bench/web_inproc.py --typed, typed path+query, an int path parameter and two
 query parameters): one validation per source through ``Validator.validate`` over a
 ``QueryParams`` cost 24.8 us a request in the framework; this pass, which builds no dict
-per source, no schema instance and no ``QueryParams``, brought it to the figure in
-docs/benchmarks.md.
+per source, no schema instance and no ``QueryParams``, 8.5 us.
 
 The query string is read by ``query_values``, which decodes only the values of the names
 asked for: the rules are ``urllib.parse.parse_qsl``'s with blank values kept (what
