@@ -200,3 +200,15 @@ def test_an_invalid_input_after_a_generator_is_still_a_422() -> None:
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == ["query", "count"]
     assert seen == ["RequestValidationError"]
+
+
+def test_yielding_twice_after_a_success_is_an_error_after_the_response() -> None:
+    def twice() -> Iterator[None]:
+        yield
+        yield
+
+    async def handler(_t: Annotated[None, Depends(twice)]) -> dict[str, bool]:
+        return {"ok": True}
+
+    with pytest.raises(RuntimeError, match="yielded twice"):
+        TestClient(App(routes=[Route("/", handler)])).get("/")

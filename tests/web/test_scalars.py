@@ -188,3 +188,13 @@ def test_a_missing_required_parameter_and_invalid_utf8() -> None:
     assert c.get("/s?q=%FF%FE&page=1").json() == {"q": "\ufffd\ufffd", "page": 1}
     huge = "&".join(f"p{i}={i}" for i in range(10_000))
     assert c.get(f"/s?{huge}&q=a&page=2").json() == {"q": "a", "page": 2}
+
+
+def test_a_json_body_without_a_content_type_is_refused() -> None:
+    async def create(item: dict[str, int]) -> dict[str, int]:
+        return item
+
+    c = TestClient(App(routes=[Route("/", create, methods=["POST"])]))
+    assert c.post("/", content=b'{"a": 1}').status_code == 415
+    r = c.post("/", content=b'{"a": 1}', headers={"content-type": "application/json"})
+    assert r.json() == {"a": 1}
