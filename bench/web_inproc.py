@@ -1,6 +1,8 @@
 """The framework's own cost per request, with no server: vivace.web vs Starlette vs FastAPI.
 
     flock /tmp/vivace-bench.lock .venv/bin/python bench/web_inproc.py [--requests 20000]
+    flock /tmp/vivace-bench.lock .venv/bin/python bench/web_inproc.py --typed
+
 
 Each app is called directly as ``await app(scope, receive, send)`` with a prebuilt scope
 and no-op ``receive``/``send``, on one event loop, for the endpoints of bench/web.py. This
@@ -24,18 +26,21 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import web_apps
-from bench.web import ECHO_BODY, ENDPOINTS
+from bench import web_apps, web_typed_apps
+from bench.web import ECHO_BODY, ENDPOINTS, TYPED_ENDPOINTS
 
 APPS = ["vivace_app", "starlette_app", "fastapi_app"]
+# --typed: bench/web_typed_apps.py's endpoints, vivace vs FastAPI vs Litestar.
+TYPED_APPS = ["vivace_app", "fastapi_app", "litestar_app"]
 
 
-def _scope(method: str, path: str) -> dict[str, Any]:
+def _scope(method: str, target: str, body: str) -> dict[str, Any]:
+    path, _, query = target.partition("?")
     headers = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
     if method == "POST":
         headers += [
             (b"content-type", b"application/json"),
-            (b"content-length", str(len(ECHO_BODY)).encode()),
+            (b"content-length", str(len(body)).encode()),
         ]
     return {
         "type": "http",
@@ -45,7 +50,7 @@ def _scope(method: str, path: str) -> dict[str, Any]:
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": headers,
         "client": ("127.0.0.1", 50000),
@@ -72,9 +77,8 @@ async def _lifespan(app: Any) -> None:
     task.cancel()
 
 
-async def _measure(app: Any, method: str, path: str, n: int) -> float:
-    body = ECHO_BODY.encode()
-    request = {"type": "http.request", "body": body, "more_body": False}
+async def _measure(app: Any, method: str, path: str, n: int, body: str = ECHO_BODY) -> float:
+    request = {"type": "http.request", "body": body.encode(), "more_body": False}
     statuses: list[int] = []
 
     async def receive() -> dict[str, Any]:
@@ -84,7 +88,7 @@ async def _measure(app: Any, method: str, path: str, n: int) -> float:
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
 
-    base = _scope(method, path)
+    base = _scope(method, path, body)
     start = time.perf_counter()
     for _ in range(n):
         await app(dict(base), receive, send)
@@ -98,8 +102,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--profile", choices=APPS)
+    parser.add_argument("--profile", choices=sorted(set(APPS + TYPED_APPS)))
+    parser.add_argument("--only", help="only the endpoints whose name contains this")
+    parser.add_argument(
+        "--typed", action="store_true", help="the typed endpoints (vivace, FastAPI, Litestar)"
+    )
     args = parser.parse_args()
+    module: Any = web_typed_apps if args.typed else web_apps
+    names = TYPED_APPS if args.typed else APPS
+    endpoints = TYPED_ENDPOINTS if args.typed else ENDPOINTS
+    endpoints = {k: v for k, v in endpoints.items() if not args.only or args.only in k}
+    body = web_typed_apps.ORDER_BODY if args.typed else ECHO_BODY
     try:
         import uvloop
 
@@ -108,31 +121,31 @@ def main() -> None:
         pass
 
     async def run() -> None:
-        apps = {name: getattr(web_apps, name) for name in APPS}
+        apps = {name: getattr(module, name) for name in names}
         for app in apps.values():
             await _lifespan(app)
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
-            for method, path in ENDPOINTS.values():
-                await _measure(apps[args.profile], method, path, args.requests)
+            for method, path in endpoints.values():
+                await _measure(apps[args.profile], method, path, args.requests, body)
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
             return
         results: dict[tuple[str, str], list[float]] = {}
         for _ in range(args.rounds):
             for name, app in apps.items():
-                for endpoint, (method, path) in ENDPOINTS.items():
-                    us = await _measure(app, method, path, args.requests)
+                for endpoint, (method, path) in endpoints.items():
+                    us = await _measure(app, method, path, args.requests, body)
                     results.setdefault((name, endpoint), []).append(us)
         print("median microseconds per request (framework only, no server)\n")
-        columns = ["endpoint", "vivace.web", "Starlette", "FastAPI"]
-        columns += ["Starlette / vivace", "FastAPI / vivace"]
+        other = ["FastAPI", "Litestar"] if args.typed else ["Starlette", "FastAPI"]
+        columns = ["endpoint", "vivace.web", *other, *(f"{o} / vivace" for o in other)]
         print("| " + " | ".join(columns) + " |")
-        print("| --- | --- | --- | --- | --- | --- |")
-        for endpoint in ENDPOINTS:
-            v, s, f = (statistics.median(results[(a, endpoint)]) for a in APPS)
-            print(f"| {endpoint} | {v:.2f} | {s:.2f} | {f:.2f} | {s / v:.2f}x | {f / v:.2f}x |")
+        print("|" + " --- |" * len(columns))
+        for endpoint in endpoints:
+            v, a, b = (statistics.median(results[(n, endpoint)]) for n in names)
+            print(f"| {endpoint} | {v:.2f} | {a:.2f} | {b:.2f} | {a / v:.2f}x | {b / v:.2f}x |")
 
     asyncio.run(run())
 

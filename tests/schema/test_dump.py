@@ -217,3 +217,22 @@ def test_fields_set_of_a_typeddict() -> None:
 def test_partial_of_non_schema() -> None:
     with pytest.raises(SchemaError):
         partial(int)
+
+
+def test_dump_json_without_options_decides_per_class_once() -> None:
+    class Login(Schema):
+        name: str
+        password: Secret
+        pin: str = Field(write_only=True)  # msgspec alone would write it
+
+    class Plain(Schema):
+        name: str
+        tags: list[str] = []  # noqa: RUF012 - copied per instance
+
+    for _ in range(2):  # the first call decides, the second reads the decision
+        assert dump_json(Plain(name="a")) == b'{"name":"a","tags":[]}'
+        assert dump_json(Login(name="a", password=Secret("p"), pin="1")) == (
+            b'{"name":"a","password":"**********"}'
+        )
+        assert dump_json([Plain(name="b")]) == b'[{"name":"b","tags":[]}]'
+        assert Validator(Plain).dump_json(Plain(name="c")) == b'{"name":"c","tags":[]}'

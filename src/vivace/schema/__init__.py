@@ -26,6 +26,7 @@ Jinja2 is imported by the forms functions alone (``pip install vivace[templates]
 
 from vivace.schema._dump import dump, dump_json
 from vivace.schema._errors import ErrorDetail, SchemaError, ValidationError
+from vivace.schema._fieldchecks import FieldCheck, field_checks
 from vivace.schema._fields import NODEFAULT, UNSET, FieldInfo, UnsetType
 from vivace.schema._fields import field as Field
 from vivace.schema._formdata import form_errors, validate_form
@@ -50,6 +51,7 @@ __all__ = [
     "Email",
     "ErrorDetail",
     "Field",
+    "FieldCheck",
     "FieldInfo",
     "FormChoice",
     "FormField",
@@ -66,6 +68,7 @@ __all__ = [
     "create_schema",
     "dump",
     "dump_json",
+    "field_checks",
     "field_validator",
     "fields_set",
     "form_errors",

@@ -113,12 +113,19 @@ def detail_text(detail: Any) -> str:
 
 
 def problem_response(
-    status_code: int, detail: Any, headers: Mapping[str, str] | None = None
+    status_code: int,
+    detail: Any,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
 ) -> Response:
-    """An RFC 9457 problem document (``application/problem+json``).
+    """An RFC 9457 problem document (``application/problem+json``): the one renderer of
+    the error responses (``json_errors``' and the typed handlers' 422). ``extensions``
+    are extension members (RFC 9457 section 3.2), such as the 422's ``errors``.
 
     >>> problem_response(404, "no such todo").body
     b'{"type":"about:blank","title":"Not Found","status":404,"detail":"no such todo"}'
+    >>> problem_response(422, "bad", errors=[]).body[-12:]
+    b'"errors":[]}'
     """
     # RFC 9457 section 4.2.1: with type "about:blank" the title is the status phrase.
     problem = {
@@ -126,6 +133,7 @@ def problem_response(
         "title": status.reason_phrase(status_code),
         "status": status_code,
         "detail": detail,
+        **extensions,
     }
     return JSONResponse(problem, status_code, headers, media_type="application/problem+json")
 

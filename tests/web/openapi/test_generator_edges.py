@@ -182,3 +182,44 @@ def test_an_app_with_no_typed_routes_and_a_router() -> None:
     client = TestClient(App(routes=[Route("/", home)], openapi=OpenAPI(docs={"redoc_url": None})))
     assert client.get("/redoc").status_code == 404
     assert client.get("/docs").status_code == 200
+
+
+class Span(Schema):
+    lo: int = 0
+    hi: int = 10
+
+
+class Search(Schema):
+    q: str = Field("", description="the text")
+    price: Span | None = None
+    spans: list[Span] = Field(default_factory=list, alias="span")
+
+
+class Spans(Schema):
+    span: Span | None = None
+
+
+def test_a_query_group_with_nested_classes_defines_them_in_components() -> None:
+    async def search(filters: Annotated[Search, Query()]) -> dict[str, Any]:
+        return {}
+
+    async def spans(s: Annotated[Spans, Query()], out: int = 0) -> Span:
+        return Span()
+
+    app = App(
+        routes=[Route("/search", search), Route("/spans", spans)],
+        openapi=OpenAPI(title="t", version="1"),
+    )
+    doc = valid(TestClient(app).get("/openapi.json").json())
+    params = {p["name"]: p for p in doc["paths"]["/search"]["get"]["parameters"]}
+    assert params["q"]["schema"] == {"type": "string", "description": "the text", "default": ""}
+    assert params["q"]["description"] == "the text"
+    # Span is also an output (of /spans), whose fields are all required: two definitions.
+    ref = {"$ref": "#/components/schemas/Span-Input"}
+    assert params["price"]["schema"] == {"default": None, "anyOf": [ref, {"type": "null"}]}
+    assert params["span"]["schema"]["items"] == ref
+    components = doc["components"]["schemas"]
+    assert components["Span-Input"]["properties"]["hi"]["default"] == 10
+    assert components["Span-Output"]["required"] == ["lo", "hi"]
+    span = doc["paths"]["/spans"]["get"]["parameters"][0]
+    assert span["schema"]["anyOf"][0] == ref

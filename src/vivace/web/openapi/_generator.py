@@ -96,6 +96,30 @@ def _walk(routes: Sequence[BaseRoute], prefix: str) -> Iterator[tuple[str, Route
             yield from _walk(route.routes, prefix)
 
 
+_FIELD_DOCS = ("title", "description", "default", "examples", "deprecated")
+
+
+def _has_ref(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "$ref" in node or any(_has_ref(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_ref(v) for v in node)
+    return False
+
+
+def _field_types(cls: Any) -> dict[str, Any]:
+    """A class's field types by input key (its alias), for the fields' schemas."""
+    try:
+        hints = typing.get_type_hints(cls, include_extras=True)
+    except Exception:  # annotations that do not resolve here: the inline schema stays
+        return {}
+    names = getattr(cls, "__struct_fields__", None)
+    if names is not None:
+        keys = getattr(cls, "__struct_encode_fields__", names)
+        return {key: hints[name] for name, key in zip(names, keys, strict=True)}
+    return dict(hints)
+
+
 def _walk_refs(node: Any, rename: Callable[[str], str]) -> Any:
     if isinstance(node, dict):
         return {
@@ -465,11 +489,19 @@ class OpenAPI:
         from vivace.schema import json_schema
 
         definition = json_schema(item.annotation, ref_template=_REF)
-        name = next(iter(definition.get("$defs", {})), None)
-        body = definition["$defs"][name] if name else definition
+        ref, prefix = definition.get("$ref", ""), _REF.format(name="")
+        body = definition["$defs"][ref[len(prefix) :]] if ref.startswith(prefix) else definition
         required = set(body.get("required", ()))
+        types = _field_types(item.annotation)
         out = []
         for key, schema in body.get("properties", {}).items():
+            if key in types and _has_ref(schema):
+                # A field of a nested class: its type goes through the components like
+                # any other, so the classes it names are defined there (and named and
+                # split as the others); the field's own documentation stays here.
+                holder = schemas.ref(types[key], "in")
+                holder.update({k: v for k, v in schema.items() if k in _FIELD_DOCS})
+                schema = holder
             param: dict[str, Any] = {"name": key, "in": item.source, "schema": schema}
             if key in required:
                 param["required"] = True
