@@ -76,7 +76,7 @@ def _parameters(
     parameters: on PostgreSQL those render with a cast each (``$7::NUMERIC(12, 8)``),
     which an INSERT's values and an UPDATE's SET and key do not need (PostgreSQL gives a
     parameter beside a column that column's type).  Without them bench/orm.py's 50-row
-    INSERT of its 36-column model is 9 KB of SQL, not 29 KB: under asyncpg's 15 KB limit
+    INSERT of its 36-column model is 12 KB of SQL, not 29 KB: under asyncpg's 15 KB limit
     for its prepared-statement cache, so it is no longer parsed and planned by the server
     on every call (bench/orm_cpu.py, C on PostgreSQL test 3: 38.3 -> 14.7 us a row of
     CPU, the raw driver 13.0).
@@ -137,8 +137,9 @@ def _repeat_row(one: _Statement, rows: int, width: int) -> _Statement:
     object per value: compiling bulk_create's 30 rows of bench/orm.py's 36-column model
     made the first such bulk_create cost 37 ms of CPU on PostgreSQL and 60 ms on SQLite
     (later ones: 1.5 ms), again for every new batch size.  Repeating the one-row
-    statement's VALUES group (each value a parameter, with a cast on PostgreSQL, e.g.
-    ``:p4::NUMERIC(12, 8)``) with its parameters renumbered gives the same SQL text
+    statement's VALUES group (each value a ``:pN`` placeholder, see ``_parameters``;
+    the scan to the closing parenthesis also steps over nested ones) with its
+    parameters renumbered gives the same SQL text
     (tests/orm/test_internals.py compares them): the first bulk_create now costs 13 ms
     and 12 ms (the one-row compile and the driver's prepare remain).
     """
