@@ -15,6 +15,9 @@ of wall time and of this process's CPU time per query and the raw driver's time 
 vivace's (above 1: vivace.orm is faster; bench/orm.py's G/H ratios read the same way,
 its get ratio the other way round).  ``--grow`` first runs 10 concurrent transactions,
 which leaves vivace's SQLite pool at 10 connections, as bench/orm.py's A-C do.
+Every query takes its connection from the pool, the raw driver's too (bench/orm.py's F
+lets the raw driver hold one connection per task: asyncpg's pool acquire is most of the
+difference between the two F figures).
 """
 
 from __future__ import annotations
