@@ -76,7 +76,7 @@ async def test_parameter_names_are_checked(db: Database) -> None:
     with pytest.raises(ParameterError, match="takes none"):
         await db.fetch_val("SELECT 1", {"x": 1})
     with pytest.raises(ParameterError, match="mapping"):
-        await db.fetch_val("SELECT :a", [1])  # type: ignore[arg-type]
+        await db.fetch_val("SELECT :a", 1)  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="row"):
         await db.execute_many("SELECT :a", [{"a": 1}, {"b": 2}])
     assert isinstance(ParameterError("x"), ValueError)
@@ -228,6 +228,25 @@ async def test_killed_mid_query_raises_and_pool_recovers(
     # The dead connection was discarded; the pool serves fresh ones.
     for _ in range(5):
         assert await db.fetch_val("SELECT 1") == 1
+    assert await db.fetch_val(SESSION[server_backend]) != session
+
+
+async def test_killed_mid_query_positional(server_db: Database, server_backend: str) -> None:
+    """Positional values (the ORM's writes) on a connection killed mid-statement: the
+    same ConnectionLost with the SQL, and the pool recovers."""
+    db = server_db
+    sleep = {"postgresql": "SELECT pg_sleep(:s)", "mysql": "SELECT SLEEP(:s)"}[server_backend]
+    async with db.connection() as conn:
+        session = await conn.fetch_val(SESSION[server_backend])
+        query = asyncio.create_task(conn.fetch_val(sleep, [30]))
+        await wait_for_session(
+            str(db.url._text), server_backend, session, lambda state: state in ("active", "Query")
+        )
+        await kill(str(db.url._text), server_backend, session)
+        with pytest.raises(ConnectionLost) as info:
+            await asyncio.wait_for(query, 20)
+        assert info.value.sql is not None and "SLEEP" in info.value.sql.upper()
+    assert await db.fetch_val("SELECT :a", ["x"]) == "x"
     assert await db.fetch_val(SESSION[server_backend]) != session
 
 

@@ -154,6 +154,57 @@ async def test_record_contract(db: Database) -> None:
     assert (row == 5) is False
 
 
+async def test_positional_values(db: Database, items: str) -> None:
+    """A list or tuple binds raw SQL's parameters in order of first appearance; a name
+    used twice takes one value (all three placeholder styles)."""
+    insert = f"INSERT INTO {items} (id, name, amount) VALUES (:id, :name, :amount)"
+    assert await db.execute(insert, [1, "n1", 10]) == 1
+    await db.execute_many(insert, [(2, "n2", 20), [3, "n3", 30]])
+    select = f"SELECT name, amount FROM {items} WHERE id = :id OR amount = :id * 10"
+    row = await db.fetch_one(select, (2,))
+    assert (row.name, row.amount) == ("n2", 20)
+    rows = await db.fetch_rows(
+        f"SELECT id FROM {items} WHERE amount > :low AND id < :high OR id = :low ORDER BY id",
+        [15, 3],
+    )
+    assert [tuple(row) for row in rows] == [(2,)]
+    # Values come back as given, the caller's list untouched (encoders work on a copy).
+    values = [4, "n4", 40]
+    await db.execute(insert, values)
+    assert values == [4, "n4", 40]
+    repeated = f"SELECT count(*) FROM {items} WHERE id IN (:a, :b) AND id <> :a"
+    assert await db.fetch_val(repeated, [1, 2]) == 1
+    assert await db.fetch_val("SELECT 1", []) == 1
+    async with db.connection() as conn:
+        assert await conn.fetch_val(f"SELECT name FROM {items} WHERE id = :id", [4]) == "n4"
+        assert len(await conn.fetch_all(f"SELECT id FROM {items} WHERE id > :id", (1,))) == 3
+
+
+async def test_positional_values_refused(db: Database, items: str) -> None:
+    with pytest.raises(ParameterError, match=r"2 positional values for 3 parameters") as info:
+        await db.execute(f"INSERT INTO {items} VALUES (:id, :name, :amount)", [1, "x"])
+    assert "(the query takes :id, :name, :amount, in that order)" in info.value.message
+    with pytest.raises(ParameterError, match=r"1 positional values for 0 parameters"):
+        await db.fetch_val("SELECT 1", [1])
+    with pytest.raises(ParameterError, match=r"execute_many\(\): row 1"):
+        await db.execute_many(f"SELECT :a FROM {items}", [[1], [1, 2]])
+    for wrong in ("ab", 5, {1}):  # a str is a sequence, but not a list of values
+        with pytest.raises(ParameterError, match=r"a mapping .* or a list or tuple"):
+            await db.fetch_val("SELECT :a", wrong)  # type: ignore[arg-type]
+    # Nothing was written by the refused statements.
+    assert await db.fetch_val(f"SELECT count(*) FROM {items}") == 0
+
+
+async def test_positional_values_not_for_core(db: Database, items: str) -> None:
+    table = sa.table(items, sa.column("id"), sa.column("name"))
+    query = sa.select(table.c.name).where(table.c.id == sa.bindparam("id"))
+    with pytest.raises(ParameterError, match=r"positional values .* are for raw SQL text"):
+        await db.fetch_val(query, [1])
+    with pytest.raises(ParameterError, match=r"positional values .* are for raw SQL text"):
+        await db.execute_many(sa.insert(table), [{"id": 1, "name": "a"}, (2, "b")])
+    assert await db.fetch_val(f"SELECT count(*) FROM {items}") == 0
+
+
 metadata = sa.MetaData()
 notes = sa.Table(
     "vt_notes_placeholder",

@@ -33,7 +33,7 @@ async def test_sql_is_compiled_once_per_shape(db: Database) -> None:
 async def test_multi_row_insert_sql_is_sqlalchemys(db: Database) -> None:
     """bulk_create's multi-row INSERT, made by repeating the one-row statement's VALUES
     group, is the SQL SQLAlchemy renders for those rows, for every model here (every
-    field type, casts with parentheses included) and conflict mode."""
+    field type) and conflict mode."""
     import sqlalchemy as sa
 
     from vivace.orm import _writes

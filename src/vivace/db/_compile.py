@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from . import _compat
 from ._errors import InterfaceError, ParameterError
 
-__all__ = ["CoreCompiler", "RawStatement", "parse_raw"]
+__all__ = ["CoreCompiler", "RawStatement", "Values", "parse_raw"]
 
 Encoder = Callable[[Any], Any]
 
@@ -69,10 +69,21 @@ _PATTERNS = {
 }
 
 
-class RawStatement:
-    """A raw SQL text rewritten for one driver: ``sql`` plus the parameter order."""
+#: Values for a query: a mapping of parameter names to values, or for raw SQL text a
+#: list or tuple of values, one per distinct ``:name`` in the order they first appear.
+Values = Mapping[str, Any] | list[Any] | tuple[Any, ...]
 
-    __slots__ = ("count", "names", "order", "source", "sql")
+
+class RawStatement:
+    """A raw SQL text rewritten for one driver: ``sql`` plus the parameter order.
+
+    ``order`` names the parameter of each placeholder (a name used twice appears twice
+    for ``?`` and ``%s``, once for ``$n``); ``distinct`` lists each name once, in the
+    order of first appearance: the order of positional values.  ``positions`` maps
+    placeholders to positional values where they differ (a repeated name), else None.
+    """
+
+    __slots__ = ("count", "distinct", "names", "order", "positions", "source", "sql")
 
     def __init__(self, source: str, sql: str, order: tuple[str, ...]) -> None:
         self.source = source
@@ -80,27 +91,49 @@ class RawStatement:
         self.order = order
         self.names = frozenset(order)
         self.count = len(self.names)
+        distinct = tuple(dict.fromkeys(order))
+        self.distinct = distinct
+        self.positions = (
+            None if distinct == order else tuple(distinct.index(name) for name in order)
+        )
 
-    def bind(self, values: Mapping[str, Any] | None) -> list[Any]:
+    def bind(self, values: Values | None) -> list[Any]:
         """The argument list for ``values``; a ParameterError names what does not fit."""
         order = self.order
         if values is None:
             if order:
                 self._mismatch({})
             return []
+        if isinstance(values, (list, tuple)):
+            return self._bind_positional(values)
         try:
             args = [values[name] for name in order]
         except KeyError:
             self._mismatch(values)
         except TypeError:
             raise ParameterError(
-                f"query values must be a mapping of parameter names to values, "
-                f"not {type(values).__name__}",
+                f"query values must be a mapping of parameter names to values, or a list "
+                f"or tuple of values in parameter order, not {type(values).__name__}",
                 sql=self.source,
             ) from None
         if len(values) != self.count:
             self._mismatch(values)
         return args
+
+    def _bind_positional(self, values: list[Any] | tuple[Any, ...]) -> list[Any]:
+        # The ORM's writes bind this way: no dict to build and read back per value
+        # (bench/orm_cpu.py's bulk insert of the 36-column model, see _writes.py).
+        if len(values) != self.count:
+            expected = ", ".join(f":{name}" for name in self.distinct) or "none"
+            raise ParameterError(
+                f"query parameters do not match: {len(values)} positional values for "
+                f"{self.count} parameters (the query takes {expected}, in that order)",
+                sql=self.source,
+            )
+        positions = self.positions
+        if positions is None:
+            return list(values)  # a copy: encoders replace values in it
+        return [values[index] for index in positions]
 
     def _mismatch(self, values: Mapping[str, Any]) -> None:
         given = set(values)
@@ -302,9 +335,11 @@ class CoreCompiler:
         return params
 
     def compile(
-        self, statement: Any, values: Mapping[str, Any] | None
+        self, statement: Any, values: Values | None
     ) -> tuple[str, list[Any], list[Any] | None]:
         """SQL, arguments and result processors (None when rows need no conversion)."""
+        if isinstance(values, (list, tuple)):
+            _positional_refused(statement)
         keys = tuple(values) if values else ()
         entry, extracted = self._entry(statement, keys)
         params = self._params(entry, values, extracted)
@@ -323,10 +358,11 @@ class CoreCompiler:
                 args[i] = processor(args[i])
         return entry.sql, args, entry.result_processors
 
-    def compile_many(
-        self, statement: Any, rows: Sequence[Mapping[str, Any]]
-    ) -> tuple[str, list[list[Any]]]:
+    def compile_many(self, statement: Any, given: Sequence[Values]) -> tuple[str, list[list[Any]]]:
         """SQL and one argument list per row (rows must all have the first row's keys)."""
+        rows = [row for row in given if not isinstance(row, (list, tuple))]
+        if len(rows) != len(given):
+            _positional_refused(statement)
         keys = tuple(rows[0])
         entry, extracted = self._entry(statement, keys)
         if entry.expanding:
@@ -359,3 +395,12 @@ class CoreCompiler:
                     args[i] = processor(args[i])
             out.append(args)
         return entry.sql, out
+
+
+def _positional_refused(statement: Any) -> NoReturn:
+    # A Core statement's parameters have names but no order a caller can see.
+    raise ParameterError(
+        "positional values (a list or tuple) are for raw SQL text; a SQLAlchemy "
+        "statement takes a mapping of parameter names to values",
+        sql=str(statement),
+    )

@@ -8,13 +8,14 @@ is using the handle.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._scope import Scope, bindings
 from ._transaction import Transaction
 
 if TYPE_CHECKING:
+    from ._compile import Values
     from ._database import Database
 
 __all__ = ["Connection"]
@@ -55,30 +56,28 @@ class Connection:
         """The driver's connection (asyncpg / asyncmy Connection, sqlite3.Connection)."""
         return self._scope.lease.raw.raw
 
-    async def fetch_all(self, query: Any, values: Mapping[str, Any] | None = None) -> list[Any]:
+    async def fetch_all(self, query: Any, values: Values | None = None) -> list[Any]:
         return await self._database._run_in(self._target(), "fetch_all", query, values)  # type: ignore[no-any-return]
 
-    async def fetch_rows(
-        self, query: Any, values: Mapping[str, Any] | None = None
-    ) -> list[Sequence[Any]]:
+    async def fetch_rows(self, query: Any, values: Values | None = None) -> list[Sequence[Any]]:
         return await self._database._run_in(self._target(), "fetch_rows", query, values)  # type: ignore[no-any-return]
 
-    async def fetch_one(self, query: Any, values: Mapping[str, Any] | None = None) -> Any:
+    async def fetch_one(self, query: Any, values: Values | None = None) -> Any:
         return await self._database._run_in(self._target(), "fetch_one", query, values)
 
     async def fetch_val(
-        self, query: Any, values: Mapping[str, Any] | None = None, column: int | str = 0
+        self, query: Any, values: Values | None = None, column: int | str = 0
     ) -> Any:
         return await self._database._run_in(self._target(), "fetch_val", query, values, column)
 
-    async def execute(self, query: Any, values: Mapping[str, Any] | None = None) -> int:
+    async def execute(self, query: Any, values: Values | None = None) -> int:
         return await self._database._run_in(self._target(), "execute", query, values)  # type: ignore[no-any-return]
 
-    async def execute_many(self, query: Any, values: Sequence[Mapping[str, Any]]) -> None:
+    async def execute_many(self, query: Any, values: Sequence[Values]) -> None:
         await self._database._run_in(self._target(), "execute_many", query, values)
 
     def iterate(
-        self, query: Any, values: Mapping[str, Any] | None = None, *, batch_size: int = 500
+        self, query: Any, values: Values | None = None, *, batch_size: int = 500
     ) -> AsyncIterator[Any]:
         return self._database._iterate_in(self._target(), query, values, batch_size)
 

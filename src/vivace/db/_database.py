@@ -7,12 +7,12 @@ queries become driver SQL, ``_pool`` for the pool.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from types import TracebackType
 from typing import Any
 
-from ._compile import CoreCompiler, RawStatement, parse_raw
+from ._compile import CoreCompiler, RawStatement, Values, parse_raw
 from ._connection import Connection
 from ._errors import DatabaseNotConnected, InterfaceError, ParameterError, TransactionError
 from ._pool import Pool
@@ -239,7 +239,7 @@ class Database:
     # -- compiling -----------------------------------------------------------------
 
     def _sql(
-        self, query: Any, values: Mapping[str, Any] | None
+        self, query: Any, values: Values | None
     ) -> tuple[str, Sequence[Any], list[Any] | None]:
         if type(query) is str:
             statement = self._raw_cache.get(query)
@@ -264,7 +264,7 @@ class Database:
         cache[query] = statement
         return statement
 
-    def _sql_many(self, query: Any, values: Sequence[Mapping[str, Any]]) -> tuple[str, list[Any]]:
+    def _sql_many(self, query: Any, values: Sequence[Values]) -> tuple[str, list[Any]]:
         if type(query) is str:
             statement = self._raw_cache.get(query)
             if statement is None:
@@ -292,7 +292,7 @@ class Database:
 
     # -- queries -------------------------------------------------------------------
 
-    async def fetch_all(self, query: Any, values: Mapping[str, Any] | None = None) -> list[Any]:
+    async def fetch_all(self, query: Any, values: Values | None = None) -> list[Any]:
         """All rows, as a list of records."""
         sql, args, processors = self._sql(query, values)
         if bindings.get() is None and self._global is None:
@@ -308,9 +308,7 @@ class Database:
             return convert_rows(rows, processors)
         return rows
 
-    async def fetch_rows(
-        self, query: Any, values: Mapping[str, Any] | None = None
-    ) -> list[Sequence[Any]]:
+    async def fetch_rows(self, query: Any, values: Values | None = None) -> list[Sequence[Any]]:
         """All rows as plain sequences of their values in column order, no records.
 
         For code that reads rows by position (the ORM's row loaders): it skips the
@@ -338,7 +336,7 @@ class Database:
             return convert_values(rows, processors)
         return rows
 
-    async def fetch_one(self, query: Any, values: Mapping[str, Any] | None = None) -> Any:
+    async def fetch_one(self, query: Any, values: Values | None = None) -> Any:
         """The first row as a record, or None."""
         sql, args, processors = self._sql(query, values)
         if bindings.get() is None and self._global is None:
@@ -355,7 +353,7 @@ class Database:
         return row
 
     async def fetch_val(
-        self, query: Any, values: Mapping[str, Any] | None = None, column: int | str = 0
+        self, query: Any, values: Values | None = None, column: int | str = 0
     ) -> Any:
         """One value of the first row (column by position or name), or None."""
         if processors_needed(query):
@@ -371,7 +369,7 @@ class Database:
                 pool.release(raw)
         return await self._bound("fetch_val", sql, args, column)
 
-    async def execute(self, query: Any, values: Mapping[str, Any] | None = None) -> int:
+    async def execute(self, query: Any, values: Values | None = None) -> int:
         """Run a statement; returns the row count for INSERT, UPDATE and DELETE.
 
         For generated keys use RETURNING with ``fetch_val`` (PostgreSQL, MariaDB 10.5+,
@@ -387,7 +385,7 @@ class Database:
                 pool.release(raw)
         return await self._bound("execute", sql, args)  # type: ignore[no-any-return]
 
-    async def execute_many(self, query: Any, values: Sequence[Mapping[str, Any]]) -> None:
+    async def execute_many(self, query: Any, values: Sequence[Values]) -> None:
         """Run a statement once per mapping in ``values`` (batched by the driver)."""
         if not values:
             return
@@ -403,7 +401,7 @@ class Database:
         await self._bound("execute_many", sql, rows)
 
     def iterate(
-        self, query: Any, values: Mapping[str, Any] | None = None, *, batch_size: int = 500
+        self, query: Any, values: Values | None = None, *, batch_size: int = 500
     ) -> AsyncIterator[Any]:
         """Stream rows; at most ``batch_size`` rows are held in memory at a time.
 

@@ -40,32 +40,59 @@ __all__ = [
 
 MAX_PARAMS = 30_000
 MAX_ROWS = 1_000
+_PARAMETER = re.compile(r":p(\d+)(?!\w)")
 
 
 class _Statement:
-    """Rendered SQL plus, per parameter, the attname it reads and its conversion."""
+    """Rendered SQL plus, per parameter, the attname it reads and its conversion.
 
-    __slots__ = ("columns", "returning", "sql")
+    ``binds`` lists (attname, to_db) in the order the placeholders appear in ``sql``:
+    the values go to vivace.db as a list in that order, not as a mapping by name.
+    For a 50-row INSERT of bench/orm.py's 36-column model (1,750 values) that binds
+    1.6 us a row faster on PostgreSQL, 2.7 on MySQL and 3.0 on SQLite than a dict of
+    1,750 names that vivace.db reads back in placeholder order (timeit of the binding
+    and Database's argument list, 2026-12-07).
+    """
+
+    __slots__ = ("binds", "columns", "returning", "sql")
 
     def __init__(self, sql: str, columns: list[tuple[str, str, Any]], returning: list[Any]):
         self.sql = sql
         self.columns = columns  # (parameter name, attname, to_db)
         self.returning = returning  # (attname, from_db) of RETURNING columns
+        by_name = {name: (attname, to_db) for name, attname, to_db in columns}
+        self.binds = [by_name[f"p{number}"] for number in _PARAMETER.findall(sql)]
+        if len(self.binds) != len(by_name):  # pragma: no cover - a bug, not bad input
+            raise AssertionError(f"parameters used twice or not at all in {sql!r}")
 
 
 def _parameters(
     model: type[Model], attnames: tuple[str, ...], backend: str, columns: list[Any]
 ) -> dict[Any, Any]:
     """``{column: :p<N>}`` for ``attnames``; each parameter's attname and conversion is
-    appended to ``columns`` (numbered on from what is there)."""
+    appended to ``columns`` (numbered on from what is there).
+
+    The placeholders are written as text for vivace.db to bind, not as SQLAlchemy bound
+    parameters: on PostgreSQL those render with a cast each (``$7::NUMERIC(12, 8)``),
+    which an INSERT's values and an UPDATE's SET and key do not need (PostgreSQL gives a
+    parameter beside a column that column's type).  Without them bench/orm.py's 50-row
+    INSERT of its 36-column model is 12 KB of SQL, not 29 KB: under asyncpg's 15 KB limit
+    for its prepared-statement cache, so it is no longer parsed and planned by the server
+    on every call (bench/orm_cpu.py, C on PostgreSQL test 3: 38.3 -> 14.7 us a row of
+    CPU, the raw driver 13.0).
+    """
     meta = model._meta
     values: dict[Any, Any] = {}
     for attname in attnames:
         field = meta.by_attname[attname]
         name = f"p{len(columns)}"
         columns.append((name, attname, field.converters(backend)[0]))
-        values[meta.table.c[attname]] = sa.bindparam(name, type_=field.sa_type())
+        values[meta.table.c[attname]] = _placeholder(name)
     return values
+
+
+def _placeholder(name: str) -> Any:
+    return sa.literal_column(f":{name}")
 
 
 def _render(connection: Connection, statement: Any) -> str:
@@ -103,9 +130,6 @@ def _insert_statement(
     )
 
 
-_PARAMETER = re.compile(r":p(\d+)(?!\w)")
-
-
 def _repeat_row(one: _Statement, rows: int, width: int) -> _Statement:
     """The multi-row INSERT of ``rows`` rows, from the one-row statement's SQL.
 
@@ -113,8 +137,9 @@ def _repeat_row(one: _Statement, rows: int, width: int) -> _Statement:
     object per value: compiling bulk_create's 30 rows of bench/orm.py's 36-column model
     made the first such bulk_create cost 37 ms of CPU on PostgreSQL and 60 ms on SQLite
     (later ones: 1.5 ms), again for every new batch size.  Repeating the one-row
-    statement's VALUES group (each value a parameter, with a cast on PostgreSQL, e.g.
-    ``:p4::NUMERIC(12, 8)``) with its parameters renumbered gives the same SQL text
+    statement's VALUES group (each value a ``:pN`` placeholder, see ``_parameters``;
+    the scan to the closing parenthesis also steps over nested ones) with its
+    parameters renumbered gives the same SQL text
     (tests/orm/test_internals.py compares them): the first bulk_create now costs 13 ms
     and 12 ms (the one-row compile and the driver's prepare remain).
     """
@@ -172,20 +197,17 @@ def _update_statement(
     pk = meta.pk
     key_name = f"p{len(columns)}"
     columns.append((key_name, pk.attname, pk.converters(backend)[0]))
-    statement = (
-        sa.update(table)
-        .values(values)
-        .where(table.c[pk.attname] == sa.bindparam(key_name, type_=pk.sa_type()))
-    )
+    statement = sa.update(table).values(values).where(table.c[pk.attname] == _placeholder(key_name))
     return connection.remember(  # type: ignore[no-any-return]
         cache_key, _Statement(_render(connection, statement), columns, [])
     )
 
 
-def _bind(statement: _Statement, data: dict[str, Any], values: dict[str, Any]) -> None:
-    for name, attname, to_db in statement.columns:
+def _bind(binds: list[tuple[str, Any]], data: dict[str, Any], args: list[Any]) -> None:
+    """Append the values of one object's row, converted for the database, to ``args``."""
+    for attname, to_db in binds:
         value = data[attname]
-        values[name] = to_db(value) if to_db is not None and value is not None else value
+        args.append(to_db(value) if to_db is not None and value is not None else value)
 
 
 def _insert_columns(obj: Model, connection: Connection) -> tuple[str, ...]:
@@ -235,8 +257,8 @@ async def _insert(obj: Model, connection: Connection) -> None:
     data = obj.__dict__
     attnames = _insert_columns(obj, connection)
     statement = _insert_statement(connection, model, attnames, 1, False)
-    values: dict[str, Any] = {}
-    _bind(statement, data, values)
+    values: list[Any] = []
+    _bind(statement.binds, data, values)
     database = connection.database
     if statement.returning:
         row = await database.fetch_one(statement.sql, values)
@@ -329,8 +351,8 @@ async def save(
     updated = 0
     if attnames:
         statement = _update_statement(connection, type(obj), attnames)
-        values: dict[str, Any] = {}
-        _bind(statement, data, values)
+        values: list[Any] = []
+        _bind(statement.binds, data, values)
         updated = await connection.database.execute(statement.sql, values)
     else:
         updated = int(await type(obj).objects.using(using).filter(pk=obj.pk).exists())
@@ -402,16 +424,12 @@ async def _insert_chunk(
     """One multi-row INSERT of ``chunk`` (objects sharing the column set ``attnames``)."""
     database = connection.database
     statement = _insert_statement(connection, model, attnames, len(chunk), ignore_conflicts)
-    values: dict[str, Any] = {}
-    columns = statement.columns
-    width = len(attnames)
-    for row, obj in enumerate(chunk):
-        data = obj.__dict__
-        for name, attname, to_db in columns[row * width : (row + 1) * width]:
-            value = data[attname]
-            values[name] = to_db(value) if to_db is not None and value is not None else value
+    values: list[Any] = []
+    binds = statement.binds[: len(attnames)]  # each row's VALUES group, in order
+    for obj in chunk:
+        _bind(binds, obj.__dict__, values)
     if statement.returning:
-        rows = await database.fetch_all(statement.sql, values)
+        rows = await database.fetch_rows(statement.sql, values)
         for obj, row_values in zip(chunk, rows, strict=True):
             data = obj.__dict__
             for index, (attname, from_db) in enumerate(statement.returning):
@@ -452,8 +470,8 @@ async def bulk_update(
     statement = _update_statement(connection, model, attnames)
     rows = []
     for obj in objs:
-        values: dict[str, Any] = {}
-        _bind(statement, obj.__dict__, values)
+        values: list[Any] = []
+        _bind(statement.binds, obj.__dict__, values)
         rows.append(values)
     size = batch_size or MAX_ROWS
     async with connection.database.transaction():
