@@ -24,7 +24,7 @@ from vivace.web import (
     Router,
     register_converter,
 )
-from vivace.web._convertors import CONVERTERS
+from vivace.web._converters import CONVERTERS
 from vivace.web._paths import PathTemplate
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from vivace.web._convertors import CONVERTERS, Converter
+from vivace.web._converters import CONVERTERS, Converter
 
 __all__ = ["PATH_SAFE", "Mixed", "Param", "PathTemplate", "Rest", "Segment"]
 

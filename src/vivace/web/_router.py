@@ -36,12 +36,12 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from vivace.types import ASGIApp, Receive, Scope, Send
-from vivace.web._convertors import INT64_MAX, IntegerConverter, StringConverter
+from vivace.web._converters import INT64_MAX, IntegerConverter, StringConverter
 from vivace.web._datastructures import URLPath
 from vivace.web._exceptions import HTTPException, NoMatchFound
 from vivace.web._paths import Param
 from vivace.web._responses import Response
-from vivace.web._routing import (
+from vivace.web._routes import (
     BaseRoute,
     Host,
     Mount,
@@ -50,7 +50,7 @@ from vivace.web._routing import (
     send_error,
     slash_redirect,
 )
-from vivace.web._websocket_routing import WEBSOCKET_METHOD, WebSocketRoute
+from vivace.web._websocket_routes import WEBSOCKET_METHOD, WebSocketRoute
 
 __all__ = ["Router"]
 

@@ -35,7 +35,7 @@ from vivace.web._handlers import http_exception_response, to_response
 from vivace.web._params import is_typed, typed_handler
 from vivace.web._paths import PathTemplate
 from vivace.web._request import Request
-from vivace.web._routing import Route, _is_asgi, _name_of
+from vivace.web._routes import Route, _is_asgi, _name_of
 from vivace.web._websockets import (
     WebSocket,
     WebSocketException,
