@@ -119,7 +119,7 @@ def test_converters_refuse(path: str, url: str) -> None:
 def test_whole_segment_templates_matched_without_regex() -> None:
     # Literal and whole-segment parameter templates get a generated matcher; literals
     # with quotes and backslashes must stay literals in the generated source.
-    from vivace.web._router import _whole_segments
+    from vivace.web._compiled_matcher import whole_segments as _whole_segments
 
     paths = ["/it's/{v:int}", '/q"\\/{a}/{b:int}/x', "/{a}/{b:float}"]
     app = App(routes=[Route(p, echo_params, name=str(i)) for i, p in enumerate(paths)])
