@@ -2,7 +2,8 @@
 
 A template is compiled once into:
 
-- ``segments``: one entry per ``/``-separated segment, for the router's segment trie: a
+- ``segments``: one entry per ``/``-separated segment, for the router's generated matcher
+  (``_compiled_matcher``, which takes templates of literals and ``Param`` segments only): a
   literal string, a ``Param`` (the whole segment is one parameter), a ``Mixed`` (literal
   text and parameters in one segment, matched by a small regex), or a final ``Rest`` (a
   ``path`` parameter taking the rest). ``None`` when the template cannot be split so (a
