@@ -25,7 +25,7 @@ from vivace.web._concurrency import ThreadPool, iterate_in_threadpool, run_in_th
 from vivace.web._config import Limits
 from vivace.web._converters import Converter, register_converter
 from vivace.web._datastructures import Address, FormData, State, UploadFile, URLPath
-from vivace.web._endpoints import HTTPEndpoint
+from vivace.web._endpoints import HTTPEndpoint, WebSocketEndpoint
 from vivace.web._exceptions import (
     ClientDisconnect,
     ContentTooLarge,
@@ -65,7 +65,7 @@ from vivace.web._security import (
 from vivace.web._sse import EventSourceResponse, ServerSentEvent
 from vivace.web._staticfiles import StaticFiles
 from vivace.web._templating import Jinja2Templates
-from vivace.web._websocket_routes import WebSocketEndpoint, WebSocketRoute
+from vivace.web._websocket_routes import WebSocketRoute
 from vivace.web._websockets import (
     WebSocket,
     WebSocketDisconnect,

@@ -94,7 +94,7 @@ async def send_error(scope: Scope, receive: Receive, send: Send, exc: HTTPExcept
     """Answer with ``exc`` through the app's handlers (or the default rendering)."""
     if scope["type"] == "websocket":
         # A denial response when the server supports them, else a refused handshake.
-        from vivace.web._websocket_routes import send_websocket_error
+        from vivace.web._websockets import send_websocket_error
 
         await send_websocket_error(scope, receive, send, exc)
         return
