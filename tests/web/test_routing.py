@@ -594,3 +594,25 @@ async def test_websocket_scope_without_route_is_closed() -> None:
         "websocket.http.response.body",
     ]
     assert sent[0]["status"] == 404
+
+
+def test_duck_typed_route_still_routes() -> None:
+    # Not a BaseRoute: what the router and App use of a route, and nothing more.
+    class Duck:
+        name = "duck"
+        methods = None
+        runner = None
+
+        def matches(self, path: str, scope: Scope) -> Any:
+            return (self, {}, None) if path == "/quack" else None
+
+        async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await PlainTextResponse("quack")(scope, receive, send)
+
+        def url_path_for(self, name: str, /, **params: Any) -> Any:
+            raise NoMatchFound(name, params)
+
+    c = TestClient(App(routes=[Duck(), Route("/", echo_params)]))  # type: ignore[list-item]
+    assert c.get("/quack").text == "quack"
+    assert c.get("/").json() == {"route": "echo_params"}
+    assert c.get("/nothing").status_code == 404

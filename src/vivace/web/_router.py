@@ -80,7 +80,8 @@ class Router:
         """Compile the routes (done on start-up; call again after changing ``routes``)."""
         self._matcher = Matcher(self.routes)
         for route in self.routes:
-            route.compile()
+            if isinstance(route, BaseRoute):  # a duck-typed route has nothing to compile
+                route.compile()
 
     # -- building ------------------------------------------------------------------------
 
