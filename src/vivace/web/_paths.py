@@ -116,7 +116,7 @@ class PathTemplate:
     {'id': 7, 'rest': 'x/y'}
     """
 
-    __slots__ = ("converters", "param_names", "parts", "path", "regex", "segments")
+    __slots__ = ("conversions", "converters", "param_names", "parts", "path", "regex", "segments")
 
     def __init__(self, path: str, *, allow_empty: bool = False) -> None:
         if not path.startswith("/") and not (allow_empty and path == ""):
@@ -146,6 +146,8 @@ class PathTemplate:
         # %0A) would match "/users/{id:int}" with id 12.
         self.regex = re.compile(regex + re.escape(tail) + r"\Z")
         self.converters = converters
+        #: ``(name, convert)`` per parameter, in order: what a match runs on the groups.
+        self.conversions = tuple((name, c.convert) for name, c in converters.items())
         self.param_names = tuple(converters)
         self.parts = parts
         self.segments = self._split(path, converters)

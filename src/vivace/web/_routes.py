@@ -275,8 +275,19 @@ class Route(BaseRoute):
         self.dispatch = app
 
     def matches(self, path: str, scope: Scope) -> Match | None:
-        params = self.template.match(path)
-        return None if params is None else (self, params, None)
+        # The regex and the converters inline (no call to template.match): this is the
+        # router's path for templates its generated code does not take.
+        template = self.template
+        m = template.regex.match(path)
+        if m is None:
+            return None
+        params: dict[str, Any] = {}
+        try:
+            for name, convert in template.conversions:
+                params[name] = convert(m[name])
+        except ValueError:  # a converter may refuse what its regex let through
+            return None
+        return self, params, None
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
@@ -375,10 +386,13 @@ class Mount(BaseRoute):
         m = self.prefix_regex.match(path)
         if m is None:
             return None
-        groups = m.groupdict()
-        rest = groups.pop("_vivace_rest")
-        params = self.template.convert(groups)
-        return None if params is None else (self, params, rest)
+        params: dict[str, Any] = {}
+        try:
+            for name, convert in self.template.conversions:
+                params[name] = convert(m[name])
+        except ValueError:
+            return None
+        return self, params, m["_vivace_rest"]
 
     def compile(self) -> None:
         from vivace.web._router import Router
