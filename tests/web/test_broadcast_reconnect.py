@@ -21,8 +21,10 @@ import pytest
 
 from vivace.web import Broadcast, BroadcastError
 from vivace.web._broadcast_redis import RedisBackend
+from vivace.web._broadcast_streams import StreamsBackend
 
 from ..waiting import until
+from .conftest import drop_redis_keys
 from .test_broadcast import REDIS_URL, get, numsub
 
 pytestmark = pytest.mark.redis
@@ -224,7 +226,38 @@ async def test_disconnect_while_reconnecting(prefix: str, proxy: Proxy) -> None:
         await broadcast.disconnect()  # cancels the reconnection loop at once
         with pytest.raises(BroadcastError, match="disconnected"):
             await get(room)
-    assert backend._reader is None and not backend.is_up
+    assert backend._reader.task is None and not backend.is_up
+
+
+@pytest.mark.parametrize("kind", ["pubsub", "streams"])
+async def test_disconnect_ends_the_reader_without_cancelling_it(
+    prefix: str, proxy: Proxy, kind: str
+) -> None:
+    # Both backends stop their reader one way: the flag, then its connection closed
+    # under the blocked read (a cancellation inside redis-py's read is not reliably
+    # propagated). With Redis unreachable for new connections, it still returns at once.
+    backend: RedisBackend | StreamsBackend = (
+        fast_backend(proxy.url, prefix)
+        if kind == "pubsub"
+        else StreamsBackend(proxy.url, prefix=prefix, block=30.0, reconnect_initial=0.02)
+    )
+    broadcast = Broadcast(backend=backend)
+    await broadcast.connect()
+    try:
+        async with broadcast.subscribe("room"):
+            task = backend._reader.task
+            assert task is not None
+            await broadcast.publish("room", "in")  # the reader is reading now
+            proxy.down = True  # refuse new connections; the open ones keep working
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await broadcast.disconnect()
+            assert loop.time() - started < 5.0  # not the 30 s XREAD block, nor a hang
+            assert task.done() and not task.cancelled()
+            assert backend._reader.task is None and not backend.is_up
+    finally:
+        proxy.restore()
+        await drop_redis_keys(prefix)
 
 
 async def test_idle_reader_notices_a_dead_connection_on_subscribe(

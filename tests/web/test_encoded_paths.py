@@ -14,7 +14,7 @@ from vivace.http import encoded_path
 from vivace.testing import TestClient
 from vivace.types import Message, Scope
 from vivace.web import App, Mount, Request, Route, Router, StaticFiles
-from vivace.web._routing import slash_redirect
+from vivace.web._routes import slash_redirect
 
 
 async def doc(request: Request) -> dict[str, Any]:

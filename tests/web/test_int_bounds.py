@@ -7,9 +7,9 @@ import pytest
 from vivace.client import WebSocketRejected
 from vivace.testing import TestClient
 from vivace.web import App, Mount, NoMatchFound, Request, Route, WebSocket, WebSocketRoute
-from vivace.web._convertors import INT64_MAX, IntegerConverter
+from vivace.web._compiled_matcher import fits_int64
+from vivace.web._converters import INT64_MAX, IntegerConverter
 from vivace.web._paths import PathTemplate
-from vivace.web._router import fits_int64
 
 BIG = "9" * 30
 

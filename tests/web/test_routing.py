@@ -24,7 +24,7 @@ from vivace.web import (
     Router,
     register_converter,
 )
-from vivace.web._convertors import CONVERTERS
+from vivace.web._converters import CONVERTERS
 from vivace.web._paths import PathTemplate
 
 
@@ -119,7 +119,7 @@ def test_converters_refuse(path: str, url: str) -> None:
 def test_whole_segment_templates_matched_without_regex() -> None:
     # Literal and whole-segment parameter templates get a generated matcher; literals
     # with quotes and backslashes must stay literals in the generated source.
-    from vivace.web._router import _whole_segments
+    from vivace.web._compiled_matcher import whole_segments as _whole_segments
 
     paths = ["/it's/{v:int}", '/q"\\/{a}/{b:int}/x', "/{a}/{b:float}"]
     app = App(routes=[Route(p, echo_params, name=str(i)) for i, p in enumerate(paths)])
@@ -594,3 +594,25 @@ async def test_websocket_scope_without_route_is_closed() -> None:
         "websocket.http.response.body",
     ]
     assert sent[0]["status"] == 404
+
+
+def test_duck_typed_route_still_routes() -> None:
+    # Not a BaseRoute: what the router and App use of a route, and nothing more.
+    class Duck:
+        name = "duck"
+        methods = None
+        runner = None
+
+        def matches(self, path: str, scope: Scope) -> Any:
+            return (self, {}, None) if path == "/quack" else None
+
+        async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await PlainTextResponse("quack")(scope, receive, send)
+
+        def url_path_for(self, name: str, /, **params: Any) -> Any:
+            raise NoMatchFound(name, params)
+
+    c = TestClient(App(routes=[Duck(), Route("/", echo_params)]))  # type: ignore[list-item]
+    assert c.get("/quack").text == "quack"
+    assert c.get("/").json() == {"route": "echo_params"}
+    assert c.get("/nothing").status_code == 404

@@ -21,8 +21,8 @@ from vivace.web import (
     Router,
     register_converter,
 )
-from vivace.web._convertors import CONVERTERS
-from vivace.web._routing import route_path
+from vivace.web._converters import CONVERTERS
+from vivace.web._routes import route_path
 
 
 def test_sync_handlers_every_shape() -> None:

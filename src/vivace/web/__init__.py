@@ -23,9 +23,9 @@ from vivace.web._broadcast import (
 )
 from vivace.web._concurrency import ThreadPool, iterate_in_threadpool, run_in_threadpool
 from vivace.web._config import Limits
-from vivace.web._convertors import Converter, register_converter
+from vivace.web._converters import Converter, register_converter
 from vivace.web._datastructures import Address, FormData, State, UploadFile, URLPath
-from vivace.web._endpoints import HTTPEndpoint
+from vivace.web._endpoints import HTTPEndpoint, WebSocketEndpoint
 from vivace.web._exceptions import (
     ClientDisconnect,
     ContentTooLarge,
@@ -49,7 +49,7 @@ from vivace.web._responses import (
     StreamingResponse,
 )
 from vivace.web._router import Router
-from vivace.web._routing import BaseRoute, Host, Mount, Route
+from vivace.web._routes import BaseRoute, Host, Mount, Route
 from vivace.web._security import (
     APIKeyCookie,
     APIKeyHeader,
@@ -65,7 +65,7 @@ from vivace.web._security import (
 from vivace.web._sse import EventSourceResponse, ServerSentEvent
 from vivace.web._staticfiles import StaticFiles
 from vivace.web._templating import Jinja2Templates
-from vivace.web._websocket_routing import WebSocketEndpoint, WebSocketRoute
+from vivace.web._websocket_routes import WebSocketRoute
 from vivace.web._websockets import (
     WebSocket,
     WebSocketDisconnect,

@@ -22,9 +22,8 @@ from vivace.web._handlers import answer_handler_error, serve_guarded, to_respons
 from vivace.web._request import Request
 from vivace.web._responses import Response, send_response
 from vivace.web._router import Router
-from vivace.web._routing import BaseRoute
-from vivace.web._websocket_routing import answer_websocket_error
-from vivace.web._websockets import WebSocket, WebSocketState
+from vivace.web._routes import BaseRoute
+from vivace.web._websockets import WebSocket, WebSocketState, answer_websocket_error
 from vivace.web.middleware._base import Middleware
 
 if TYPE_CHECKING:

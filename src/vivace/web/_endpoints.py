@@ -1,4 +1,5 @@
-"""Class-based HTTP endpoints: one method per HTTP method, and the analysis of endpoints.
+"""Class-based endpoints, and the analysis of endpoints: ``HTTPEndpoint`` (one method per
+HTTP method) and ``WebSocketEndpoint`` (``on_connect``, ``on_receive``, ``on_disconnect``).
 
 Each request gets a new instance (as Django's class-based views do), so instance
 attributes never leak between requests.
@@ -20,18 +21,26 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, Literal
 
-from vivace.types import Receive, Scope, Send
+from vivace.http import WebSocketDisconnect
+from vivace.types import Message, Receive, Scope, Send
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._exceptions import HTTPException
+from vivace.web._handlers import http_exception_response
 from vivace.web._params import is_typed, typed_handler
 from vivace.web._request import Request
 from vivace.web._runner import Runner
+from vivace.web._websockets import (
+    WebSocket,
+    WebSocketException,
+    answer_websocket_error,
+)
 
 __all__ = [
     "HTTP_METHODS",
     "HTTPEndpoint",
+    "WebSocketEndpoint",
     "endpoint_handlers",
     "endpoint_method",
     "handler_takes_argument",
@@ -274,3 +283,104 @@ async def serve_endpoint(
         return await config.thread_pool.run(handler.func, *args)
 
     await Runner(call)(scope, receive, send)
+
+
+class WebSocketEndpoint:
+    """A class-based WebSocket handler: override ``on_connect``, ``on_receive`` and
+    ``on_disconnect``.
+
+    >>> from vivace.web import App, WebSocketRoute
+    >>> class Echo(WebSocketEndpoint):
+    ...     encoding = "text"
+    ...     async def on_receive(self, websocket, data):
+    ...         await websocket.send_text(f"echo: {data}")
+    >>> app = App(routes=[WebSocketRoute("/echo", Echo)])
+
+    ``encoding`` decodes each message before ``on_receive``: ``"text"``, ``"bytes"``,
+    ``"json"`` (a message of the wrong kind closes the connection with 1003, bad JSON
+    with 1007), or ``None`` for the raw ASGI message. ``on_connect`` accepts by default.
+    ``on_disconnect`` always runs, with the close code (1011 if a handler failed).
+    A new instance serves each connection.
+
+    The class is an ASGI app too (``Mount("/echo", app=Echo)``, or given to a server):
+    awaiting an instance serves its scope, a plain HTTP request getting 404.
+    """
+
+    encoding: Literal["text", "bytes", "json"] | None = None
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._serve().__await__()
+
+    async def _serve(self) -> None:
+        kind = self.scope["type"]
+        if kind == "websocket":
+            await self.dispatch()
+        elif kind == "lifespan":
+            await serve_lifespan(self.receive, self.send)
+        elif kind == "http":
+            # Not a WebSocket handshake: nothing here (as the router answers it).
+            request = Request(self.scope, self.receive, self.send)
+            response = http_exception_response(request, HTTPException(404))
+            await response(self.scope, self.receive, self.send)
+        else:
+            raise RuntimeError(f"{type(self).__name__} cannot serve a {kind!r} scope")
+
+    async def dispatch(self) -> None:
+        websocket = WebSocket(self.scope, self.receive, self.send)
+        close_code = 1000
+        try:
+            await self.on_connect(websocket)
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    close_code = int(message.get("code") or 1000)
+                    break
+                if message["type"] == "websocket.connect":
+                    continue  # on_connect did not accept: wait for the client to go
+                await self.on_receive(websocket, self._decode(message))
+        except WebSocketDisconnect as exc:
+            close_code = exc.code
+        except Exception as exc:
+            close_code = exc.code if isinstance(exc, WebSocketException) else 1011
+            if not await answer_websocket_error(websocket, exc):
+                raise
+            if isinstance(exc, HTTPException):
+                close_code = 1008
+        finally:
+            await self.on_disconnect(websocket, close_code)
+
+    def _decode(self, message: Message) -> Any:
+        encoding = self.encoding
+        if encoding is None:
+            return message
+        text = message.get("text")
+        if encoding == "text":
+            if text is None:
+                raise WebSocketException(1003, "expected a text message")
+            return text
+        if encoding == "bytes":
+            data = message.get("bytes")
+            if data is None:
+                raise WebSocketException(1003, "expected a binary message")
+            return data
+        import orjson
+
+        try:
+            return orjson.loads(text if text is not None else message.get("bytes") or b"")
+        except orjson.JSONDecodeError as exc:
+            raise WebSocketException(1007, "the message is not valid JSON") from exc
+
+    async def on_connect(self, websocket: WebSocket) -> None:
+        """Called first; accepts the connection unless overridden."""
+        await websocket.accept()
+
+    async def on_receive(self, websocket: WebSocket, data: Any) -> None:
+        """Called with each message, decoded as ``encoding`` says."""
+
+    async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
+        """Called once the connection is over."""

@@ -2,7 +2,8 @@
 
 A template is compiled once into:
 
-- ``segments``: one entry per ``/``-separated segment, for the router's segment trie: a
+- ``segments``: one entry per ``/``-separated segment, for the router's generated matcher
+  (``_compiled_matcher``, which takes templates of literals and ``Param`` segments only): a
   literal string, a ``Param`` (the whole segment is one parameter), a ``Mixed`` (literal
   text and parameters in one segment, matched by a small regex), or a final ``Rest`` (a
   ``path`` parameter taking the rest). ``None`` when the template cannot be split so (a
@@ -18,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from vivace.web._convertors import CONVERTERS, Converter
+from vivace.web._converters import CONVERTERS, Converter
 
 __all__ = ["PATH_SAFE", "Mixed", "Param", "PathTemplate", "Rest", "Segment"]
 
@@ -115,7 +116,7 @@ class PathTemplate:
     {'id': 7, 'rest': 'x/y'}
     """
 
-    __slots__ = ("converters", "param_names", "parts", "path", "regex", "segments")
+    __slots__ = ("conversions", "converters", "param_names", "parts", "path", "regex", "segments")
 
     def __init__(self, path: str, *, allow_empty: bool = False) -> None:
         if not path.startswith("/") and not (allow_empty and path == ""):
@@ -145,6 +146,8 @@ class PathTemplate:
         # %0A) would match "/users/{id:int}" with id 12.
         self.regex = re.compile(regex + re.escape(tail) + r"\Z")
         self.converters = converters
+        #: ``(name, convert)`` per parameter, in order: what a match runs on the groups.
+        self.conversions = tuple((name, c.convert) for name, c in converters.items())
         self.param_names = tuple(converters)
         self.parts = parts
         self.segments = self._split(path, converters)

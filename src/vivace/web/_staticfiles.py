@@ -29,7 +29,7 @@ from vivace.types import Receive, Scope, Send
 from vivace.web._concurrency import io_pool
 from vivace.web._exceptions import HTTPException
 from vivace.web._fileresponse import FileResponse
-from vivace.web._routing import route_path, send_error, slash_redirect
+from vivace.web._routes import route_path, send_error, slash_redirect
 
 __all__ = ["StaticFiles"]
 

@@ -24,11 +24,24 @@ handler has not.
 What a handler does wrong on the wire is answered with a close code: a text message where
 ``receive_bytes`` expected binary (1003), JSON that does not parse (1007). Those come as
 ``WebSocketException``, which the route turns into a close frame.
+
+Errors in a handler are answered by ``answer_websocket_error``, which looks at how far
+the handshake went:
+
+- ``WebSocketException``: a close frame with its code (before accepting: a refused
+  handshake, HTTP 403);
+- ``HTTPException`` (or any exception with a registered handler) before accepting: the
+  error response as a denial response when the server supports them
+  (``websocket.http.response``), else a close (403); after accepting, a close frame with
+  1008 for a 4xx and 1011 otherwise;
+- ``WebSocketDisconnect`` escaping the handler: the client left, nothing to do;
+- anything else propagates to the server: a 500 before accepting, 1011 after.
 """
 
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Literal
 
@@ -36,14 +49,18 @@ import orjson
 
 from vivace.http import WebSocketDisconnect
 from vivace.types import Message, Receive, Scope, Send
-from vivace.web._exceptions import WebError
-from vivace.web._request import HTTPConnection
+from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
+from vivace.web._exceptions import HTTPException, WebError
+from vivace.web._handlers import http_exception_response, to_response
+from vivace.web._request import HTTPConnection, Request
 
 __all__ = [
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketException",
     "WebSocketState",
+    "answer_websocket_error",
+    "send_websocket_error",
 ]
 
 
@@ -340,3 +357,48 @@ class WebSocket(HTTPConnection):
             await self.send({"type": "websocket.send", "bytes": encoded})
         else:
             await self.send({"type": "websocket.send", "text": encoded.decode("utf-8")})
+
+
+async def answer_websocket_error(websocket: WebSocket, exc: Exception) -> bool:
+    """Answer ``exc`` raised while serving ``websocket``; False if it must propagate."""
+    if isinstance(exc, WebSocketDisconnect):
+        return True
+    state = websocket.application_state
+    if state is WebSocketState.DISCONNECTED or state is WebSocketState.RESPONSE:
+        return isinstance(exc, WebSocketException)
+    if isinstance(exc, WebSocketException):
+        await websocket.close(exc.code, exc.reason)
+        return True
+    config: WebConfig = websocket.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+    handler = config.handler_for(exc)
+    if handler is None and not isinstance(exc, HTTPException):
+        return False
+    response: Any = None
+    if handler is not None:
+        result = handler(websocket, exc)
+        if inspect.isawaitable(result):
+            result = await result
+        if result is None or websocket.application_state is not state:
+            return True  # the handler answered (closed the socket) itself
+        response = to_response(result)
+    elif isinstance(exc, HTTPException):
+        response = http_exception_response(Request(websocket.scope), exc)
+    status = response.status_code
+    if state is WebSocketState.CONNECTING:
+        if "websocket.http.response" in websocket.scope.get("extensions", {}):
+            await websocket.send_denial_response(response)
+        else:
+            await websocket.close(1008)
+        return True
+    detail = exc.detail if isinstance(exc, HTTPException) else ""
+    await websocket.close(1008 if 400 <= status < 500 else 1011, detail)
+    return True
+
+
+async def send_websocket_error(
+    scope: Scope, receive: Receive, send: Send, exc: HTTPException
+) -> None:
+    """Refuse a handshake nothing routed (the router's 404) or that middleware refused."""
+    # A handshake nobody has answered yet: an HTTPException always gets an answer here
+    # (a denial response or a close), so there is nothing left to propagate.
+    await answer_websocket_error(WebSocket(scope, receive, send), exc)

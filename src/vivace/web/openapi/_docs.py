@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vivace.web._routing import BaseRoute
+from vivace.web._routes import BaseRoute
 from vivace.web.openapi._redoc import ReDoc
 from vivace.web.openapi._scalar import Scalar
 from vivace.web.openapi._swagger_ui import SwaggerUI

@@ -36,9 +36,9 @@ from vivace.web._datastructures import UploadFile
 from vivace.web._params import REQUIRED, strip_optional
 from vivace.web._request import Request
 from vivace.web._responses import HTMLResponse, PlainTextResponse, Response
-from vivace.web._routing import BaseRoute, Host, Mount, Route
+from vivace.web._routes import BaseRoute, Host, Mount, Route
 from vivace.web._typed import Input, TypedHandler
-from vivace.web._websocket_routing import WebSocketRoute
+from vivace.web._websocket_routes import WebSocketRoute
 
 __all__ = ["OpenAPI"]
 

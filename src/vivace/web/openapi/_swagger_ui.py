@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from vivace.web._routing import BaseRoute, Route
+from vivace.web._routes import BaseRoute, Route
 from vivace.web.openapi._assets import Asset
 from vivace.web.openapi._ui import DocsUI, json_config
 

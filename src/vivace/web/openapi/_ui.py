@@ -36,7 +36,7 @@ import orjson
 
 from vivace.types import Receive, Scope, Send
 from vivace.web._responses import length_header
-from vivace.web._routing import BaseRoute, Route
+from vivace.web._routes import BaseRoute, Route
 from vivace.web.openapi._assets import Asset, versioned_url
 
 __all__ = [

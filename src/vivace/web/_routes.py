@@ -1,6 +1,7 @@
 """Routes: ``Route`` (an endpoint at a path), ``Mount`` (an app under a prefix) and
-``Host`` (an app for a host name). Each is an ASGI app once matched; the ``Router``
-(``_router``) decides which one a request goes to.
+``Host`` (an app for a host name). Each is an ASGI app once matched, and each matches
+itself: ``BaseRoute.matches`` is the one method the ``Router`` (``_router``) asks, through
+its index of routes (``_matcher``), which route a request goes to.
 
 A ``Route``'s endpoint may be a function (async, or sync: run in the app's bounded thread
 pool) taking the request (or nothing), an ``HTTPEndpoint`` subclass, or any ASGI app. What
@@ -33,7 +34,20 @@ from vivace.web._paths import PATH_SAFE, PathTemplate
 from vivace.web._responses import JSONResponse, RedirectResponse, Response
 from vivace.web._runner import Runner, plain_call
 
-__all__ = ["BaseRoute", "Host", "Mount", "Route", "route_path", "send_error", "slash_redirect"]
+__all__ = [
+    "BaseRoute",
+    "Host",
+    "Match",
+    "Mount",
+    "Route",
+    "route_path",
+    "send_error",
+    "slash_redirect",
+]
+
+#: What a route that matches a request answers: itself, its converted path parameters,
+#: and for a mount the rest of the path its app serves (``None`` for other routes).
+Match = tuple["BaseRoute", dict[str, Any], str | None]
 
 
 def _is_asgi(func: Any) -> bool:
@@ -80,7 +94,7 @@ async def send_error(scope: Scope, receive: Receive, send: Send, exc: HTTPExcept
     """Answer with ``exc`` through the app's handlers (or the default rendering)."""
     if scope["type"] == "websocket":
         # A denial response when the server supports them, else a refused handshake.
-        from vivace.web._websocket_routing import send_websocket_error
+        from vivace.web._websockets import send_websocket_error
 
         await send_websocket_error(scope, receive, send, exc)
         return
@@ -88,7 +102,20 @@ async def send_error(scope: Scope, receive: Receive, send: Send, exc: HTTPExcept
 
 
 class BaseRoute:
-    """What the router needs from a route (subclass for custom matching)."""
+    """What the router needs from a route. Subclass it for custom matching:
+
+    >>> class Anything(BaseRoute):
+    ...     name = None
+    ...     def matches(self, path, scope):
+    ...         return (self, {"rest": path}, None) if path.startswith("/any") else None
+    ...     async def handle(self, scope, receive, send):
+    ...         await Response(scope["path_params"]["rest"])(scope, receive, send)
+    >>> Anything().matches("/anything", {})[1]
+    {'rest': '/anything'}
+
+    ``methods`` (``None``: every method) is checked by the router after ``matches``; a
+    route matching the path but not the method makes the router's 405.
+    """
 
     __slots__ = ()
 
@@ -99,14 +126,36 @@ class BaseRoute:
     #: coroutine less per request than through its own middleware and ``dispatch``.
     runner: Runner | None = None
 
-    #: The ASGI callable the router calls once the route matched (``handle`` unless a
-    #: subclass sets something faster).
-    dispatch: ASGIApp
+    def matches(self, path: str, scope: Scope) -> Match | None:
+        """``(self, path parameters, rest)`` if this route takes ``path`` (the path
+        below the app's mount point) of the HTTP or WebSocket ``scope``, whatever its
+        method; ``None`` otherwise. The base route matches nothing."""
+        return None
 
-    def __getattr__(self, name: str) -> Any:
-        if name == "dispatch":
-            return self.handle
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    @property
+    def dispatch(self) -> ASGIApp:
+        """The ASGI callable the router calls once the route matched: ``handle``, unless
+        a route kind sets something faster (the app itself, one coroutine less)."""
+        return self.handle
+
+    def compile(self) -> None:
+        """Prepare for serving (the router calls it on start-up): a ``Mount`` or
+        ``Host`` compiles the ``Router`` it holds. Nothing to do by default."""
+
+    def child_scope(self, scope: Scope, params: dict[str, Any], rest: str) -> Scope:
+        """The scope the route's app sees when ``matches`` left a ``rest`` of the path (a
+        mount): ``root_path`` extended by the matched prefix, ``path_params`` joined."""
+        path = scope["path"]
+        root_path = scope.get("root_path", "")
+        current = route_path(scope)
+        matched = current[: len(current) - len(rest)] if rest else current
+        parent_params = scope.get("path_params")
+        child: Scope = dict(scope)
+        child["path_params"] = {**parent_params, **params} if parent_params else params
+        child["app_root_path"] = scope.get("app_root_path", root_path)
+        child["root_path"] = root_path + matched
+        child["path"] = path
+        return child
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         raise NotImplementedError
@@ -148,6 +197,8 @@ class Route(BaseRoute):
         "template",
         "typed",
     )
+
+    dispatch: ASGIApp  # set in __init__: the fastest callable serving the route
 
     def __init__(
         self,
@@ -223,6 +274,21 @@ class Route(BaseRoute):
         self.app = app
         self.dispatch = app
 
+    def matches(self, path: str, scope: Scope) -> Match | None:
+        # The regex and the converters inline (no call to template.match): this is the
+        # router's path for templates its generated code does not take.
+        template = self.template
+        m = template.regex.match(path)
+        if m is None:
+            return None
+        params: dict[str, Any] = {}
+        try:
+            for name, convert in template.conversions:
+                params[name] = convert(m[name])
+        except ValueError:  # a converter may refuse what its regex let through
+            return None
+        return self, params, None
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
 
@@ -276,6 +342,8 @@ class Mount(BaseRoute):
 
     __slots__ = ("_handled", "app", "dispatch", "name", "path", "prefix_regex", "template")
 
+    dispatch: ASGIApp  # set in __init__: the fastest callable serving the route
+
     def __init__(
         self,
         path: str,
@@ -293,10 +361,10 @@ class Mount(BaseRoute):
             raise ValueError("Mount takes either an app or routes")
         self.path = path
         self.template = PathTemplate(path, allow_empty=True)
-        # The prefix, then "/" and anything: what a mount matches when the trie cannot
-        # hold its template (a path parameter inside the prefix).
+        # The prefix, then "/" and anything up to the very end (\Z and DOTALL: an
+        # encoded newline, %0A, is part of the rest, not the end of the match).
         self.prefix_regex = re.compile(
-            self.template.regex.pattern.removesuffix(r"\Z") + "(?P<_vivace_rest>/.*)$"
+            self.template.regex.pattern.removesuffix(r"\Z") + r"(?P<_vivace_rest>/(?s:.*))\Z"
         )
         self.name = name
         from vivace.web._router import Router
@@ -314,19 +382,23 @@ class Mount(BaseRoute):
         """The routes of the mounted app (empty for an app without routes)."""
         return _sub_routes(self.app)
 
-    def child_scope(self, scope: Scope, params: dict[str, Any], rest: str) -> Scope:
-        """The scope the mounted app sees: ``root_path`` extended by the matched prefix."""
-        path = scope["path"]
-        root_path = scope.get("root_path", "")
-        current = route_path(scope)
-        matched = current[: len(current) - len(rest)] if rest else current
-        parent_params = scope.get("path_params")
-        child: Scope = dict(scope)
-        child["path_params"] = {**parent_params, **params} if parent_params else params
-        child["app_root_path"] = scope.get("app_root_path", root_path)
-        child["root_path"] = root_path + matched
-        child["path"] = path
-        return child
+    def matches(self, path: str, scope: Scope) -> Match | None:
+        m = self.prefix_regex.match(path)
+        if m is None:
+            return None
+        params: dict[str, Any] = {}
+        try:
+            for name, convert in self.template.conversions:
+                params[name] = convert(m[name])
+        except ValueError:
+            return None
+        return self, params, m["_vivace_rest"]
+
+    def compile(self) -> None:
+        from vivace.web._router import Router
+
+        if isinstance(self.app, Router):
+            self.app.compile()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._handled:
@@ -372,6 +444,8 @@ class Host(BaseRoute):
 
     __slots__ = ("_handled", "app", "dispatch", "host", "name", "template")
 
+    dispatch: ASGIApp  # set in __init__: the fastest callable serving the route
+
     def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
         self.host = host
         # Compiled like a path whose one "segment" is the host name.
@@ -387,10 +461,17 @@ class Host(BaseRoute):
     def routes(self) -> Sequence[BaseRoute]:
         return _sub_routes(self.app)
 
-    def match_host(self, scope: Scope) -> dict[str, Any] | None:
+    def matches(self, path: str, scope: Scope) -> Match | None:
         from vivace.web.middleware._hosts import host_from_scope
 
-        return self.template.match("/" + (host_from_scope(scope) or ""))
+        params = self.template.match("/" + (host_from_scope(scope) or ""))
+        return None if params is None else (self, params, None)
+
+    def compile(self) -> None:
+        from vivace.web._router import Router
+
+        if isinstance(self.app, Router):
+            self.app.compile()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._handled:
