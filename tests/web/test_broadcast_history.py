@@ -259,6 +259,38 @@ async def test_postgres_catches_up_after_a_lost_connection(
 
 
 @pytest.mark.redis
+async def test_streams_ids_increase_across_channels() -> None:
+    # Redis' own ids count per stream: a first event on b in the millisecond of a's last
+    # event got a's id, and a replay of a and b "after" it skipped b's event.
+    import redis.asyncio
+
+    prefix = f"vivace-test-{uuid.uuid4().hex}:"
+    backend = StreamsBackend(REDIS_URL, prefix=prefix)
+    admin = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        async with Broadcast(backend=backend) as broadcast:
+            ids = [await broadcast.publish(c, str(i)) for i in range(200) for c in ("a", "b")]
+            keys = [backend.event_key(i) for i in ids if i is not None]
+            assert len(keys) == 400 and len(set(keys)) == 400
+            assert keys == sorted(keys)  # type: ignore[type-var]
+            last_ms = keys[-1][0]  # type: ignore[index]
+            # A stream already ahead of the prefix's last id (an entry added by hand):
+            await admin.xadd(prefix + "a", {"m": "by hand"}, id=f"{last_ms + 10_000}-5")
+            after_hand = await broadcast.publish("a", "next")
+            assert backend.event_key(after_hand or "") == (last_ms + 10_000, 6)
+            after_that = await broadcast.publish("b", "then")
+            assert backend.event_key(after_that or "") == (last_ms + 10_000, 7)
+            assert [m for _, m in await backend.history("b", ids[-1] or "")] == ["then"]
+            with pytest.raises(BroadcastError, match="own keys"):
+                await broadcast.publish("~last-id", "x")
+            with pytest.raises(BroadcastError, match="own keys"):
+                await backend.subscribe("~wake:x")
+    finally:
+        await admin.aclose()
+        await drop_redis_keys(prefix)
+
+
+@pytest.mark.redis
 async def test_streams_errors_and_foreign_entries() -> None:
     import redis.asyncio
 

@@ -26,9 +26,15 @@ reader tracks the wake-up stream's position like the others, so a wake-up sent j
 before the ``XREAD`` is not missed. ``disconnect`` stops the reader as the pub/sub
 backend does: by closing its connection under the blocked ``XREAD``, not by cancelling it.
 
-Event ids order by time across channels (they are Redis' own clock), so one
-``last_event_id`` replays several channels consistently; two channels can hold the same
-id, so an event is identified by its channel and id together.
+Event ids are unique and increase across all channels of one prefix, so one
+``last_event_id`` replays several channels consistently. Redis' own ids (``XADD *``) would
+not do: each stream counts its own sequence within a millisecond, so a first event on
+channel b could get the id of the event on channel a that a subscriber last saw, and a
+replay "after" that id would skip it. ``publish`` therefore runs ``_PUBLISH`` (one Lua
+script, atomic in Redis): the id is Redis' clock in milliseconds, or, when that is not
+ahead of the last id given out under the prefix (``prefix + "~last-id"``) or of the
+stream's own last entry, that millisecond with the next sequence number. Channel names
+starting with "~" are refused: the backend's own keys live there.
 """
 
 from __future__ import annotations
@@ -51,6 +57,26 @@ __all__ = ["StreamsBackend"]
 
 _ID = re.compile(r"(\d{1,20})-(\d{1,20})")
 _WAKE_TTL = 3600
+# KEYS[1]: the channel's stream; KEYS[2]: the last id given out under the prefix.
+# ARGV[1]: history (MAXLEN ~); ARGV[2]: the message. Returns the new entry's id.
+_PUBLISH = """
+local t = redis.call('TIME')
+local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local seq = 0
+local function after(last)
+  if not last then return end
+  local lms, lseq = string.match(last, '^(%d+)-(%d+)$')
+  lms, lseq = tonumber(lms), tonumber(lseq)
+  if lms > ms or (lms == ms and lseq >= seq) then ms, seq = lms, lseq + 1 end
+end
+after(redis.call('GET', KEYS[2]))
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if top[1] then after(top[1][1]) end
+local id = string.format('%d-%d', ms, seq)
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], id, 'm', ARGV[2])
+redis.call('SET', KEYS[2], id)
+return id
+"""
 
 
 class StreamsBackend:
@@ -90,6 +116,7 @@ class StreamsBackend:
             reconnect_max=reconnect_max,
         )
         self._client: Any = None  # publish, history, wake-ups
+        self._publish: Any = None  # _PUBLISH registered on _client
         self._reader_client: Any = None  # the blocking XREAD
         self._deliver: Deliver | None = None
         self._positions: dict[str, bytes] = {}
@@ -117,6 +144,7 @@ class StreamsBackend:
     async def connect(self, deliver: Deliver, fail: Callable[[BroadcastError], None]) -> None:
         self._deliver = deliver
         self._client = make_client(self.url, 1)
+        self._publish = self._client.register_script(_PUBLISH)
         self._wake_key = f"{self.prefix}~wake:{uuid.uuid4().hex}"
         # A read waits up to ``block`` seconds for entries: its timeout is longer.
         self._reader_client = make_client(
@@ -150,6 +178,7 @@ class StreamsBackend:
     async def subscribe(self, channel: str) -> None:
         if self._reader.task is None:
             raise BroadcastError("the broadcast is not connected")
+        _check_channel(channel)
         key = self.prefix + channel
         try:
             last = await self._client.xrevrange(key, "+", "-", count=1)
@@ -175,9 +204,12 @@ class StreamsBackend:
             # Down: the reader's own retry reads every position anyway.
 
     async def publish(self, channel: str, message: str) -> str:
+        _check_channel(channel)
         try:
-            entry_id = await self._client.xadd(
-                self.prefix + channel, {"m": message}, maxlen=self.history_size, approximate=True
+            entry_id = await self._publish(
+                keys=[self.prefix + channel, self.prefix + "~last-id"],
+                args=[self.history_size, message],
+                client=self._client,
             )
         except Exception as exc:
             raise BroadcastError(
@@ -236,3 +268,12 @@ class StreamsBackend:
     async def _interrupt(self) -> None:
         # Ends a blocked XREAD at once, Redis reachable or not (no retry re-sends it).
         await self._reader_client.connection_pool.disconnect()
+
+
+def _check_channel(channel: str) -> None:
+    # The backend's own keys (the wake-up streams, the last id) live beside the channels'
+    # streams under the prefix, behind a "~".
+    if channel.startswith("~"):
+        raise BroadcastError(
+            f"channel {channel!r}: names starting with '~' are the Redis Streams backend's own keys"
+        )
