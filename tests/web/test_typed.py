@@ -1,6 +1,7 @@
 """Typed handlers: parameters, bodies, forms, dependencies, outputs and the 422."""
 
 import dataclasses
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -435,3 +436,34 @@ def test_websocket_typed_parameters_and_dependencies() -> None:
     with pytest.raises(WebSocketRejected) as info, c.websocket_connect("/ws/l?limit=99"):
         pass
     assert info.value.response.status_code == 422
+
+
+def test_websocket_generator_dependency_sees_the_handler_exception() -> None:
+    log: list[str] = []
+
+    async def session() -> AsyncIterator[str]:
+        log.append("open")
+        try:
+            yield "s"
+        except LookupError as exc:
+            log.append(f"rollback {exc}")
+            raise KeyError("replaced") from exc
+        else:
+            log.append("commit")
+
+    async def handler(websocket: WebSocket, s: Annotated[str, Depends(session)]) -> None:
+        await websocket.accept()
+        if websocket.query_params.get("fail"):
+            raise LookupError("boom")
+        await websocket.send_text(s)
+        await websocket.close()
+
+    c = app_with(WebSocketRoute("/ws", handler))  # type: ignore[arg-type]
+    with c.websocket_connect("/ws") as ws:
+        assert ws.receive_text() == "s"
+    assert log == ["open", "commit"]
+    log.clear()
+    # The dependency's own exception goes on (the server closes the socket with 1011).
+    with pytest.raises(KeyError, match="replaced"), c.websocket_connect("/ws?fail=1") as ws:
+        ws.receive_text()
+    assert log == ["open", "rollback boom"]

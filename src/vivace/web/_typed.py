@@ -13,7 +13,7 @@ locations start with the source: ``("query", "limit")``, ``("body", "items", 0)`
 Then dependencies run, each once per request (unless ``use_cache=False``), in the order
 the signatures name them; a generator dependency's code after ``yield`` runs once the
 response is sent (``Request.add_cleanup``), or, when a later dependency or the handler
-fails, the exception is raised at its ``yield`` first (``_Exit``, ``_unwind``: FastAPI's
+fails, the exception is raised at its ``yield`` first (``_Exit``, ``unwind``: FastAPI's
 rule since 0.106, so a dependency can roll back). ``dependency_overrides`` (on the app) swap a
 dependency for another callable, for tests. The handler is called with keyword
 arguments, and what it returns is serialised by its declared output type (the return
@@ -651,7 +651,7 @@ class TypedHandler:
                 config: WebConfig = request.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
                 result = await config.thread_pool.run(_call_kwargs, plan.func, kwargs, *first)
         except Exception as exc:
-            error = await _unwind(exits, exc) if exits else exc
+            error = await unwind(exits, exc) if exits else exc
             if isinstance(error, RequestValidationError):
                 return _invalid(request, error)
             if error is exc:
@@ -667,7 +667,7 @@ class TypedHandler:
     ) -> dict[str, Any]:
         """The handler's keyword arguments; ``RequestValidationError`` with every problem.
         A generator dependency's clean-up goes to ``add_cleanup``, and it is listed in
-        ``exits`` (when given) to be thrown a later failure (``_unwind``)."""
+        ``exits`` (when given) to be thrown a later failure (``unwind``)."""
         values: list[Any] = [None] * self.count
         errors: list[ValidationError] = []
         if self.scalars is not None:
@@ -842,7 +842,7 @@ def _throw_sync(gen: Any, exc: Exception) -> Any:
         return _DONE
 
 
-async def _unwind(exits: list[_Exit], exc: Exception) -> Exception:
+async def unwind(exits: list[_Exit], exc: Exception) -> Exception:
     """Throw ``exc`` into the generator dependencies entered, the last entered first,
     each getting what the previous one raised; the exception left at the end."""
     while exits:

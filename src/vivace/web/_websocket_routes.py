@@ -94,16 +94,25 @@ class WebSocketRoute(Route):
         websocket = WebSocket(scope, receive, send)
         typed = self.typed
         cleanups: list[Callable[[], Awaitable[None]]] = []
+        exits: list[Any] = []  # generator dependencies entered (as for HTTP handlers)
         try:
             if typed is None:
                 await self.endpoint(websocket)
             else:
                 # Typed: inputs validated (a 422 refuses the handshake), dependencies run,
-                # their clean-ups once the handler is over.
-                await self.endpoint(**await typed.solve(websocket, cleanups.append))
+                # their clean-ups once the handler is over; a failure of the handler (or a
+                # later dependency) is raised at their ``yield`` first.
+                await self.endpoint(**await typed.solve(websocket, cleanups.append, exits))
         except Exception as exc:
-            if not await answer_websocket_error(websocket, exc):
-                raise
+            error = exc
+            if exits:  # only a typed handler enters generator dependencies
+                from vivace.web._typed import unwind  # vivace.schema: typed apps only
+
+                error = await unwind(exits, exc)
+            if not await answer_websocket_error(websocket, error):
+                if error is exc:
+                    raise
+                raise error from None
         finally:
             while cleanups:
                 await cleanups.pop()()
