@@ -18,7 +18,7 @@ from vivace.server import (
     ConfigError,
     LifespanFailure,
     ProtocolViolation,
-    _response,
+    _response_heads,
     import_from_string,
 )
 from vivace.server._accesslog import AccessLogger, escape
@@ -26,7 +26,7 @@ from vivace.server._driver import Resume, as_coroutine
 from vivace.server._lifespan import Lifespan
 from vivace.server._proxy import is_trusted, resolve_proxy
 from vivace.server._reload import FileWatcher
-from vivace.server._response import (
+from vivace.server._response_heads import (
     FRAME_CHUNKED,
     FRAME_CLOSE,
     FRAME_LENGTH,
@@ -84,7 +84,7 @@ def test_render_head_no_body_statuses_and_head() -> None:
 def test_render_head_content_length_pairs_are_remembered() -> None:
     pair = (b"content-length", b"4321")
     first = head(headers=[pair])
-    assert pair in _response._LENGTH_PAIRS  # validated once, then looked up
+    assert pair in _response_heads._LENGTH_PAIRS  # validated once, then looked up
     assert head(headers=[pair]) == first
     assert first[1:3] == (FRAME_LENGTH, 4321) and first[0].count(b"content-length") == 1
     # A remembered pair twice, or beside another length, is still refused.
@@ -95,7 +95,7 @@ def test_render_head_content_length_pairs_are_remembered() -> None:
     assert head(headers=[[b"content-length", b"4321"]])[2] == 4321
     with pytest.raises(ProtocolViolation):
         head(headers=[(b"content-length", b"+4")])
-    assert (b"content-length", b"+4") not in _response._LENGTH_PAIRS
+    assert (b"content-length", b"+4") not in _response_heads._LENGTH_PAIRS
 
 
 def test_render_head_connection_headers() -> None:

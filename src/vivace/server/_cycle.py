@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from vivace.server._errors import ClientDisconnected, ProtocolViolation
 from vivace.server._machine import State, transitions
-from vivace.server._response import (
+from vivace.server._response_heads import (
     _LENGTH_LINES,
     _LENGTH_PAIRS,
     _LINES,

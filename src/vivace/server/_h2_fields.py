@@ -1,6 +1,6 @@
 """ASGI response headers as HTTP/2 fields: checked once per distinct pair, then looked up.
 
-HTTP/1.1 writes an app's header as a line (``_response``); HTTP/2 sends it as a pair with
+HTTP/1.1 writes an app's header as a line (``_response_heads``); HTTP/2 sends it as a pair with
 a lowercase name (RFC 9113 section 8.2.1) and without the connection-specific fields
 (section 8.2.2: ``connection``, ``keep-alive``, ``proxy-connection``,
 ``transfer-encoding`` and ``upgrade`` are dropped, their job is the framing layer's). The
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from vivace.server._errors import ProtocolViolation
-from vivace.server._response import check_app_header
+from vivace.server._response_heads import check_app_header
 
 __all__ = ["STATUS", "default_fields", "response_fields"]
 

@@ -75,7 +75,7 @@ from vivace.server._http11 import HEAD as READING_HEAD
 from vivace.server._http11 import Reject, RequestReader
 from vivace.server._machine import State, transitions
 from vivace.server._proxy import is_trusted
-from vivace.server._response import simple_response
+from vivace.server._response_heads import simple_response
 from vivace.server._state import ServerState
 from vivace.types import Scope
 

@@ -51,7 +51,7 @@ from vivace.http import (
     accept_key,
 )
 from vivace.server._errors import ClientDisconnected, ProtocolViolation
-from vivace.server._response import _field_lines, render_head, simple_response
+from vivace.server._response_heads import field_lines, render_head, simple_response
 from vivace.types import Message, Scope
 
 if TYPE_CHECKING:
@@ -292,7 +292,7 @@ class WebSocketProtocol(asyncio.Protocol):
     def _accept(self, message: Message) -> None:
         extensions, fields = self._accept_fields(message)
         lines = [_UPGRADE_LINES, b"sec-websocket-accept: ", accept_key(self.key).encode(), b"\r\n"]
-        lines.extend(_field_lines(fields))  # validated: no CR, LF or NUL gets through
+        lines.extend(field_lines(fields))  # validated: no CR, LF or NUL gets through
         lines.append(self.state.default_lines)
         lines.append(b"\r\n")
         self._open(extensions, b"".join(lines))

@@ -25,6 +25,7 @@ __all__ = [
     "FRAME_CLOSE",
     "FRAME_LENGTH",
     "FRAME_NONE",
+    "field_lines",
     "render_early_hints",
     "render_head",
     "render_trailers",
@@ -241,7 +242,7 @@ def render_head(
     return b"".join(parts), framing, length, keep_alive
 
 
-def _field_lines(headers: Any) -> list[bytes]:
+def field_lines(headers: Any) -> list[bytes]:
     return [_check_pair(pair)[1] for pair in headers]
 
 
@@ -251,7 +252,7 @@ def render_trailers(headers: Any) -> bytes:
     >>> render_trailers([(b"x-checksum", b"abc")])
     b'0\\r\\nx-checksum: abc\\r\\n\\r\\n'
     """
-    return b"".join([b"0\r\n", *_field_lines(headers), b"\r\n"])
+    return b"".join([b"0\r\n", *field_lines(headers), b"\r\n"])
 
 
 def render_early_hints(links: Any) -> bytes:
@@ -262,7 +263,7 @@ def render_early_hints(links: Any) -> bytes:
     """
     if isinstance(links, (bytes, str)):
         raise ProtocolViolation("early hint 'links' must be a list of bytes")
-    parts = _field_lines([(b"link", link) for link in links])
+    parts = field_lines([(b"link", link) for link in links])
     return b"".join([b"HTTP/1.1 103 Early Hints\r\n", *parts, b"\r\n"])
 
 
