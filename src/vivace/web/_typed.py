@@ -13,7 +13,7 @@ locations start with the source: ``("query", "limit")``, ``("body", "items", 0)`
 Then dependencies run, each once per request (unless ``use_cache=False``), in the order
 the signatures name them; a generator dependency's code after ``yield`` runs once the
 response is sent (``Request.add_cleanup``), or, when a later dependency or the handler
-fails, the exception is raised at its ``yield`` first (``_Exit``, ``unwind``: FastAPI's
+fails, the exception is raised at its ``yield`` first (``_dependencies``: FastAPI's
 rule since 0.106, so a dependency can roll back). ``dependency_overrides`` (on the app) swap a
 dependency for another callable, for tests. The handler is called with keyword
 arguments, and what it returns is serialised by its declared output type (the return
@@ -46,6 +46,7 @@ from vivace.schema import (
 )
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._datastructures import UploadFile
+from vivace.web._dependencies import Exit, Solving, call_kwargs, describe, unwind
 from vivace.web._exceptions import RequestValidationError, UnsupportedMediaType
 from vivace.web._handlers import problem_response, to_response
 from vivace.web._params import (
@@ -100,12 +101,6 @@ class Dependency:
     func: Callable[..., Any]
     use_cache: bool
     plan: Plan
-
-
-def _describe(func: Any) -> str:
-    name = getattr(func, "__qualname__", None) or repr(func)
-    code = getattr(func, "__code__", None)
-    return f"{name} ({code.co_filename}:{code.co_firstlineno})" if code is not None else name
 
 
 def _is_class_like(tp: Any) -> bool:
@@ -165,7 +160,7 @@ class _Analysis:
 
     def fail(self, func: Any, name: str, why: str) -> typing.NoReturn:
         raise TypeError(
-            f"handler {_describe(self.owner)}: parameter {name!r} of {_describe(func)} {why}"
+            f"handler {describe(self.owner)}: parameter {name!r} of {describe(func)} {why}"
         )
 
     def plan(self, func: Callable[..., Any], skip: int = 0) -> Plan:
@@ -173,8 +168,8 @@ class _Analysis:
             signature = inspect.signature(func, eval_str=True)
         except NameError as exc:
             raise TypeError(
-                f"handler {_describe(self.owner)}: cannot resolve the annotations of "
-                f"{_describe(func)}: {exc}"
+                f"handler {describe(self.owner)}: cannot resolve the annotations of "
+                f"{describe(func)}: {exc}"
             ) from None
         args: list[tuple[str, str, Any]] = []
         for param in list(signature.parameters.values())[skip:]:
@@ -606,7 +601,7 @@ class TypedHandler:
         self.plan = analysis.plan(func, skip=1 if bound else 0)
         if connection is not Request and not any(k == "connection" for _, k, _ in self.plan.args):
             raise TypeError(
-                f"handler {_describe(func)} takes no {connection.__name__} parameter: a "
+                f"handler {describe(func)} takes no {connection.__name__} parameter: a "
                 f"typed {connection.__name__} handler needs one to talk to the client"
             )
         self.inputs = list(analysis.inputs.values())
@@ -628,7 +623,7 @@ class TypedHandler:
         self.form = _Source("form", by_source["form"], owner) if "form" in by_source else None
         if self.body is not None and self.form is not None:
             raise TypeError(
-                f"handler {_describe(func)} reads both a JSON body and a form: choose one"
+                f"handler {describe(func)} reads both a JSON body and a form: choose one"
             )
         self.count = len(self.inputs)
         # A dependency override's value is passed on, never serialised: its return
@@ -641,7 +636,7 @@ class TypedHandler:
         instance, for a method of an ``HTTPEndpoint``)."""
         # The generator dependencies entered so far: a failure of what runs after them
         # (a later dependency, the handler) is raised at their ``yield``.
-        exits: list[_Exit] | None = [] if self.dependencies else None
+        exits: list[Exit] | None = [] if self.dependencies else None
         plan = self.plan
         try:
             kwargs = await self.solve(request, request.add_cleanup, exits)
@@ -649,7 +644,7 @@ class TypedHandler:
                 result = await plan.func(*first, **kwargs)
             else:
                 config: WebConfig = request.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
-                result = await config.thread_pool.run(_call_kwargs, plan.func, kwargs, *first)
+                result = await config.thread_pool.run(call_kwargs, plan.func, kwargs, *first)
         except Exception as exc:
             error = await unwind(exits, exc) if exits else exc
             if isinstance(error, RequestValidationError):
@@ -663,7 +658,7 @@ class TypedHandler:
         self,
         connection: HTTPConnection,
         add_cleanup: Callable[[Callable[[], Awaitable[None]]], None],
-        exits: list[_Exit] | None = None,
+        exits: list[Exit] | None = None,
     ) -> dict[str, Any]:
         """The handler's keyword arguments; ``RequestValidationError`` with every problem.
         A generator dependency's clean-up goes to ``add_cleanup``, and it is listed in
@@ -684,7 +679,7 @@ class TypedHandler:
         if not self.dependencies:
             return _kwargs(self.plan, connection, values)
         config: WebConfig = connection.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
-        state = _Solving(connection, values, config, add_cleanup, exits)
+        state = Solving(connection, values, config, add_cleanup, exits)
         return await state.arguments(self.plan)
 
 
@@ -697,10 +692,6 @@ def _invalid(request: Request, exc: RequestValidationError) -> Response:
     return problem_response(422, exc.detail, errors=exc.errors())
 
 
-def _call_kwargs(func: Callable[..., Any], kwargs: dict[str, Any], *first: Any) -> Any:
-    return func(*first, **kwargs)
-
-
 def _kwargs(plan: Plan, connection: HTTPConnection, values: list[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, kind, ref in plan.args:
@@ -709,146 +700,3 @@ def _kwargs(plan: Plan, connection: HTTPConnection, values: list[Any]) -> dict[s
         elif kind == "connection":
             out[name] = connection
     return out
-
-
-class _Solving:
-    """One request's dependency resolution: the cache and the clean-ups."""
-
-    __slots__ = ("add_cleanup", "cache", "config", "connection", "exits", "values")
-
-    def __init__(
-        self,
-        connection: HTTPConnection,
-        values: list[Any],
-        config: WebConfig,
-        add_cleanup: Callable[[Callable[[], Awaitable[None]]], None],
-        exits: list[_Exit] | None,
-    ) -> None:
-        self.connection = connection
-        self.values = values
-        self.config = config
-        self.add_cleanup = add_cleanup
-        self.exits = exits
-        self.cache: dict[Any, Any] = {}
-
-    async def arguments(self, plan: Plan) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, kind, ref in plan.args:
-            if kind == "input":
-                out[name] = self.values[ref.index]
-            elif kind == "connection":
-                out[name] = self.connection
-            else:
-                out[name] = await self.dependency(ref)
-        return out
-
-    async def dependency(self, dep: Dependency) -> Any:
-        cache = self.cache
-        if dep.use_cache and dep.func in cache:
-            return cache[dep.func]
-        overrides = self.config.dependency_overrides
-        override = overrides.get(dep.func) if overrides else None
-        if override is not None:
-            value = await self.overridden(override)
-        else:
-            value = await self.run(dep.plan, await self.arguments(dep.plan))
-        if dep.use_cache:
-            cache[dep.func] = value
-        return value
-
-    async def overridden(self, func: Callable[..., Any]) -> Any:
-        # The override is analysed on first use (tests set overrides after routes exist)
-        # and its own inputs validated here, on their own.
-        typed = _OVERRIDES.get(func)
-        if typed is None:
-            typed = _OVERRIDES[func] = TypedHandler(
-                func, connection=type(self.connection), response_class=Response, serialised=False
-            )
-        kwargs = await typed.solve(self.connection, self.add_cleanup, self.exits)
-        return await self.run(typed.plan, kwargs)
-
-    async def run(self, plan: Plan, kwargs: dict[str, Any]) -> Any:
-        func = plan.func
-        pool = self.config.thread_pool
-        if plan.is_generator:
-            if plan.is_async:
-                gen = func(**kwargs)
-                value = await gen.__anext__()
-            else:
-                gen = await pool.run(_call_kwargs, func, kwargs)
-                value = await pool.run(next, gen)
-            exit = _Exit(gen, plan.is_async, pool, func)
-            if self.exits is not None:
-                self.exits.append(exit)
-            self.add_cleanup(exit.close)
-            return value
-        if plan.is_async:
-            return await func(**kwargs)
-        return await pool.run(_call_kwargs, func, kwargs)
-
-
-class _Exit:
-    """The rest of a generator dependency, after its ``yield``: ``close`` once the
-    response is sent, or ``throw`` a failure of what ran after it (then ``close`` does
-    nothing). FastAPI's rule since 0.106: ``try``/``except``/``finally`` around the
-    ``yield`` sees the handler's exception, so a dependency can roll back and re-raise."""
-
-    __slots__ = ("done", "func", "gen", "is_async", "pool")
-
-    def __init__(self, gen: Any, is_async: bool, pool: Any, func: Any) -> None:
-        self.gen = gen
-        self.is_async = is_async
-        self.pool = pool
-        self.func = func
-        self.done = False
-
-    async def close(self) -> None:
-        if self.done:
-            return
-        self.done = True
-        if self.is_async:
-            try:
-                await self.gen.__anext__()
-            except StopAsyncIteration:
-                return
-        elif await self.pool.run(next, self.gen, _DONE) is _DONE:
-            return
-        raise RuntimeError(f"dependency {_describe(self.func)} yielded twice")
-
-    async def throw(self, exc: Exception) -> Exception:
-        """Raise ``exc`` at the ``yield``; the exception to go on with: what the
-        generator raised (``exc`` again, or another), or ``exc`` if it swallowed it
-        (a failed handler has no response to replace)."""
-        self.done = True
-        try:
-            if self.is_async:
-                await self.gen.athrow(exc)
-            elif await self.pool.run(_throw_sync, self.gen, exc) is _DONE:
-                return exc
-        except StopAsyncIteration:
-            return exc
-        except Exception as raised:
-            return raised
-        error = RuntimeError(f"dependency {_describe(self.func)} yielded twice")
-        error.__context__ = exc
-        return error
-
-
-def _throw_sync(gen: Any, exc: Exception) -> Any:
-    # In the pool's thread: a StopIteration cannot cross into the awaiting coroutine.
-    try:
-        return gen.throw(exc)
-    except StopIteration:
-        return _DONE
-
-
-async def unwind(exits: list[_Exit], exc: Exception) -> Exception:
-    """Throw ``exc`` into the generator dependencies entered, the last entered first,
-    each getting what the previous one raised; the exception left at the end."""
-    while exits:
-        exc = await exits.pop().throw(exc)
-    return exc
-
-
-_DONE = object()
-_OVERRIDES: dict[Any, TypedHandler] = {}

@@ -20,6 +20,7 @@ from typing import Any
 
 from vivace.types import ASGIApp, Receive, Scope, Send
 from vivace.web._datastructures import URLPath
+from vivace.web._dependencies import unwind
 from vivace.web._endpoints import WebSocketEndpoint, _unwrap, handler_takes_argument
 from vivace.web._exceptions import NoMatchFound
 from vivace.web._params import is_typed, typed_handler
@@ -104,11 +105,7 @@ class WebSocketRoute(Route):
                 # later dependency) is raised at their ``yield`` first.
                 await self.endpoint(**await typed.solve(websocket, cleanups.append, exits))
         except Exception as exc:
-            error = exc
-            if exits:  # only a typed handler enters generator dependencies
-                from vivace.web._typed import unwind  # vivace.schema: typed apps only
-
-                error = await unwind(exits, exc)
+            error = await unwind(exits, exc) if exits else exc
             if not await answer_websocket_error(websocket, error):
                 if error is exc:
                     raise
