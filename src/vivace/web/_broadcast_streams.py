@@ -34,7 +34,9 @@ replay "after" that id would skip it. ``publish`` therefore runs ``_PUBLISH`` (o
 script, atomic in Redis): the id is Redis' clock in milliseconds, or, when that is not
 ahead of the last id given out under the prefix (``prefix + "~last-id"``) or of the
 stream's own last entry, that millisecond with the next sequence number. Channel names
-starting with "~" are refused: the backend's own keys live there.
+starting with "~" are refused: the backend's own keys live there. The script touches two
+keys, so on Redis Cluster the prefix needs a hash tag (``"{vivace}:"``) to keep them in
+one slot.
 """
 
 from __future__ import annotations
