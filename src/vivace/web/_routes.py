@@ -197,6 +197,8 @@ class Route(BaseRoute):
         "template",
         "typed",
     )
+    # The scheme of the URLs url_path_for builds (WebSocketRoute: "websocket").
+    url_protocol = "http"
 
     dispatch: ASGIApp  # set in __init__: the fastest callable serving the route
 
@@ -315,7 +317,7 @@ class Route(BaseRoute):
             path = self.template.build(path_params)
         except ValueError as exc:
             raise NoMatchFound(name, path_params) from exc
-        return URLPath(path, protocol="http")
+        return URLPath(path, protocol=self.url_protocol)
 
     def __repr__(self) -> str:
         methods = sorted(self.methods) if self.methods is not None else "*"
@@ -327,7 +329,35 @@ def _sub_routes(app: Any) -> Sequence[BaseRoute]:
     return list(routes) if routes is not None else []
 
 
-class Mount(BaseRoute):
+class _AppRoute(BaseRoute):
+    """A route that hands its requests to an ASGI app it holds: ``Mount`` and ``Host``.
+    ``_handled``: the app is a ``Router`` with no middleware around it, which answers
+    unmatched requests itself."""
+
+    __slots__ = ("_handled", "app")
+
+    app: ASGIApp
+    _handled: bool
+
+    @property
+    def routes(self) -> Sequence[BaseRoute]:
+        """The routes of the app (empty for an app without routes)."""
+        return _sub_routes(self.app)
+
+    def compile(self) -> None:
+        from vivace.web._router import Router
+
+        if isinstance(self.app, Router):
+            self.app.compile()
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._handled:
+            await self.app(scope, receive, send)
+        else:
+            await _call_handled(self.app, scope, receive, send)
+
+
+class Mount(_AppRoute):
     """An ASGI app (a sub-``Router``, an ``App``, ``StaticFiles``, any third-party app)
     under a path prefix.
 
@@ -340,7 +370,7 @@ class Mount(BaseRoute):
     '/api/v1/items'
     """
 
-    __slots__ = ("_handled", "app", "dispatch", "name", "path", "prefix_regex", "template")
+    __slots__ = ("dispatch", "name", "path", "prefix_regex", "template")
 
     dispatch: ASGIApp  # set in __init__: the fastest callable serving the route
 
@@ -377,11 +407,6 @@ class Mount(BaseRoute):
         self.app = inner
         self.dispatch = inner if self._handled else self.handle
 
-    @property
-    def routes(self) -> Sequence[BaseRoute]:
-        """The routes of the mounted app (empty for an app without routes)."""
-        return _sub_routes(self.app)
-
     def matches(self, path: str, scope: Scope) -> Match | None:
         m = self.prefix_regex.match(path)
         if m is None:
@@ -393,18 +418,6 @@ class Mount(BaseRoute):
         except ValueError:
             return None
         return self, params, m["_vivace_rest"]
-
-    def compile(self) -> None:
-        from vivace.web._router import Router
-
-        if isinstance(self.app, Router):
-            self.app.compile()
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._handled:
-            await self.app(scope, receive, send)
-        else:
-            await _call_handled(self.app, scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         own = self.template.param_names
@@ -436,13 +449,13 @@ class Mount(BaseRoute):
         return f"Mount(path={self.path!r}, name={self.name!r}, app={self.app!r})"
 
 
-class Host(BaseRoute):
+class Host(_AppRoute):
     """An ASGI app for requests to a host name pattern (``{tenant}.example.com``).
 
     The ``Host`` header's port is ignored; host parameters join ``path_params``.
     """
 
-    __slots__ = ("_handled", "app", "dispatch", "host", "name", "template")
+    __slots__ = ("dispatch", "host", "name", "template")
 
     dispatch: ASGIApp  # set in __init__: the fastest callable serving the route
 
@@ -457,27 +470,11 @@ class Host(BaseRoute):
         self._handled = isinstance(app, Router)
         self.dispatch = app if self._handled else self.handle
 
-    @property
-    def routes(self) -> Sequence[BaseRoute]:
-        return _sub_routes(self.app)
-
     def matches(self, path: str, scope: Scope) -> Match | None:
         from vivace.web.middleware._hosts import host_from_scope
 
         params = self.template.match("/" + (host_from_scope(scope) or ""))
         return None if params is None else (self, params, None)
-
-    def compile(self) -> None:
-        from vivace.web._router import Router
-
-        if isinstance(self.app, Router):
-            self.app.compile()
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._handled:
-            await self.app(scope, receive, send)
-        else:
-            await _call_handled(self.app, scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         own = self.template.param_names

@@ -19,10 +19,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from vivace.types import ASGIApp, Receive, Scope, Send
-from vivace.web._datastructures import URLPath
 from vivace.web._dependencies import unwind
 from vivace.web._endpoints import WebSocketEndpoint, _unwrap, handler_takes_argument
-from vivace.web._exceptions import NoMatchFound
 from vivace.web._params import is_typed, typed_handler
 from vivace.web._paths import PathTemplate
 from vivace.web._routes import Route, _is_asgi, _name_of
@@ -49,6 +47,7 @@ class WebSocketRoute(Route):
     """
 
     __slots__ = ()
+    url_protocol = "websocket"
 
     def __init__(
         self,
@@ -116,15 +115,6 @@ class WebSocketRoute(Route):
 
     async def _handle_class(self, scope: Scope, receive: Receive, send: Send) -> None:
         await _unwrap(self.endpoint)(scope, receive, send).dispatch()
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if name != self.name or set(path_params) != set(self.template.param_names):
-            raise NoMatchFound(name, path_params)
-        try:
-            path = self.template.build(path_params)
-        except ValueError as exc:
-            raise NoMatchFound(name, path_params) from exc
-        return URLPath(path, protocol="websocket")
 
     def __repr__(self) -> str:
         return f"WebSocketRoute(path={self.path!r}, name={self.name!r})"
