@@ -26,6 +26,7 @@ __all__ = ["Exit", "Solving", "call_kwargs", "describe", "unwind"]
 
 
 def describe(func: Any) -> str:
+    """A function's name and where it is defined, for error messages."""
     name = getattr(func, "__qualname__", None) or repr(func)
     code = getattr(func, "__code__", None)
     return f"{name} ({code.co_filename}:{code.co_firstlineno})" if code is not None else name

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from vivace.http import WebSocketDisconnect
 from vivace.types import Message, Receive, Scope, Send
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
+from vivace.web._dependencies import describe
 from vivace.web._exceptions import HTTPException
 from vivace.web._handlers import http_exception_response
 from vivace.web._params import is_typed, typed_handler
@@ -67,11 +68,7 @@ def _is_async_callable(func: Any) -> bool:
 
 
 def _describe(func: Any) -> str:
-    inner = _unwrap(func)
-    name = getattr(inner, "__qualname__", None) or repr(inner)
-    code = getattr(inner, "__code__", None)
-    where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
-    return f"{name}{where}"
+    return describe(_unwrap(func))
 
 
 def _annotation_fits(annotation: Any, passed: type) -> bool:
