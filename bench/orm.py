@@ -19,6 +19,9 @@ does what an application needs to get the values the ORMs return (the new key, J
 encoded and decoded, SQLite's timestamps and decimals parsed: see orm_contenders.Raw).
 Each round runs every contender on fresh tables (A..K in order); the table shows
 medians over the rounds, the geometric mean of each contender, and vivace's ratios.
+Every contender runs with the objects that exist when its setup ends frozen out of the
+garbage collector (see ``own_heap``), as if in a process of its own (as that suite runs
+each ORM).
 Piccolo has no MySQL backend.  Servers: as the test suite (VIVACE_TEST_POSTGRES_URL ...).
 """
 
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import math
 import os
 import random
@@ -169,6 +174,32 @@ async def run_async(c: Contender, n: int, conc: int) -> dict[str, float]:
     return out
 
 
+@contextlib.contextmanager
+def own_heap() -> Any:
+    """Run a contender's operations with every object that exists now frozen out of the
+    cyclic garbage collector's reach (``gc.freeze``), as in a process of its own.
+
+    This process imports all six contenders (Django, SQLAlchemy, Tortoise, Piccolo and
+    the drivers: about 106,000 tracked objects after a round), so one full collection
+    took 41-66 ms here (2026-12-07, MySQL test 1, 100 iterations) — longer than a whole
+    operation of the faster contenders (600 gets: about 30 ms).  Which operation a full
+    collection lands in is chance: in three 300-iteration MySQL rounds one fell in
+    vivace.orm's D (0.15x the raw driver's rate that round, 0.6x-0.8x in the others),
+    in PostgreSQL rounds in vivace.orm's D (41 ms) and F (63 ms: 0.37x), in
+    Tortoise's H, and in SQLAlchemy's D and E in every round.  tortoise/orm-benchmarks
+    runs each ORM in a process of its own, where a full collection walks only that
+    ORM's objects; frozen here, a collection inside an operation walks only what the
+    contender made since its setup, as it would there.  Every contender, the raw
+    driver included, runs this way.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def run_django(c: Any, n: int) -> dict[str, float]:
     from django.db import transaction
 
@@ -251,7 +282,8 @@ def run_django(c: Any, n: int) -> dict[str, float]:
 def django_round(contender: Any, backend: str, test: int, path: str, n: int) -> dict[str, float]:
     contender.setup_sync(backend, test, path)
     try:
-        return run_django(contender, n)
+        with own_heap():
+            return run_django(contender, n)
     finally:
         contender.teardown_sync()
 
@@ -281,7 +313,8 @@ async def one_round(backend: str, test: int, n: int, conc: int) -> dict[str, dic
             else:
                 await contender.setup(backend, test, path)
                 try:
-                    results[contender.name] = await run_async(contender, n, conc)
+                    with own_heap():
+                        results[contender.name] = await run_async(contender, n, conc)
                 finally:
                     await contender.teardown()
     return results

@@ -7,7 +7,8 @@ driver, whatever the database server's own time (which bench/orm.py's rows/s inc
 
 Per operation (bench/orm.py's letters): A insert one row; C bulk insert (50-row
 batches; per row); D filter to objects, G to dicts, H to tuples (per row, 1,000-row
-results); F get by primary key; I update every field; J update one field.  Each is
+results); F get by primary key; I update every field; J update one field; K delete one
+object at a time (200 rows inserted and loaded for each batch, outside the timing).  Each is
 timed with ``time.process_time`` over a batch, the best of ``--rounds`` batches.
 """
 
@@ -25,11 +26,19 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from orm_contenders import Contender, Raw, Vivace
 
-OPS = "ACDFGHIJ"
+OPS = "ACDFGHIJK"
 
 
 async def batch(c: Contender, op: str, objs: list[Any]) -> tuple[float, int]:
     """CPU seconds of one batch of ``op`` and the rows it handled."""
+    if op == "K":
+        await c.bulk(None, [(30, "K")] * 200)
+        doomed = [o for o in await c.all() if (o[2] if isinstance(o, list) else o.level) == 30]
+        start = time.process_time()
+        async with c.task(True) as ctx:
+            for obj in doomed:
+                await c.delete(ctx, obj)
+        return time.process_time() - start, len(doomed)
     start = time.process_time()
     if op == "A":
         for _ in range(200):
