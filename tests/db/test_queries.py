@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from vivace.db import (
     Database,
     DatabaseError,
+    InterfaceError,
     ParameterError,
     Record,
     TransactionError,
@@ -19,6 +20,13 @@ from vivace.db import (
 )
 
 from .conftest import TableFactory, unique_name
+
+# A generated integer key, as each backend declares it.
+AUTO_KEY = {
+    "postgresql": "id SERIAL PRIMARY KEY",
+    "mysql": "id INTEGER PRIMARY KEY AUTO_INCREMENT",
+    "sqlite": "id INTEGER PRIMARY KEY",
+}
 
 
 async def fill(db: Database, table: str, count: int = 3) -> None:
@@ -84,16 +92,48 @@ async def test_execute_returns_row_count(db: Database, items: str) -> None:
 
 
 async def test_returning_gives_generated_keys(db: Database, make_table: TableFactory) -> None:
-    auto = {
-        "postgresql": "id SERIAL PRIMARY KEY",
-        "mysql": "id INTEGER PRIMARY KEY AUTO_INCREMENT",
-        "sqlite": "id INTEGER PRIMARY KEY",
-    }[db.url.backend]
+    auto = AUTO_KEY[db.url.backend]
     table = await make_table(f"({auto}, name VARCHAR(20))")
     sql = f"INSERT INTO {table} (name) VALUES (:name) RETURNING id"
     first = await db.fetch_val(sql, {"name": "a"})
     second = await db.fetch_val(sql, {"name": "b"})
     assert second == first + 1
+
+
+async def test_execute_insert_reports_the_generated_key(
+    db: Database, make_table: TableFactory
+) -> None:
+    auto = AUTO_KEY[db.url.backend]
+    table = await make_table(f"({auto}, name VARCHAR(20))")
+    sql = f"INSERT INTO {table} (name) VALUES (:name)"
+    if db.url.backend != "mysql":
+        with pytest.raises(InterfaceError, match="RETURNING") as caught:
+            await db.execute_insert(sql, {"name": "a"})
+        assert caught.value.sql is not None and table in caught.value.sql
+        return
+    first = await db.execute_insert(sql, {"name": "a"})
+    assert isinstance(first, int)
+    assert await db.fetch_val(f"SELECT name FROM {table} WHERE id = :id", [first]) == "a"
+    # Positional values, a Core statement, inside a transaction, through a handle.
+    assert await db.execute_insert(sql, ["b"]) == first + 1
+    core = sa.table(table, sa.column("id"), sa.column("name")).insert()
+    assert await db.execute_insert(core, {"name": "c"}) == first + 2
+    async with db.transaction():
+        assert await db.execute_insert(sql, ["d"]) == first + 3
+    async with db.connection() as conn:
+        assert await conn.execute_insert(sql, ["e"]) == first + 4
+    # A multi-row INSERT reports its first row's key; an explicit key is reported as
+    # it is; a table without AUTO_INCREMENT reports none.
+    many = f"INSERT INTO {table} (name) VALUES (:a), (:b)"
+    assert await db.execute_insert(many, ["f", "g"]) == first + 5
+    assert (
+        await db.execute_insert(f"INSERT INTO {table} (id, name) VALUES (:id, :n)", [900, "x"])
+        == 900
+    )
+    plain = await make_table("(id INTEGER PRIMARY KEY, name VARCHAR(20))")
+    assert await db.execute_insert(f"INSERT INTO {plain} (id, name) VALUES (1, 'p')") is None
+    with pytest.raises(UniqueViolation):
+        await db.execute_insert(f"INSERT INTO {plain} (id, name) VALUES (1, 'p')")
 
 
 async def test_execute_many_and_percent_and_colons(db: Database, items: str) -> None:

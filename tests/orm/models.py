@@ -301,7 +301,18 @@ class Reservation(Base):
         )
 
 
+class Ticket(Base):
+    """A key the application makes (a UUID): converted for each backend where it is bound."""
+
+    code: uuid.UUID = UUIDField(primary_key=True, default=uuid.uuid4)
+    seat: int = IntegerField(default=0)
+
+    class Meta:
+        table = tname("ticket")
+
+
 ALL = [
+    Ticket,
     Reservation,
     Stamped,
     Everything,

@@ -10,7 +10,7 @@ from vivace.db import Database, ForeignKeyViolation
 from vivace.orm import ProtectedError, QueryError, RestrictedError
 
 from .library import make_library
-from .models import Author, Book, Owner, Pet, Tag, Toy
+from .models import Author, Book, Owner, Pet, Tag, Ticket, Toy
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -36,6 +36,20 @@ async def test_delete_object_and_queryset(db: Database) -> None:
     # Deleting through a filter across a relation.
     assert await Book.objects.filter(author__name="Bob").delete() == 1
     assert await Book.objects.count() == 0
+
+
+async def test_delete_one_object(db: Database) -> None:
+    """One object of a model nothing collects for: one DELETE by its key, whatever the
+    key's type; a second delete finds nothing."""
+    tag = await Tag.objects.create(name="once")
+    keep = await Tag.objects.create(name="kept")
+    assert await tag.delete() == 1
+    assert await tag.delete() == 0
+    assert [t.name for t in await Tag.objects.all()] == ["kept"] and keep.pk is not None
+    tickets = [await Ticket.objects.create(seat=n) for n in range(3)]
+    assert await tickets[1].delete() == 1
+    assert sorted(t.seat for t in await Ticket.objects.all()) == [0, 2]
+    assert await tickets[1].delete() == 0
 
 
 async def test_protect(db: Database) -> None:

@@ -74,7 +74,7 @@ async def test_insert_without_returning(db: Database) -> None:
     connection.returning = False  # as on MySQL without RETURNING (MariaDB has it)
     try:
         if db.url.backend != "mysql":
-            pytest.skip("LAST_INSERT_ID() is MySQL's")
+            pytest.skip("a key reported with the INSERT (execute_insert) is MySQL's")
         tag = await Tag.objects.create(name="no-returning")
         assert isinstance(tag.pk, int)
         assert (await Tag.objects.get(pk=tag.pk)).name == "no-returning"
@@ -84,6 +84,35 @@ async def test_insert_without_returning(db: Database) -> None:
     finally:
         connection.returning = saved
         connection.cache.clear()
+
+
+async def test_single_insert_takes_the_key_from_the_insert(db: Database) -> None:
+    """MySQL and MariaDB report an AUTO_INCREMENT key with the INSERT: save() asks no
+    RETURNING for it (MariaDB's would send a result set to read), but does for other
+    columns the database fills in, and bulk_create keeps RETURNING for every row's key."""
+    from vivace.orm import _writes
+
+    connection = connection_for(db)
+    mysql = db.url.backend == "mysql"
+    single = _writes._insert_statement(connection, Tag, ("name",), 1, False, single=True)
+    bulk = _writes._insert_statement(connection, Tag, ("name",), 1, False)
+    assert ("RETURNING" in single.sql) is (not mysql)
+    assert ("RETURNING" in bulk.sql) is connection.returning
+    tags = [await Tag.objects.create(name=f"key {n}") for n in range(3)]
+    keys = [tag.pk for tag in tags]
+    assert all(isinstance(key, int) for key in keys) and keys == sorted(set(keys))
+    for tag in tags:
+        assert (await Tag.objects.get(pk=tag.pk)).name == tag.name
+
+    class Counter(orm.Model):
+        label = orm.CharField(max_length=10)
+        hits = orm.IntegerField(db_default=0)
+
+    counted = _writes._insert_statement(connection, Counter, ("label",), 1, False, single=True)
+    assert ("RETURNING" in counted.sql) is connection.returning
+    assert [attname for attname, _ in counted.returning] == (
+        ["id", "hits"] if connection.returning else []
+    )
 
 
 async def test_database_binding(db: Database, orm_database: Database) -> None:

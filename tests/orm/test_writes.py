@@ -11,7 +11,7 @@ import pytest
 from vivace.db import Database, IntegrityError, UniqueViolation
 from vivace.orm import F, FieldError, ORMError, QueryError
 
-from .models import Author, Book, Country, Slot, Stamped, Tag
+from .models import Author, Book, Country, Slot, Stamped, Tag, Ticket
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -35,6 +35,36 @@ async def test_save_inserts_then_updates(db: Database) -> None:
         await author.save(update_fields=["nope"])
     with pytest.raises(FieldError, match="cannot be updated"):
         await author.save(update_fields=["id"])
+
+
+async def test_update_fields_and_partly_loaded_saves(db: Database) -> None:
+    """update_fields are checked on every save (the checked list is kept per model and
+    list, a refused one never is); a whole save of a partly loaded object sets only the
+    columns it loaded."""
+    author = await Author.objects.create(name="Ada", age=30)
+    for _ in range(2):
+        with pytest.raises(FieldError, match="choices"):
+            await author.save(update_fields=["nope"])
+        with pytest.raises(FieldError, match="cannot be updated"):
+            await author.save(update_fields=("age", "id"))
+    author.name, author.age = "B", 31
+    await author.save(update_fields=(name for name in ["age"]))  # any iterable
+    await author.save(update_fields=("age",))
+    fresh = await Author.objects.get(pk=author.pk)
+    assert (fresh.name, fresh.age) == ("Ada", 31)
+    await author.save(update_fields=["name", "age"])
+    assert (await Author.objects.get(pk=author.pk)).name == "B"
+    part = await Author.objects.only("name").get(pk=author.pk)
+    part.name = "C"
+    await part.save()
+    fresh = await Author.objects.get(pk=author.pk)
+    assert (fresh.name, fresh.age) == ("C", 31)
+    ticket = await Ticket.objects.create(seat=1)
+    ticket.seat = 2
+    await ticket.save()
+    assert (await Ticket.objects.get(pk=ticket.pk)).seat == 2
+    with pytest.raises(ORMError, match="did not affect"):
+        await Ticket(seat=3).save(force_update=True)
 
 
 async def test_save_with_explicit_key_updates_or_inserts(db: Database) -> None:

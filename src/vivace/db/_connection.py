@@ -73,6 +73,9 @@ class Connection:
     async def execute(self, query: Any, values: Values | None = None) -> int:
         return await self._database._run_in(self._target(), "execute", query, values)  # type: ignore[no-any-return]
 
+    async def execute_insert(self, query: Any, values: Values | None = None) -> Any:
+        return await self._database._run_in(self._target(), "execute_insert", query, values)
+
     async def execute_many(self, query: Any, values: Sequence[Values]) -> None:
         await self._database._run_in(self._target(), "execute_many", query, values)
 

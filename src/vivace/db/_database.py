@@ -385,6 +385,25 @@ class Database:
                 pool.release(raw)
         return await self._bound("execute", sql, args)  # type: ignore[no-any-return]
 
+    async def execute_insert(self, query: Any, values: Values | None = None) -> Any:
+        """Run an INSERT on MySQL or MariaDB; returns the AUTO_INCREMENT key the server
+        generated for its (first) row, or None if it generated none.
+
+        The server reports the key in its reply to the INSERT, so this is one round trip
+        with no result set to read: cheaper than ``RETURNING`` (MariaDB 10.5+), and the
+        only one-statement way on MySQL, which has no ``RETURNING``.  Other backends
+        raise ``InterfaceError``: there, add RETURNING and use ``fetch_val``.
+        """
+        sql, args, _ = self._sql(query, values)
+        if bindings.get() is None and self._global is None:
+            pool = self._pool or self._require_pool()
+            raw = pool.try_acquire() or await pool.acquire()
+            try:
+                return await raw.execute_insert(sql, args)
+            finally:
+                pool.release(raw)
+        return await self._bound("execute_insert", sql, args)
+
     async def execute_many(self, query: Any, values: Sequence[Values]) -> None:
         """Run a statement once per mapping in ``values`` (batched by the driver)."""
         if not values:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from ._errors import ProtectedError, RestrictedError
 from ._registry import connection_for, registry
 from ._relations import CASCADE, PROTECT, RESTRICT, SET_DEFAULT, SET_NULL
@@ -59,9 +61,31 @@ def _needs(model: type[Model], seen: set[type[Model]]) -> bool:
 
 
 async def delete_objects(model: type[Model], objs: list[Any], using: Database | None) -> int:
+    if len(objs) == 1 and not needs_collector(model):
+        return await _delete_one(model, objs[0].pk, using)
     from ._queryset import QuerySet
 
     return await delete_queryset(QuerySet(model, db=using).filter(pk__in=[o.pk for o in objs]))
+
+
+async def _delete_one(model: type[Model], key: Any, using: Database | None) -> int:
+    """``DELETE ... WHERE pk = :pk``, its SQL rendered once per model and database.
+
+    ``obj.delete()`` of a model nothing needs collecting for, without building and
+    keying a queryset each time (``filter(pk__in=[key])``): bench/orm.py's K on MariaDB,
+    10 tasks in transactions: 65.7 -> 46.0 us of CPU a delete (the raw driver 37).
+    """
+    connection = connection_for(using)
+    cache_key = ("delete_one", model)
+    found: tuple[str, Any] | None = connection.cache.get(cache_key)
+    if found is None:
+        table = model._meta.table
+        pk = model._meta.pk
+        statement = sa.delete(table).where(table.c[pk.attname] == sa.literal_column(":pk"))
+        sql = str(statement.compile(dialect=connection.dialect))
+        found = connection.remember(cache_key, (sql, pk.converters(connection.backend)[0]))
+    sql, to_db = found
+    return await connection.database.execute(sql, [key if to_db is None else to_db(key)])
 
 
 async def delete_queryset(queryset: QuerySet[Any]) -> int:

@@ -3,11 +3,12 @@ update_or_create, and the many-to-many link rows.
 
 Statements are rendered once per model, backend and column set (cached in the ORM's
 per-database connection) and run through vivace.db with bound values.  A new row's
-generated key comes back with ``RETURNING`` (PostgreSQL, SQLite 3.35+, MariaDB
-10.5+); on a MySQL without it, the INSERT and ``SELECT LAST_INSERT_ID()`` run in one
-transaction (one connection).  ``bulk_create`` sends multi-row INSERTs of at most
-``batch_size`` rows (by default as many as keep a statement under 30,000 parameters,
-at most 1,000 rows) and sets the keys from RETURNING where the backend has it.
+generated key comes back with ``RETURNING`` (PostgreSQL, SQLite 3.35+); MySQL and
+MariaDB report an AUTO_INCREMENT key with the INSERT itself (``execute_insert``), and
+MariaDB's ``RETURNING`` is used only for other columns the database fills in.
+``bulk_create`` sends multi-row INSERTs of at most ``batch_size`` rows (by default as
+many as keep a statement under 30,000 parameters, at most 1,000 rows) and sets the keys
+from RETURNING where the backend has it.
 """
 
 from __future__ import annotations
@@ -100,9 +101,16 @@ def _render(connection: Connection, statement: Any) -> str:
 
 
 def _insert_statement(
-    connection: Connection, model: type[Model], attnames: tuple[str, ...], rows: int, ignore: bool
+    connection: Connection,
+    model: type[Model],
+    attnames: tuple[str, ...],
+    rows: int,
+    ignore: bool,
+    single: bool = False,
 ) -> _Statement:
-    cache_key = ("insert", model, attnames, rows, ignore)
+    """The INSERT of ``rows`` rows; ``single``: for ``save()`` of one object, which on
+    MySQL and MariaDB takes a generated key from the server's reply (see ``_insert``)."""
+    cache_key = ("insert", model, attnames, rows, ignore, single)
     found: _Statement | None = connection.cache.get(cache_key)
     if found is not None:
         return found
@@ -122,6 +130,9 @@ def _insert_statement(
     returning = []
     if connection.returning and not ignore:
         wanted = [f for f in meta.concrete if f.attname not in attnames]
+        if single and backend == "mysql" and wanted == [meta.pk] and meta.pk.auto_increment:
+            # Only the generated key: MariaDB reports it with the INSERT (see _insert).
+            wanted = []
         if wanted:
             statement = statement.returning(*[table.c[f.attname] for f in wanted])
             returning = [(f.attname, f.converters(backend)[1]) for f in wanted]
@@ -256,7 +267,7 @@ async def _insert(obj: Model, connection: Connection) -> None:
     model = type(obj)
     data = obj.__dict__
     attnames = _insert_columns(obj, connection)
-    statement = _insert_statement(connection, model, attnames, 1, False)
+    statement = _insert_statement(connection, model, attnames, 1, False, single=True)
     values: list[Any] = []
     _bind(statement.binds, data, values)
     database = connection.database
@@ -265,17 +276,18 @@ async def _insert(obj: Model, connection: Connection) -> None:
         for index, (attname, from_db) in enumerate(statement.returning):
             value = row[index]
             data[attname] = from_db(value) if from_db is not None and value is not None else value
-    elif (
-        connection.returning
-        or not model._meta.pk.auto_increment
-        or data.get(model._meta.pk.attname) is not None
-    ):
-        await database.execute(statement.sql, values)
+    elif model._meta.pk.auto_increment and data.get(model._meta.pk.attname) is None:
+        # MySQL and MariaDB: the server reports the generated key in its reply to the
+        # INSERT.  One statement and no result set, where MariaDB's RETURNING sends one
+        # to read (bench/orm.py's A on MariaDB, 10 tasks: 98.6 -> 88.8 us of CPU an
+        # insert, the raw driver 60.5) and MySQL, which has no RETURNING, needed
+        # BEGIN, INSERT, SELECT LAST_INSERT_ID() and COMMIT.
+        pk = model._meta.pk
+        key = await database.execute_insert(statement.sql, values)
+        from_db = pk.converters(connection.backend)[1]
+        data[pk.attname] = from_db(key) if from_db is not None else key
     else:
-        # No RETURNING (MySQL): the generated key of this connection's last INSERT.
-        async with database.transaction():
-            await database.execute(statement.sql, values)
-            data[model._meta.pk.attname] = await database.fetch_val("SELECT LAST_INSERT_ID()")
+        await database.execute(statement.sql, values)
     data["_persisted"] = True
 
 
@@ -307,6 +319,51 @@ def _now_fields(
             obj.__dict__[field.attname] = field.now()
 
 
+def _update_fields(
+    model: type[Model], update_fields: Iterable[str], connection: Connection
+) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The field names and the columns of ``save(update_fields=...)``, checked once per
+    model and list of names (bench/orm.py's J saves one field of each object)."""
+    requested = tuple(update_fields)
+    key = ("update_fields", model, requested)
+    found: tuple[frozenset[str], tuple[str, ...]] | None = connection.cache.get(key)
+    if found is None:
+        meta = model._meta
+        fields = [meta.get_field(name) for name in requested]
+        for field in fields:
+            if not field.concrete or field.primary_key:
+                raise FieldError(
+                    f"save(update_fields=...): {field.name!r} cannot be updated this way "
+                    f"(a primary key or a many-to-many relation)"
+                )
+        names = frozenset(f.name for f in fields)
+        attnames = tuple(f.attname for f in meta.concrete if f.name in names)
+        found = connection.remember(key, (names, attnames))
+    return found
+
+
+def _loaded_columns(obj: Model, connection: Connection) -> tuple[str, ...]:
+    """The columns a whole ``save()`` of a loaded object sets: every loaded one but the
+    key (all of them, usually: one subset test instead of a loop over the fields)."""
+    model = type(obj)
+    key = ("update_columns", model)
+    shape: tuple[frozenset[str], tuple[str, ...]] | None = connection.cache.get(key)
+    if shape is None:
+        concrete = model._meta.concrete
+        shape = connection.remember(
+            key,
+            (
+                frozenset(f.attname for f in concrete),
+                tuple(f.attname for f in concrete if not f.primary_key),
+            ),
+        )
+    every, columns = shape
+    data = obj.__dict__
+    if every <= data.keys():
+        return columns
+    return tuple(a for a in columns if a in data)  # deferred columns keep their values
+
+
 async def save(
     obj: Model,
     using: Database | None,
@@ -317,20 +374,13 @@ async def save(
     if force_insert and (force_update or update_fields is not None):
         raise QueryError("save(): force_insert cannot go with force_update or update_fields")
     connection = connection_for(using)
-    meta = obj._meta
-    pk = meta.pk
+    model = type(obj)
+    pk = model._meta.pk
     names: frozenset[str] | None = None
     if update_fields is not None:
-        fields = [meta.get_field(name) for name in update_fields]
-        for field in fields:
-            if not field.concrete or field.primary_key:
-                raise FieldError(
-                    f"save(update_fields=...): {field.name!r} cannot be updated this way "
-                    f"(a primary key or a many-to-many relation)"
-                )
-        if not fields:
+        names, attnames = _update_fields(model, update_fields, connection)
+        if not names:
             return
-        names = frozenset(f.name for f in fields)
     data = obj.__dict__
     persisted = data.get("_persisted", False)
     if force_insert or (
@@ -340,28 +390,24 @@ async def save(
         await _insert(obj, connection)
         return
     _now_fields(obj, names, False, connection)
-    if names is not None:
-        attnames = tuple(f.attname for f in meta.concrete if f.name in names)
-    else:
-        attnames = tuple(
-            f.attname for f in meta.concrete if not f.primary_key and f.attname in data
-        )
+    if names is None:
+        attnames = _loaded_columns(obj, connection)
     if data.get(pk.attname) is None:
-        raise QueryError(f"cannot update a {type(obj).__name__} without a primary key")
+        raise QueryError(f"cannot update a {model.__name__} without a primary key")
     updated = 0
     if attnames:
-        statement = _update_statement(connection, type(obj), attnames)
+        statement = _update_statement(connection, model, attnames)
         values: list[Any] = []
         _bind(statement.binds, data, values)
         updated = await connection.database.execute(statement.sql, values)
     else:
-        updated = int(await type(obj).objects.using(using).filter(pk=obj.pk).exists())
+        updated = int(await model.objects.using(using).filter(pk=obj.pk).exists())
     if updated:
         data["_persisted"] = True
         return
     if force_update or names is not None:
         raise ORMError(
-            f"save() of {type(obj).__name__} with primary key {obj.pk!r} did not affect any "
+            f"save() of {model.__name__} with primary key {obj.pk!r} did not affect any "
             f"row (it is not in the database)"
         )
     _now_fields(obj, None, True, connection)

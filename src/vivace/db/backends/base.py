@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from .._errors import InterfaceError
 from .._url import DatabaseURL
 
 __all__ = ["Backend", "BackendConnection", "json_dumps", "json_loads"]
@@ -81,6 +82,15 @@ class BackendConnection:
 
     async def execute(self, sql: str, args: Sequence[Any]) -> int:
         raise NotImplementedError
+
+    async def execute_insert(self, sql: str, args: Sequence[Any]) -> Any:
+        """Run an INSERT; the AUTO_INCREMENT key the server reports with it (MySQL)."""
+        raise InterfaceError(
+            "execute_insert() is for MySQL and MariaDB, whose servers report a new row's "
+            "key with the INSERT; on PostgreSQL and SQLite add RETURNING to the INSERT and "
+            "use fetch_val()",
+            sql=sql,
+        )
 
     async def execute_many(
         self, sql: str, args: list[Sequence[Any]], in_transaction: bool = True

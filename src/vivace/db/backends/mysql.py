@@ -222,6 +222,12 @@ class MySQLConnection(BackendConnection):
     async def execute(self, sql: str, args: Sequence[Any]) -> int:
         return await self._call(sql, self._cursor.execute(sql, args))  # type: ignore[no-any-return]
 
+    async def execute_insert(self, sql: str, args: Sequence[Any]) -> Any:
+        cursor = self._cursor
+        await self._call(sql, cursor.execute(sql, args))
+        # The insert id of the server's OK reply: 0 when the statement made no key.
+        return cursor.lastrowid or None
+
     async def execute_many(
         self, sql: str, args: list[Sequence[Any]], in_transaction: bool = True
     ) -> None:
