@@ -36,6 +36,12 @@ def repeats(doc: str) -> bool:
         ('"just: a string"', True),
         ("[1, 2.5e300, -0, true, null]", True),
         ('{"n": 123456789012345678901234567890}', True),
+        ('{"n": 123456789012345678901234567890, "n": 1}', False),
+        ('{"a": "line\\nbreak \\"q\\" x:y", "b": 1}', True),
+        ('{"a": "line\\nbreak", "a": "x:y"}', False),
+        # Deeper than orjson encodes (255): msgspec decodes and encodes instead.
+        ('{"k": ' * 300 + "1" + "}" * 300, True),
+        ('{"k": ' * 300 + '{"d": 1, "d": 2}' + "}" * 300, False),
     ],
 )
 def test_the_proof_on_chosen_documents(doc: str, unique: bool) -> None:
