@@ -8,6 +8,14 @@ signature becomes a ``Plan``): each dependency once per request unless
 ``Request.add_cleanup``), or, when a later dependency or the handler fails, ``unwind``
 raises that failure at its ``yield`` first, the last entered first (FastAPI's rule since
 0.106: a ``try``/``except`` around the ``yield`` can roll back and re-raise).
+
+Without overrides (the app in production), the order of the calls is known when the route
+is built: ``flat_arguments`` simulates ``Solving`` once and generates a function making
+the same calls in the same order, each dependency's value in a local variable (no cache
+dict, no recursion, no keyword dict per call). ``Solving`` serves the requests while
+overrides are set (tests), so both always run: tests/web/test_flat_dependencies.py checks
+they make the same calls. Measured (bench/web_inproc.py --typed, a chain of three async
+dependencies, the whole request in process): 7.9 us through ``Solving``, 5.8 generated.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from vivace.web._responses import Response
 if TYPE_CHECKING:
     from vivace.web._typed import Dependency, Plan, TypedHandler
 
-__all__ = ["Exit", "Solving", "call_kwargs", "describe", "unwind"]
+__all__ = ["Exit", "Solving", "call_kwargs", "describe", "flat_arguments", "run_plan", "unwind"]
 
 
 def describe(func: Any) -> str:
@@ -94,24 +102,110 @@ class Solving:
         kwargs = await typed.solve(self.connection, self.add_cleanup, self.exits)
         return await self.run(typed.plan, kwargs)
 
-    async def run(self, plan: Plan, kwargs: dict[str, Any]) -> Any:
-        func = plan.func
-        pool = self.config.thread_pool
-        if plan.is_generator:
-            if plan.is_async:
-                gen = func(**kwargs)
-                value = await gen.__anext__()
-            else:
-                gen = await pool.run(call_kwargs, func, kwargs)
-                value = await pool.run(next, gen)
-            exit = Exit(gen, plan.is_async, pool, func)
-            if self.exits is not None:
-                self.exits.append(exit)
-            self.add_cleanup(exit.close)
-            return value
+    def run(self, plan: Plan, kwargs: dict[str, Any]) -> Awaitable[Any]:
+        return run_plan(plan, kwargs, self.config.thread_pool, self.add_cleanup, self.exits)
+
+
+async def run_plan(
+    plan: Plan,
+    kwargs: dict[str, Any],
+    pool: Any,
+    add_cleanup: Callable[[Callable[[], Awaitable[None]]], None],
+    exits: list[Exit] | None,
+) -> Any:
+    """Call one dependency: a sync one in ``pool``; a generator entered, its ``Exit``
+    listed in ``exits`` and its clean-up given to ``add_cleanup``."""
+    func = plan.func
+    if plan.is_generator:
         if plan.is_async:
-            return await func(**kwargs)
-        return await pool.run(call_kwargs, func, kwargs)
+            gen = func(**kwargs)
+            value = await gen.__anext__()
+        else:
+            gen = await pool.run(call_kwargs, func, kwargs)
+            value = await pool.run(next, gen)
+        exit = Exit(gen, plan.is_async, pool, func)
+        if exits is not None:
+            exits.append(exit)
+        add_cleanup(exit.close)
+        return value
+    if plan.is_async:
+        return await func(**kwargs)
+    return await pool.run(call_kwargs, func, kwargs)
+
+
+#: ``flat_arguments``' functions: ``(connection, values, pool, add_cleanup, exits)`` ->
+#: the keyword arguments of the plan's callable (awaitable when there are dependencies).
+FlatArguments = Callable[
+    [HTTPConnection, list[Any], Any, Callable[[Callable[[], Awaitable[None]]], None], Any], Any
+]
+
+
+def flat_arguments(plan: Plan) -> FlatArguments:
+    """A function computing ``plan``'s keyword arguments, its dependencies called in the
+    order ``Solving`` calls them (overrides aside), generated once.
+
+    For ``chain(current=Depends(user))``, ``user(db=Depends(database), agent: Header)``,
+    ``database(conf=Depends(settings))``, the source is::
+
+        async def arguments(connection, values, pool, add_cleanup, exits):
+            d0 = await f0()
+            d1 = await f1(conf=d0)
+            d2 = await f2(db=d1, agent=values[0])
+            return {'current': d2}
+
+    An async function is awaited in place; a sync one, or a generator, goes through
+    ``run_plan`` (the thread pool, the ``Exit``). With no dependency the function is
+    sync. A dependency is called once (its variable reused) unless ``use_cache=False``.
+    """
+    env: dict[str, Any] = {"run_plan": run_plan}
+    body: list[str] = []
+    cached: dict[Any, str] = {}
+
+    def arguments(of: Plan) -> list[tuple[str, str]]:
+        out = []
+        for name, kind, ref in of.args:
+            if kind == "input":
+                out.append((name, f"values[{ref.index}]"))
+            elif kind == "connection":
+                out.append((name, "connection"))
+            else:
+                out.append((name, value_of(ref)))
+        return out
+
+    def value_of(dep: Dependency) -> str:
+        if dep.use_cache and dep.func in cached:
+            return cached[dep.func]
+        args = arguments(dep.plan)
+        n = len(body)
+        var = f"d{n}"
+        if dep.plan.is_async and not dep.plan.is_generator:
+            env[f"f{n}"] = dep.func
+            call = ", ".join(f"{name}={expr}" for name, expr in args)
+            body.append(f"    {var} = await f{n}({call})")
+        else:
+            env[f"plan{n}"] = dep.plan
+            kwargs = ", ".join(f"{name!r}: {expr}" for name, expr in args)
+            body.append(
+                f"    {var} = await run_plan(plan{n}, {{{kwargs}}}, pool, add_cleanup, exits)"
+            )
+        if dep.use_cache:
+            cached[dep.func] = var
+        return var
+
+    result = ", ".join(f"{name!r}: {expr}" for name, expr in arguments(plan))
+    prefix = "async def" if body else "def"
+    source = "\n".join(
+        [
+            f"{prefix} arguments(connection, values, pool, add_cleanup, exits):",
+            *body,
+            f"    return {{{result}}}",
+            "",
+        ]
+    )
+    exec(compile(source, f"<vivace.web arguments of {describe(plan.func)}>", "exec"), env)
+    function: FlatArguments = env["arguments"]
+    function.__vivace_source__ = source  # type: ignore[attr-defined]
+    return function
 
 
 class Exit:

@@ -46,7 +46,14 @@ from vivace.schema import (
 )
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._datastructures import UploadFile
-from vivace.web._dependencies import Exit, Solving, call_kwargs, describe, unwind
+from vivace.web._dependencies import (
+    Exit,
+    Solving,
+    call_kwargs,
+    describe,
+    flat_arguments,
+    unwind,
+)
 from vivace.web._exceptions import RequestValidationError, UnsupportedMediaType
 from vivace.web._handlers import problem_response, to_response
 from vivace.web._params import (
@@ -626,6 +633,8 @@ class TypedHandler:
                 f"handler {describe(func)} reads both a JSON body and a form: choose one"
             )
         self.count = len(self.inputs)
+        # The arguments' computation, generated: see _dependencies.flat_arguments.
+        self.arguments = flat_arguments(self.plan)
         # A dependency override's value is passed on, never serialised: its return
         # annotation (an AsyncIterator for a generator) is not an output type.
         declared = output_type(func, response_model) if serialised else None
@@ -677,10 +686,14 @@ class TypedHandler:
         if errors:
             raise RequestValidationError(ValidationError.merge(errors))
         if not self.dependencies:
-            return _kwargs(self.plan, connection, values)
+            kwargs: dict[str, Any] = self.arguments(connection, values, None, add_cleanup, exits)
+            return kwargs
         config: WebConfig = connection.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
-        state = Solving(connection, values, config, add_cleanup, exits)
-        return await state.arguments(self.plan)
+        if config.dependency_overrides:
+            state = Solving(connection, values, config, add_cleanup, exits)
+            return await state.arguments(self.plan)
+        kwargs = await self.arguments(connection, values, config.thread_pool, add_cleanup, exits)
+        return kwargs
 
 
 def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -690,13 +703,3 @@ def _invalid(request: Request, exc: RequestValidationError) -> Response:
     if config.handler_for(exc) is not None:
         raise exc
     return problem_response(422, exc.detail, errors=exc.errors())
-
-
-def _kwargs(plan: Plan, connection: HTTPConnection, values: list[Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, kind, ref in plan.args:
-        if kind == "input":
-            out[name] = values[ref.index]
-        elif kind == "connection":
-            out[name] = connection
-    return out
