@@ -4,6 +4,8 @@ import dataclasses
 from typing import Annotated, Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vivace.schema import (
     ErrorDetail,
@@ -90,3 +92,86 @@ def test_dataclasses_and_classes_with_validators() -> None:
 
     with pytest.raises(SchemaError, match="has validators"):
         field_checks(Checked)
+
+
+# --- text_shortcut: the lax check's common case, for callers generating code ---------
+
+SHORTCUT_FIELDS: dict[str, Any] = {
+    "text": (str, ...),
+    "optional_text": (str | None, None),
+    "sized": (Annotated[str, Field(min_length=2, max_length=5)], ...),
+    "number": (int, ...),
+    "optional_number": (int | None, None),
+    "bounded": (Annotated[int, Field(ge=1, le=100)], 10),
+    "open_bounds": (Annotated[int, Field(gt=-3, lt=2.5)], 0),
+    "optional_bounded": (Annotated[int, Field(ge=0)] | None, None),
+}
+Shortcuts = create_schema("Shortcuts", SHORTCUT_FIELDS)
+
+
+def shortcut_agrees(check: Any, raw: Any) -> None:
+    """When the shortcut's condition holds, ``check`` returns its value with no error."""
+    shortcut = check.text_shortcut("raw")
+    assert shortcut is not None, check.name
+    condition, value = shortcut
+    if eval(condition, {}, {"raw": raw}):
+        errs: list[ErrorDetail] = []
+        got = check.check(raw, ("here",), errs)
+        assert errs == [], (check.name, raw)
+        want = eval(value, {}, {"raw": raw})
+        assert got == want and type(got) is type(want), (check.name, raw)
+
+
+@pytest.mark.parametrize("check", field_checks(Shortcuts), ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "0",
+        "1",
+        "42",
+        "100",
+        "101",
+        "-1",
+        "+5",
+        "007",
+        " 5",
+        "5 ",
+        "1_0",
+        "²",
+        "٣",
+        "9" * 18,
+        "9" * 19,
+        "9" * 5000,
+        "ab",
+        "abcdef",
+        "x",
+        42,
+        None,
+        2.5,
+        True,
+    ],
+)
+def test_shortcuts_on_chosen_values(check: Any, raw: Any) -> None:
+    shortcut_agrees(check, raw)
+
+
+@given(st.one_of(st.text(max_size=25), st.from_regex(r"[+-]?[0-9]{0,22}", fullmatch=True)))
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+def test_shortcuts_never_disagree_with_the_check(raw: str) -> None:
+    for check in field_checks(Shortcuts):
+        shortcut_agrees(check, raw)
+
+
+def test_which_fields_have_a_shortcut() -> None:
+    class Others(Schema):
+        ratio: float = 0.5
+        flag: bool = False
+        pattern: Annotated[str, Field(pattern="^a")] = "a"
+        step: Annotated[int, Field(multiple_of=2)] = 0
+        many: list[int] = []  # noqa: RUF012 - copied per use
+        either: int | str = 0
+
+    assert [c.text_shortcut("raw") for c in field_checks(Others)] == [None] * 6
+    # Strict modes have no text to convert: no shortcut.
+    assert all(c.text_shortcut("raw") is None for c in field_checks(Shortcuts, mode="strict"))

@@ -25,8 +25,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 from urllib.parse import unquote_plus
 
-from vivace.schema import ErrorDetail, FieldCheck, SchemaError, ValidationError, field_checks
-from vivace.web._request import HTTPConnection
+from vivace.schema import FieldCheck, SchemaError, ValidationError, field_checks
 
 __all__ = ["Scalar", "Scalars", "query_values"]
 
@@ -81,9 +80,10 @@ class Scalars:
 
     ``items``: (source, key, many, index) per parameter, in the order errors are reported;
     ``schema``: the schema whose fields (in the same order) hold their types and options.
+    ``read(connection, values, errors)`` is generated for the handler (see ``_generate``).
     """
 
-    __slots__ = ("cookies", "headers", "path", "query_names", "scalars")
+    __slots__ = ("read", "scalars", "source")
 
     def __init__(self, items: Sequence[tuple[str, str, bool, int]], schema: type) -> None:
         try:
@@ -94,37 +94,92 @@ class Scalars:
             Scalar(_KINDS[source], key, many, check, index)
             for (source, key, many, index), check in zip(items, checks, strict=True)
         ]
-        self.path = any(s.kind == PATH for s in self.scalars)
-        self.query_names = frozenset(s.key for s in self.scalars if s.kind == QUERY)
-        self.headers = any(s.kind == HEADER for s in self.scalars)
-        self.cookies = any(s.kind == COOKIE for s in self.scalars)
+        self.source, self.read = _generate(self.scalars, getattr(schema, "__name__", "scalars"))
 
-    def read(
-        self, connection: HTTPConnection, values: list[Any], errors: list[ValidationError]
-    ) -> None:
-        scope = connection.scope
-        path = (scope.get("path_params") or {}) if self.path else None
-        names = self.query_names
-        query = query_values(scope.get("query_string", b""), names) if names else None
-        headers = connection.headers if self.headers else None
-        cookies = connection.cookies if self.cookies else None
-        errs: list[ErrorDetail] = []
-        for scalar in self.scalars:
-            kind = scalar.kind
-            if kind == QUERY:
-                found = query.get(scalar.key)  # type: ignore[union-attr]
-                raw = (found if scalar.many else found[-1]) if found else _MISSING
-            elif kind == PATH:
-                raw = path.get(scalar.key, _MISSING)  # type: ignore[union-attr]
-            elif kind == HEADER:
-                found = headers.getlist(scalar.key)  # type: ignore[union-attr]
-                raw = (found if scalar.many else found[-1]) if found else _MISSING
+
+def _generate(scalars: list[Scalar], name: str) -> tuple[str, Any]:
+    """The source and the function reading ``scalars`` into the handler's argument slots.
+
+    Generated once per handler: each parameter's lookup with its key, slot and location
+    as constants, and the lax check's shortcut where the schema gives one (an
+    unconstrained ``str`` stored as found, a digit string for an ``int`` within its
+    bounds converted in place, see ``FieldCheck.text_shortcut``); anything else, and
+    every value failing the shortcut's condition, goes through the field's check, which
+    reports the errors. Measured (bench/web_inproc.py --typed, an int path parameter, an
+    optional str and a bounded int query parameter): the pass 2.7 us with a loop over
+    the parameters and their checks, 1.0 us generated; the request 7.3 -> 5.6 us.
+
+    For ``item_id: int`` (path), ``q: str | None = None`` (query)::
+
+        def read(connection, values, errors):
+            scope = connection.scope
+            path = scope.get('path_params') or EMPTY
+            query = query_values(scope.get('query_string', b''), names)
+            errs = []
+            raw = path.get('item_id', MISSING)
+            if raw is MISSING or raw == '':
+                values[0] = default0(loc0, errs)
+            elif (type(raw) is str and raw.isascii() and raw.isdigit() and len(raw) < 19):
+                values[0] = int(raw)
             else:
-                raw = cookies.get(scalar.key, _MISSING)  # type: ignore[union-attr]
-            check = scalar.check
-            if raw is _MISSING or (check.blank_is_absent and raw == ""):
-                values[scalar.index] = check.default(scalar.loc, errs)
-            else:
-                values[scalar.index] = check.check(raw, scalar.loc, errs)
-        if errs:
-            errors.append(ValidationError(errs))
+                values[0] = check0(raw, loc0, errs)
+            found = query.get('q')
+            raw = found[-1] if found else MISSING
+            ...
+            if errs:
+                errors.append(ValidationError(errs))
+    """
+    env: dict[str, Any] = {
+        "EMPTY": {},
+        "MISSING": _MISSING,
+        "ValidationError": ValidationError,
+        "query_values": query_values,
+        "names": frozenset(s.key for s in scalars if s.kind == QUERY),
+    }
+    kinds = {s.kind for s in scalars}
+    lines = ["def read(connection, values, errors):", "    scope = connection.scope"]
+    add = lines.append
+    if PATH in kinds:
+        add("    path = scope.get('path_params') or EMPTY")
+    if QUERY in kinds:
+        add("    query = query_values(scope.get('query_string', b''), names)")
+    if HEADER in kinds:
+        # Read from the scope (names are lower case in ASGI), as Headers.getlist does.
+        add("    headers = scope['headers']")
+        add("    if type(headers) is not list:")
+        add("        headers = list(headers)")
+    if COOKIE in kinds:
+        add("    cookies = connection.cookies")
+    add("    errs = []")
+    for n, scalar in enumerate(scalars):
+        check = scalar.check
+        env[f"check{n}"] = check.check
+        env[f"default{n}"] = check.default
+        env[f"loc{n}"] = scalar.loc
+        key = scalar.key
+        if scalar.kind == QUERY:
+            add(f"    found = query.get({key!r})")
+        elif scalar.kind == HEADER:
+            bkey = key.lower().encode("latin-1")
+            add(f"    found = [v.decode('latin-1') for k, v in headers if k == {bkey!r}]")
+        if scalar.kind in (QUERY, HEADER):
+            add(f"    raw = ({'found' if scalar.many else 'found[-1]'}) if found else MISSING")
+        elif scalar.kind == PATH:
+            add(f"    raw = path.get({key!r}, MISSING)")
+        else:
+            add(f"    raw = cookies.get({key!r}, MISSING)")
+        blank = " or raw == ''" if check.blank_is_absent else ""
+        add(f"    if raw is MISSING{blank}:")
+        add(f"        values[{scalar.index}] = default{n}(loc{n}, errs)")
+        shortcut = None if scalar.many else check.text_shortcut("raw")
+        if shortcut is not None:
+            condition, value = shortcut
+            add(f"    elif {condition}:")
+            add(f"        values[{scalar.index}] = {value}")
+        add("    else:")
+        add(f"        values[{scalar.index}] = check{n}(raw, loc{n}, errs)")
+    add("    if errs:")
+    add("        errors.append(ValidationError(errs))")
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<vivace.web parameters of {name}>", "exec"), env)
+    return source, env["read"]
