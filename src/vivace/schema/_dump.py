@@ -18,7 +18,7 @@ unsent fields are written with the full schema's default, if it has one, unless
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -27,7 +27,7 @@ from vivace.schema._fields import NODEFAULT, UNSET
 from vivace.schema._nodes import ClassInfo, Node, class_info
 from vivace.schema._types import MASK, Secret, Upload
 
-__all__ = ["dump", "dump_json"]
+__all__ = ["dump", "dump_json", "exact_encoder"]
 
 
 def _enc_hook(value: Any) -> Any:
@@ -166,6 +166,15 @@ def dump_json(
         return _ENCODER.encode(value)
     data = _Dumper(by_alias, exclude_unset, exclude_defaults).value(value, include, exclude)
     return _ENCODER.encode(data)
+
+
+def exact_encoder(cls: Any) -> Callable[[Any], bytes] | None:
+    """A function writing a value of exactly ``cls`` as ``dump_json(value)`` does, with
+    nothing decided per call, when msgspec writes the class directly (a Struct whose
+    fields are all written as they are); else None."""
+    if isinstance(cls, type) and issubclass(cls, msgspec.Struct) and _plan(cls).plain:
+        return _ENCODER.encode
+    return None
 
 
 def _sub(spec: Any, name: str) -> Any:

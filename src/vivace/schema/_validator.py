@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import re
 import typing
+from collections.abc import Callable
 from typing import Any, Generic, Literal, TypeVar, overload
 
 import msgspec
 
 from vivace.schema._bridge import fast_type, leaf_type
-from vivace.schema._dump import dump, dump_json
+from vivace.schema._dump import dump, dump_json, exact_encoder
 from vivace.schema._engine import BAD, JSON, LAX, PYTHON, Check, compile_node
 from vivace.schema._errors import ErrorDetail, SchemaError, ValidationError
 from vivace.schema._fields import UNSET
@@ -233,6 +234,19 @@ class Validator(Generic[T]):
 
     def dump_json(self, value: T, **options: Any) -> bytes:
         return dump_json(value, **options)
+
+    def exact_encoder(self) -> Callable[[T], bytes] | None:
+        """A function writing a value of exactly this type (not a subclass) as
+        ``dump_json`` with no options does, nothing decided per call, when msgspec writes
+        the type directly (a schema of fields written as they are); else None.
+
+        >>> from vivace.schema import Schema
+        >>> class Point(Schema):
+        ...     x: int
+        >>> Validator(Point).exact_encoder()(Point(x=1))
+        b'{"x":1}'
+        """
+        return exact_encoder(self.type)
 
     def json_schema(self, *, ref_template: str = "#/$defs/{name}") -> dict[str, Any]:
         from vivace.schema._jsonschema import json_schema

@@ -1,0 +1,102 @@
+"""The exact-type shortcut of a typed handler's output (_typed.Output.exact): a result of
+exactly the declared schema is written by msgspec's encoder directly; it gives the same
+bytes as the general path, which still filters subclasses, objects and dicts."""
+
+from typing import Annotated, Any
+
+import pytest
+
+from vivace.schema import Field, Schema, Validator
+from vivace.testing import TestClient
+from vivace.web import App, Route
+from vivace.web._responses import JSONResponse
+from vivace.web._typed import Output
+
+
+class Address(Schema):
+    street: str
+    city: Annotated[str, Field(max_length=50)]
+
+
+class Order(Schema):
+    reference: str
+    quantity: int
+    tags: list[str]
+    address: Address
+    coupon: str | None = None
+
+
+class Tagged(Order):
+    secret: str = "hidden"
+
+
+class Renamed(Schema):
+    name: str = Field(alias="full-name")
+    token: str = Field("t", exclude=True)
+
+
+ORDER = Order(
+    reference="r-1", quantity=2, tags=["a"], address=Address(street="1 rue", city="Paris")
+)
+
+
+@pytest.mark.parametrize(
+    ("tp", "result"),
+    [
+        (Order, ORDER),
+        (
+            Order,
+            Tagged(
+                reference="r-2",
+                quantity=3,
+                tags=[],
+                address=Address(street="x", city="y"),
+                coupon="c",
+                secret="s",
+            ),
+        ),
+        (
+            Order,
+            {
+                "reference": "r-3",
+                "quantity": 1,
+                "tags": [],
+                "address": Address(street="a", city="b"),
+            },
+        ),
+        (Renamed, Renamed(name="ada")),
+    ],
+)
+def test_the_shortcut_writes_what_the_general_path_writes(tp: Any, result: Any) -> None:
+    fast = Output(tp, 200, JSONResponse)
+    slow = Output(tp, 200, JSONResponse)
+    slow.exact = None
+    assert fast.response(result).body == slow.response(result).body
+    assert b"secret" not in fast.response(result).body  # only the declared fields
+
+
+def test_the_shortcut_is_taken_only_where_msgspec_writes_the_class() -> None:
+    assert Output(Order, 200, JSONResponse).exact is not None
+    assert Output(Renamed, 200, JSONResponse).exact is None  # an excluded field
+    assert Output(dict[str, int], 200, JSONResponse).exact is None  # plain JSON: orjson
+    assert Validator(list[Order]).exact_encoder() is None
+
+
+def test_status_code_and_echo_through_the_app() -> None:
+    async def create(order: Order) -> Order:
+        return order
+
+    client = TestClient(App(routes=[Route("/", create, methods=["POST"], status_code=201)]))
+    r = client.post(
+        "/",
+        json={"reference": "r", "quantity": 1, "tags": [], "address": {"street": "s", "city": "c"}},
+    )
+    assert r.status_code == 201
+    assert r.headers["content-type"] == "application/json"
+    assert r.json() == {
+        "reference": "r",
+        "quantity": 1,
+        "tags": [],
+        "address": {"street": "s", "city": "c"},
+        "coupon": None,
+    }
