@@ -114,11 +114,12 @@ def shortcut_agrees(check: Any, raw: Any) -> None:
     shortcut = check.text_shortcut("raw")
     assert shortcut is not None, check.name
     condition, value = shortcut
-    if eval(condition, {}, {"raw": raw}):
+    namespace = {"raw": raw}  # the condition may bind raw_int, which the value reads
+    if eval(condition, {}, namespace):
         errs: list[ErrorDetail] = []
         got = check.check(raw, ("here",), errs)
         assert errs == [], (check.name, raw)
-        want = eval(value, {}, {"raw": raw})
+        want = eval(value, {}, namespace)
         assert got == want and type(got) is type(want), (check.name, raw)
 
 

@@ -9,6 +9,7 @@ import pytest
 from vivace.schema import Field, Schema, Validator
 from vivace.testing import TestClient
 from vivace.web import App, Route
+from vivace.web._handlers import to_response
 from vivace.web._responses import JSONResponse
 from vivace.web._typed import Output
 
@@ -100,3 +101,11 @@ def test_status_code_and_echo_through_the_app() -> None:
         "address": {"street": "s", "city": "c"},
         "coupon": None,
     }
+
+
+@pytest.mark.parametrize("status", [200, 201])
+@pytest.mark.parametrize("tp", [None, dict[str, Any], dict[str, int] | None])
+def test_a_plain_dict_gets_what_to_response_gives(tp: Any, status: int) -> None:
+    got = Output(tp, status, JSONResponse).response({"a": 1, "b": [None]})
+    want = to_response({"a": 1, "b": [None]})
+    assert (got.status_code, got.body, got.raw_headers) == (status, want.body, want.raw_headers)

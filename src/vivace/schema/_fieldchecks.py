@@ -56,8 +56,9 @@ class FieldCheck:
     def text_shortcut(self, var: str) -> tuple[str, str] | None:
         """Python source for the common case of a lax check of text from the wire:
         ``(condition, value)``, two expressions over the variable ``var``, such that when
-        ``condition`` holds, ``check`` would return ``value`` and report nothing. ``None``
-        when the field has no shortcut (every value goes through ``check``).
+        ``condition`` holds, ``check`` would return ``value`` and report nothing (the
+        condition may bind ``<var>_int``, the value then reads it). ``None`` when the
+        field has no shortcut (every value goes through ``check``).
 
         A caller generating code for its fields (vivace.web's typed parameters) calls
         nothing for an unconstrained ``str`` or a digit string for an ``int`` within its
@@ -68,7 +69,7 @@ class FieldCheck:
         >>> Page = create_schema("Page", {"limit": (Annotated[int, Field(ge=1)], 10)})
         >>> condition, value = field_checks(Page)[0].text_shortcut("raw")
         >>> value, condition.split(" and ")[-1]
-        ('int(raw)', 'int(raw) >= 1)')
+        ('raw_int', '(raw_int := int(raw)) >= 1)')
         """
         if not self.lax:
             return None
@@ -93,13 +94,18 @@ class FieldCheck:
             # An ASCII digit string is what the lax rule's [+-]?[0-9]+ accepts, unsigned;
             # 18 digits are far below the length refused (4,300).
             conditions += [f"{var}.isascii()", f"{var}.isdigit()", f"len({var}) < 19"]
-            if c is not None:
-                for name, value in c.items():
-                    op = _BOUNDS.get(name)
-                    if op is None or type(value) not in (int, float) or not math.isfinite(value):
-                        return None  # multiple_of, or a bound not written as a literal
-                    conditions.append(f"int({var}) {op} {value!r}")
-            return "(" + " and ".join(conditions) + ")", f"int({var})"
+            if c is None:
+                return "(" + " and ".join(conditions) + ")", f"int({var})"
+            number = f"{var}_int"  # the converted value, bound once in the condition
+            bounds = []
+            for name, value in c.items():
+                op = _BOUNDS.get(name)
+                if op is None or type(value) not in (int, float) or not math.isfinite(value):
+                    return None  # multiple_of, or a bound not written as a literal
+                bounds.append(f"{number} {op} {value!r}")
+            conditions.append(f"({number} := int({var})) " + bounds[0].split(" ", 1)[1])
+            conditions += bounds[1:]
+            return "(" + " and ".join(conditions) + ")", number
         return None
 
     def absent(self, value: Any) -> bool:

@@ -546,7 +546,15 @@ def _identity(value: Any) -> Any:
 class Output:
     """Serialises a handler's result by its declared type."""
 
-    __slots__ = ("convert", "exact", "response_class", "status_code", "type", "validator")
+    __slots__ = (
+        "convert",
+        "exact",
+        "plain_dict",
+        "response_class",
+        "status_code",
+        "type",
+        "validator",
+    )
 
     def __init__(self, tp: Any, status_code: int, response_class: type[Response]) -> None:
         self.type = tp
@@ -565,11 +573,19 @@ class Output:
         self.exact: Callable[[Any], bytes] | None = None
         if self.validator is not None and response_class is JSONResponse:
             self.exact = self.validator.exact_encoder()
+        # A dict where plain JSON is declared: what to_response does, without its tests.
+        self.plain_dict = (
+            self.validator is None
+            and response_class in (JSONResponse, Response)
+            and status_code == 200
+        )
 
     def response(self, result: Any) -> Response:
         exact = self.exact
         if exact is not None and type(result) is self.type:
             return _EncodedJSON(exact(result), self.status_code)
+        if self.plain_dict and type(result) is dict:
+            return JSONResponse(result)
         if isinstance(result, Response):
             return result
         if self.validator is None:
