@@ -74,7 +74,7 @@ async def test_disconnect_with_queued_pipeline(make: Make) -> None:
 
     h = make(app)
     await h.send(GET * 3 + b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
-    assert len(h.proto.pipeline) == 3 and h.proto.building is not None
+    assert len(h.proto.pipeline) == 3 and h.proto.reader.building is not None
     h.transport.close()
     await h.wait_for(lambda: h.proto.closed)
     release.set()

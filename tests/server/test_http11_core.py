@@ -28,15 +28,18 @@ Event = tuple[Any, ...]
 
 
 class Recorder:
-    """A RequestSink that writes down what the reader reports."""
+    """A RequestSink that writes down what the reader reports; its requests (what
+    ``new_request`` builds) are numbers, queued in ``queued``."""
 
     def __init__(self, *, take_upgrade: bool = False, refuse: Reject | None = None) -> None:
         self.events: list[Event] = []
         self.take_upgrade = take_upgrade
         self.refuse = refuse
         self.scopes: list[Scope] = []
+        self.queued: list[int] = []
+        self.rejected_while_reading: int | None = None
 
-    def request_head(
+    def new_request(
         self,
         scope: Scope,
         headers: list[tuple[bytes, bytes]],
@@ -45,7 +48,7 @@ class Recorder:
         head_request: bool,
         expect_100: bool,
         complete: bool,
-    ) -> None:
+    ) -> int:
         if self.refuse is not None:
             raise self.refuse
         self.scopes.append(scope)
@@ -64,19 +67,23 @@ class Recorder:
         )
         if complete:  # a request without a body: its head is its end
             self.events.append(("end",))
+        return len(self.scopes)
 
     def request_upgrade(self, scope: Scope, tokens: set[bytes]) -> bool:
         self.events.append(("upgrade?", frozenset(tokens)))
         return self.take_upgrade
 
-    def request_body(self, data: bytes) -> None:
+    def request_body(self, request: int, data: bytes) -> None:
+        assert request == self.queued[-1]  # the body of the request queued last
         self.events.append(("body", data))
 
-    def request_end(self) -> None:
+    def request_end(self, request: int) -> None:
+        assert request == self.queued[-1]
         self.events.append(("end",))
 
-    def request_rejected(self, status: int, text: str) -> None:
+    def request_rejected(self, status: int, text: str, request: int | None) -> None:
         self.events.append(("reject", status, text))
+        self.rejected_while_reading = request
 
     def upgraded(self, rest: bytes) -> None:
         self.events.append(("upgraded", rest))
@@ -112,6 +119,8 @@ def reader(
     core = RequestReader(
         state,
         sink,
+        sink.new_request,
+        sink.queued.append,
         server=("127.0.0.1", 8000),
         client=("10.0.0.1", 5000),
         scheme="http",
@@ -315,6 +324,24 @@ def test_pipelined_requests_come_in_order_and_a_bad_one_ends_them(state: ServerS
         "end",
         "reject",
     ]
+    assert sink.queued == [1, 2] and sink.rejected_while_reading is None
+
+
+def test_each_request_is_built_queued_and_its_body_follows_it(state: ServerState) -> None:
+    core, sink = reader(state)
+    core.feed(POST[:-3])  # the head and part of the body: built, queued, being read
+    assert sink.queued == [1] and core.building == 1
+    core.feed(POST[-3:] + GET)
+    assert sink.queued == [1, 2] and core.building is None
+
+
+def test_a_refusal_inside_a_body_names_the_request_being_read(state: ServerState) -> None:
+    core, sink = reader(state)
+    core.feed(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert core.building == 1
+    core.feed(b"65\r\n" + b"x" * 101 + b"\r\n")  # over max_body_size (100)
+    assert sink.events[-1] == ("reject", 413, "Request body too large")
+    assert sink.rejected_while_reading == 1 and core.building is None
 
 
 SMUGGLING = {
@@ -432,7 +459,7 @@ def test_targets_methods_and_root_path(state: ServerState) -> None:
 
 
 class Broken(Recorder):
-    def request_body(self, data: bytes) -> None:
+    def request_body(self, request: int, data: bytes) -> None:
         raise KeyError("a bug in the shell")
 
 

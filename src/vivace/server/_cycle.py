@@ -116,6 +116,7 @@ transitions(
 )
 
 _DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
+_new_object = object.__new__
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -164,9 +165,37 @@ class RequestCycle:
         "trailers",
         "waiter",
     )
+    proto: HTTPProtocol
+    scope: Scope
+    headers: list[tuple[bytes, bytes]]
+    http11: bool
+    keep_alive: bool
+    head_request: bool
+    simple: bool  # keep-alive HTTP/1.1 and not HEAD: a one-message response may be fast
+    expect_100: bool
+    #: perf_counter() at the head's end, set (and read) only for an access log that shows
+    #: the duration.
+    started_at: float
+    body: list[bytes]
+    body_size: int
+    body_done: bool  # True: the request has no body (nothing to read)
+    body_pending: bool
+    disconnected: bool
+    ending: bool
+    waiter: asyncio.Future[None] | None
+    state: State
+    trailers: bool
+    sent: int
+    # Set by http.response.start (status, response_headers) and when the head is rendered
+    # (framing, remaining), before anything reads them: not set in new(), as that runs for
+    # every request.
+    status: int
+    response_headers: Any
+    framing: int
+    remaining: int
 
-    def __init__(
-        self,
+    @staticmethod
+    def new(
         proto: HTTPProtocol,
         scope: Scope,
         headers: list[tuple[bytes, bytes]],
@@ -175,36 +204,34 @@ class RequestCycle:
         head_request: bool,
         expect_100: bool,
         body_done: bool,
-    ) -> None:
+    ) -> RequestCycle:
+        """A new cycle (the class is not called: it has no ``__init__``).
+
+        Speed trick: ``object.__new__`` and the slots set here cost ~60 ns less than
+        calling a class with an ``__init__`` (CPython 3.11's ``type.__call__`` passes
+        the arguments to ``__init__`` as a tuple): ~1.3% of a request in
+        bench/server_inproc.py (timeit: 280 -> 220 ns a cycle).
+        """
+        self = _new_object(RequestCycle)
         self.proto = proto
         self.scope = scope
         self.headers = headers
         self.http11 = http11
         self.keep_alive = keep_alive
         self.head_request = head_request
-        # Keep-alive HTTP/1.1 and not HEAD: a one-message response may take the fast path.
         self.simple = keep_alive and http11 and not head_request
         self.expect_100 = expect_100
-        #: perf_counter() at the head's end, set (and read) only for an access log that
-        #: shows the duration.
-        self.started_at: float
-        self.body: list[bytes] = []
+        self.body = []
         self.body_size = 0
-        self.body_done = body_done  # True: the request has no body (nothing to read)
+        self.body_done = body_done
         self.body_pending = True
         self.disconnected = False
         self.ending = False
-        self.waiter: asyncio.Future[None] | None = None
+        self.waiter = None
         self.state = INIT
         self.trailers = False
         self.sent = 0
-        # Set by http.response.start (status, response_headers) and when the head is
-        # rendered (framing, remaining), before anything reads them: not set here, as
-        # this runs for every request.
-        self.status: int
-        self.response_headers: Any
-        self.framing: int
-        self.remaining: int
+        return self
 
     # -- events from the connection ------------------------------------------------------
 

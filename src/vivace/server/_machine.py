@@ -17,12 +17,18 @@ move only through their table, written once as data::
 ``transitions`` installs each row's moves on its state: the move for an event that is a
 Python name is an attribute of the state, and a move the row lacks is an attribute that
 does not exist, so it raises ``AttributeError`` naming the machine, the state and the
-event ("'request reader in state SWITCHED' object has no attribute 'data'"; each state
-gets a class of its own for that name). ``state.move(event)`` raises ``IllegalMove``, an
-``AttributeError`` too. Speed trick, measured with timeit on 3.11: ``state.head`` costs
-~9 ns over a plain assignment, a lookup in a table of dicts ~57 ns, the same attribute
-with a ``__getattr__`` hook for the error ~25 ns; the request path makes about seven
-moves a request (bench/server_inproc.py: ~4.5 us a request in all).
+event ("'request reader in state SWITCHED' object has no attribute 'data'": each state is
+the one instance of a class of its own, named for that message). ``state.move(event)``
+raises ``IllegalMove``, an ``AttributeError`` too.
+
+Speed trick (the one in this module), measured with timeit on CPython 3.11: a move such
+as ``state.head`` costs ~2.5 ns over a plain assignment. That needs the state created as
+an instance of its own class (no ``__slots__``, no ``__getattr__``, no later
+``__class__`` change), so that CPython keeps its attributes inline and specialises the
+load; the first design (a ``__dict__`` slot, the class swapped in by ``transitions``) cost
+~18 ns a move, a ``__getattr__`` hook ~25 ns, a lookup in a table of dicts ~57 ns. The
+request path makes about seven moves a request: ~0.1 us of bench/server_inproc.py's
+~4.3 us a request (docs/benchmarks.md, issue 15).
 """
 
 from __future__ import annotations
@@ -43,12 +49,19 @@ class IllegalMove(AttributeError):
         self.event = event
 
 
+_OWN = ("name", "machine", "moves")  # a State's own attributes: no event may be named so
+
+
 class State:
     """One named state of a machine; compared with ``is``. Its moves are set by
     ``transitions``: ``moves`` maps event to next state, and each event that is a name
     is also an attribute."""
 
-    __slots__ = ("__dict__", "machine", "moves", "name")
+    def __new__(cls, name: str) -> State:
+        # Each state the one instance of a class of its own (see the module docstring),
+        # renamed by transitions() for the error of a move its row lacks.
+        own = type(name, (cls,), {"__qualname__": f"{cls.__qualname__}.{name}"})
+        return object.__new__(own)
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -80,13 +93,13 @@ def transitions(machine: str, table: Mapping[State, Mapping[str, State]]) -> Non
         for event, target in moves.items():
             if target not in table:
                 raise ValueError(f"{machine}: state {target.name} has no row")
-            if hasattr(State, event) or event.startswith("__"):
+            if event in _OWN or hasattr(State, event) or event.startswith("__"):
                 raise ValueError(f"{machine}: {event!r} cannot name an event")
     for state, moves in table.items():
         state.machine = machine
-        # A class of its own, named for the AttributeError of a move the row lacks.
-        state.__class__ = type(f"{machine} in state {state.name}", (State,), {"__slots__": ()})
+        # Its own class, named for the AttributeError of a move the row lacks.
+        type(state).__name__ = f"{machine} in state {state.name}"
         state.moves = dict(moves)
         for event, target in moves.items():
             if event.isidentifier():
-                state.__dict__[event] = target
+                setattr(state, event, target)

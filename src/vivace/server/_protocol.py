@@ -1,10 +1,10 @@
 """The HTTP/1.1 connection: the asyncio shell around the request reader (``_http11``).
 
 Theory of operation. ``data_received`` feeds bytes to the connection's ``RequestReader``
-(the sans-IO core: parsing, limits and checks), which reports each request to this shell:
-``request_head`` builds a ``RequestCycle`` and appends it to ``pipeline``. After the
-reader returns, the first queued cycle starts if no response is in progress: requests are
-answered strictly in order (RFC 9112 section 9.3.2), one at a time. The app is never
+(the sans-IO core: parsing, limits and checks), which builds a ``RequestCycle`` for each
+request with this shell's factory (``_request_factory``) and appends it to ``pipeline``.
+After the reader returns, the first queued cycle starts if no response is in progress:
+requests are answered strictly in order (RFC 9112 section 9.3.2), one at a time. The app is never
 called from inside a parser callback. The shell keeps what needs a loop or a transport:
 scheduling, read and write flow control, deadlines, shutdown and hand-off.
 
@@ -31,6 +31,10 @@ checks deadlines)::
     KEEP_ALIVE --data--> AWAIT_HEAD;  BUSY --partial--> AWAIT_HEAD (part of a head came)
     AWAIT_HEAD/KEEP_ALIVE/BUSY --fail--> FAILED;  any --close--> CLOSING;  any --lost--> CLOSED
 
+The moves are made as the reader's events come in, except ``request``: the shell makes it
+after ``feed`` returns, when the reader queued requests (so a keep-alive connection that
+receives a whole request moves KEEP_ALIVE --request--> BUSY).
+
 The host Task's states: IDLE (the next request may run its first step in it), DRIVING
 (it drives a suspended app; new requests get Tasks of their own), GONE (it ended with the
 connection). The pipeline holds request cycles only; a refused request is not queued:
@@ -54,7 +58,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from contextvars import copy_context
+from functools import partial
 from time import perf_counter
 from types import CoroutineType
 from typing import IO, Any, Protocol
@@ -96,7 +102,7 @@ transitions(
     "HTTP/1.1 connection",
     {
         AWAIT_HEAD: {"request": BUSY, "fail": FAILED, **_ENDS},
-        KEEP_ALIVE: {"data": AWAIT_HEAD, "request": BUSY, **_ENDS},
+        KEEP_ALIVE: {"data": AWAIT_HEAD, "request": BUSY, "fail": FAILED, **_ENDS},
         BUSY: {"request": BUSY, "idle": KEEP_ALIVE, "partial": AWAIT_HEAD, "fail": FAILED, **_ENDS},
         FAILED: _ENDS,
         CLOSING: _ENDS,
@@ -136,7 +142,6 @@ class HTTPProtocol(asyncio.Protocol):
 
     __slots__ = (
         "app",
-        "building",
         "client",
         "conn",
         "cycle",
@@ -167,7 +172,6 @@ class HTTPProtocol(asyncio.Protocol):
         self.app = state.app
         self.conn = AWAIT_HEAD
         self.cycle: RequestCycle | None = None
-        self.building: RequestCycle | None = None
         self.pipeline: deque[RequestCycle] = deque()
         self.refusal: tuple[int, str] | None = None
         self.starting = False  # start_next is running (it is not re-entered)
@@ -222,6 +226,8 @@ class HTTPProtocol(asyncio.Protocol):
         self.reader = RequestReader(
             state,
             self,
+            self._request_factory(),
+            self.pipeline.append,
             server=server,
             client=self.client,
             scheme=self.scheme,
@@ -243,8 +249,9 @@ class HTTPProtocol(asyncio.Protocol):
             self.cycle.on_disconnect()
         for cycle in self.pipeline:
             cycle.on_disconnect()
-        if self.building is not None:
-            self.building.on_disconnect()
+        building = self.reader.building
+        if building is not None:  # its response may be out, its body still coming
+            building.on_disconnect()
         for waiter in self.drain_waiters:
             if not waiter.done():
                 waiter.set_exception(ClientDisconnected("client disconnected"))
@@ -263,7 +270,7 @@ class HTTPProtocol(asyncio.Protocol):
         ``http.disconnect`` at once, so a stream or long-poll for a client that has gone
         away stops, and the connection closes after the last response (docs/server.md).
         """
-        if self.building is not None or self.scheme == "https" or self.conn is CLOSED:
+        if self.reader.building is not None or self.scheme == "https" or self.conn is CLOSED:
             return None
         if self.cycle is None and not self.pipeline:
             return None
@@ -295,45 +302,47 @@ class HTTPProtocol(asyncio.Protocol):
                 _h2_upgrade.switch(self, self.transport, data)
                 return
         conn = self.conn
-        if conn is not BUSY and conn is not AWAIT_HEAD:
-            if conn is not KEEP_ALIVE:
-                return  # FAILED, CLOSING, CLOSED: nothing more is read
-            self.deadline = self.state.now + self.state.timeout_request_head
-            self.conn = conn.data
+        if conn is not BUSY and conn is not AWAIT_HEAD and conn is not KEEP_ALIVE:
+            return  # FAILED, CLOSING, CLOSED: nothing more is read
         self.reader.feed(data)
-        if self.cycle is None and self.pipeline:
-            self.start_next()
+        # The connection's move follows what the reader made of the data: a whole request
+        # after keep-alive goes straight to BUSY, without starting a head deadline that
+        # would be dropped at once (~30 ns a request).
+        pipeline = self.pipeline
+        conn = self.conn
+        if pipeline:  # the reader queued requests (or some still wait their turn)
+            if conn is AWAIT_HEAD or conn is KEEP_ALIVE:
+                self.conn = conn.request
+            if self.cycle is None:
+                self.start_next()
+            if pipeline and len(pipeline) > MAX_PIPELINE and not self.read_paused:
+                self.read_paused = True
+                self.transport.pause_reading()
+        elif conn is KEEP_ALIVE:  # part of a head came: its deadline starts
+            self.deadline = self.state.now + self.state.timeout_request_head
+            self.conn = KEEP_ALIVE.data
 
     # -- events from the request reader (RequestSink) ------------------------------------
 
-    def request_head(
-        self,
-        scope: Scope,
-        headers: list[tuple[bytes, bytes]],
-        http11: bool,
-        keep_alive: bool,
-        head_request: bool,
-        expect_100: bool,
-        complete: bool,
-    ) -> None:
-        self.conn = self.conn.request
+    def _request_factory(self) -> Callable[..., RequestCycle]:
+        """What the reader builds each request with: ``RequestCycle.new`` bound to this
+        connection, through a check first when a limit or the access log needs one."""
+        state = self.state
+        access = state.access
+        if state.limit_concurrency is None and (access is None or not access.needs_duration):
+            return partial(RequestCycle.new, self)
+        return self._checked_request
+
+    def _checked_request(self, *args: Any) -> RequestCycle:
         state = self.state
         limit = state.limit_concurrency
         if limit is not None and (state.active >= limit or len(state.connections) > limit):
             raise Reject(503, "Service unavailable")
-        cycle = RequestCycle(
-            self, scope, headers, http11, keep_alive, head_request, expect_100, complete
-        )
+        cycle = RequestCycle.new(self, *args)
         access = state.access
         if access is not None and access.needs_duration:
             cycle.started_at = perf_counter()  # read only by the access log, then
-        if not complete:
-            self.building = cycle  # until request_end
-        pipeline = self.pipeline
-        pipeline.append(cycle)
-        if len(pipeline) > MAX_PIPELINE and not self.read_paused:
-            self.read_paused = True
-            self.transport.pause_reading()
+        return cycle
 
     def request_upgrade(self, scope: Scope, tokens: set[bytes]) -> bool:
         """Whether an Upgrade request goes to a handler (else it is served as HTTP)."""
@@ -359,10 +368,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.upgrade = (scope, handler)
         return True
 
-    def request_body(self, data: bytes) -> None:
-        cycle = self.building
-        if cycle is None:  # pragma: no cover - the reader reports a body only after a head
-            return
+    def request_body(self, cycle: RequestCycle, data: bytes) -> None:
         cycle.body.append(data)
         size = cycle.body_size = cycle.body_size + len(data)
         if size > READ_HIGH_WATER and not self.read_paused:
@@ -370,17 +376,10 @@ class HTTPProtocol(asyncio.Protocol):
             self.transport.pause_reading()
         cycle.wake()
 
-    def request_end(self) -> None:
-        cycle = self.building
-        if cycle is None:  # pragma: no cover - the reader ends only a request it reported
-            return
-        self.building = None
+    def request_end(self, cycle: RequestCycle) -> None:
         cycle.body_done = True
         if cycle.waiter is not None:
             cycle.wake()
-
-    def request_rejected(self, status: int, text: str) -> None:
-        self.fail(status, text)
 
     def upgraded(self, rest: bytes) -> None:
         """The parser stopped after an Upgrade request the shell took: hand it over."""
@@ -399,7 +398,7 @@ class HTTPProtocol(asyncio.Protocol):
             self._maybe_resume()
 
     def _maybe_resume(self) -> None:
-        building = self.building
+        building = self.reader.building
         conn = self.conn
         if (
             (conn is BUSY or conn is AWAIT_HEAD or conn is KEEP_ALIVE)
@@ -612,14 +611,15 @@ class HTTPProtocol(asyncio.Protocol):
         if not cycle.keep_alive:  # said so in the response (always, once shutting down)
             self.close()
             return
+        reader = self.reader
         if self.pipeline or self.refusal:
             if not self.starting:
                 self.loop.call_soon(self.start_next)
-        elif self.building is None and self.conn is BUSY:
+        elif reader.building is None and self.conn is BUSY:
             if cycle.ending:  # the client half-closed: no request can follow
                 self.close()
                 return
-            if self.reader.state is READING_HEAD:
+            if reader.state is READING_HEAD:
                 # Part of the next head came while this response was busy (no deadline
                 # then): the head deadline runs from now, so a slow head still gets 408.
                 self.deadline = state.now + state.timeout_request_head
@@ -632,14 +632,13 @@ class HTTPProtocol(asyncio.Protocol):
 
     # -- errors, timeouts, shutdown ------------------------------------------------------
 
-    def fail(self, status: int, text: str) -> None:
-        """Answer a bad request (after any response in progress) and close."""
+    def request_rejected(self, status: int, text: str, building: RequestCycle | None) -> None:
+        """Answer a bad request (after any response in progress) and close; ``building``
+        is the request whose body was being read, if any."""
         self.conn = self.conn.fail
         if not self.read_paused:
             self.read_paused = True
             self.transport.pause_reading()
-        building = self.building
-        self.building = None
         if building is not None:
             if building is self.cycle:
                 if building.state is INIT:
