@@ -20,9 +20,9 @@ and reports the rest, in order, to its ``RequestSink``:
     upgraded(rest)                            the parser stopped after a taken upgrade
 
 Speed trick: building and queueing through the two callables (the shell's are
-``functools.partial(RequestCycle.new, shell)`` and ``deque.append``, C calls) instead of a
-sink method that does both saves a Python frame a request: -0.15 us of ~4.7 us in
-bench/server_inproc.py (3%, docs/benchmarks.md, issue 15).
+``RequestCycle.new`` bound to the shell and ``deque.append``) instead of a sink method that
+does both saves a Python frame a request: -0.15 us of ~4.7 us in bench/server_inproc.py
+(3%, docs/benchmarks.md, issue 15).
 
 ``new_request`` and ``request_upgrade`` may raise ``Reject`` (a limit only the shell knows:
 concurrency, a pipelined upgrade); it ends like any other refusal. What the reader
