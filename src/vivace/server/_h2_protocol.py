@@ -291,7 +291,7 @@ class H2Protocol(asyncio.Protocol):
         exchange.on_disconnect()
         core = self.core
         if exchange.state == INIT and stream_id in core.streams:
-            exchange.state = DONE
+            exchange.state = INIT.abandon
             self.simple(stream_id, 413)
         else:
             core.reset_stream(stream_id, ErrorCode.CANCEL)
@@ -496,7 +496,7 @@ class H2Protocol(asyncio.Protocol):
                 "starting" if response_state in (INIT, STARTED) else "completing",
             )
         if response_state != DONE:
-            exchange.state = DONE
+            exchange.state = response_state.abandon
             exchange.wake()
             stream_id = exchange.stream_id
             if self.exchanges.pop(stream_id, None) is not None and not self.closed:

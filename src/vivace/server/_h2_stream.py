@@ -40,7 +40,6 @@ from vivace.server._cycle import (
     DONE,
     INIT,
     STARTED,
-    TRAILERS,
     _as_bytes,
 )
 from vivace.server._errors import ClientDisconnected, ProtocolViolation
@@ -191,7 +190,7 @@ class H2Exchange:
             self.response_headers = message.get("headers", ())
             if message.get("trailers", False):
                 self.trailers = True
-            self.state = STARTED
+            self.state = state.move(mtype)
             return self.conn.done
         if mtype == "http.response.body" and (state is STARTED or state is BODY):
             body = message.get("body", b"")
@@ -225,7 +224,7 @@ class H2Exchange:
             if not self.ended:
                 self.conn.core.send_headers(self.stream_id, fields, end_stream=True)
                 self.conn.wrote()
-            self._complete()
+            self._complete(mtype)
         else:  # http.response.pathsend
             return self._send_path(message)
         return self.conn.backpressure(self)
@@ -247,7 +246,7 @@ class H2Exchange:
             body = _as_bytes(body)
         self.status = status
         self.response_headers = headers
-        self.state = STARTED
+        self.state = self.state.move("http.response.start")
         self._send_head(not body)
         self._send_body(body, False)
         return self.conn.backpressure(self)
@@ -271,13 +270,13 @@ class H2Exchange:
         conn.core.send_headers(self.stream_id, fields, end_stream)
         conn.wrote()
         self.ended = end_stream
-        self.state = BODY
+        self.state = self.state.move("http.response.body")  # the head goes with the body
 
     def _send_body(self, body: bytes, more: bool) -> None:
         if self.ended:  # no body goes out (HEAD, 204, 304, or empty and ended)
             if not more:
                 if self.trailers:
-                    self.state = TRAILERS
+                    self.state = self.state.move("await_trailers")
                 else:
                     self._complete()
             return
@@ -309,7 +308,7 @@ class H2Exchange:
             self.ended = end_stream
         if not more:
             if self.trailers:
-                self.state = TRAILERS
+                self.state = self.state.move("await_trailers")
             else:
                 self._complete()
 
@@ -349,7 +348,8 @@ class H2Exchange:
                 self._send_body(chunk, offset < size)
                 await self.conn.backpressure(self)
 
-    def _complete(self) -> None:
-        self.state = DONE
+    def _complete(self, event: str = "complete") -> None:
+        """The response is whole: ``event`` is the table's move to DONE from this state."""
+        self.state = self.state.move(event)
         self.wake()
         self.conn.response_complete(self)
