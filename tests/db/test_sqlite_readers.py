@@ -31,7 +31,9 @@ class Probe:
         return ms
 
 
-async def open_with_probe(path: Path, connections: int, **options: object) -> tuple[Database, Probe]:
+async def open_with_probe(
+    path: Path, connections: int, **options: object
+) -> tuple[Database, Probe]:
     """A Database with ``connections`` connections open, each knowing ``probe()``."""
     db = Database(f"sqlite:///{path}", min_size=connections, max_size=connections, **options)
     await db.connect()
@@ -141,7 +143,9 @@ async def test_concurrent_reads_and_writes_stay_correct(tmp_path: Path) -> None:
             for i in range(5):
                 async with db.transaction():
                     await db.execute("INSERT INTO t (grp, n) VALUES (:g, :n)", {"g": group, "n": i})
-                    await db.execute("INSERT INTO t (grp, n) VALUES (:g, :n)", {"g": group, "n": -i})
+                    await db.execute(
+                        "INSERT INTO t (grp, n) VALUES (:g, :n)", {"g": group, "n": -i}
+                    )
 
         async def reader() -> None:
             for _ in range(20):

@@ -87,6 +87,13 @@ class Compiled:
         self.load_one: Any = None
         self.plan: Any = None
 
+    def sharing(self, load: Any, plan: Any) -> Compiled:
+        """The same statement with another loader (a values() shape of a model query)."""
+        twin = Compiled.__new__(Compiled)
+        twin.sql, twin.slots, twin.fixed, twin.names = self.sql, self.slots, self.fixed, self.names
+        twin.load, twin.load_one, twin.plan = load, None, plan
+        return twin
+
     def values(self, params: list[Any]) -> dict[str, Any]:
         """The ``:name`` → value mapping for one execution."""
         values = dict(self.fixed) if self.fixed else {}

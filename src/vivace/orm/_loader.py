@@ -24,7 +24,7 @@ from typing import Any
 
 from ._select import ModelPlan, ValuesPlan
 
-__all__ = ["make_loaders"]
+__all__ = ["make_loader", "make_row_loader"]
 
 Loader = Callable[[list[Any]], list[Any]]
 RowLoader = Callable[[Any], Any]
@@ -101,31 +101,54 @@ def _values_body(plan: ValuesPlan, env: dict[str, Any]) -> tuple[str, int]:
     return f"({', '.join(parts)},)", count
 
 
-def make_loaders(plan: Any, backend: str) -> tuple[Loader, RowLoader]:
-    """``(load(rows) -> list, load_one(row) -> object)`` for a plan; rows are plain
-    sequences of the values (``fetch_rows``), not records."""
-    env: dict[str, Any] = {"_new": object.__new__}
+def _source(plan: Any, env: dict[str, Any]) -> tuple[str, list[str], str]:
+    """The row unpacking, the statements and the result expression for one row ``r``."""
     if isinstance(plan, ModelPlan):
         body, count = _model_body(plan, env)
         result = "o0"
     else:
         expression, count = _values_body(plan, env)
         body, result = [], expression
-        if isinstance(plan, ValuesPlan) and plan.mode == "tuple" and not any(plan.converters):
+        if plan.mode == "tuple" and not any(plan.converters):
             # No conversion: the row's values are the tuple (a tuple row: itself).
-            body, result = [], "tuple(r)"
-            count = 0
+            body, result, count = [], "tuple(r)", 0
         elif plan.mode == "flat" and not plan.converters[0]:
             body, result, count = [], "r[0]", 0
     unpack = f"{''.join(f'v{i}, ' for i in range(count))}= r" if count else ""
-    source = ["def load(rows):", "    out = []", "    ap = out.append", "    for r in rows:"]
+    return unpack, body, result
+
+
+def _compile(lines: list[str], env: dict[str, Any], name: str) -> Any:
+    exec(compile("\n".join(lines) + "\n", "<vivace.orm loader>", "exec"), env)
+    return env[name]
+
+
+def make_loader(plan: Any) -> Loader:
+    """``load(rows) -> list`` for a plan; rows are plain sequences of the values
+    (``fetch_rows``), not records.
+
+    Only this one is compiled with the statement: Python's ``compile`` is most of a
+    loader's cost (bench/orm.py test 3's 37-column tuple loader: 393 us for ``load``
+    and ``load_one`` together, about half for ``load`` alone), and ``load_one`` serves
+    ``iterator()`` only (``make_row_loader``, on its first use).
+    """
+    env: dict[str, Any] = {"_new": object.__new__}
+    unpack, body, result = _source(plan, env)
+    lines = ["def load(rows):", "    out = []", "    ap = out.append", "    for r in rows:"]
     if unpack:
-        source.append(f"        {unpack}")
-    source += [f"        {line}" for line in body]
-    source += [f"        ap({result})", "    return out", "", "def load_one(r):"]
+        lines.append(f"        {unpack}")
+    lines += [f"        {line}" for line in body]
+    lines += [f"        ap({result})", "    return out"]
+    return _compile(lines, env, "load")  # type: ignore[no-any-return]
+
+
+def make_row_loader(plan: Any) -> RowLoader:
+    """``load_one(row) -> object``: what ``make_loader``'s loop does for one row."""
+    env: dict[str, Any] = {"_new": object.__new__}
+    unpack, body, result = _source(plan, env)
+    lines = ["def load_one(r):"]
     if unpack:
-        source.append(f"    {unpack}")
-    source += [f"    {line}" for line in body]
-    source.append(f"    return {result}")
-    exec(compile("\n".join(source) + "\n", "<vivace.orm loader>", "exec"), env)
-    return env["load"], env["load_one"]
+        lines.append(f"    {unpack}")
+    lines += [f"    {line}" for line in body]
+    lines.append(f"    return {result}")
+    return _compile(lines, env, "load_one")  # type: ignore[no-any-return]

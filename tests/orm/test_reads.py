@@ -1,0 +1,121 @@
+"""The read fast paths return what the general ones do: values()/values_list() without
+field names share the model query's compiled SELECT (``_queryset._model_twin``), and
+``iterator()`` builds its row loader on first use (``_loader.make_row_loader``)."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from typing import Any
+
+import pytest
+
+from vivace.db import Database
+from vivace.orm._registry import connection_for
+
+from .models import Book, Everything
+from .test_fields import VALUES
+
+pytestmark = pytest.mark.asyncio(loop_scope="package")
+
+# Values that each backend stores in its own way: NULLs, a JSON number, string and
+# false (SQLite gives a number back unparsed), a negative decimal, a naive datetime
+# with microseconds, booleans both ways, the nil UUID.
+OTHER = {
+    "ratio": -2.0,
+    "price": decimal.Decimal("-0.01"),
+    "flag": False,
+    "moment": datetime.datetime(1999, 12, 31, 0, 0, 0, 1),
+    "uid": uuid.UUID(int=0),
+    "doc": 7,
+}
+NAMES = [f.attname for f in Everything._meta.concrete]
+
+
+async def rows(db: Database) -> list[Everything]:
+    empty = {n: None for n in VALUES if Everything._meta.get_field(n).null}
+    await Everything.objects.bulk_create(
+        [
+            Everything(**VALUES),
+            Everything(**empty),
+            Everything(**{**VALUES, **OTHER}),
+            Everything(**{**VALUES, "doc": "text", "flag": True}),
+            Everything(**{**VALUES, "doc": False}),
+        ]
+    )
+    return await Everything.objects.order_by("id")
+
+
+def strict(rows: list[Any]) -> list[Any]:
+    """Values with their types, so 1 == True == 1.0 cannot pass for one another."""
+    if rows and isinstance(rows[0], dict):
+        return [{k: (type(v), v) for k, v in row.items()} for row in rows]
+    return [tuple((type(v), v) for v in row) for row in rows]
+
+
+async def test_values_without_names_match_the_general_path(db: Database) -> None:
+    objects = await rows(db)
+    everything = Everything.objects.order_by("id")
+    general = strict(await everything.values(*NAMES))  # names given: compiled on its own
+    assert general == strict([{n: getattr(o, n) for n in NAMES} for o in objects])
+    assert strict(await everything.values()) == general
+    assert strict(await everything.values_list()) == strict(await everything.values_list(*NAMES))
+    named = await everything.values_list(named=True)
+    assert strict(named) == strict(await everything.values_list(*NAMES))
+    assert named[1]._fields == tuple(NAMES)
+    assert all(
+        row[NAMES.index("doc")] is None for row in await everything.filter(doc=None).values_list()
+    )
+
+
+async def test_the_values_shapes_share_the_model_querys_sql(db: Database) -> None:
+    await rows(db)
+    connection = connection_for(None)
+    for first in ("values", "model"):  # values() first compiles the model shape for it
+        connection.cache.clear()
+        queryset = Everything.objects.filter(flag=True).order_by("-id")
+        shapes = {
+            "model": queryset,
+            "values": queryset.values(),
+            "tuple": queryset.values_list(),
+            "named": queryset.values_list(named=True),
+        }
+        order = [first, *(s for s in shapes if s != first)]
+        results = {shape: await shapes[shape] for shape in order}
+        keys = {shape: q._query.key([]) for shape, q in shapes.items()}
+        sql = connection.cache[keys["model"]].sql
+        assert all(connection.cache[k].sql is sql for k in keys.values())
+        ids = [o.id for o in results["model"]]
+        assert [r["id"] for r in results["values"]] == ids
+        assert [r[0] for r in results["tuple"]] == ids == [r.id for r in results["named"]]
+
+
+async def test_shapes_that_change_the_columns_compile_their_own(db: Database) -> None:
+    """only/defer/select_related change the model query's columns: values() there keeps
+    every column of its own, from a statement of its own."""
+    await rows(db)
+    connection = connection_for(None)
+    plain = await Everything.objects.order_by("id").values()
+    books = Book.objects.order_by("id")
+    for queryset, expected in (
+        (Everything.objects.only("name").order_by("id"), plain),
+        (Everything.objects.defer("body").order_by("id"), plain),
+        (books.select_related("author"), await books.values()),
+    ):
+        await queryset  # the model shape, compiled first
+        assert await queryset.values() == expected
+        model_sql = connection.cache[queryset._query.key([])].sql
+        assert connection.cache[queryset.values()._query.key([])].sql != model_sql
+
+
+async def test_iterator_rows_match_the_list(db: Database) -> None:
+    await rows(db)
+    everything = Everything.objects.order_by("id")
+    for queryset in (everything, everything.values(), everything.values_list()):
+        listed = await queryset
+        streamed = [row async for row in queryset.iterator(chunk_size=2)]
+        if queryset is everything:
+            listed = [o.__dict__ for o in listed]
+            streamed = [o.__dict__ for o in streamed]
+        assert strict(streamed) == strict(listed)
