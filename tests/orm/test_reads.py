@@ -119,3 +119,28 @@ async def test_iterator_rows_match_the_list(db: Database) -> None:
             listed = [o.__dict__ for o in listed]
             streamed = [o.__dict__ for o in streamed]
         assert strict(streamed) == strict(listed)
+
+
+async def test_inlined_sqlite_converters_equal_calling_them() -> None:
+    """The loader writes SQLite's decimal and JSON conversions out inline: the same
+    values, types and scales as calling the field's converter."""
+    from vivace.orm._fields import DecimalField, JSONField, SQLiteDecimal, json_loads_sqlite
+    from vivace.orm._loader import make_loader
+    from vivace.orm._select import ValuesPlan
+
+    decimal_from_db = DecimalField(max_digits=12, decimal_places=3).converters("sqlite")[1]
+    json_from_db = JSONField().converters("sqlite")[1]
+    assert isinstance(decimal_from_db, SQLiteDecimal) and json_from_db is json_loads_sqlite
+    column = [None, 0, 2, -1.5, 1.0005, 0.1 + 0.2, 1e-9, 123456789.123]
+    documents = [None, '{"a": [1, null]}', b'["x"]', 7, 2.5, '"text"', "false", "null"]
+    rows = list(zip(column, documents, strict=True))
+    plan = ValuesPlan("tuple", ["d", "j"], [decimal_from_db, json_from_db])
+    expected = [
+        (None if d is None else decimal_from_db(d), None if j is None else json_from_db(j))
+        for d, j in rows
+    ]
+    loaded = make_loader(plan)(rows)
+    assert [tuple((type(v), str(v)) for v in row) for row in loaded] == [
+        tuple((type(v), str(v)) for v in row) for row in expected
+    ]
+    assert loaded[4][0] == decimal.Decimal("1.000")  # half-even at the declared scale

@@ -418,13 +418,21 @@ class DecimalField(Field[decimal.Decimal]):
     def converters(self, backend: str) -> tuple[Converter, Converter]:
         if backend != "sqlite":
             return None, None
-        # SQLite keeps NUMERIC as REAL or INTEGER: back to a Decimal of the declared scale.
-        quantum = decimal.Decimal(1).scaleb(-self.decimal_places)
+        return None, SQLiteDecimal(self.decimal_places)
 
-        def from_db(value: Any) -> decimal.Decimal:
-            return decimal.Decimal(repr(value)).quantize(quantum)
 
-        return None, from_db
+class SQLiteDecimal:
+    """A DecimalField's from_db on SQLite, which keeps NUMERIC as REAL or INTEGER: back
+    to a Decimal of the declared scale.  An object, not a closure, so the row loaders
+    (_loader) can inline it with its ``quantum``."""
+
+    __slots__ = ("quantum",)
+
+    def __init__(self, decimal_places: int) -> None:
+        self.quantum = decimal.Decimal(1).scaleb(-decimal_places)
+
+    def __call__(self, value: Any) -> decimal.Decimal:
+        return decimal.Decimal(repr(value)).quantize(self.quantum)
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -535,7 +543,7 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _json_loads_sqlite(value: Any) -> Any:
+def json_loads_sqlite(value: Any) -> Any:
     # A JSON column has NUMERIC affinity in SQLite: the text of a number comes back as
     # that number, which is already the decoded value.
     return orjson.loads(value) if isinstance(value, str | bytes) else value
@@ -561,7 +569,7 @@ class JSONField(Field[Any]):
         # drivers take JSON text for JSON columns on every backend.
         if backend == "postgresql":
             return _json_dumps, None
-        return _json_dumps, (_json_loads_sqlite if backend == "sqlite" else orjson.loads)
+        return _json_dumps, (json_loads_sqlite if backend == "sqlite" else orjson.loads)
 
     def check(self, value: Any) -> list[str]:
         problems = super().check(value)

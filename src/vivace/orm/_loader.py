@@ -18,10 +18,14 @@ operations measure (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import decimal
 from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
+from ._fields import SQLiteDecimal, json_loads_sqlite
 from ._select import ModelPlan, ValuesPlan
 
 __all__ = ["make_loader", "make_row_loader"]
@@ -31,10 +35,26 @@ RowLoader = Callable[[Any], Any]
 
 
 def _value(name: str, converter: Any, env: dict[str, Any], counter: list[int]) -> str:
+    """The expression converting local ``name`` (None stays None).
+
+    SQLite's decimal and JSON converters are written out here rather than called: one
+    Python call less per value.  CPU time of a 180-row values_list() of bench/orm.py's
+    test 3 (two decimals, two JSON values a row) on SQLite: 575 -> 534 us (the raw
+    driver contender: 365 us, with no quantize and no JSON-number check).
+    """
     if converter is None:
         return name
     key = f"_k{counter[0]}"
     counter[0] += 1
+    if isinstance(converter, SQLiteDecimal):
+        env[key] = converter.quantum
+        env["_Decimal"] = decimal.Decimal
+        return f"(_Decimal(repr({name})).quantize({key}) if {name} is not None else None)"
+    if converter is json_loads_sqlite:
+        env["_json_loads"] = orjson.loads
+        env["_text"] = (str, bytes)
+        # None (not text) stays as it is, like a number SQLite gave back unparsed.
+        return f"(_json_loads({name}) if isinstance({name}, _text) else {name})"
     env[key] = converter
     return f"({key}({name}) if {name} is not None else None)"
 
