@@ -304,13 +304,15 @@ class _ReadSlots:
     Why: the pool opens a connection (a thread) per overlapping task, and sqlite3 lets
     go of the GIL for every row it steps and takes it back to build the row, so ten
     threads reading at once spend their time handing the GIL to each other and to the
-    event loop.  Measured (bench/orm_reads.py-style reads, SQLite file, 10 tasks, pool
-    of 10 connections, 180-row results, 2026-12-07, loaded 2-core machine), microseconds
-    of wall and CPU per values() query, raw aiosqlite on its one thread as the anchor:
-    test 1 unlimited 624 wall / 845 CPU (0.55x raw), 2 slots 295 / 335 (1.17x),
-    1 slot 270 / 264 (1.28x); test 3 unlimited 2,891 / 3,438 (0.64x), 2 slots
-    2,029 / 2,121 (0.91x), 1 slot 2,025 / 2,005 (0.92x).  Two is the default: nearly
-    all of the gain, and one long read does not hold up every other read.
+    event loop.  Measured (10 tasks, pool of 10 connections, 180-row values() results,
+    2026-12-07, loaded 2-core machine), microseconds of wall and CPU per query, raw
+    aiosqlite on its one thread as the anchor: /tmp k_exp (slot counts alternating in
+    one process) test 1 unlimited 624 wall / 845 CPU (0.55x raw), 2 slots 295 / 335
+    (1.17x), 1 slot 270 / 264 (1.28x); test 3 unlimited 2,891 / 3,438 (0.64x), 2 slots
+    2,029 / 2,121 (0.91x), 1 slot 2,025 / 2,005 (0.92x).  bench/orm_reads.py --grow
+    (500 queries, 7 rounds), 1 slot then 2: values_list() test 1 249 / 513 us CPU,
+    values() 270 / 388.  One is the default; a Database whose reads run long (SQLite
+    runs them outside the GIL) can raise it.
 
     A slot is taken before a read is handed to its connection's thread and given back
     by the thread's completion callback (``_set_result``), not by the awaiting task:
@@ -545,8 +547,8 @@ class SQLiteBackend(Backend):
         return 1 if self.url.is_memory else None
 
     def _readers(self) -> int:
-        """How many reads outside transactions run at once (``readers``: 2; _ReadSlots)."""
-        value = self.options.get("readers", dict(self.url.options).get("readers", 2))
+        """How many reads outside transactions run at once (``readers``: 1; _ReadSlots)."""
+        value = self.options.get("readers", dict(self.url.options).get("readers", 1))
         try:
             readers = int(value)
         except (TypeError, ValueError):
