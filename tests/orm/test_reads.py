@@ -144,3 +144,17 @@ async def test_inlined_sqlite_converters_equal_calling_them() -> None:
         tuple((type(v), str(v)) for v in row) for row in expected
     ]
     assert loaded[4][0] == decimal.Decimal("1.000")  # half-even at the declared scale
+
+
+async def test_query_clone_copies_every_slot() -> None:
+    from vivace.orm._query import Query
+
+    query = Query(Everything)
+    marks = {name: object() for name in Query.__slots__}
+    for name, mark in marks.items():
+        setattr(query, name, mark)
+    clone = query.clone()
+    assert {n: getattr(clone, n) for n in Query.__slots__ if n != "plain"} == {
+        n: m for n, m in marks.items() if n != "plain"
+    }
+    assert clone.plain is False

@@ -86,9 +86,28 @@ class Query:
         self.plain = True  # nothing asked yet: Model.objects.all() (see QuerySet.get)
 
     def clone(self) -> Query:
+        # Every slot spelled out: a loop of getattr/setattr over __slots__ took 1.21 us,
+        # this takes 0.26 us; a filter().values_list() chain clones twice per query
+        # (tests/orm/test_reads.py checks that every slot is copied).
         new = Query.__new__(Query)
-        for name in Query.__slots__:
-            setattr(new, name, getattr(self, name))
+        new.annotations = self.annotations
+        new.combined = self.combined
+        new.defer = self.defer
+        new.distinct = self.distinct
+        new.empty = self.empty
+        new.fields = self.fields
+        new.for_update = self.for_update
+        new.group_values = self.group_values
+        new.high = self.high
+        new.low = self.low
+        new.mode = self.mode
+        new.model = self.model
+        new.only = self.only
+        new.order = self.order
+        new.prefetch = self.prefetch
+        new.related = self.related
+        new.reverse = self.reverse
+        new.where = self.where
         new.plain = False  # a clone is made to be changed
         return new
 
