@@ -1,5 +1,5 @@
 """SQLite's read slots: at most ``readers`` reads outside transactions run at once
-among one Database's connections (vivace.db.backends.sqlite._ReadSlots)."""
+among one Database's connections (vivace.db.backends.sqlite._read_slots)."""
 
 from __future__ import annotations
 
@@ -108,6 +108,8 @@ async def test_a_transaction_does_not_queue_behind_reads(tmp_path: Path) -> None
 
 
 async def test_a_cancelled_read_keeps_its_slot_until_sqlite_is_done(tmp_path: Path) -> None:
+    """A cancelled read still runs on its thread (as any cancelled SQLite job does) and
+    holds its slot while it runs; the slots are whole again afterwards."""
     db, probe = await open_with_probe(tmp_path / "c.sqlite3", 3, readers=1)
     try:
         async with asyncio.timeout(10):
@@ -116,7 +118,7 @@ async def test_a_cancelled_read_keeps_its_slot_until_sqlite_is_done(tmp_path: Pa
                 await asyncio.sleep(0.005)
             waiting = asyncio.ensure_future(db.fetch_val("SELECT probe(1)"))
             await asyncio.sleep(0.01)
-            waiting.cancel()  # cancelled while it queues for the slot
+            waiting.cancel()  # cancelled while its thread waits for the slot
             running.cancel()  # cancelled while SQLite runs it: the slot stays taken
             next_read = asyncio.ensure_future(db.fetch_val("SELECT probe(2)"))
             for task in (running, waiting):

@@ -24,13 +24,13 @@ An in-memory database lives in one connection, so its pool holds one connection.
 from __future__ import annotations
 
 import asyncio
-import collections
 import queue
 import re
 import sqlite3
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, NoReturn
 
 from .._errors import (
@@ -98,18 +98,12 @@ def _regexp(pattern: str | None, value: object) -> bool | None:
     return re.search(pattern, value if isinstance(value, str) else str(value)) is not None
 
 
-def _set_result(future: asyncio.Future[Any], value: Any, slots: _ReadSlots | None) -> None:
-    if slots is not None:
-        slots.release()
+def _set_result(future: asyncio.Future[Any], value: Any) -> None:
     if not future.done():
         future.set_result(value)
 
 
-def _set_exception(
-    future: asyncio.Future[Any], exc: BaseException, slots: _ReadSlots | None
-) -> None:
-    if slots is not None:
-        slots.release()
+def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
     if not future.done():
         future.set_exception(exc)
 
@@ -139,22 +133,29 @@ class _Worker(threading.Thread):
                 break
             function, args, loop, future, slots = job
             try:
-                result = function(*args)
+                if slots is None:
+                    result = function(*args)
+                else:
+                    with slots:  # a read outside a transaction: see _read_slots
+                        result = function(*args)
             except BaseException as exc:
                 try:
-                    loop.call_soon_threadsafe(_set_exception, future, exc, slots)
+                    loop.call_soon_threadsafe(_set_exception, future, exc)
                 except RuntimeError:  # pragma: no cover - the loop closed meanwhile
                     pass
             else:
                 try:
-                    loop.call_soon_threadsafe(_set_result, future, result, slots)
+                    loop.call_soon_threadsafe(_set_result, future, result)
                 except RuntimeError:  # pragma: no cover - the loop closed meanwhile
                     pass
         if self.conn is not None:
             self.conn.close()
 
     def submit(
-        self, function: Callable[..., Any], *args: Any, slots: _ReadSlots | None = None
+        self,
+        function: Callable[..., Any],
+        *args: Any,
+        slots: AbstractContextManager[Any] | None = None,
     ) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
@@ -297,68 +298,49 @@ class _WriteGate:
             ) from None
 
 
-class _ReadSlots:
+def _read_slots(size: int) -> AbstractContextManager[Any]:
     """At most ``size`` reads outside transactions run at once among a Database's
-    connections; the others queue here, in asyncio, for a free slot.
+    connections: each connection's thread takes a slot for such a read and gives it
+    back when SQLite is done; the other threads wait for one, blocked outside the GIL.
 
     Why: the pool opens a connection (a thread) per overlapping task, and sqlite3 lets
     go of the GIL for every row it steps and takes it back to build the row, so ten
     threads reading at once spend their time handing the GIL to each other and to the
-    event loop.  Measured (10 tasks, pool of 10 connections, 180-row values() results,
-    2026-12-07, loaded 2-core machine), microseconds of wall and CPU per query, raw
-    aiosqlite on its one thread as the anchor: /tmp k_exp (slot counts alternating in
-    one process) test 1 unlimited 624 wall / 845 CPU (0.55x raw), 2 slots 295 / 335
-    (1.17x), 1 slot 270 / 264 (1.28x); test 3 unlimited 2,891 / 3,438 (0.64x), 2 slots
-    2,029 / 2,121 (0.91x), 1 slot 2,025 / 2,005 (0.92x).  bench/orm_reads.py --grow
-    (500 queries, 7 rounds), 1 slot then 2: values_list() test 1 249 / 513 us CPU,
-    values() 270 / 388.  One is the default; a Database whose reads run long (SQLite
-    runs them outside the GIL) can raise it.
+    event loop.  The slot is taken on the thread, not in asyncio: the next read starts
+    the moment the last one ends, without a trip through the event loop, and a read
+    whose task was cancelled (it still runs: see _Worker) holds its slot while it runs.
 
-    A slot is taken before a read is handed to its connection's thread and given back
-    by the thread's completion callback (``_set_result``), not by the awaiting task:
-    a read whose task was cancelled keeps its slot until SQLite has finished it.
-    Statements in a transaction and writes never wait here (a transaction's next
-    statement must not queue behind reads, and a write is already one at a time at the
+    Measured (10 tasks on a pool of 10 connections, 180-row results, SQLite file,
+    2026-12-07, loaded 2-core machine), microseconds of wall / CPU per query and raw
+    aiosqlite (one connection, one thread) over vivace:
+    unlimited threads: test 1 values() 624 / 845 (0.55x); test 3 2,891 / 3,438 (0.64x).
+    Slots in asyncio (a read waits for a slot before it is handed to its thread),
+    then on the threads (/tmp ab_exp, the four alternating in one process), test 3:
+    get by pk 1 slot 61 / 61 (1.35x), 2 slots 52 / 52 (1.57x), on the threads 1 slot
+    49 / 49 (1.67x), 2 slots 49 / 48 (1.68x); values() 0.75x, 0.83x, 1.00x, 0.92x;
+    values_list() 1.12x, 0.91x, 1.13x, 0.98x; test 1 get by pk 0.89x, 0.97x, 1.13x,
+    1.07x.  One slot on the threads is the default; a Database whose reads run long
+    (SQLite runs them outside the GIL, in parallel) can raise ``readers``.
+
+    Statements in a transaction and writes never take a slot (a transaction's next
+    statement must not queue behind reads, and writes are one at a time already at the
     write gate); SQL other than ``fetch_*`` reads (DDL, PRAGMA) neither, since it may
-    wait in SQLite's busy handler for a lock only a transaction's next statement frees.
+    wait in SQLite's busy handler for a lock that only a transaction's next statement
+    frees.  A read itself takes no lock in WAL mode; in the other journal modes it
+    may wait for a writer's lock, which the writer's statements (slot-free) release.
     """
-
-    __slots__ = ("free", "size", "waiters")
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.free = size
-        self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
-
-    async def acquire(self) -> None:
-        if self.free > 0 and not self.waiters:
-            self.free -= 1
-            return
-        future = asyncio.get_running_loop().create_future()
-        self.waiters.append(future)
-        try:
-            await future
-        except BaseException:
-            if future.done() and not future.cancelled():
-                self.release()  # handed over just as we were cancelled: pass it on
-            else:
-                self.waiters.remove(future)
-            raise
-
-    def release(self) -> None:
-        while self.waiters:
-            future = self.waiters.popleft()
-            if not future.done():
-                future.set_result(None)  # the slot goes straight to the waiter
-                return
-        self.free += 1
+    # threading.Lock is C code throughout; Semaphore is Python over a Condition.
+    return threading.Lock() if size == 1 else threading.BoundedSemaphore(size)
 
 
 class SQLiteConnection(BackendConnection):
     __slots__ = ("_gate", "_holding", "_reading", "_reads", "_worker")
 
     def __init__(
-        self, worker: _Worker, gate: _WriteGate | None = None, reads: _ReadSlots | None = None
+        self,
+        worker: _Worker,
+        gate: _WriteGate | None = None,
+        reads: AbstractContextManager[Any] | None = None,
     ) -> None:
         super().__init__()
         self._worker = worker
@@ -409,20 +391,20 @@ class SQLiteConnection(BackendConnection):
                 return await self._submit(function, sql, *args)
             finally:
                 gate.lock.release()
-        reads = self._reads
-        if reads is not None and function in self._reading and not self.in_transaction():
-            # A read outside a transaction: one of the Database's read slots (_ReadSlots).
-            await reads.acquire()
-            future = self._worker.submit(function, sql, *args, slots=reads)
-            try:
-                return await future
-            except Exception as exc:
-                self._fail(exc, sql)
+        if function in self._reading and not self.in_transaction():
+            # A read outside a transaction: its thread takes a read slot (_read_slots).
+            return await self._submit(function, sql, *args, slots=self._reads)
         return await self._submit(function, sql, *args)
 
-    async def _submit(self, function: Callable[..., Any], sql: str, *args: Any) -> Any:
+    async def _submit(
+        self,
+        function: Callable[..., Any],
+        sql: str,
+        *args: Any,
+        slots: AbstractContextManager[Any] | None = None,
+    ) -> Any:
         try:
-            return await self._worker.submit(function, sql, *args)
+            return await self._worker.submit(function, sql, *args, slots=slots)
         except Exception as exc:
             self._fail(exc, sql)
 
@@ -529,7 +511,7 @@ class SQLiteBackend(Backend):
 
     _URL_OPTIONS = ("timeout", "journal_mode", "foreign_keys", "mode", "cache", "readers")
     _gate: _WriteGate | None = None
-    _reads: _ReadSlots | None = None
+    _reads: AbstractContextManager[Any] | None = None
     _gate_loop: Any = None
 
     def make_dialect(self) -> Any:
@@ -547,7 +529,7 @@ class SQLiteBackend(Backend):
         return 1 if self.url.is_memory else None
 
     def _readers(self) -> int:
-        """How many reads outside transactions run at once (``readers``: 1; _ReadSlots)."""
+        """How many reads outside transactions run at once (``readers``: 1; _read_slots)."""
         value = self.options.get("readers", dict(self.url.options).get("readers", 1))
         try:
             readers = int(value)
@@ -583,7 +565,7 @@ class SQLiteBackend(Backend):
         loop = asyncio.get_running_loop()
         if self._gate is None or self._gate_loop is not loop:
             self._gate = _WriteGate(timeout)
-            self._reads = _ReadSlots(self._readers())
+            self._reads = _read_slots(self._readers())
             self._gate_loop = loop
         worker = _Worker(path, uri, timeout)
         worker.start()
