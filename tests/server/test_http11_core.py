@@ -413,6 +413,25 @@ def test_trusted_proxy_fields_set_client_and_scheme(state: ServerState) -> None:
     assert scope["client"][0] == "1.2.3.4" and scope["scheme"] == "https"
 
 
+def test_proxy_fields_of_a_request_with_a_body_count_and_do_not_carry_over(
+    state: ServerState,
+) -> None:
+    # A Content-Length makes a request's special fields non-empty; the proxy fields are
+    # looked at only when one came (on_headers_complete's routing flag): those of a
+    # request with a body count, and the next request without any keeps the peer.
+    config = Config(_app, proxy_headers=True, forwarded_allow_ips=("10.0.0.1",))
+    core, sink = reader(ServerState(config, _app, state.loop), trusted=True)
+    core.feed(
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
+        b"X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\n\r\nhi"
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nho"
+        b"GET / HTTP/1.1\r\nHost: a\r\nForwarded: for=5.6.7.8\r\n\r\n"
+    )
+    clients = [(s["client"][0], s["scheme"]) for s in sink.scopes]
+    assert clients == [("1.2.3.4", "https"), ("10.0.0.1", "http"), ("5.6.7.8", "http")]
+    assert [e for e in sink.events if e[0] == "body"] == [("body", b"hi"), ("body", b"ho")]
+
+
 def test_untrusted_proxy_fields_are_ignored(state: ServerState) -> None:
     sink = feed(state, b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n")
     assert sink.scopes[0]["client"] == ("10.0.0.1", 5000)

@@ -266,7 +266,8 @@ class RequestCycle:
                     self.body_size = 0
                     if self.body_done:
                         self.body_pending = False
-                    self.proto.body_consumed()
+                    if self.proto.read_paused:
+                        self.proto.body_consumed()
                     return {"type": "http.request", "body": data, "more_body": not self.body_done}
                 if self.expect_100:
                     self.expect_100 = False

@@ -375,7 +375,8 @@ class HTTPProtocol(asyncio.Protocol):
         if size > READ_HIGH_WATER and not self.read_paused:
             self.read_paused = True
             self.transport.pause_reading()
-        cycle.wake()
+        if cycle.waiter is not None:  # the app waits: a body that came with its head has none
+            cycle.wake()
 
     def request_end(self, cycle: RequestCycle) -> None:
         cycle.body_done = True
@@ -395,8 +396,9 @@ class HTTPProtocol(asyncio.Protocol):
     # -- flow control --------------------------------------------------------------------
 
     def body_consumed(self) -> None:
-        if self.read_paused:
-            self._maybe_resume()
+        """The app took the buffered body while reading was paused (the cycle checks
+        ``read_paused`` first: a call less for every body): resume if nothing holds it."""
+        self._maybe_resume()
 
     def _maybe_resume(self) -> None:
         building = self.reader.building
