@@ -1,13 +1,21 @@
-"""The cheap proof that a JSON document repeats no key (_validator._surely_unique)
+"""The cheap proof that a JSON document repeats no key (_duplicates.surely_unique)
 agrees with the scanner that finds the repeated key, on every document tried."""
 
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import enum
 import json
 import random
+import uuid
+from typing import Annotated, Any, TypedDict
 
 import pytest
 
-from vivace.schema import ValidationError, Validator
-from vivace.schema._validator import _surely_unique
+from vivace.schema import Field, Schema, ValidationError, Validator
+from vivace.schema._duplicates import surely_unique as _surely_unique
 
 
 def repeats(doc: str) -> bool:
@@ -91,3 +99,234 @@ def test_a_repeated_key_is_still_refused() -> None:
         v.validate_json(b'{"a": 1, "b": 2, "a": 3}', duplicate_keys="error")
     assert info.value.errors()[0]["code"] == "duplicate_key"
     assert v.validate_json(b'{"a": 1, "b": 2}', duplicate_keys="error") == {"a": 1, "b": 2}
+
+
+# --- the key proof of a type (_duplicates.key_proof) ---------------------------------------
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+class Address(Schema):
+    street: str
+    city: str = ""
+
+
+class Order(Schema):
+    name: Annotated[str, Field(max_length=20)]
+    count: int = 0
+    price: float = 0.0
+    flag: bool = False
+    tags: list[str] = Field(default_factory=list)
+    when: datetime.datetime | None = None
+    ident: uuid.UUID | None = None
+    amount: decimal.Decimal | None = None
+    blob: bytes | None = None
+    colour: Colour | None = None
+    address: Address | None = None
+    more: list[Address] = Field(default_factory=list)
+    extra: dict[str, Address] = Field(default_factory=dict)
+    anything: Any = None
+    either: Address | int | None = None
+    pair: tuple[int, Address] | None = None
+    code: str = Field(default="", alias="the:code")
+
+
+class Tree(Schema):
+    label: str
+    children: list[Tree] = Field(default_factory=list)
+
+
+class Tagged(Schema, tag=True):
+    x: int
+
+
+class Row(Schema, array_like=True):
+    a: int
+    b: dict[str, int]
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int = 0
+
+
+class Span(TypedDict, total=False):
+    start: int
+    end: Point
+
+
+def proof_for(tp: Any) -> Any:
+    v = Validator(tp)
+    assert v.fast
+    return v._proof
+
+
+def test_the_key_proof_passes_unique_documents_of_its_type() -> None:
+    docs = [
+        b'{"name": "a"}',
+        b'{"name": "a", "count": 3, "price": 1.5, "flag": true, "tags": ["x:y", "z"]}',
+        b'{"name": "a", "when": "2026-01-02T03:04:05+01:00", "ident": '
+        b'"12345678-1234-5678-1234-567812345678", "amount": "1.50", "blob": "YTpi", '
+        b'"colour": "red"}',
+        b'{"name": "a", "address": {"street": "1:2", "city": "x"}, "more": [{"street": "s"},'
+        b' {"street": "t", "city": ":"}], "extra": {"k:": {"street": "u"}}}',
+        b'{"name": "a", "anything": {"p": {"q": [1, {"r": ":"}]}}, "either": {"street": "v"}}',
+        b'{"name": "a", "either": 3, "pair": [1, {"street": "w"}], "the:code": "c"}',
+        b'{"name": "caf\\u00e9", "tags": ["\\u003a"], "address": {"\\u0073treet": "x"}}',
+    ]
+    proof = proof_for(Order)
+    for doc in docs:
+        Order.validate_json(doc)
+        assert not repeats(doc.decode())
+        # Order's dict, Any and "the:code" are read as decoded strings: a \\u escape there
+        # goes to the scanner.
+        assert proof(doc) is (b"\\u" not in doc), doc
+    # Where the shape decodes no string, escapes are kept as they were sent.
+    addresses = proof_for(list[Address])
+    assert addresses(b'[{"\\u0073treet": "caf\\u00e9 \\u003a"}, {"street": "x"}]')
+    assert not addresses(b'[{"street": "a", "\\u0073treet": "b"}]')
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b'{"name": "a", "name": "b"}',
+        b'{"name": "a", "count": 1, "count": 2}',
+        b'{"name": "a", "n\\u0061me": "b"}',
+        b'{"name": "a", "address": {"street": "x", "street": "y"}}',
+        b'{"name": "a", "more": [{"street": "x"}, {"street": "x", "city": "", "city": ""}]}',
+        b'{"name": "a", "extra": {"k": {"street": "x"}, "k": {"street": "y"}}}',
+        b'{"name": "a", "extra": {":": {"street": "x"}, "\\u003a": {"street": "y"}}}',
+        b'{"name": "a", "extra": {"\\u003a": {"street": "x"}, "a": {"street": "y"}, '
+        b'"a": {"street": "z"}}}',
+        b'{"name": "a", "anything": {"p": 1, "p": 2}}',
+        b'{"name": "a", "either": {"street": "x", "street": "y"}}',
+        b'{"name": "a", "pair": [1, {"street": "x", "street": "y"}]}',
+        b'{"name": "a", "the:code": "x", "the\\u003acode": "y", "count": 1}',
+    ],
+)
+def test_the_key_proof_never_passes_a_repeated_key(doc: bytes) -> None:
+    assert repeats(doc.decode())
+    assert not proof_for(Order)(doc)
+    with pytest.raises(ValidationError) as info:
+        Order.validate_json(doc, duplicate_keys="error")
+    assert info.value.errors()[0]["code"] == "duplicate_key"
+
+
+def test_an_unknown_key_goes_to_the_exact_check() -> None:
+    # msgspec skips an unknown key; the shape refuses it, so it is counted by the scanner.
+    for doc, repeated in [
+        (b'{"name": "a", "other": 1}', False),
+        (b'{"name": "a", "other": 1, "other": 2}', True),
+        (b'{"name": "a", "other": {"k": 1, "k": 2}}', True),
+    ]:
+        assert not proof_for(Order)(doc)
+        if repeated:
+            with pytest.raises(ValidationError):
+                Order.validate_json(doc, duplicate_keys="error")
+        else:
+            assert Order.validate_json(doc, duplicate_keys="error").name == "a"
+
+
+def test_the_key_proof_of_other_classes_and_types() -> None:
+    cases: list[tuple[Any, bytes, bool]] = [
+        (Tree, b'{"label": "a", "children": [{"label": "b", "children": []}]}', True),
+        (Tree, b'{"label": "a", "children": [{"label": "b", "label": "c"}]}', False),
+        (Tagged, b'{"type": "Tagged", "x": 1}', True),
+        (Tagged, b'{"type": "Tagged", "x": 1, "type": "Tagged"}', False),
+        (Row, b'[1, {"k": 1}]', True),
+        (Row, b'[1, {"k": 1, "k": 2}]', False),
+        (Point, b'{"x": 1, "y": 2}', True),
+        (Point, b'{"x": 1, "x": 2}', False),
+        (Span, b'{"start": 1, "end": {"x": 1}}', True),
+        (Span, b'{"start": 1, "end": {"x": 1, "x": 1}}', False),
+        (list[Point], b'[{"x": 1}, {"x": 2, "y": 3}]', True),
+        (list[Point], b'[{"x": 1}, {"x": 2, "y": 3, "y": 3}]', False),
+        (dict[str, int], b'{"a": 1, "b": 2}', True),
+        (dict[str, int], b'{"a": 1, "b": 2, "a": 3}', False),
+        (dict[int, list[Point]], b'{"1": [{"x": 1}], "2": []}', True),
+        (dict[int, list[Point]], b'{"1": [{"x": 1}], "1": []}', False),
+        (list[int] | None, b"[1, 2]", True),
+        (tuple[int, str], b'[1, "a:b"]', True),
+    ]
+    for tp, doc, unique in cases:
+        assert repeats(doc.decode()) is not unique, doc
+        v = Validator(tp)
+        v.validate_json(doc)
+        proof = v._proof
+        if proof is None:
+            assert tp is Row  # an array at the top: the colon proof's work
+        else:
+            assert proof(doc) is unique, (tp, doc)
+        if unique:
+            v.validate_json(doc, duplicate_keys="error")
+        else:
+            with pytest.raises(ValidationError) as info:
+                v.validate_json(doc, duplicate_keys="error")
+            assert info.value.errors()[0]["code"] == "duplicate_key"
+    # A type with no object in it: a document it accepts has no key at all.
+    assert proof_for(list[int])(b"[1, 2]")
+    # Plain data at the top: the colon proof already is that proof.
+    assert Validator(Any).fast and Validator(Any)._proof is None
+
+
+def test_a_refused_document_is_checked_for_repeated_keys_first() -> None:
+    with pytest.raises(ValidationError) as info:
+        Order.validate_json(b'{"name": 1, "name": 2}', duplicate_keys="error")
+    assert info.value.errors()[0]["code"] == "duplicate_key"
+    with pytest.raises(ValidationError) as info:
+        Order.validate_json(b'{"name": 1, "count": "x"}', duplicate_keys="error")
+    assert {e["loc"] for e in info.value.errors()} == {("name",), ("count",)}
+    with pytest.raises(ValidationError) as info:
+        Order.validate_json(b'{"name": "a",', duplicate_keys="error")
+    assert info.value.errors()[0]["code"] == "invalid_json"
+    # bytearray and memoryview bodies take the same path as bytes.
+    for wrap in (bytearray, memoryview):
+        assert Order.validate_json(wrap(b'{"name": "a"}'), duplicate_keys="error").name == "a"
+        with pytest.raises(ValidationError):
+            Order.validate_json(wrap(b'{"name": "a", "name": "a"}'), duplicate_keys="error")
+
+
+def test_the_key_proof_never_passes_a_repeated_key_at_random() -> None:
+    rng = random.Random(17)
+    proof = proof_for(Order)
+    keys = ["street", "city", "str\\u0065et", "x"]
+    dict_keys = ["k", ":", "\\u003a"]
+
+    def address() -> str:
+        members = [f'"{rng.choice(keys)}": "{rng.choice(["a", ":", "b:c"])}"' for _ in range(3)]
+        return "{" + ", ".join(members) + "}"
+
+    def order() -> str:
+        members = ['"name": "n"']
+        for _ in range(rng.randrange(0, 5)):
+            key, value = rng.choice(
+                [
+                    ("count", "1"),
+                    ("tags", '[":", "a"]'),
+                    ("address", address()),
+                    ("more", f"[{address()}]"),
+                    ("extra", f'{{"{rng.choice(dict_keys)}": {address()}}}'),
+                    ("anything", '{"a": 1, "a:": 2}'),
+                    ("the:code", '"c"'),
+                    ("the\\u003acode", '"d"'),
+                    ("name", '"m"'),
+                ]
+            )
+            members.append(f'"{key}": {value}')
+        return "{" + ", ".join(members) + "}"
+
+    passed = 0
+    for _ in range(3000):
+        doc = order()
+        try:
+            Order.validate_json(doc)
+        except ValidationError:
+            continue
+        if proof(doc.encode()):
+            passed += 1
+            assert not repeats(doc), doc
+    assert passed > 100
