@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 
-from vivace.schema import Field, Schema, ValidationError, Validator
+from vivace.schema import Field, Schema, ValidationError, Validator, _duplicates
 from vivace.schema._duplicates import surely_unique as _surely_unique
 
 
@@ -330,3 +330,33 @@ def test_the_key_proof_never_passes_a_repeated_key_at_random() -> None:
             passed += 1
             assert not repeats(doc), doc
     assert passed > 100
+
+
+def test_text_documents_take_the_same_proof() -> None:
+    proof = proof_for(Order)
+    assert proof('{"name": "a", "address": {"street": "x:y"}}')
+    assert not proof('{"name": "a", "address": {"street": "x", "street": "y"}}')
+    assert Order.validate_json('{"name": "é:"}', duplicate_keys="error").name == "é:"
+
+
+async def test_the_async_twin_refuses_the_same_documents() -> None:
+    doc = b'{"name": "a", "more": [{"street": "x", "street": "y"}]}'
+    assert (await Order.avalidate_json(doc)).more[0].street == "y"
+    with pytest.raises(ValidationError) as info:
+        await Order.avalidate_json(doc, duplicate_keys="error")
+    assert info.value.errors()[0]["code"] == "duplicate_key"
+    with pytest.raises(ValueError, match="duplicate_keys"):
+        await Order.avalidate_json(doc, duplicate_keys="first")  # type: ignore[arg-type]
+
+
+def test_a_shape_msgspec_refuses_leaves_the_colon_proof(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(self: Any, node: Any) -> Any:
+        raise TypeError("not a type msgspec decodes")
+
+    monkeypatch.setattr(_duplicates._Shape, "of", refused)
+    v = Validator(list[Address])
+    assert v.fast and v._proof is None
+    with pytest.raises(ValidationError) as info:
+        v.validate_json(b'[{"street": "x", "street": "y"}]', duplicate_keys="error")
+    assert info.value.errors()[0]["code"] == "duplicate_key"
+    assert v.validate_json(b'[{"street": "x"}]', duplicate_keys="error")[0].street == "x"
