@@ -454,8 +454,11 @@ def test_a_table_is_checked_when_it_is_installed() -> None:
     for name in ("name", "move", "__init__"):
         with pytest.raises(ValueError, match="cannot name an event"):
             transitions("broken", {a: {name: a}})
-    transitions("ok", {a: {"go": a, "x.y": a}})
-    assert a.go is a and a.move("x.y") is a and repr(a) == "A"
+    with pytest.raises(ValueError, match="cannot name an event"):
+        transitions("broken", {a: {"x.y": a, "x_y": b}, b: {}})  # both would be a.x_y
+    transitions("ok", {a: {"go": a, "x.y": a, "x-y": a}})
+    assert a.go is a and a.move("x.y") is a and a.x_y is a and repr(a) == "A"
+    assert a.move("x-y") is a and not hasattr(a, "x-y")
 
 
 def test_targets_methods_and_root_path(state: ServerState) -> None:

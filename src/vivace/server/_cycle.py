@@ -292,11 +292,14 @@ class RequestCycle:
             raise ClientDisconnected("client disconnected")
         mtype = message["type"]
         state = self.state
-        # The table decides what may come now (~20 ns a message). Its rows
-        # hold the cycle's own events too, so the dispatch below names each message.
-        if mtype not in state.moves:
-            raise _not_allowed(mtype, state)
+        # The table decides what may come now. For the two messages of every response, the
+        # move is an attribute of the state (``_machine``): ~2.6 ns where a lookup in the row
+        # costs ~15.6 ns (timeit), twice a request.
         if mtype == "http.response.start":
+            try:
+                started = state.http_response_start
+            except AttributeError:
+                raise _not_allowed(mtype, state) from None
             status = message["status"]
             if type(status) is not int or not 200 <= status <= 999:
                 raise ProtocolViolation(f"invalid response status {status!r}", message_type=mtype)
@@ -305,9 +308,13 @@ class RequestCycle:
             if message.get("trailers", False):
                 self.trailers = True
                 self.simple = False
-            self.state = STARTED
+            self.state = started
             return self.proto.done
         if mtype == "http.response.body":
+            try:
+                state.http_response_body  # noqa: B018 - the lookup is the check
+            except AttributeError:
+                raise _not_allowed(mtype, state) from None
             body = message.get("body", b"")
             more = message.get("more_body", False)
             if type(body) is not bytes:
@@ -318,6 +325,10 @@ class RequestCycle:
                 self._write_first(body, more)
             else:
                 return self._send_last(body)
+        # The other messages: their row holds the cycle's own events too, so the dispatch
+        # below names each message.
+        elif mtype not in state.moves:
+            raise _not_allowed(mtype, state)
         elif mtype == "http.response.early_hint":
             data = render_early_hints(message.get("links", ()))
             if self.http11:  # RFC 8297: no 1xx responses to HTTP/1.0 clients
@@ -353,7 +364,7 @@ class RequestCycle:
             body = _as_bytes(body)
         self.status = status
         self.response_headers = headers
-        self.state = INIT.moves["http.response.start"]
+        self.state = INIT.http_response_start
         return self._send_last(body)
 
     def _send_last(self, body: bytes) -> Awaitable[None]:
@@ -400,7 +411,7 @@ class RequestCycle:
             proto.response_complete(self)
             return proto.done
         head = self._head(size)
-        self.state = STARTED.moves["http.response.body"]
+        self.state = STARTED.http_response_body
         self._write_more(body, False, head)
         if self.proto.write_paused:
             return self.proto.drain()
@@ -426,7 +437,7 @@ class RequestCycle:
 
     def _write_first(self, body: bytes, more: bool) -> None:
         head = self._head(None)
-        self.state = STARTED.moves["http.response.body"]
+        self.state = STARTED.http_response_body
         self._write_more(body, more, head)
 
     def _write_more(self, body: bytes, more: bool, head: bytes = b"") -> None:
@@ -484,7 +495,7 @@ class RequestCycle:
                     message_type="http.response.trailers",
                 )
             self.proto.transport.write(data)
-        self._complete(self.state.move("http.response.trailers"))
+        self._complete(self.state.http_response_trailers)
 
     async def _send_path(self, message: Message) -> None:
         path = message.get("path")
@@ -503,14 +514,14 @@ class RequestCycle:
                         f"content-length {self.remaining} does not match the file size {size}",
                         message_type="http.response.pathsend",
                     )
-                self.state = STARTED.moves["http.response.pathsend"]
+                self.state = STARTED.http_response_pathsend
                 proto.transport.write(head)
                 await proto.sendfile(file, size)
                 self.remaining = 0
                 self.sent = size
                 self._complete()
             else:  # HEAD requests and no-body statuses
-                self.state = STARTED.moves["http.response.pathsend"]
+                self.state = STARTED.http_response_pathsend
                 proto.transport.write(head)
                 self._complete()
 

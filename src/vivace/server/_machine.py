@@ -10,16 +10,18 @@ move only through their table, written once as data::
         HEAD: {"data": HEAD, "head": BODY},
         BODY: {"end": IDLE},
     })
-    state = state.head        # the next state, or IllegalMove naming the state and event
-    state.move(event)         # the same for an event that is not a name (an ASGI type)
+    state = state.head        # the next state, or AttributeError naming the state and event
+    state.http_response_start # the same for a dotted event (an ASGI message type)
+    state.move(event)         # the same for any event, given as a string (IllegalMove)
     state.moves.get(event)    # None if there is no move
 
 ``transitions`` installs each row's moves on its state: the move for an event that is a
-Python name is an attribute of the state, and a move the row lacks is an attribute that
-does not exist, so it raises ``AttributeError`` naming the machine, the state and the
-event ("'request reader in state SWITCHED' object has no attribute 'data'": each state is
-the one instance of a class of its own, named for that message). ``state.move(event)``
-raises ``IllegalMove``, an ``AttributeError`` too.
+Python name, or one once its dots are underscores (``http.response.start`` is
+``http_response_start``), is an attribute of the state, and a move the row lacks is an
+attribute that does not exist, so it raises ``AttributeError`` naming the machine, the
+state and the event ("'request reader in state SWITCHED' object has no attribute
+'data'": each state is the one instance of a class of its own, named for that message).
+``state.move(event)`` raises ``IllegalMove``, an ``AttributeError`` too.
 
 Speed trick (the one in this module), measured with timeit on CPython 3.11: a move such
 as ``state.head`` costs ~2.5 ns over a plain assignment. That needs the state created as
@@ -86,20 +88,31 @@ class State:
 def transitions(machine: str, table: Mapping[State, Mapping[str, State]]) -> None:
     """Install ``table`` (state -> event -> next state) on its states.
 
-    Every target must have a row of its own, and an event named like a State attribute
-    could not be told from it, so both are refused.
+    Every target must have a row of its own, and an event named (once its dots are
+    underscores) like a State attribute or another event of its row could not be told from
+    them, so these are refused.
     """
     for moves in table.values():
+        names = set()
         for event, target in moves.items():
             if target not in table:
                 raise ValueError(f"{machine}: state {target.name} has no row")
-            if event in _OWN or hasattr(State, event) or event.startswith("__"):
+            name = _attribute(event)
+            if name in _OWN or hasattr(State, name) or name.startswith("__") or name in names:
                 raise ValueError(f"{machine}: {event!r} cannot name an event")
+            names.add(name)
     for state, moves in table.items():
         state.machine = machine
         # Its own class, named for the AttributeError of a move the row lacks.
         type(state).__name__ = f"{machine} in state {state.name}"
         state.moves = dict(moves)
         for event, target in moves.items():
-            if event.isidentifier():
-                setattr(state, event, target)
+            name = _attribute(event)
+            if name.isidentifier():
+                setattr(state, name, target)
+
+
+def _attribute(event: str) -> str:
+    """The attribute that holds the move for ``event``: ``http.response.start`` is
+    ``http_response_start`` (an event that is not a name once dotted stays a ``moves`` key)."""
+    return event.replace(".", "_")
