@@ -615,10 +615,13 @@ class HTTPProtocol(asyncio.Protocol):
             self.close()
             return
         reader = self.reader
-        if self.pipeline or self.refusal:
+        if self.pipeline:
             if not self.starting:
                 self.loop.call_soon(self.start_next)
-        elif reader.building is None and self.conn is BUSY:
+        elif self.conn is not BUSY:  # FAILED: a refusal may wait for its turn
+            if self.refusal is not None and not self.starting:
+                self.loop.call_soon(self.start_next)
+        elif reader.building is None:
             if cycle.ending:  # the client half-closed: no request can follow
                 self.close()
                 return
