@@ -359,8 +359,6 @@ class RequestReader:
             target = parse_target(url, state)
         path, raw_path, query = target
 
-        client = self.client
-        scheme = self.scheme
         expect_100 = False
         framed = False  # a Content-Length or Transfer-Encoding field: a body may follow
         special = self.special
@@ -376,20 +374,16 @@ class RequestReader:
             # 6.27 us, the typed "POST /orders" 15.5 -> 15.0 us (docs/benchmarks.md).
             routing = self.routing
             self.routing = False
-        if routing and self.trusted:
-            proxy_client, proxy_scheme = resolve_proxy(special, state.trust)
-            if proxy_client is not None:
-                client = proxy_client
-            if proxy_scheme is not None:
-                scheme = proxy_scheme
 
         scope = self.template.copy()
-        if version != "1.1":
+        if not http11:
             scope["http_version"] = version
-        if client is not self.client:
-            scope["client"] = client
-        if scheme is not self.scheme:
-            scope["scheme"] = scheme
+        if routing and self.trusted:  # the template's client and scheme are the peer's
+            proxy_client, proxy_scheme = resolve_proxy(special, state.trust)
+            if proxy_client is not None:
+                scope["client"] = proxy_client
+            if proxy_scheme is not None:
+                scope["scheme"] = proxy_scheme
         scope["method"] = method
         scope["path"] = path
         scope["raw_path"] = raw_path
