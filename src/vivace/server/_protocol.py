@@ -301,7 +301,8 @@ class HTTPProtocol(asyncio.Protocol):
                 _h2_upgrade.switch(self, self.transport, data)
                 return
         conn = self.conn
-        if conn is not BUSY and conn is not AWAIT_HEAD and conn is not KEEP_ALIVE:
+        # KEEP_ALIVE first: a keep-alive connection's next request is the usual data.
+        if conn is not KEEP_ALIVE and conn is not BUSY and conn is not AWAIT_HEAD:
             return  # FAILED, CLOSING, CLOSED: nothing more is read
         self.reader.feed(data)
         # The connection's move follows what the reader made of the data: a whole request
@@ -310,7 +311,7 @@ class HTTPProtocol(asyncio.Protocol):
         pipeline = self.pipeline
         conn = self.conn
         if pipeline:  # the reader queued requests (or some still wait their turn)
-            if conn is AWAIT_HEAD or conn is KEEP_ALIVE:
+            if conn is KEEP_ALIVE or conn is AWAIT_HEAD:
                 self.conn = conn.request
             if self.cycle is None:
                 self.start_next()
