@@ -185,6 +185,16 @@ def test_a_get_request(state: ServerState) -> None:
     assert scope["server"] == ("127.0.0.1", 8000) and scope["scheme"] == "http"
 
 
+def test_trailing_ows_only_is_stripped(state: ServerState) -> None:
+    # on_header strips with bytes.rstrip(): only SP and HTAB can end a value llhttp
+    # accepts, and obs-text (0x85, 0xA0: whitespace to str, not to bytes) stays.
+    sink = feed(state, b"GET / HTTP/1.1\r\nHost: h \t\r\nX-A: a\x85\xa0 \t \r\nX-B:\t\r\n\r\n")
+    assert sink.events[0][5] == ((b"host", b"h"), (b"x-a", b"a\x85\xa0"), (b"x-b", b""))
+    for ctl in (b"\x0b", b"\x0c", b"\r"):
+        refused = feed(state, b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a" + ctl + b"\r\n\r\n")
+        assert [e[:2] for e in refused.events] == [("reject", 400)], ctl
+
+
 def test_bodies_and_trailers(state: ServerState) -> None:
     sink = feed(state, POST + CHUNKED)
     merged = sink.merged()
