@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from typing import Annotated, Literal
+from typing import Annotated, Generic, Literal, TypeVar
 
 from vivace.schema import Field, Schema
 
@@ -77,3 +77,19 @@ def tree_json(depth: int = 2) -> dict[str, object]:
 
 
 __all__ = ["Address", "Directory", "File", "Level", "Permissions", "User", "tree_json"]
+
+
+T = TypeVar("T")
+
+
+class Item(Schema):
+    name: str
+
+
+class Box(Schema, Generic[T]):
+    item: T
+
+
+class Page(Schema, Generic[T]):
+    items: list[T]
+    total: int = 0

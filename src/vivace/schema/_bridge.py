@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import msgspec
 
 from vivace.schema._fields import Constraints, UnsetType
-from vivace.schema._nodes import Node, NodeRef, class_info
+from vivace.schema._nodes import Node, NodeRef, class_info, is_generic, node_for, real_class
 from vivace.schema._validators import class_validators
 
 __all__ = ["NotFast", "fast_type", "leaf_type", "ms_type"]
@@ -93,6 +93,14 @@ def ms_type(node: Node, seen: dict[type, bool]) -> Any:
         return typing.Union[tuple(ms_type(a, seen) for a in node.args)]  # noqa: UP007
     if kind == "class":
         _prepare_class(node.py, seen)
+        if is_generic(node.py):
+            # ``Page[Item]``: msgspec substitutes the arguments into the class's own
+            # annotations (left as written, see _prepare_class); the arguments in its
+            # dialect. A bare ``Page`` is given its variables' bounds (or Any) explicitly,
+            # as msgspec would otherwise fill them from an enclosing generic class that
+            # happens to use the same variable.
+            args = typing.get_args(node.py) or real_class(node.py).__parameters__
+            return real_class(node.py)[tuple(ms_type(node_for(a), seen) for a in args)]
         return node.py
     raise NotFast(kind)  # secret, upload
 
@@ -110,7 +118,18 @@ def _prepare_class(cls: type, seen: dict[type, bool]) -> None:
             raise NotFast("read_only")
         tp = ms_type(f.node, seen)
         annotations[f.name] = Annotated[tp, NodeRef(f.node, f.info)]
-    if info.kind == "struct":
+    if is_generic(cls):
+        # A generic class's annotations hold its type variables, which msgspec substitutes
+        # per parametrisation: they are never rewritten, so options of our own on the
+        # class's fields (invisible to msgspec) need the Python engine.
+        generic = class_info(real_class(cls))
+        if any(_has_options(f.node) or f.info.constraints for f in generic.fields):
+            raise NotFast("options on a generic class")
+        if any(_has_bare_generic(f.node) for f in generic.fields):
+            # msgspec would fill a bare generic class's variables from this class's
+            # arguments where the two share a variable; we read them as Any.
+            raise NotFast("bare generic class inside a generic class")
+    elif info.kind == "struct":
         # Looked up on the class itself: a base's flag says nothing of its subclasses.
         if cls.__dict__.get("__vivace_translated__") is not True:
             cls.__annotations__ = annotations
@@ -123,6 +142,15 @@ def _prepare_class(cls: type, seen: dict[type, bool]) -> None:
 
 def _has_options(node: Node) -> bool:
     return node.c is not None or any(_has_options(a) for a in node.args)
+
+
+def _has_bare_generic(node: Node) -> bool:
+    if node.kind == "class":
+        args = typing.get_args(node.py)
+        if not is_generic(node.py):
+            return False
+        return not args or any(_has_bare_generic(node_for(a)) for a in args)
+    return any(_has_bare_generic(a) for a in node.args)
 
 
 def fast_type(node: Node) -> Any:

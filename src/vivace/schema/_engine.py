@@ -591,7 +591,7 @@ class _UnionBuilder:
             return None
         tag_field = fields.pop()
         assert tag_field is not None
-        table = {i.tag: self.compiler.node(Node("class", py=i.cls)) for i in infos}
+        table = {i.tag: self.compiler.node(Node("class", py=i.tp)) for i in infos}
         allowed = ", ".join(repr(t) for t in table)
 
         def dispatch(v: dict[str, Any], loc: Loc, errs: Errs) -> Any:

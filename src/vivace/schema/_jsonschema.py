@@ -11,6 +11,7 @@ or its module path when two classes share a name).
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,7 +19,7 @@ import msgspec
 
 from vivace.schema._errors import SchemaError
 from vivace.schema._fields import NODEFAULT, UNSET
-from vivace.schema._nodes import ClassInfo, Node, class_info, node_for
+from vivace.schema._nodes import ClassInfo, Node, class_info, class_name, node_for, real_class
 
 __all__ = ["DIALECT", "json_schema", "json_schemas"]
 
@@ -33,8 +34,21 @@ _FORMATS = {
 }
 
 
-def _dotted(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
+def _dotted(cls: Any) -> str:
+    real = real_class(cls)
+    # ``Page[Item]`` keeps its parameters, as its default name does: ``app.models.Page_Item_``.
+    params = _UNSAFE.sub("_", class_name(cls)[len(real.__name__) :])
+    return f"{real.__module__}.{real.__qualname__}{params}"
+
+
+def _default_name(cls: Any) -> str:
+    # A generic class given its parameters is named as pydantic names it in OpenAPI:
+    # ``Page[Item]`` -> ``Page_Item_``, since a component's name may hold only
+    # ``A-Z a-z 0-9 . - _`` (OpenAPI 3.1, Components Object) and sits in ``$ref`` URIs.
+    return _UNSAFE.sub("_", class_name(cls))
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class _Generator:
@@ -55,9 +69,9 @@ class _Generator:
         name = self.names.get(cls)
         if name is None:
             chosen = self.naming(cls) if self.naming is not None else None
-            name = cls.__name__ if chosen is None else chosen
+            name = _default_name(cls) if chosen is None else chosen
             other = self.taken.get(name)
-            if other is not None and other is not cls:
+            if other is not None and other is not cls and other != cls:
                 if self.strict:
                     raise SchemaError(
                         f"two schemas are named {name!r}: {_dotted(other)} and "
@@ -194,7 +208,7 @@ class _Generator:
             out["discriminator"] = {
                 "propertyName": fields.pop(),
                 "mapping": {
-                    str(i.tag): self.ref_template.format(name=self.name(i.cls)) for i in infos
+                    str(i.tag): self.ref_template.format(name=self.name(i.tp)) for i in infos
                 },
             }
         return out
@@ -204,7 +218,7 @@ class _Generator:
 
     def cls(self, info: ClassInfo) -> dict[str, Any]:
         cls = info.cls
-        out: dict[str, Any] = {"title": cls.__name__, "type": "object"}
+        out: dict[str, Any] = {"title": class_name(info.tp), "type": "object"}
         doc = cls.__doc__
         if doc and not doc.startswith(f"{cls.__name__}("):  # a dataclass's generated doc
             out["description"] = inspect.cleandoc(doc)

@@ -25,7 +25,17 @@ from vivace.schema._errors import SchemaError
 from vivace.schema._fields import NODEFAULT, Constraints, FieldInfo, UnsetType
 from vivace.schema._types import Secret, Upload
 
-__all__ = ["ClassInfo", "FieldSpec", "Node", "NodeRef", "class_info", "node_for"]
+__all__ = [
+    "ClassInfo",
+    "FieldSpec",
+    "Node",
+    "NodeRef",
+    "class_info",
+    "class_name",
+    "is_generic",
+    "node_for",
+    "real_class",
+]
 
 _LEAVES: dict[Any, str] = {
     bool: "bool",
@@ -104,7 +114,7 @@ class Node:
         if kind == "union":
             return " | ".join(a.describe() for a in self.args if a.kind != "unset")
         if kind == "class":
-            return str(self.py.__name__)
+            return class_name(self.py)
         if kind == "enum":
             return "enum"
         if kind == "none":
@@ -288,9 +298,55 @@ def _generic(tp: Any, origin: Any, args: tuple[Any, ...]) -> Node:
         if key.kind not in ("any", "str", "int", "enum", "literal", "uuid", "union"):
             raise SchemaError(f"dict keys must be strings or ints in JSON, not {args[0]!r}")
         return Node("dict", (key, value))
-    if isinstance(origin, type) and issubclass(origin, msgspec.Struct):
+    if isinstance(origin, type) and (
+        issubclass(origin, msgspec.Struct)
+        or dataclasses.is_dataclass(origin)
+        or _is_typeddict(origin)
+    ):
+        # A generic class given its parameters (``Page[Item]``): the alias itself is the
+        # class node; class_info substitutes the parameters into the fields.
         return Node("class", py=tp)
     raise SchemaError(f"unsupported type {tp!r}")
+
+
+def real_class(cls: Any) -> Any:
+    """The class behind a class node: ``Page`` for ``Page[Item]``, else ``cls`` itself."""
+    origin = typing.get_origin(cls)
+    return origin if origin is not None else cls
+
+
+def is_generic(cls: Any) -> bool:
+    """Whether ``cls`` is a generic class or one of its parametrisations (``Page``,
+    ``Page[Item]``): their annotations hold type variables and must stay as written."""
+    return bool(getattr(real_class(cls), "__parameters__", ()))
+
+
+def class_name(cls: Any) -> str:
+    """A class's name with its parameters: ``Page``, ``Page[Item]``, ``Box[list[int]]``."""
+    if typing.get_origin(cls) is None:
+        return str(cls.__name__)
+    return _type_name(cls)
+
+
+def _type_name(tp: Any) -> str:
+    if tp is type(None) or tp is None:
+        return "None"
+    if tp is Any:
+        return "Any"
+    if tp is Ellipsis:
+        return "..."
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return " | ".join(_type_name(a) for a in args)
+    if origin is typing.Literal:
+        return f"Literal[{', '.join(repr(a) for a in args)}]"
+    if origin is not None:
+        return f"{_type_name(origin)}[{', '.join(_type_name(a) for a in args)}]"
+    name = getattr(tp, "__name__", None)
+    return str(name) if name is not None else repr(tp)
 
 
 # --- classes: fields, defaults, validators ------------------------------------------------
@@ -357,11 +413,13 @@ class ClassInfo:
         "omit_defaults",
         "tag",
         "tag_field",
+        "tp",
         "validators",
     )
 
-    def __init__(self, cls: type, kind: str, fields: list[FieldSpec]) -> None:
-        self.cls = cls
+    def __init__(self, tp: Any, kind: str, fields: list[FieldSpec]) -> None:
+        self.tp = tp  # as written: ``Page[Item]`` for a generic class given its parameters
+        self.cls = real_class(tp)  # the class that makes the objects: ``Page``
         self.kind = kind  # "struct", "dataclass" or "typeddict"
         self.fields = fields
         self.by_key = {f.key: f for f in fields}
@@ -373,10 +431,17 @@ class ClassInfo:
         self.validators: list[Any] = []
 
 
-_INFOS: dict[type, ClassInfo] = {}
+_INFOS: dict[Any, ClassInfo] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
+def _hints(cls: Any) -> dict[str, Any]:
+    origin = typing.get_origin(cls)
+    if origin is not None:
+        # ``Page[Item]``: the class's hints with each type variable replaced by its
+        # argument, as ``typing`` substitutes them (``list[T]`` -> ``list[Item]``).
+        # (typing has checked the number of arguments.)
+        subst = dict(zip(origin.__parameters__, typing.get_args(cls), strict=True))
+        return {name: _substitute(tp, subst) for name, tp in _hints(origin).items()}
     # Names a string annotation may use beyond its module's globals: the class itself (a
     # self-reference in a class defined inside a function), the locals of the function
     # it was defined in (captured by SchemaMeta), and the class namespace.
@@ -386,20 +451,53 @@ def _hints(cls: type) -> dict[str, Any]:
         localns[klass.__name__] = klass
     localns.update(vars(cls))
     try:
-        return typing.get_type_hints(cls, localns=localns, include_extras=True)
+        hints = typing.get_type_hints(cls, localns=localns, include_extras=True)
     except NameError as exc:
         raise SchemaError(f"{cls.__qualname__}: cannot resolve annotation: {exc}") from exc
+    subst = _base_arguments(cls)
+    return {name: _substitute(tp, subst) for name, tp in hints.items()} if subst else hints
 
 
-def class_info(cls: type) -> ClassInfo:
-    """The fields of a Struct (a Schema), a dataclass or a TypedDict, analysed once."""
+def _base_arguments(cls: type) -> dict[Any, Any]:
+    """The type variables a class fixes by subclassing a parametrised generic class:
+    ``class IntBox(Box[int])`` gives ``{T: int}`` (also through a chain of generic bases)."""
+    subst: dict[Any, Any] = {}
+    for klass in cls.__mro__:  # nearest first: its arguments feed the bases further up
+        for base in klass.__dict__.get("__orig_bases__", ()):
+            origin = typing.get_origin(base)
+            params: tuple[Any, ...] = getattr(origin, "__parameters__", ())
+            if origin is typing.Generic or not params:
+                continue
+            for param, arg in zip(params, typing.get_args(base), strict=True):
+                arg = _substitute(arg, subst)
+                if subst.get(param, arg) != arg:
+                    raise SchemaError(
+                        f"{cls.__qualname__}: type variable {param} is given both "
+                        f"{_type_name(subst[param])} and {_type_name(arg)} by its bases"
+                    )
+                subst[param] = arg
+    return subst
+
+
+def _substitute(tp: Any, subst: dict[Any, Any]) -> Any:
+    if isinstance(tp, typing.TypeVar):
+        return subst.get(tp, tp)
+    params = getattr(tp, "__parameters__", ())
+    if not params or isinstance(tp, type):
+        return tp
+    return tp[tuple(subst.get(p, p) for p in params)]
+
+
+def class_info(cls: Any) -> ClassInfo:
+    """The fields of a Struct (a Schema), a dataclass or a TypedDict, analysed once; of a
+    generic one given its parameters (``Page[Item]``), with the parameters substituted."""
     info = _INFOS.get(cls)
     if info is not None:
         return info
-    origin = typing.get_origin(cls) or cls
+    origin = real_class(cls)
     if isinstance(origin, type) and issubclass(origin, msgspec.Struct):
         info = _struct_info(cls)
-    elif dataclasses.is_dataclass(cls):
+    elif dataclasses.is_dataclass(origin):
         info = _dataclass_info(cls)
     else:
         info = _typeddict_info(cls)
@@ -407,7 +505,7 @@ def class_info(cls: type) -> ClassInfo:
     return info
 
 
-def _field_node(owner: type, name: str, tp: Any, extra: FieldInfo | None) -> tuple[Node, FieldInfo]:
+def _field_node(owner: Any, name: str, tp: Any, extra: FieldInfo | None) -> tuple[Node, FieldInfo]:
     meta: list[Any] = []
     if typing.get_origin(tp) is typing.Annotated:
         meta = [m for m in tp.__metadata__ if isinstance(m, FieldInfo | NodeRef)]
@@ -418,7 +516,7 @@ def _field_node(owner: type, name: str, tp: Any, extra: FieldInfo | None) -> tup
             info = extra if info is None else info.merged(extra)
             node = apply_constraints(node, extra.constraints)
     except SchemaError as exc:
-        raise SchemaError(f"{owner.__qualname__}.{name}: {exc}") from None
+        raise SchemaError(f"{class_name(owner)}.{name}: {exc}") from None
     return node, info if info is not None else FieldInfo()
 
 
@@ -447,10 +545,11 @@ def struct_fields(cls: Any) -> list[tuple[str, str, Any, Callable[[], Any] | Non
 
 
 def _struct_info(cls: Any) -> ClassInfo:
-    extras: dict[str, FieldInfo] = getattr(cls, "__vivace_fields__", {})
+    real = real_class(cls)
+    extras: dict[str, FieldInfo] = getattr(real, "__vivace_fields__", {})
     hints = _hints(cls)
     fields: list[FieldSpec] = []
-    for name, key, default, factory in struct_fields(cls):
+    for name, key, default, factory in struct_fields(real):
         node, finfo = _field_node(cls, name, hints[name], extras.get(name))
         fields.append(
             FieldSpec(
@@ -464,7 +563,7 @@ def _struct_info(cls: Any) -> ClassInfo:
             )
         )
     info = ClassInfo(cls, "struct", fields)
-    config = cls.__struct_config__
+    config = real.__struct_config__
     info.forbid_unknown = config.forbid_unknown_fields
     info.omit_defaults = config.omit_defaults
     if config.tag is not None:
@@ -476,7 +575,7 @@ def _struct_info(cls: Any) -> ClassInfo:
 def _dataclass_info(cls: Any) -> ClassInfo:
     hints = _hints(cls)
     fields: list[FieldSpec] = []
-    for f in dataclasses.fields(cls):
+    for f in dataclasses.fields(real_class(cls)):
         if not f.init:
             continue
         node, finfo = _field_node(cls, f.name, hints[f.name], None)
@@ -498,7 +597,7 @@ def _dataclass_info(cls: Any) -> ClassInfo:
 
 def _typeddict_info(cls: Any) -> ClassInfo:
     hints = _hints(cls)
-    required_keys: frozenset[str] = cls.__required_keys__
+    required_keys: frozenset[str] = real_class(cls).__required_keys__
     fields: list[FieldSpec] = []
     for name, tp in hints.items():
         while typing.get_origin(tp) in (typing.Required, typing.NotRequired):

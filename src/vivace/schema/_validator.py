@@ -23,7 +23,7 @@ from vivace.schema._duplicates import Text, key_proof, refuse_duplicates
 from vivace.schema._engine import BAD, JSON, LAX, PYTHON, Check, compile_node
 from vivace.schema._errors import ErrorDetail, SchemaError, ValidationError
 from vivace.schema._fields import UNSET
-from vivace.schema._nodes import Node, class_info, node_for
+from vivace.schema._nodes import Node, class_info, class_name, node_for, real_class
 from vivace.schema._validators import class_validators
 
 __all__ = ["Validator", "validate", "validate_json", "validator_for"]
@@ -100,7 +100,7 @@ class Validator(Generic[T]):
         self._checks: dict[int, Check] = {}
         self._async: bool = False
         # Errors name a class they were about; a bare type expression goes unnamed.
-        self._title = tp.__name__ if self.node.kind == "class" else None
+        self._title = class_name(tp) if self.node.kind == "class" else None
 
     # --- compiling ------------------------------------------------------------------
 
@@ -375,7 +375,7 @@ async def _walk_async(node: Node, value: Any, loc: tuple[str | int, ...], errs: 
             await _walk_async(node.args[1], x, (*loc, k), errs)
     elif kind == "union":
         for a in node.args:
-            if a.kind == "class" and isinstance(value, a.py):
+            if a.kind == "class" and isinstance(value, real_class(a.py)):
                 await _walk_async(a, value, loc, errs)
                 return
         for a in node.args:

@@ -18,6 +18,7 @@ location. Raising ``ValidationError`` reports several, with locations relative t
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -137,6 +138,10 @@ def class_validators(cls: type) -> ClassValidators:
     """The validators of ``cls`` and its bases (a subclass's method of the same name wins)."""
     found = _CACHE.get(cls)
     if found is not None:
+        return found
+    origin: Any = typing.get_origin(cls)
+    if origin is not None:  # ``Page[Item]``: the validators of ``Page``
+        found = _CACHE[cls] = class_validators(origin)
         return found
     specs: dict[str, _Spec] = {}
     for klass in reversed(cls.__mro__):

@@ -112,6 +112,7 @@ class Dependency:
 
 
 def _is_class_like(tp: Any) -> bool:
+    tp = typing.get_origin(tp) or tp  # a generic class given its parameters: ``Box[Item]``
     if not isinstance(tp, type):
         return False
     if issubclass(tp, Schema) or dataclasses.is_dataclass(tp):
