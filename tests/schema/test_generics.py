@@ -303,6 +303,7 @@ async def test_async_validation_of_a_generic() -> None:
 def test_generic_fields_inside_a_generic_class() -> None:
     class Wrapper(Schema, Generic[T]):
         inner: Box[T]
+        note: Item | None = None
 
     class Deep(Schema, Generic[T]):
         inner: Box[Box]  # type: ignore[type-arg]
@@ -311,6 +312,9 @@ def test_generic_fields_inside_a_generic_class() -> None:
     assert fast_type(node_for(Wrapper[int])) is not None
     assert validate_json(Wrapper[int], b'{"inner": {"item": 1}}') == Wrapper(inner=Box(item=1))
     assert json_errs(Wrapper[int], b'{"inner": {"item": "x"}}') == [(("inner", "item"), "type")]
+    assert json_errs(Wrapper[int], b'{"inner": {"item": 1}, "note": {}}') == [
+        (("note", "name"), "missing")
+    ]
     assert fast_type(node_for(Deep[int])) is None
     deep = validate_json(Deep[int], b'{"inner": {"item": {"item": "x"}}, "value": 1}')
     assert deep.inner == Box(item=Box(item="x"))
