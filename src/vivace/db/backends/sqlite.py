@@ -5,12 +5,15 @@ driver call (execute, fetch, close cursor: three hops for one query).  Here a wh
 statement — execute, fetch, build records — runs as one job on the connection's
 thread: one hop per query.  Measured (bench/db_drivers.py, numbers in docs/db.md).
 
-Theory of operation: ``_Worker`` owns the sqlite3 connection; it takes jobs (a function
-and its arguments) from a queue, runs them in order and resolves the caller's future
-on the event loop with ``call_soon_threadsafe``.  Jobs never overlap, so a job whose
-caller was cancelled simply finishes before the next one starts: the connection is
-never left in a half state.  Transactions are explicit (``isolation_level=None``:
-sqlite3 issues no BEGIN of its own).
+Theory of operation: each connection has a ``_Thread`` of its own, which opens the
+sqlite3 connection; a thread takes jobs (a function and its arguments) from a queue,
+runs them in order and resolves the caller's future on the event loop with
+``call_soon_threadsafe``.  Reads outside transactions go to the Database's reader
+threads instead (``_Readers``), still on their own connection's sqlite3 connection.
+A connection's jobs never overlap: a job whose caller was cancelled finishes before
+the connection's next one starts, on the same thread, so the connection is never left
+in a half state.  Transactions are explicit (``isolation_level=None``: sqlite3 issues
+no BEGIN of its own).
 
 Each connection gets a ``regexp`` function (Python's ``re.search``), so ``x REGEXP y``
 works as on MySQL.
@@ -30,7 +33,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
-from contextlib import AbstractContextManager
 from typing import Any, NoReturn
 
 from .._errors import (
@@ -98,172 +100,201 @@ def _regexp(pattern: str | None, value: object) -> bool | None:
     return re.search(pattern, value if isinstance(value, str) else str(value)) is not None
 
 
-def _set_result(future: asyncio.Future[Any], value: Any) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
-def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
-    if not future.done():
-        future.set_exception(exc)
-
-
 _STOP = object()
 
 # A statement that writes: outside a transaction it takes the write gate for its run.
 _WRITES = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
-class _Worker(threading.Thread):
-    """The thread that owns one sqlite3 connection and runs its jobs in order."""
+def _resolve(owner: SQLiteConnection | None, thread: _Thread, future: Any, value: Any) -> None:
+    thread.load -= 1
+    if owner is not None:
+        owner._pending -= 1
+    if not future.done():
+        future.set_result(value)
 
-    def __init__(self, path: str, uri: bool, timeout: float) -> None:
-        super().__init__(name=f"vivace-sqlite:{path}", daemon=True)
+
+def _reject(
+    owner: SQLiteConnection | None, thread: _Thread, future: Any, exc: BaseException
+) -> None:
+    thread.load -= 1
+    if owner is not None:
+        owner._pending -= 1
+    if not future.done():
+        future.set_exception(exc)
+
+
+class _Thread(threading.Thread):
+    """A thread that runs jobs (a function and its arguments) in order and resolves each
+    job's future on its caller's event loop.  A connection's own thread opens it and runs
+    its statements; a reader thread (see _Readers) runs reads for any connection."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name, daemon=True)
         self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.path = path
-        self.uri = uri
-        self.timeout = timeout
-        self.conn: sqlite3.Connection | None = None
+        self.load = 0  # jobs queued or running, counted on the event loop
+        # Cleared when the thread ends.  Thread.is_alive() costs 1.3 us (it polls a
+        # lock); a connection checks liveness three times per statement (2026-12-07,
+        # cProfile of 10 tasks getting by primary key: 4 us a query of 47).
+        self.running = True
+        self.opened: sqlite3.Connection | None = None  # by _open, until a connection has it
 
     def run(self) -> None:
         get = self.jobs.get
-        while True:
-            job = get()
-            if job is _STOP:
-                break
-            function, args, loop, future, slots = job
-            try:
-                if slots is None:
-                    result = function(*args)
-                else:
-                    with slots:  # a read outside a transaction: see _read_slots
-                        result = function(*args)
-            except BaseException as exc:
+        try:
+            while True:
+                job = get()
+                if job is _STOP:
+                    break
+                function, args, loop, future, owner = job
+                outcome: Callable[..., None]
                 try:
-                    loop.call_soon_threadsafe(_set_exception, future, exc)
-                except RuntimeError:  # pragma: no cover - the loop closed meanwhile
-                    pass
-            else:
-                try:
-                    loop.call_soon_threadsafe(_set_result, future, result)
-                except RuntimeError:  # pragma: no cover - the loop closed meanwhile
-                    pass
-        if self.conn is not None:
-            self.conn.close()
+                    outcome, value = _resolve, function(*args)
+                except BaseException as exc:
+                    outcome, value = _reject, exc
+                if loop is not None:
+                    try:
+                        loop.call_soon_threadsafe(outcome, owner, self, future, value)
+                    except RuntimeError:  # pragma: no cover - the loop closed meanwhile
+                        pass
+        finally:
+            self.running = False
 
-    def submit(
-        self,
-        function: Callable[..., Any],
-        *args: Any,
-        slots: AbstractContextManager[Any] | None = None,
-    ) -> asyncio.Future[Any]:
+    def submit(self, function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Queue ``function(*args)``; the future of its result."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self.jobs.put((function, args, loop, future, slots))
+        self.jobs.put((function, args, loop, future, None))
+        self.load += 1
         return future
 
-    # The functions below run on the worker thread.
+    def call(self, function: Callable[..., Any], *args: Any) -> None:
+        """Queue a job nobody waits for (closing a connection from ``terminate``)."""
+        self.jobs.put((function, args, None, None, None))
 
-    def open(self, pragmas: Sequence[str]) -> None:
-        conn = sqlite3.connect(
-            self.path,
-            timeout=self.timeout,
-            isolation_level=None,
-            check_same_thread=False,
-            uri=self.uri,
-            cached_statements=256,
-        )
-        try:
-            deadline = time.monotonic() + self.timeout
-            for pragma in pragmas:
-                _pragma(conn, pragma, deadline)
-            # SQLite parses ``x REGEXP y`` but ships no function for it.
-            conn.create_function("regexp", 2, _regexp, deterministic=True)
-        except BaseException:
-            conn.close()
-            raise
-        self.conn = conn
 
-    def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        assert self.conn is not None
-        cursor = self.conn.execute(sql, args)
-        try:
-            rows = cursor.fetchall()
-            description = cursor.description
-        finally:
-            cursor.close()
-        if description is None:
-            return []
-        columns = columns_for(tuple(d[0] for d in description))
-        return [Record(row, columns) for row in rows]
+# The jobs: they run on a thread of the connection's (its own or a reader).
 
-    def fetch_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        assert self.conn is not None
-        cursor = self.conn.execute(sql, args)
-        try:
-            return cursor.fetchall()
-        finally:
-            cursor.close()
 
-    def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
-        assert self.conn is not None
-        cursor = self.conn.execute(sql, args)
-        try:
-            row = cursor.fetchone()
-            description = cursor.description
-        finally:
-            cursor.close()
-        if row is None or description is None:
-            return None
-        return Record(row, columns_for(tuple(d[0] for d in description)))
+def _open(
+    thread: _Thread, path: str, uri: bool, timeout: float, pragmas: Sequence[str]
+) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        path,
+        timeout=timeout,
+        isolation_level=None,
+        check_same_thread=False,  # its reads run on a reader thread: see _Readers
+        uri=uri,
+        cached_statements=256,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        for pragma in pragmas:
+            _pragma(conn, pragma, deadline)
+        # SQLite parses ``x REGEXP y`` but ships no function for it.
+        conn.create_function("regexp", 2, _regexp, deterministic=True)
+    except BaseException:
+        conn.close()
+        raise
+    thread.opened = conn
+    return conn
 
-    def execute(self, sql: str, args: Sequence[Any]) -> int:
-        assert self.conn is not None
-        cursor = self.conn.execute(sql, args)
-        try:
-            return cursor.rowcount
-        finally:
-            cursor.close()
 
-    def execute_many(self, sql: str, args: list[Sequence[Any]], in_transaction: bool) -> None:
-        assert self.conn is not None
-        if in_transaction:
-            # A savepoint makes the batch atomic inside the transaction too (sqlite3
-            # runs it row by row: a failing row would leave the rows before it).
-            self.conn.execute("SAVEPOINT vivace_many").close()
-            try:
-                self.conn.executemany(sql, args).close()
-            except BaseException:
-                self.conn.execute("ROLLBACK TO SAVEPOINT vivace_many").close()
-                self.conn.execute("RELEASE SAVEPOINT vivace_many").close()
-                raise
-            self.conn.execute("RELEASE SAVEPOINT vivace_many").close()
-            return
-        # One transaction for the batch: all-or-nothing, and one journal sync, not one
-        # per row.
-        self.conn.execute("BEGIN IMMEDIATE").close()
-        try:
-            self.conn.executemany(sql, args).close()
-        except BaseException:
-            self.conn.execute("ROLLBACK").close()
-            raise
-        self.conn.execute("COMMIT").close()
+def _close_opened(thread: _Thread) -> None:
+    """Close what ``_open`` opened for a caller that gave up (cancelled) meanwhile."""
+    if thread.opened is not None:
+        thread.opened.close()
 
-    def cursor_open(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
-        assert self.conn is not None
-        return self.conn.execute(sql, args)
 
-    @staticmethod
-    def cursor_fetch(cursor: sqlite3.Cursor, size: int) -> list[Any]:
-        rows = cursor.fetchmany(size)
-        if not rows or cursor.description is None:
-            return []
-        columns = columns_for(tuple(d[0] for d in cursor.description))
-        return [Record(row, columns) for row in rows]
-
-    @staticmethod
-    def cursor_close(cursor: sqlite3.Cursor) -> None:
+def _fetch_all(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
+    cursor = conn.execute(sql, args)
+    try:
+        rows = cursor.fetchall()
+        description = cursor.description
+    finally:
         cursor.close()
+    if description is None:
+        return []
+    columns = columns_for(tuple(d[0] for d in description))
+    return [Record(row, columns) for row in rows]
+
+
+def _fetch_rows(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
+    cursor = conn.execute(sql, args)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _fetch_one(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> Any:
+    cursor = conn.execute(sql, args)
+    try:
+        row = cursor.fetchone()
+        description = cursor.description
+    finally:
+        cursor.close()
+    if row is None or description is None:
+        return None
+    return Record(row, columns_for(tuple(d[0] for d in description)))
+
+
+def _execute(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> int:
+    cursor = conn.execute(sql, args)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def _execute_many(
+    conn: sqlite3.Connection, sql: str, args: list[Sequence[Any]], in_transaction: bool
+) -> None:
+    if in_transaction:
+        # A savepoint makes the batch atomic inside the transaction too (sqlite3
+        # runs it row by row: a failing row would leave the rows before it).
+        conn.execute("SAVEPOINT vivace_many").close()
+        try:
+            conn.executemany(sql, args).close()
+        except BaseException:
+            conn.execute("ROLLBACK TO SAVEPOINT vivace_many").close()
+            conn.execute("RELEASE SAVEPOINT vivace_many").close()
+            raise
+        conn.execute("RELEASE SAVEPOINT vivace_many").close()
+        return
+    # One transaction for the batch: all-or-nothing, and one journal sync, not one
+    # per row.
+    conn.execute("BEGIN IMMEDIATE").close()
+    try:
+        conn.executemany(sql, args).close()
+    except BaseException:
+        conn.execute("ROLLBACK").close()
+        raise
+    conn.execute("COMMIT").close()
+
+
+def _cursor_open(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+    return conn.execute(sql, args)
+
+
+def _cursor_fetch(cursor: sqlite3.Cursor, size: int) -> list[Any]:
+    rows = cursor.fetchmany(size)
+    if not rows or cursor.description is None:
+        return []
+    columns = columns_for(tuple(d[0] for d in cursor.description))
+    return [Record(row, columns) for row in rows]
+
+
+def _cursor_close(cursor: sqlite3.Cursor) -> None:
+    cursor.close()
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    conn.close()
+
+
+# Reads: outside a transaction they run on a reader thread (_Readers).
+_READS = (_fetch_rows, _fetch_all, _fetch_one)
 
 
 class _WriteGate:
@@ -298,56 +329,97 @@ class _WriteGate:
             ) from None
 
 
-def _read_slots(size: int) -> AbstractContextManager[Any]:
-    """At most ``size`` reads outside transactions run at once among a Database's
-    connections: each connection's thread takes a slot for such a read and gives it
-    back when SQLite is done; the other threads wait for one, blocked outside the GIL.
+class _Readers:
+    """The ``readers`` threads (1 by default) that run a Database's reads outside
+    transactions, each read on its own connection's sqlite3 connection.
 
     Why: the pool opens a connection (a thread) per overlapping task, and sqlite3 lets
     go of the GIL for every row it steps and takes it back to build the row, so ten
     threads reading at once spend their time handing the GIL to each other and to the
-    event loop.  The slot is taken on the thread, not in asyncio: the next read starts
-    the moment the last one ends, without a trip through the event loop, and a read
-    whose task was cancelled (it still runs: see _Worker) holds its slot while it runs.
+    event loop.  Here such reads queue on one thread, which runs them back to back, as
+    aiosqlite's one thread does: no thread is woken per read while others are queued,
+    and no thread waits for another's lock.  The read still runs on the connection it
+    was sent on (sqlite3 connections may move between threads: ``check_same_thread``
+    off), so its temporary tables, functions and attached databases are its own.
 
-    Measured (10 tasks on a pool of 10 connections, 180-row results, SQLite file,
-    2026-12-07, loaded 2-core machine), microseconds of wall / CPU per query and raw
-    aiosqlite (one connection, one thread) over vivace:
-    unlimited threads: test 1 values() 624 / 845 (0.55x); test 3 2,891 / 3,438 (0.64x).
-    Slots in asyncio (a read waits for a slot before it is handed to its thread),
-    then on the threads (/tmp ab_exp, the four alternating in one process), test 3:
-    get by pk 1 slot 61 / 61 (1.35x), 2 slots 52 / 52 (1.57x), on the threads 1 slot
-    49 / 49 (1.67x), 2 slots 49 / 48 (1.68x); values() 0.75x, 0.83x, 1.00x, 0.92x;
-    values_list() 1.12x, 0.91x, 1.13x, 0.98x; test 1 get by pk 0.89x, 0.97x, 1.13x,
-    1.07x.  One slot on the threads is the default; a Database whose reads run long
-    (SQLite runs them outside the GIL, in parallel) can raise ``readers``.
+    Measured (bench/orm_reads.py --backends sqlite --tests 1,2,3 --rounds 5 --grow: ten
+    tasks, a pool grown to ten connections, the raw driver aiosqlite on one connection;
+    2026-12-07, 2-core machine shared with other jobs, two runs each, main alternating
+    with this), raw driver's time over vivace's: get by primary key 1.07x/0.69x/1.69x and
+    1.18x/0.92x/1.06x (tests 1/2/3) with one read slot taken on the connections' own
+    threads (before), 1.45x/2.24x/2.60x and 1.50x/2.05x/2.39x with one reader thread;
+    CPU per get on test 2 71 -> 21 us and 121 -> 48 us.  values()/values_list() of 180
+    rows stay where the slot had them (0.85x-1.68x).  Before the slot, a thread per
+    connection reading at once: values() 0.55x (test 1) and 0.64x (test 3).
 
-    Statements in a transaction and writes never take a slot (a transaction's next
-    statement must not queue behind reads, and writes are one at a time already at the
-    write gate); SQL other than ``fetch_*`` reads (DDL, PRAGMA) neither, since it may
-    wait in SQLite's busy handler for a lock that only a transaction's next statement
-    frees.  A read itself takes no lock in WAL mode; in the other journal modes it
-    may wait for a writer's lock, which the writer's statements (slot-free) release.
+    A connection's jobs never overlap: while some are unfinished (a cancelled caller's
+    still runs), its next job follows them on the same thread (``_pending``/``_home``).
+    Statements in a transaction and writes run on the connection's own thread (a
+    transaction's next statement must not queue behind reads, and writes are one at a
+    time already at the write gate); SQL other than ``fetch_*`` reads (DDL, PRAGMA)
+    too, since it may wait in SQLite's busy handler for a lock that only a
+    transaction's next statement frees.  A read itself takes no lock in WAL mode; in
+    the other journal modes it may wait for a writer's lock, which the writer's
+    statements (on their own threads) release.  The threads stop with the Database's
+    last connection.
     """
-    # threading.Lock is C code throughout; Semaphore is Python over a Condition.
-    return threading.Lock() if size == 1 else threading.BoundedSemaphore(size)
+
+    __slots__ = ("threads", "users")
+
+    def __init__(self, size: int, name: str) -> None:
+        self.threads = [_Thread(f"vivace-sqlite-reader:{name}") for _ in range(size)]
+        for thread in self.threads:
+            thread.start()
+        self.users = 0
+
+    def pick(self) -> _Thread:
+        """The reader thread with the fewest jobs queued or running."""
+        threads = self.threads
+        if len(threads) == 1:
+            return threads[0]
+        return min(threads, key=_load)
+
+    def leave(self) -> None:
+        """A connection closed; the threads stop with the last one."""
+        self.users -= 1
+        if self.users == 0:
+            for thread in self.threads:
+                thread.jobs.put(_STOP)
+
+
+def _load(thread: _Thread) -> int:
+    return thread.load
 
 
 class SQLiteConnection(BackendConnection):
-    __slots__ = ("_gate", "_holding", "_reading", "_reads", "_worker")
+    __slots__ = (
+        "_closed",
+        "_conn",
+        "_gate",
+        "_holding",
+        "_home",
+        "_pending",
+        "_readers",
+        "_thread",
+    )
 
     def __init__(
         self,
-        worker: _Worker,
+        conn: sqlite3.Connection,
+        thread: _Thread,
         gate: _WriteGate | None = None,
-        reads: AbstractContextManager[Any] | None = None,
+        readers: _Readers | None = None,
     ) -> None:
         super().__init__()
-        self._worker = worker
+        self._conn = conn
+        self._thread = thread
         self._gate = gate
-        self._reads = reads
-        self._reading = (worker.fetch_rows, worker.fetch_all, worker.fetch_one)
+        self._readers = readers
         self._holding = False
+        self._closed = False
+        # Jobs sent and not yet finished, and the thread they went to.
+        self._pending = 0
+        self._home = thread
 
     def _release(self) -> None:
         if self._holding:
@@ -357,14 +429,13 @@ class SQLiteConnection(BackendConnection):
 
     @property
     def raw(self) -> Any:
-        return self._worker.conn
+        return self._conn
 
     def is_alive(self) -> bool:
-        return not self.broken and self._worker.is_alive()
+        return not self.broken and not self._closed and self._thread.running
 
     def in_transaction(self) -> bool:
-        conn = self._worker.conn
-        return conn is not None and conn.in_transaction
+        return self._conn.in_transaction
 
     def _fail(self, exc: BaseException, sql: str | None) -> NoReturn:
         error = translate(exc, sql)
@@ -375,78 +446,87 @@ class SQLiteConnection(BackendConnection):
         raise error from exc
 
     async def _run(self, function: Callable[..., Any], sql: str, *args: Any) -> Any:
-        if not self._worker.is_alive():
+        thread = self._thread
+        if not thread.running or self._closed:
             self.broken = True
             raise ConnectionLost("the SQLite connection is closed", sql=sql)
         gate = self._gate
         if (
             gate is not None
             and not self._holding
-            and (function == self._worker.execute_many or _WRITES.match(sql))
-            and not self.in_transaction()
+            and (function is _execute_many or _WRITES.match(sql))
+            and not self._conn.in_transaction
         ):
             # An autocommit write: one writer at a time (see _WriteGate).
             await gate.acquire()
             try:
-                return await self._submit(function, sql, *args)
+                return await self._call(thread, sql, function, self._conn, sql, *args)
             finally:
                 gate.lock.release()
-        if function in self._reading and not self.in_transaction():
-            # A read outside a transaction: its thread takes a read slot (_read_slots).
-            return await self._submit(function, sql, *args, slots=self._reads)
-        return await self._submit(function, sql, *args)
+        readers = self._readers
+        if readers is not None and function in _READS and not self._conn.in_transaction:
+            # A read outside a transaction: on a reader thread (_Readers).
+            thread = readers.pick()
+        return await self._call(thread, sql, function, self._conn, sql, *args)
 
-    async def _submit(
-        self,
-        function: Callable[..., Any],
-        sql: str,
-        *args: Any,
-        slots: AbstractContextManager[Any] | None = None,
+    async def _call(
+        self, thread: _Thread, sql: str | None, function: Callable[..., Any], *args: Any
     ) -> Any:
         try:
-            return await self._worker.submit(function, sql, *args, slots=slots)
+            return await self._send(thread, function, *args)
         except Exception as exc:
             self._fail(exc, sql)
 
+    def _send(self, thread: _Thread, function: Callable[..., Any], *args: Any) -> Any:
+        """Queue ``function(*args)`` on ``thread``, or behind this connection's unfinished
+        jobs on theirs; returns the future of its result."""
+        if self._pending:
+            thread = self._home
+        else:
+            self._home = thread
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        thread.jobs.put((function, args, loop, future, self))
+        self._pending += 1
+        thread.load += 1
+        return future
+
     async def fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        return await self._run(self._worker.fetch_all, sql, args)  # type: ignore[no-any-return]
+        return await self._run(_fetch_all, sql, args)  # type: ignore[no-any-return]
 
     async def fetch_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        return await self._run(self._worker.fetch_rows, sql, args)  # type: ignore[no-any-return]
+        return await self._run(_fetch_rows, sql, args)  # type: ignore[no-any-return]
 
     async def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
-        return await self._run(self._worker.fetch_one, sql, args)
+        return await self._run(_fetch_one, sql, args)
 
     async def fetch_val(self, sql: str, args: Sequence[Any], column: int | str) -> Any:
-        row = await self._run(self._worker.fetch_one, sql, args)
+        row = await self._run(_fetch_one, sql, args)
         return None if row is None else row[column]
 
     async def execute(self, sql: str, args: Sequence[Any]) -> int:
-        return await self._run(self._worker.execute, sql, args)  # type: ignore[no-any-return]
+        return await self._run(_execute, sql, args)  # type: ignore[no-any-return]
 
     async def execute_many(
         self, sql: str, args: list[Sequence[Any]], in_transaction: bool = True
     ) -> None:
-        await self._run(self._worker.execute_many, sql, args, in_transaction)
+        await self._run(_execute_many, sql, args, in_transaction)
 
     async def iterate(
         self, sql: str, args: Sequence[Any], batch_size: int, in_transaction: bool
     ) -> AsyncGenerator[list[Any], None]:
-        worker = self._worker
-        cursor = await self._run(worker.cursor_open, sql, args)
+        thread = self._thread
+        cursor = await self._run(_cursor_open, sql, args)
         try:
             while True:
-                try:
-                    rows = await worker.submit(worker.cursor_fetch, cursor, batch_size)
-                except Exception as exc:
-                    self._fail(exc, sql)
+                rows = await self._call(thread, sql, _cursor_fetch, cursor, batch_size)
                 if rows:
                     yield rows
                 if len(rows) < batch_size:
                     break
         finally:
-            if worker.is_alive():
-                await worker.submit(worker.cursor_close, cursor)
+            if self.is_alive():
+                await self._send(thread, _cursor_close, cursor)
 
     async def begin(self, isolation: str | None) -> None:
         # SQLite transactions are serializable whatever is asked; IMMEDIATE takes the
@@ -475,19 +555,38 @@ class SQLiteConnection(BackendConnection):
             if not self.in_transaction():
                 self._release()
 
-    async def close(self) -> None:
+    def _shut(self) -> _Thread | None:
+        """Mark the connection closed; the thread to close it on (after its unfinished
+        jobs), or None if it was closed already."""
         self._release()
-        worker = self._worker
-        if worker.is_alive():
-            worker.jobs.put(_STOP)
-            await asyncio.get_running_loop().run_in_executor(None, worker.join, 10)
+        if self._closed:
+            return None
+        self._closed = True
+        return self._home if self._pending else self._thread
+
+    def _leave(self) -> None:
+        # After the close job is queued: the readers stop with their last connection.
+        self._thread.jobs.put(_STOP)
+        if self._readers is not None:
+            self._readers.leave()
+
+    async def close(self) -> None:
+        home = self._shut()
+        if home is None:
+            return
+        try:
+            closing = self._send(home, _close, self._conn)
+        finally:
+            self._leave()
+        await closing
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 10)
 
     def terminate(self) -> None:
-        self._release()
-        worker = self._worker
-        if worker.is_alive():
-            worker.jobs.put(_STOP)
+        home = self._shut()
         self.broken = True
+        if home is not None:
+            home.call(_close, self._conn)
+            self._leave()
 
 
 def _pragma(conn: sqlite3.Connection, pragma: str, deadline: float) -> None:
@@ -511,7 +610,7 @@ class SQLiteBackend(Backend):
 
     _URL_OPTIONS = ("timeout", "journal_mode", "foreign_keys", "mode", "cache", "readers")
     _gate: _WriteGate | None = None
-    _reads: AbstractContextManager[Any] | None = None
+    _readers: _Readers | None = None
     _gate_loop: Any = None
 
     def make_dialect(self) -> Any:
@@ -528,8 +627,8 @@ class SQLiteBackend(Backend):
     def max_connections(self) -> int | None:
         return 1 if self.url.is_memory else None
 
-    def _readers(self) -> int:
-        """How many reads outside transactions run at once (``readers``: 1; _read_slots)."""
+    def _reader_count(self) -> int:
+        """How many reads outside transactions run at once (``readers``: 1; _Readers)."""
         value = self.options.get("readers", dict(self.url.options).get("readers", 1))
         try:
             readers = int(value)
@@ -565,13 +664,25 @@ class SQLiteBackend(Backend):
         loop = asyncio.get_running_loop()
         if self._gate is None or self._gate_loop is not loop:
             self._gate = _WriteGate(timeout)
-            self._reads = _read_slots(self._readers())
             self._gate_loop = loop
-        worker = _Worker(path, uri, timeout)
-        worker.start()
+        count = self._reader_count()
+        readers = None
+        if not self.url.is_memory:  # one connection: its reads may as well stay on its thread
+            readers = self._readers
+            if readers is None or readers.users == 0:  # the first connection, or all closed
+                readers = self._readers = _Readers(count, path)
+            readers.users += 1
+        thread = _Thread(f"vivace-sqlite:{path}")
+        thread.start()
         try:
-            await worker.submit(worker.open, pragmas)
-        except sqlite3.Error as exc:
-            worker.jobs.put(_STOP)
-            raise OperationalError(f"cannot open SQLite database {path!r}: {exc}") from exc
-        return SQLiteConnection(worker, self._gate, self._reads)
+            conn = await thread.submit(_open, thread, path, uri, timeout, pragmas)
+        except BaseException as exc:
+            thread.call(_close_opened, thread)
+            thread.jobs.put(_STOP)
+            if readers is not None:
+                readers.leave()
+            if isinstance(exc, sqlite3.Error):
+                raise OperationalError(f"cannot open SQLite database {path!r}: {exc}") from exc
+            raise
+        thread.opened = None
+        return SQLiteConnection(conn, thread, self._gate, readers)
