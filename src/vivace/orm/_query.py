@@ -116,16 +116,29 @@ class Query:
         return self.low != 0 or self.high is not None
 
     def key(self, params: list[Any]) -> QueryKey:
-        """The shape of this query; its values are appended to ``params``."""
-        where = tuple(q.key(params) for q in self.where)
-        annotations = tuple(
-            (name, expression.key(params)) for name, expression in self.annotations.items()
-        )
-        order = None if self.order is None else tuple(order_token(t, params) for t in self.order)
+        """The shape of this query; its values are appended to ``params``.
+
+        Every query pays this before its compiled statement is found, so the parts most
+        queries leave empty skip their comprehension, and the key is made with
+        ``tuple.__new__`` (NamedTuple's own ``__new__`` is a Python function): bench/orm.py's
+        ``filter(level=...).values_list()``, timeit, 1.71 -> 0.84 us (and its look-up in
+        the cache of compiled statements with it 2.85 -> 1.10 us).
+        """
+        where = self.where
+        if len(where) == 1:
+            where_key: tuple[Any, ...] = (where[0].key(params),)
+        else:
+            where_key = tuple([q.key(params) for q in where])
+        annotations: tuple[Any, ...] = ()
+        if self.annotations:
+            annotations = tuple(
+                [(name, expression.key(params)) for name, expression in self.annotations.items()]
+            )
+        order = None if self.order is None else tuple([order_token(t, params) for t in self.order])
         fields: tuple[Any, ...] | None = None
         if self.fields is not None:
             fields = tuple(
-                (f, None) if isinstance(f, str) else (f[0], f[1].key(params)) for f in self.fields
+                [(f, None) if isinstance(f, str) else (f[0], f[1].key(params)) for f in self.fields]
             )
         limit = offset = None
         if self.high is not None:
@@ -137,23 +150,29 @@ class Query:
         combined = None
         if self.combined is not None:
             operator, keep_all, queries = self.combined
-            combined = (operator, keep_all, tuple(q.key(params) for q in queries))
-        return QueryKey(
-            self.model,
-            where,
-            order,
-            self.reverse,
-            limit,
-            offset,
-            self.distinct,
-            self.related,
-            self.only,
-            self.defer,
-            annotations,
-            self.mode,
-            fields,
-            self.group_values,
-            self.for_update,
-            self.empty,
-            combined,
+            combined = (operator, keep_all, tuple([q.key(params) for q in queries]))
+        return _new_key(
+            QueryKey,
+            (
+                self.model,
+                where_key,
+                order,
+                self.reverse,
+                limit,
+                offset,
+                self.distinct,
+                self.related,
+                self.only,
+                self.defer,
+                annotations,
+                self.mode,
+                fields,
+                self.group_values,
+                self.for_update,
+                self.empty,
+                combined,
+            ),
         )
+
+
+_new_key = tuple.__new__
