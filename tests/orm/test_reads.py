@@ -109,6 +109,24 @@ async def test_shapes_that_change_the_columns_compile_their_own(db: Database) ->
         assert connection.cache[queryset.values()._query.key([])].sql != model_sql
 
 
+async def test_values_list_with_nothing_to_convert_is_a_fresh_list_of_tuples(
+    db: Database,
+) -> None:
+    """values_list() of columns no backend converts hands over the driver's rows: tuples
+    on every backend (asyncpg's Records become tuples), in a new list each time."""
+    from .models import Author
+
+    await Author.objects.bulk_create([Author(name="a", age=1), Author(name="b", age=2)])
+    queryset = Author.objects.order_by("id").values_list("name", "age")
+    first, second = await queryset, await queryset
+    assert connection_for(None).cache[queryset._query.key([])].load.__name__ == "_as_tuples"
+    assert first == second == [("a", 1), ("b", 2)] and first is not second
+    assert all(type(row) is tuple for row in first)
+    assert await queryset.filter(name="c") == []
+    first.append(("c", 3))  # the caller's own list
+    assert await queryset == [("a", 1), ("b", 2)]
+
+
 async def test_iterator_rows_match_the_list(db: Database) -> None:
     await rows(db)
     everything = Everything.objects.order_by("id")
@@ -144,6 +162,51 @@ async def test_inlined_sqlite_converters_equal_calling_them() -> None:
         tuple((type(v), str(v)) for v in row) for row in expected
     ]
     assert loaded[4][0] == decimal.Decimal("1.000")  # half-even at the declared scale
+
+
+@pytest.mark.parametrize("mode", ["tuple", "dict"])
+async def test_wide_rows_convert_by_column_as_narrow_ones_by_row(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """values()/values_list() of _WIDE columns or more convert column by column: the
+    same values and types as the row-by-row loader, NULLs and SQLite's unparsed JSON
+    numbers included; the driver's rows are left as they were."""
+    from vivace.orm import _loader
+    from vivace.orm._fields import DecimalField, JSONField
+    from vivace.orm._select import ValuesPlan
+
+    decimal_from_db = DecimalField(max_digits=12, decimal_places=3).converters("sqlite")[1]
+    json_from_db = JSONField().converters("sqlite")[1]
+    converters = [None, datetime.datetime.fromisoformat, decimal_from_db, float, json_from_db]
+    width = _loader._WIDE + 1
+    plan = ValuesPlan(
+        mode, [f"c{i}" for i in range(width)], [converters[i % 5] for i in range(width)]
+    )
+    samples = [
+        [None, "2020-01-02 03:04:05.000006", 1.0005, 2, '{"a": [1, null]}'],
+        [7, None, None, None, None],
+        ["x", "1999-12-31", -1.5, 2.5, 7],
+        [b"b", "2000-01-01 00:00:00", 0, 0.1, "false"],
+    ]
+    rows = [tuple(sample[i % 5] for i in range(width)) for sample in samples]
+    copies = list(rows)
+    load = _loader.make_loader(plan)
+    assert load.__code__.co_varnames == ("rows", "r", "v")  # the loop by column
+    by_column = load(rows)
+    monkeypatch.setattr(_loader, "_WIDE", width + 1)
+    load = _loader.make_loader(plan)
+    assert load.__code__.co_varnames == ("rows",)  # one comprehension, row by row
+    by_row = load(rows)
+    assert strict(by_column) == strict(by_row) and rows == copies
+    assert len(by_column) == 4 and _loader.make_loader(plan)([]) == []
+    assert isinstance(by_column[0], tuple if mode == "tuple" else dict)
+    # One column converted of many: values_list() still by column, values() by row.
+    sparse = ValuesPlan(mode, plan.names, [float] + [None] * (width - 1))
+    monkeypatch.setattr(_loader, "_WIDE", width)
+    names = _loader.make_loader(sparse).__code__.co_varnames
+    assert names == (("rows", "r", "v") if mode == "tuple" else ("rows",))
+    narrow = ValuesPlan(mode, plan.names[:4], plan.converters[:4])
+    assert _loader.make_loader(narrow).__code__.co_varnames == ("rows",)
 
 
 async def test_query_clone_copies_every_slot() -> None:
