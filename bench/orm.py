@@ -3,7 +3,7 @@
 
     flock /tmp/vivace-bench.lock .venv/bin/python bench/orm.py \
         [--backends postgresql,mysql,sqlite] [--tests 1,2,3] [--rounds 3] \
-        [--iterations 1000] [--concurrency 10] [--quick]
+        [--iterations 1000] [--concurrency 10] [--repeat K] [--quick]
 
 Operations (rows per second, higher is better), as that suite defines them:
 A insert one row at a time; B the same, each task in a transaction; C bulk insert;
@@ -17,6 +17,17 @@ The pools open their connections up front (as that suite opens Tortoise's:
 minsize = maxsize = concurrency), so A does not time connection set-up; the raw driver
 does what an application needs to get the values the ORMs return (the new key, JSON
 encoded and decoded, SQLite's timestamps and decimals parsed: see orm_contenders.Raw).
+G and H repeat: each task runs its query set (one filter per level) ``--repeat`` times
+in the one timed operation, every contender the same number of times, and the rows/s
+are all the rows read over the whole time (the same rows/s as one pass, measured over
+more of them).  One pass is only 5 queries a task, 50 in all, 9-114 ms for the fastest
+contender at 300 iterations (2026-12-07), so one round's G/H ratio moved by up to 2x
+with the machine's load; by default (``--repeat 0``) K is chosen so that the fastest
+contender's G or H lasts about ``READ_SECONDS``: K = READ_SECONDS x the fastest
+contender's rows/s (``FASTEST``) / the rows of one pass (3 x iterations x concurrency).
+The queries themselves are those of one pass.  D, E and F keep one pass: repeating them
+as well would make a 300-iteration run of all three backends about 25 minutes longer
+(G and H: about 8).
 Each round runs every contender on fresh tables (A..K in order); the table shows
 medians over the rounds, the geometric mean of each contender, and vivace's ratios.
 Every contender runs with the objects that exist when its setup ends frozen out of the
@@ -70,13 +81,23 @@ async def timed(work: Callable[[], Awaitable[int]]) -> float:
 
 
 OP_TIMEOUT = 300.0  # one operation of one contender; a hang is a failure, not a stall
+READ_SECONDS = 0.5
+# The fastest contender's G/H rows/s in the run of 2026-12-07 (docs/benchmarks.md: the
+# raw driver's H on MySQL, 1.02M and 214k), by test: test 3's rows are 9x as wide.
+FASTEST = {1: 1_000_000, 2: 1_000_000, 3: 220_000}
+
+
+def read_repeat(test: int, n: int, conc: int) -> int:
+    """G and H's default repeat (see the docstring): A-C leave 3n rows, each task reads
+    them all once a pass."""
+    return max(1, math.ceil(READ_SECONDS * FASTEST.get(test, FASTEST[1]) / (3 * n * conc)))
 
 
 def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-async def run_async(c: Contender, n: int, conc: int) -> dict[str, float]:
+async def run_async(c: Contender, n: int, conc: int, repeat: int) -> dict[str, float]:
     per = max(1, n // conc)
     out: dict[str, float] = {}
 
@@ -107,10 +128,12 @@ async def run_async(c: Contender, n: int, conc: int) -> dict[str, float]:
     progress("  C")
     out["C"] = await timed(bulk)
 
-    def reads(method: Callable[[Any, int], Awaitable[list[Any]]]) -> Callable[[], Awaitable[int]]:
+    def reads(
+        method: Callable[[Any, int], Awaitable[list[Any]]], passes: int = 1
+    ) -> Callable[[], Awaitable[int]]:
         async def work() -> int:
             async def job(i: int) -> int:
-                return sum([len(await method(None, level)) for level in LEVELS])
+                return sum([len(await method(None, lv)) for _ in range(passes) for lv in LEVELS])
 
             return await gather(job)
 
@@ -148,8 +171,8 @@ async def run_async(c: Contender, n: int, conc: int) -> dict[str, float]:
 
     progress("  F")
     out["F"] = await timed(gets)
-    out["G"] = await timed(reads(c.dicts))
-    out["H"] = await timed(reads(c.tuples))
+    out["G"] = await timed(reads(c.dicts, repeat))
+    out["H"] = await timed(reads(c.tuples, repeat))
     chunk = max(1, len(objs) // conc)
 
     def changes(op: Callable[[Any, Any], Awaitable[None]]) -> Callable[[], Awaitable[int]]:
@@ -200,7 +223,7 @@ def own_heap() -> Any:
         gc.unfreeze()
 
 
-def run_django(c: Any, n: int) -> dict[str, float]:
+def run_django(c: Any, n: int, repeat: int) -> dict[str, float]:
     from django.db import transaction
 
     manager, alias = c.manager, c.alias
@@ -247,11 +270,14 @@ def run_django(c: Any, n: int) -> dict[str, float]:
         return 2 * n
 
     out["F"] = timed_sync(gets)
+    passes = range(repeat)
     out["G"] = timed_sync(
-        lambda: sum(len(list(manager.filter(level=lv).values())) for lv in LEVELS)
+        lambda: sum(len(list(manager.filter(level=lv).values())) for _ in passes for lv in LEVELS)
     )
     out["H"] = timed_sync(
-        lambda: sum(len(list(manager.filter(level=lv).values_list())) for lv in LEVELS)
+        lambda: sum(
+            len(list(manager.filter(level=lv).values_list())) for _ in passes for lv in LEVELS
+        )
     )
 
     def changes(op: Callable[[Any], None]) -> Callable[[], int]:
@@ -279,11 +305,13 @@ def run_django(c: Any, n: int) -> dict[str, float]:
     return out
 
 
-def django_round(contender: Any, backend: str, test: int, path: str, n: int) -> dict[str, float]:
+def django_round(
+    contender: Any, backend: str, test: int, path: str, n: int, repeat: int
+) -> dict[str, float]:
     contender.setup_sync(backend, test, path)
     try:
         with own_heap():
-            return run_django(contender, n)
+            return run_django(contender, n, repeat)
     finally:
         contender.teardown_sync()
 
@@ -296,7 +324,9 @@ def contenders_for(backend: str) -> list[Contender]:
     return chosen
 
 
-async def one_round(backend: str, test: int, n: int, conc: int) -> dict[str, dict[str, float]]:
+async def one_round(
+    backend: str, test: int, n: int, conc: int, repeat: int
+) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     contenders = contenders_for(backend)
     random.shuffle(contenders)  # no contender always runs first (warm caches, autovacuum)
@@ -308,13 +338,13 @@ async def one_round(backend: str, test: int, n: int, conc: int) -> dict[str, dic
                 # Django refuses to run in the event loop's thread: one thread of its own
                 # (its connections are per thread) runs setup, the operations, teardown.
                 results[contender.name] = await asyncio.to_thread(
-                    django_round, contender, backend, test, path, n
+                    django_round, contender, backend, test, path, n, repeat
                 )
             else:
                 await contender.setup(backend, test, path)
                 try:
                     with own_heap():
-                        results[contender.name] = await run_async(contender, n, conc)
+                        results[contender.name] = await run_async(contender, n, conc, repeat)
                 finally:
                     await contender.teardown()
     return results
@@ -324,7 +354,9 @@ def geomean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
-def report(backend: str, test: int, rounds: list[dict[str, dict[str, float]]]) -> dict[str, float]:
+def report(
+    backend: str, test: int, rounds: list[dict[str, dict[str, float]]], repeat: int
+) -> dict[str, float]:
     names = list(rounds[0])
     order = [
         "vivace.orm",
@@ -336,7 +368,10 @@ def report(backend: str, test: int, rounds: list[dict[str, dict[str, float]]]) -
     ]
     names = [n for n in order if n in names]
     medians = {n: {op: statistics.median(r[n][op] for r in rounds) for op in OPS} for n in names}
-    print(f"\n#### {backend}, test {test} (rows/s, median of {len(rounds)} rounds)\n")
+    print(
+        f"\n#### {backend}, test {test} (rows/s, median of {len(rounds)} rounds; "
+        f"G and H: {repeat} passes per task)\n"
+    )
     print("| operation | " + " | ".join(names) + " |")
     print("| --- |" + " ---: |" * len(names))
     for op in OPS:
@@ -370,6 +405,9 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument(
+        "--repeat", type=int, default=0, help="G/H passes per task (0: about 0.5 s, see above)"
+    )
     parser.add_argument("--quick", action="store_true", help="1 round, 200 iterations")
     args = parser.parse_args()
     if args.quick:
@@ -381,11 +419,13 @@ async def main() -> None:
     summary: dict[str, dict[int, dict[str, float]]] = {}
     for backend in args.backends.split(","):
         for test in (int(t) for t in args.tests.split(",")):
+            repeat = args.repeat or read_repeat(test, args.iterations, args.concurrency)
+            progress(f"{backend} test {test}: G and H {repeat} passes per task")
             rounds = [
-                await one_round(backend, test, args.iterations, args.concurrency)
+                await one_round(backend, test, args.iterations, args.concurrency, repeat)
                 for _ in range(args.rounds)
             ]
-            summary.setdefault(backend, {})[test] = report(backend, test, rounds)
+            summary.setdefault(backend, {})[test] = report(backend, test, rounds, repeat)
     print("\n#### geometric means over the tests (rows/s) and vivace.orm's ratios\n")
     for backend, tests in summary.items():
         names = list(next(iter(tests.values())))
