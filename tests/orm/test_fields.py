@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from vivace.db import Database, DataError
-from vivace.orm import F, Q
+from vivace.orm import F, Max, Min, Q
 
 from .models import Color, Everything, Level, Slot
 
@@ -51,6 +51,24 @@ async def test_every_type_round_trips(db: Database) -> None:
         if name in ("doc", "blob", "body", "ratio"):
             continue
         assert await Everything.objects.filter(**{name: value}).count() == 1, name
+
+
+async def test_float_field_reads_back_floats(db: Database) -> None:
+    """A FloatField reads back as float on every backend, an integral value and an
+    int written to it included, through every read path: SQLite's DOUBLE column (REAL
+    affinity) stores them as REAL, so the loaders convert nothing there."""
+    made = await Everything.objects.create(ratio=2.0)
+    await Everything.objects.create(ratio=-0.5)
+    await Everything.objects.filter(pk=made.pk).update(ratio=3)  # an int, bound as one
+    loaded = await Everything.objects.get(pk=made.pk)
+    rows = Everything.objects.filter(pk=made.pk)
+    [listed] = await rows.values_list("ratio", flat=True)
+    [as_dict] = await rows.values("ratio")
+    [as_tuple] = await rows.values_list()
+    extremes = await Everything.objects.aggregate(low=Min("ratio"), high=Max("ratio"))
+    got = [loaded.ratio, listed, as_dict["ratio"], extremes["high"], extremes["low"]]
+    assert got == [3.0, 3.0, 3.0, 3.0, -0.5]
+    assert [type(value) for value in [*got, as_tuple[5]]] == [float] * 6
 
 
 async def test_every_type_round_trips_through_every_write(db: Database) -> None:
