@@ -173,7 +173,16 @@ class PostgresConnection(BackendConnection):
         return None if row is None else row[column]
 
     async def execute(self, sql: str, args: Sequence[Any]) -> int:
-        status: str = await self._call(sql, self._conn.execute(sql, *args))
+        # The ORM's save() and delete() path: no helper frame in between, as fetch_one
+        # (one coroutine less: 0.1-0.2 us a statement, bench/orm.py's I-K with asyncpg's
+        # execute stubbed out).
+        try:
+            status: str = await self._conn.execute(sql, *args)
+        except asyncio.CancelledError:
+            self._cancelled()
+            raise
+        except Exception as exc:
+            self._fail(exc, sql)
         # "INSERT 0 5", "UPDATE 3", "DELETE 1", "SELECT 2"; DDL has no count.
         count = status.rpartition(" ")[2]
         return int(count) if count.isdigit() else -1
