@@ -171,3 +171,35 @@ async def test_get_by_primary_key_fast_path(db: Database) -> None:
     # Not the fast path: a filtered queryset keeps its conditions.
     with pytest.raises(Tag.DoesNotExist):
         await Tag.objects.filter(name="other").get(pk=tag.pk)
+
+
+async def test_update_and_delete_sql_is_sqlalchemys(db: Database) -> None:
+    """save()'s UPDATE by key and delete()'s DELETE by key, written out by the ORM, are
+    the SQL SQLAlchemy renders for them, for every model here and several column sets
+    (in the table's order, as save() sends them; SQLAlchemy orders SET so)."""
+    import sqlalchemy as sa
+
+    from vivace.orm import _deletion, _writes
+
+    from .models import ALL
+
+    connection = connection_for(db)
+    for model in ALL:
+        meta = model._meta
+        table = meta.table
+        key = table.c[meta.pk.attname]
+        settable = tuple(f.attname for f in meta.concrete if not f.primary_key)
+        for attnames in {settable, settable[:1], settable[-2:]}:
+            if not attnames:
+                continue
+            made = _writes._update_statement(connection, model, attnames)
+            columns: list[tuple[str, str, object]] = []
+            values = _writes._parameters(model, attnames, connection.backend, columns)
+            statement = (
+                sa.update(table).values(values).where(key == sa.literal_column(f":p{len(columns)}"))
+            )
+            assert made.sql == _writes._render(connection, statement), model
+            assert [a for _, a, _ in made.columns] == [*attnames, meta.pk.attname]
+        sql = _deletion.delete_statement(connection, model)[0]
+        wanted = sa.delete(table).where(key == sa.literal_column(":pk"))
+        assert sql == _writes._render(connection, wanted), model
