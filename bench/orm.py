@@ -177,14 +177,7 @@ async def run_async(c: Contender, n: int, conc: int, repeat: int) -> dict[str, f
 
     def changes(op: Callable[[Any, Any], Awaitable[None]]) -> Callable[[], Awaitable[int]]:
         async def work() -> int:
-            async def job(i: int) -> int:
-                part = objs[i * chunk : (i + 1) * chunk - 1]
-                async with c.task(True) as ctx:
-                    for obj in part:
-                        await op(ctx, obj)
-                return len(part)
-
-            return await gather(job)
+            return await gather(lambda i: one_by_one(c, objs[i * chunk : (i + 1) * chunk - 1], op))
 
         return work
 
@@ -195,6 +188,17 @@ async def run_async(c: Contender, n: int, conc: int, repeat: int) -> dict[str, f
     objs = await c.all()
     out["K"] = await timed(changes(c.delete))
     return out
+
+
+async def one_by_one(
+    c: Contender, part: list[Any], op: Callable[[Any, Any], Awaitable[None]]
+) -> int:
+    """One task's share of I, J or K: each object saved or deleted in turn, inside the
+    task's own transaction."""
+    async with c.task(True) as ctx:
+        for obj in part:
+            await op(ctx, obj)
+    return len(part)
 
 
 @contextlib.contextmanager
