@@ -4,7 +4,8 @@
 answer in one call; vivace.server offers it over HTTP/1.1 and HTTP/2. Here the server's
 real ``send`` objects are checked against the protocol (what it declares, and that a call
 through it gives the response the two messages would), so the web tests need no knowledge
-of server internals.
+of server internals. ``vivace.types.WholeBodyReceiver``, the request side's twin (a body
+that has all arrived, in one call), is checked the same way on HTTP/1.1.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 import pytest
 
 from tests.client.servers import vivace_server
+from tests.testing.apps import read_body
 from vivace.client import Client
-from vivace.types import Receive, Scope, Send, WholeResponseSender
+from vivace.types import Receive, Scope, Send, WholeBodyReceiver, WholeResponseSender
 from vivace.web._responses import whole_responder
 
 OWNERS: list[Any] = []
@@ -71,3 +73,31 @@ def test_web_takes_the_capability_from_any_server() -> None:
         pass
 
     assert whole_responder(plain) is None
+
+
+RECEIVERS: list[Any] = []
+
+
+async def body_app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] != "http":
+        return
+    owner = getattr(receive, "__self__", None)
+    RECEIVERS.append(owner)
+    body = owner.received_body() if isinstance(owner, WholeBodyReceiver) else None
+    if body is None:  # the general way: receive() until the last message
+        body = await read_body(receive)
+    await send.__self__.send_whole_response(200, [], body)  # type: ignore[attr-defined]
+
+
+async def test_vivace_server_offers_whole_bodies_over_http11() -> None:
+    # vivace.types.WholeBodyReceiver: the protocol's declaration is what HTTP/1.1 offers;
+    # an echo through it sends back what was posted (the server tests check the rules).
+    RECEIVERS.clear()
+    async with vivace_server(body_app) as base, Client(timeout=10) as client:
+        response = await client.post(base + "/echo", content=b"posted: 1")
+    assert (response.status_code, response.content) == (200, b"posted: 1")
+    owner = RECEIVERS[0]
+    assert isinstance(owner, WholeBodyReceiver)
+    declared = inspect.signature(WholeBodyReceiver.received_body).parameters
+    offered = inspect.signature(owner.received_body).parameters
+    assert list(offered) == [name for name in declared if name != "self"]

@@ -53,6 +53,7 @@ __all__ = [
     "WebSocketResponseStartEvent",
     "WebSocketScope",
     "WebSocketSendEvent",
+    "WholeBodyReceiver",
     "WholeResponseSender",
 ]
 
@@ -248,4 +249,23 @@ class WholeResponseSender(Protocol):
 
     def send_whole_response(self, status: int, headers: RawHeaders, body: bytes) -> Awaitable[None]:
         """Send the response head and its whole body; raises as ``send`` would."""
+        ...
+
+
+@runtime_checkable
+class WholeBodyReceiver(Protocol):
+    """An optional server capability: a request body that has all arrived, in one call.
+
+    A server whose ``receive`` is a bound method of an object with this method offers it:
+    ``receive.__self__.received_body()`` returns the whole body and counts it as taken,
+    exactly as one ``http.request`` message with ``more_body`` false from ``receive()``
+    would, when the body has all arrived and none of it was taken; else None, and the app
+    goes on with ``receive()``. It is a plain call: no coroutine, no message dict. As for
+    ``WholeResponseSender``, only code holding the server's own ``receive`` reaches it (a
+    middleware that wraps ``receive`` sees every message). vivace.server offers it on
+    HTTP/1.1; vivace.web reads a body with it when it can. Other servers need not offer it.
+    """
+
+    def received_body(self) -> bytes | None:
+        """The whole body if it is all here and untaken (then taken), else None."""
         ...

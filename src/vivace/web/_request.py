@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from tempfile import SpooledTemporaryFile
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -49,6 +49,12 @@ from vivace.web._exceptions import (
 __all__ = ["BODY_KEY", "HTTPConnection", "Request"]
 
 BODY_KEY = "vivace.body"
+
+
+def _too_large(limit: int) -> NoReturn:
+    raise ContentTooLarge(
+        f"request body larger than {limit} bytes", limit="max_body_size", value=limit
+    )
 
 
 async def _empty_receive() -> Message:
@@ -285,8 +291,42 @@ class Request(HTTPConnection):
                 self._is_disconnected = True
                 raise ClientDisconnect("the client disconnected while sending the body")
 
+    def received_body(self) -> bytes | None:
+        """The whole body when it is known without waiting, else None (then ``await
+        body()``): read before, or all arrived at a server offering
+        ``vivace.types.WholeBodyReceiver`` (vivace.server's ``receive``, unwrapped).
+        ``Limits.max_body_size`` applies as in ``body()``.
+
+        For code on the hot path: vivace.web's typed handlers read a JSON body this way,
+        without the two coroutines and the message dict of ``receive()`` (measured:
+        bench/server_inproc.py, the typed "POST /orders", 9.42 -> 9.16 us a request).
+        """
+        body = self._body
+        if body is not None:
+            return body
+        body = self._scope.get(BODY_KEY)
+        if body is None:
+            if self._stream or self._pending:
+                return None
+            owner = getattr(self._receive, "__self__", None)
+            take: Callable[[], bytes | None] | None = getattr(owner, "received_body", None)
+            if take is None:
+                return None
+            body = take()
+            if body is None:
+                return None
+            config: WebConfig = self._scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+            limit = config.limits.max_body_size
+            if limit is not None and len(body) > limit:
+                _too_large(limit)
+            self._scope[BODY_KEY] = body
+        self._body = body
+        return body
+
     async def body(self) -> bytes:
         """The whole body, read once (``Limits.max_body_size``: 413 beyond it)."""
+        # Not through received_body(): an untyped handler on another server (or behind a
+        # middleware) would pay its look-up for nothing (bench/web_inproc.py "json echo").
         body = self._body
         if body is not None:
             return body
@@ -307,17 +347,11 @@ class Request(HTTPConnection):
                 async for chunk in self.stream():
                     size += len(chunk)
                     if limit is not None and size > limit:
-                        raise ContentTooLarge(
-                            f"request body larger than {limit} bytes",
-                            limit="max_body_size",
-                            value=limit,
-                        )
+                        _too_large(limit)
                     chunks.append(chunk)
                 body = b"".join(chunks)
             elif limit is not None and len(body) > limit:
-                raise ContentTooLarge(
-                    f"request body larger than {limit} bytes", limit="max_body_size", value=limit
-                )
+                _too_large(limit)
             self._scope[BODY_KEY] = body
         self._body = body
         return body

@@ -685,7 +685,11 @@ class TypedHandler:
             if not self.awaits:
                 kwargs = self.read(request)
             elif self.reads_body:
-                kwargs = self.read(request, await request.body())
+                # A body that came with its head is taken without a coroutine.
+                raw = request.received_body()
+                if raw is None:
+                    raw = await request.body()
+                kwargs = self.read(request, raw)
             else:
                 kwargs = await self.solve(request, request.add_cleanup, exits)
             if plan.is_async:
