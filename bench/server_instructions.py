@@ -11,6 +11,8 @@ instruction from run to run, whatever else the machine does (it needs
 
     .venv/bin/python bench/server_instructions.py --paths /plaintext,/json,"POST /echo"
     .venv/bin/python bench/server_instructions.py --also base=/work/base7fd/src
+    .venv/bin/python bench/server_instructions.py --app web_typed_apps:vivace_app \
+        --paths "POST /orders" --also base=/tmp/base/src
 
 ``--also NAME=SRC`` counts another tree of vivace's source too (an export of an earlier
 commit: ``git archive <commit> src | tar -x -C DIR``, then ``--also base=DIR/src``),
@@ -34,9 +36,9 @@ _COLLECTED = re.compile(rb"Collected : (\d+)")
 _SMALL, _LARGE, _BATCH = 10, 110, 64
 
 
-def instructions(path: str, src: str | None) -> int:
+def instructions(path: str, src: str | None, app: str | None = None) -> int:
     """The instructions one request of ``path`` costs with vivace from ``src`` (None:
-    the installed one)."""
+    the installed one), served by ``app`` (bench/server_inproc.py's ``--app``)."""
     counts = []
     for rounds in (_SMALL, _LARGE):
         env = dict(os.environ, PYTHONHASHSEED="0")
@@ -55,6 +57,7 @@ def instructions(path: str, src: str | None) -> int:
                 str(rounds),
                 "--repeat",
                 "1",
+                *(["--app", app] if app else []),
             ],
             env=env,
             capture_output=True,
@@ -73,6 +76,7 @@ def main() -> None:
     parser.add_argument(
         "--also", action="append", default=[], help="NAME=SRC: another source tree to count"
     )
+    parser.add_argument("--app", help="as bench/server_inproc.py (module:attr in bench/)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
@@ -86,7 +90,7 @@ def main() -> None:
     print(f"| path | {' | '.join(name for name, _ in trees)} | this / {trees[0][0]} |")
     print(f"| --- |{' ---: |' * (len(trees) + 1)}")
     for path in args.paths.split(","):
-        counts = [instructions(path, src) for _, src in trees]
+        counts = [instructions(path, src, args.app) for _, src in trees]
         cells = " | ".join(f"{count:,}" for count in counts)
         print(f"| {path} | {cells} | {counts[-1] / counts[0]:.3f}x |", flush=True)
 
