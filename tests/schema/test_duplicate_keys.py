@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 
-from vivace.schema import Field, Schema, ValidationError, Validator, _duplicates
+from vivace.schema import Field, Schema, SchemaError, ValidationError, Validator, _duplicates
 from vivace.schema._duplicates import surely_unique as _surely_unique
 
 
@@ -360,3 +360,46 @@ def test_a_shape_msgspec_refuses_leaves_the_colon_proof(monkeypatch: pytest.Monk
         v.validate_json(b'[{"street": "x", "street": "y"}]', duplicate_keys="error")
     assert info.value.errors()[0]["code"] == "duplicate_key"
     assert v.validate_json(b'[{"street": "x"}]', duplicate_keys="error")[0].street == "x"
+
+
+READER_DOCS = [
+    b'{"name": "a", "count": 2, "address": {"street": "x:y"}}',
+    b'{"name": "a", "count": 1, "count": 2}',
+    b'{"name": "a", "address": {"street": "x", "street": "y"}}',
+    b'{"name": "' + b"n" * 30 + b'"}',  # too long: the engine's errors
+    b'{"name": "a", "count": "x", "count": 1}',  # refused and repeated: duplicate_key wins
+    b"{not json",
+    b"[]",
+]
+
+
+def outcome(read: Any, doc: Any) -> Any:
+    try:
+        return read(doc)
+    except ValidationError as exc:
+        return exc.errors()
+
+
+@pytest.mark.parametrize("tp", [Order, dict[str, Any], list[Address]])
+@pytest.mark.parametrize("duplicate_keys", ["last", "error"])
+def test_json_reader_agrees_with_validate_json(tp: Any, duplicate_keys: Any) -> None:
+    v = Validator(tp)
+    read = Validator(tp).json_reader(duplicate_keys=duplicate_keys)  # compiles on its own
+    for doc in READER_DOCS:
+        for given in (doc, doc.decode(), bytearray(doc), memoryview(doc)):
+            expected = outcome(lambda d: v.validate_json(d, duplicate_keys=duplicate_keys), given)
+            assert outcome(read, given) == expected
+
+
+def test_json_reader_options() -> None:
+    with pytest.raises(ValueError, match="duplicate_keys"):
+        Validator(Order).json_reader(duplicate_keys="first")  # type: ignore[arg-type]
+
+
+def test_json_reader_of_a_schema_with_async_validators() -> None:
+    from tests.schema.test_validators import Account
+
+    for duplicate_keys in ("last", "error"):
+        read = Validator(Account).json_reader(duplicate_keys=duplicate_keys)  # type: ignore[arg-type]
+        with pytest.raises(SchemaError, match="avalidate"):
+            read(b'{"email": "x@y.z"}')

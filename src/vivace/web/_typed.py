@@ -376,7 +376,7 @@ class _Source:
 class _Body:
     """The JSON body: one parameter (the whole body) or several (one key each)."""
 
-    __slots__ = ("default", "embedded", "fields", "index", "required", "validator")
+    __slots__ = ("default", "embedded", "fields", "index", "read_json", "required", "validator")
 
     def __init__(self, items: list[Input], owner: str) -> None:
         embed = len(items) > 1 or any(isinstance(i.marker, Body) and i.marker.embed for i in items)
@@ -396,6 +396,8 @@ class _Body:
             self.required = item.default is REQUIRED
             self.default = item.default
             self.index = item.index
+        # Repeated keys refused (a JSON body is read strictly): the options applied once.
+        self.read_json = self.validator.json_reader(duplicate_keys="error")
 
     def take(
         self, raw: bytes, scope: Scope, values: list[Any], errors: list[ValidationError]
@@ -409,7 +411,15 @@ class _Body:
             else:
                 self.fill(self.validator.validate({}), values)
             return
-        content_type = _content_type(scope)
+        # The Content-Type read from the scope, inline: the request's Headers object is
+        # not built for one field (ASGI servers send names in lower case). With the
+        # reader of json_reader and no empty parameter call (``parametrised``), a frame
+        # less each: bench/server_inproc.py "POST /orders" 9.16 -> 8.92 us.
+        content_type = b""
+        for name, field in scope["headers"]:
+            if name == b"content-type":
+                content_type = bytes(field)
+                break
         if content_type != b"application/json":  # the usual value, as it is: no parsing
             media = content_type.split(b";", 1)[0].strip().lower()
             if media != b"application/json" and not media.endswith(b"+json"):
@@ -417,7 +427,7 @@ class _Body:
                     f"the body must be JSON (application/json), not {media.decode('latin-1')!r}"
                 )
         try:
-            value = self.validator.validate_json(raw, duplicate_keys="error")
+            value = self.read_json(raw)
         except ValidationError as exc:
             errors.append(exc.prefixed("body"))
             return
@@ -449,15 +459,6 @@ def _scalars(items: list[Input], owner: str) -> Scalars:
         ],
         cls,
     )
-
-
-def _content_type(scope: Any) -> bytes:
-    # Read from the scope: the request's Headers object is not built for one header
-    # (ASGI servers send names in lower case).
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return bytes(value)
-    return b""
 
 
 def _missing_body() -> Any:
@@ -653,6 +654,8 @@ class TypedHandler:
             for s in SOURCES
             if (groups := [i for i in by_source.get(s, ()) if i.group])
         ]
+        # A handler of a JSON body alone skips the call that reads no parameter.
+        self.parametrised = self.scalars is not None or bool(self.sources)
         self.body = _Body(by_source["body"], owner) if "body" in by_source else None
         self.form = _Source("form", by_source["form"], owner) if "form" in by_source else None
         if self.body is not None and self.form is not None:
@@ -720,7 +723,8 @@ class TypedHandler:
         or only its JSON ``body`` (``reads_body``)."""
         values: list[Any] = [None] * self.count
         errors: list[ValidationError] = []
-        self.read_parameters(connection, values, errors)
+        if self.parametrised:
+            self.read_parameters(connection, values, errors)
         if self.body is not None:
             self.body.take(body, connection.scope, values, errors)
         if errors:
