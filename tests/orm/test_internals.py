@@ -3,14 +3,17 @@ the database binding, table creation."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from vivace import orm
 from vivace.db import Database, DatabaseNotConnected
 from vivace.orm import F, ModelDefinitionError, ORMError, Q
+from vivace.orm._queryset import _ByKey
 from vivace.orm._registry import connection_for
 
-from .models import Author, Base, Book, Slot, Tag
+from .models import Author, Base, Book, Slot, Tag, Ticket
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -171,6 +174,15 @@ async def test_get_by_primary_key_fast_path(db: Database) -> None:
     # Not the fast path: a filtered queryset keeps its conditions.
     with pytest.raises(Tag.DoesNotExist):
         await Tag.objects.filter(name="other").get(pk=tag.pk)
+    # A key the backend stores converted (a UUID as text on SQLite and MySQL), given as
+    # a list of values (PostgreSQL, MySQL) or a mapping (SQLite: SQLAlchemy's OFFSET).
+    ticket = await Ticket.objects.create(seat=4)
+    assert (await Ticket.objects.get(pk=ticket.code)).seat == 4
+    assert (await Ticket.objects.get(code=ticket.code)).code == ticket.code
+    with pytest.raises(Ticket.DoesNotExist):
+        await Ticket.objects.get(pk=uuid.uuid4())
+    by_key = connection_for(db).cache[(_ByKey, Ticket)]
+    assert by_key.positional is (db.url.backend != "sqlite")
 
 
 async def test_update_and_delete_sql_is_sqlalchemys(db: Database) -> None:

@@ -469,7 +469,8 @@ class Database:
         lease = scope.lease
         if method == "execute_many":
             extra = (scope.in_transaction,)
-        await lease.enter(scope)
+        if not lease.try_enter(scope):
+            await lease.enter(scope)
         try:
             lease._check_lost()
             return await getattr(lease.raw, method)(sql, args, *extra)

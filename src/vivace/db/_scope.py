@@ -80,6 +80,15 @@ class Lease:
                 "the transaction back, and nothing more runs in it"
             )
 
+    def try_enter(self, scope: Scope) -> bool:
+        """Take the gate for ``scope`` at once if it is free and ``scope`` the innermost
+        open one; False: await ``enter`` instead.  A statement in a connection block or
+        transaction almost always finds it so: no coroutine to make and run for it."""
+        if not self.busy and scope is self.active:
+            self.busy = True
+            return True
+        return False
+
     async def enter(self, scope: Scope | None) -> None:
         """Wait for the gate: for ``scope`` to be the innermost open one (None: any)."""
         if not self.busy and (scope is None or scope is self.active):

@@ -25,6 +25,7 @@ NULL is *not* excluded by ``exclude(col=1)``, as in Django.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,10 @@ if TYPE_CHECKING:
     from ._query import QueryKey
     from ._registry import Connection
 
-__all__ = ["Compiled", "Compiler", "Scope", "condition_for_ddl"]
+__all__ = ["PARAMETER", "Compiled", "Compiler", "Scope", "condition_for_ddl"]
+
+# A value's placeholder in compiled SQL (``:p<N>``, N its index in the query's params).
+PARAMETER = re.compile(r":p(\d+)(?!\w)")
 
 Converter = Callable[[Any], Any] | None
 _AGGREGATES: dict[str, Callable[..., Any]] = {

@@ -19,9 +19,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Mapping, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
 
-from ._compiler import Compiled, Compiler, Scope
+from ._compiler import PARAMETER, Compiled, Compiler, Scope
 from ._errors import FieldError, QueryError
 from ._expressions import Aggregate, Expression, F, Q, check_names, order_token, token
 from ._loader import make_loader, make_row_loader
@@ -158,6 +158,34 @@ def compiled_other(connection: Connection, kind: str, key: QueryKey, extra: Any 
             entry.plan = converters
         connection.remember(cache_key, entry)
     return entry
+
+
+class _ByKey:
+    """``get(pk=...)``'s statement on one database: its SQL, its loader, and its two
+    values (the key, the LIMIT) as a list in the order of their placeholders.
+
+    vivace.db's positional binding takes the list as it is, where a mapping is built
+    per get and read back by name.  Where SQLAlchemy bound a value of its own (SQLite's
+    ``OFFSET``), the mapping it stays.
+    """
+
+    __slots__ = ("convert", "entry", "load", "positional", "sql")
+
+    def __init__(self, entry: Compiled) -> None:
+        self.entry = entry
+        self.sql = entry.sql
+        self.load = entry.load
+        # Query.key numbers the key's placeholder p0 and the LIMIT's p1.
+        self.positional = not entry.fixed and PARAMETER.findall(entry.sql) == ["0", "1"]
+        self.convert = next(c for _, index, c in entry.slots if index == 0)
+
+    def arguments(self, value: Any) -> Any:
+        # LIMIT 2: a second row would mean the key is not unique (MultipleObjectsReturned).
+        if not self.positional:
+            return self.entry.values([value, 2])
+        if self.convert is not None:
+            value = self.convert(value)
+        return [value, 2]
 
 
 class QuerySet(Generic[T]):
@@ -456,39 +484,42 @@ class QuerySet(Generic[T]):
         """The one row matching; ``Model.DoesNotExist`` / ``MultipleObjectsReturned`` else."""
         if self._query.plain and not args and len(kwargs) == 1:
             # Model.objects.get(pk=...): the hottest query there is goes straight to its
-            # compiled statement (no queryset chain, no key to build).
+            # compiled statement (no queryset chain, no key to build, no second coroutine).
             ((name, value),) = kwargs.items()
-            pk = self.model._meta.pk
-            if type(value) in _KEY_TYPES and (name == "pk" or name == pk.name):
-                return await self._get_by_pk(value)
+            model = self.model
+            if type(value) in _KEY_TYPES and (name == "pk" or name == model._meta.pk.name):
+                connection = connection_for(self._db)
+                by_key: _ByKey | None = connection.cache.get((_ByKey, model))
+                if by_key is None:
+                    by_key = self._by_key(connection, value)
+                rows = await connection.database.fetch_rows(by_key.sql, by_key.arguments(value))
+                if len(rows) == 1:
+                    found: list[T] = by_key.load(rows)
+                    return found[0]
+                return self._not_one(len(rows))
         queryset = self.filter(*args, **kwargs) if args or kwargs else self
         if not queryset._query.sliced:
             queryset = queryset[:MAX_GET_RESULTS]
         found = await queryset._fetch_all()
         if len(found) == 1:
             return found[0]
+        return self._not_one(len(found))
+
+    def _not_one(self, count: int) -> NoReturn:
         model = self.model
-        if not found:
+        if not count:
             raise model.DoesNotExist(f"{model.__name__} matching query does not exist")
-        more = "more than 20" if len(found) == MAX_GET_RESULTS else str(len(found))
+        more = "more than 20" if count == MAX_GET_RESULTS else str(count)
         raise model.MultipleObjectsReturned(
             f"get() returned more than one {model.__name__} (it returned {more})"
         )
 
-    async def _get_by_pk(self, value: Any) -> T:
-        connection = connection_for(self._db)
-        model = self.model
-        cache_key = ("get_pk", model)
-        entry: Compiled | None = connection.cache.get(cache_key)
-        if entry is None:
-            params: list[Any] = []
-            key = self.filter(pk=value)[:MAX_GET_RESULTS]._query.key(params)
-            entry = connection.remember(cache_key, compiled_select(connection, key))
-        rows = await connection.database.fetch_rows(entry.sql, entry.values([value, 2]))
-        found: list[T] = entry.load(rows)
-        if len(found) == 1:
-            return found[0]
-        raise model.DoesNotExist(f"{model.__name__} matching query does not exist")
+    def _by_key(self, connection: Connection, value: Any) -> _ByKey:
+        params: list[Any] = []
+        key = self.filter(pk=value)[:MAX_GET_RESULTS]._query.key(params)
+        by_key = _ByKey(compiled_select(connection, key))
+        connection.remember((_ByKey, self.model), by_key)
+        return by_key
 
     def _ordered(self) -> QuerySet[T]:
         query = self._query

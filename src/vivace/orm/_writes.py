@@ -14,12 +14,12 @@ from RETURNING where the backend has it.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ._compiler import PARAMETER
 from ._errors import FieldError, ORMError, QueryError
 from ._fields import NOT_PROVIDED, DateField
 from ._registry import Connection, connection_for
@@ -43,7 +43,6 @@ __all__ = [
 
 MAX_PARAMS = 30_000
 MAX_ROWS = 1_000
-_PARAMETER = re.compile(r":p(\d+)(?!\w)")
 
 
 class _Statement:
@@ -70,7 +69,7 @@ class _Statement:
         self.columns = columns  # (parameter name, attname, to_db)
         self.returning = returning  # (attname, from_db) of RETURNING columns
         by_name = {name: (attname, to_db) for name, attname, to_db in columns}
-        self.binds = [by_name[f"p{number}"] for number in _PARAMETER.findall(sql)]
+        self.binds = [by_name[f"p{number}"] for number in PARAMETER.findall(sql)]
         if len(self.binds) != len(by_name):  # pragma: no cover - a bug, not bad input
             raise AssertionError(f"parameters used twice or not at all in {sql!r}")
         # One object's values (a multi-row INSERT passes its one-row statement's).
@@ -206,7 +205,7 @@ def _repeat_row(one: _Statement, rows: int, width: int) -> _Statement:
             depth -= 1
             if depth == 0:
                 break
-    pieces = _PARAMETER.split(sql[start : end + 1])  # text, number, text, ..., text
+    pieces = PARAMETER.split(sql[start : end + 1])  # text, number, text, ..., text
     groups = []
     for row in range(rows):
         offset = row * width

@@ -154,9 +154,16 @@ class PostgresConnection(BackendConnection):
 
     async def fetch_rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
         # asyncpg's own Record (not PGRecord, the Mapping): it unpacks to its values.
-        return await self._call(  # type: ignore[no-any-return]
-            sql, self._conn.fetch(sql, *args, record_class=asyncpg.Record)
-        )
+        # The ORM's path (every get and filter): no helper frame in between, as fetch_one.
+        try:
+            return await self._conn.fetch(  # type: ignore[no-any-return]
+                sql, *args, record_class=asyncpg.Record
+            )
+        except asyncio.CancelledError:
+            self._cancelled()
+            raise
+        except Exception as exc:
+            self._fail(exc, sql)
 
     async def fetch_one(self, sql: str, args: Sequence[Any]) -> Any:
         # The one-row path: no helper frame in between.
