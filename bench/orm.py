@@ -25,9 +25,12 @@ contender at 300 iterations (2026-12-07), so one round's G/H ratio moved by up t
 with the machine's load; by default (``--repeat 0``) K is chosen so that the fastest
 contender's G or H lasts about ``READ_SECONDS``: K = READ_SECONDS x the fastest
 contender's rows/s (``FASTEST``) / the rows of one pass (3 x iterations x concurrency).
-The queries themselves are those of one pass.  D, E and F keep one pass: repeating them
-as well would make a 300-iteration run of all three backends about 25 minutes longer
-(G and H: about 8).
+The queries themselves are those of one pass.  F (get) repeats too: ``--get-repeat``
+(default 10) times the suite's 2 x iterations gets; one pass was 600 gets at 300
+iterations, 20-45 ms for the fastest contenders, and one run's get ratio moved by 2x with
+no code change (2026-12-07).  Ten passes add about 3 minutes to a 300-iteration run of
+all three backends.  D and E keep one pass: repeating them as well would make such a run
+about 20 minutes longer (G and H: about 8).
 Each round runs every contender on fresh tables (A..K in order); the table shows
 medians over the rounds, the geometric mean of each contender, and vivace's ratios.
 Every contender runs with the objects that exist when its setup ends frozen out of the
@@ -82,6 +85,7 @@ async def timed(work: Callable[[], Awaitable[int]]) -> float:
 
 OP_TIMEOUT = 300.0  # one operation of one contender; a hang is a failure, not a stall
 READ_SECONDS = 0.5
+GET_REPEAT = 10  # F's passes (--get-repeat), see the docstring
 # The fastest contender's G/H rows/s in the run of 2026-12-07 (docs/benchmarks.md: the
 # raw driver's H on MySQL, 1.02M and 214k), by test: test 3's rows are 9x as wide.
 FASTEST = {1: 1_000_000, 2: 1_000_000, 3: 220_000}
@@ -159,7 +163,7 @@ async def run_async(c: Contender, n: int, conc: int, repeat: int) -> dict[str, f
     keys = [o[0] if isinstance(o, list) else o.id for o in objs]
 
     async def gets() -> int:
-        each = 2 * n // conc
+        each = 2 * n * GET_REPEAT // conc
 
         async def job(i: int) -> int:
             async with c.task(False) as ctx:
@@ -269,9 +273,9 @@ def run_django(c: Any, n: int, repeat: int) -> dict[str, float]:
     keys = list(manager.values_list("id", flat=True))
 
     def gets() -> int:
-        for _ in range(2 * n):
+        for _ in range(2 * n * GET_REPEAT):
             manager.get(id=random.choice(keys))
-        return 2 * n
+        return 2 * n * GET_REPEAT
 
     out["F"] = timed_sync(gets)
     passes = range(repeat)
@@ -374,7 +378,7 @@ def report(
     medians = {n: {op: statistics.median(r[n][op] for r in rounds) for op in OPS} for n in names}
     print(
         f"\n#### {backend}, test {test} (rows/s, median of {len(rounds)} rounds; "
-        f"G and H: {repeat} passes per task)\n"
+        f"G and H: {repeat} passes per task, F: {GET_REPEAT})\n"
     )
     print("| operation | " + " | ".join(names) + " |")
     print("| --- |" + " ---: |" * len(names))
@@ -403,6 +407,7 @@ def report(
 
 
 async def main() -> None:
+    global GET_REPEAT
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default="postgresql,mysql,sqlite")
     parser.add_argument("--tests", default="1,2,3")
@@ -412,8 +417,10 @@ async def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=0, help="G/H passes per task (0: about 0.5 s, see above)"
     )
+    parser.add_argument("--get-repeat", type=int, default=GET_REPEAT, help="F's passes per task")
     parser.add_argument("--quick", action="store_true", help="1 round, 200 iterations")
     args = parser.parse_args()
+    GET_REPEAT = max(1, args.get_repeat)
     if args.quick:
         args.rounds, args.iterations = 1, 200
     print(
@@ -424,7 +431,7 @@ async def main() -> None:
     for backend in args.backends.split(","):
         for test in (int(t) for t in args.tests.split(",")):
             repeat = args.repeat or read_repeat(test, args.iterations, args.concurrency)
-            progress(f"{backend} test {test}: G and H {repeat} passes per task")
+            progress(f"{backend} test {test}: G and H {repeat} passes per task, F {GET_REPEAT}")
             rounds = [
                 await one_round(backend, test, args.iterations, args.concurrency, repeat)
                 for _ in range(args.rounds)

@@ -145,19 +145,17 @@ class Vivace(Contender):
 
     @contextlib.asynccontextmanager
     async def task(self, transaction: bool) -> AsyncIterator[Any]:
-        # PostgreSQL: the task's own connection, as the raw driver contender's task()
-        # holds one of its asyncpg pool's connections for all of A's inserts and F's
-        # gets: vivace.db's task-bound connection (``db.connection()``), through which
-        # every statement of the task runs.  MySQL (the raw contender holds a connection
-        # there too) stays on a connection per statement: the one run with the block
-        # there (2026-12-07 15:25, load ~6) gave F 1.15-1.42x the raw driver's time
-        # against 0.79-1.01x documented, not explained yet.  On SQLite the raw
-        # contender's tasks share its one connection.  bench/orm_reads.py makes both
-        # contenders take a connection per query instead.
+        # PostgreSQL and MySQL: the task's own connection, as the raw driver contender's
+        # task() holds one of its pool's connections there for all of A's inserts and
+        # F's gets: vivace.db's task-bound connection (``db.connection()``), through which
+        # every statement of the task runs.  On SQLite the raw contender's tasks share its
+        # one connection, and vivace's reads outside a transaction go to its reader
+        # thread.  bench/orm_reads.py makes both contenders take a connection per query
+        # instead (vivace.orm 2.3x-3.0x faster than asyncpg there, 2026-12-07).
         if transaction:
             async with self.db.transaction():
                 yield None
-        elif self.db.url.backend == "postgresql":
+        elif self.db.url.backend != "sqlite":
             async with self.db.connection():
                 yield None
         else:
