@@ -403,3 +403,197 @@ def test_json_reader_of_a_schema_with_async_validators() -> None:
         read = Validator(Account).json_reader(duplicate_keys=duplicate_keys)  # type: ignore[arg-type]
         with pytest.raises(SchemaError, match="avalidate"):
             read(b'{"email": "x@y.z"}')
+
+
+# --- the count proof of a type (_duplicates.count_proof) -------------------------------------
+
+
+class Line(Schema):
+    sku: str
+    qty: int = 1
+
+
+class Invoice(Schema):
+    number: str
+    total: float
+    paid: bool
+    tags: list[str]
+    customer: Address  # required: its required key is counted, its optional one looked for
+    note: str | None = None
+    lines: list[Line] = Field(default_factory=list)  # optional: present or not
+    code: str = Field(default="", alias="the:code")
+
+
+class Flat(Schema):
+    a: int
+    b: str
+    c: list[int]
+
+
+class Kind(Schema, tag=True):
+    x: int
+
+
+class Holder(Schema):
+    kind: Kind
+    at: datetime.date
+
+
+@dataclasses.dataclass
+class Box:
+    point: Point
+    label: str = ""
+
+
+class Parts(TypedDict, total=False):
+    a: int
+    b: Point
+
+
+class Looped(Schema):
+    me: Looped  # required: no finite document has one
+
+
+def counting(tp: Any) -> Any:
+    v = Validator(tp)
+    assert v.fast
+    return _duplicates.count_proof(v._fast)
+
+
+def colons(doc: bytes) -> int:
+    return doc.count(b":")
+
+
+def test_the_count_proof_passes_unique_documents_without_a_colon_in_a_string() -> None:
+    proof = counting(Invoice)
+    for doc in [
+        b'{"number": "1", "total": 2.5, "paid": true, "tags": [], "customer": {"street": "s"}}',
+        b'{"number": "1", "total": 2.5, "paid": true, "tags": ["a"], "customer": {"street": "s",'
+        b' "city": "c"}, "note": null, "lines": []}',
+        b'{"n\\u0075mber": "1", "total": 2.5, "paid": true, "tags": [], "customer": '
+        b'{"street": "s"}, "note": "\\u003a"}',
+    ]:
+        Invoice.validate_json(doc)
+        assert not repeats(doc.decode())
+        assert proof(doc, colons(doc)), doc
+    # Flat's keys are all required: the count alone decides, with no decode.
+    flat = counting(Flat)
+    assert flat(b'{"a": 1, "b": "x", "c": [1]}', 3)
+    assert not flat(b'{"a": 1, "b": "x:y", "c": [1]}', 4)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        # A repeated key is never passed.
+        b'{"number": "1", "number": "2", "total": 2.5, "paid": true, "tags": [], '
+        b'"customer": {"street": "s"}}',
+        b'{"number": "1", "total": 2.5, "paid": true, "tags": [], "customer": {"street": "s",'
+        b' "street": "t"}}',
+        b'{"number": "1", "total": 2.5, "paid": true, "tags": [], "customer": {"street": "s"},'
+        b' "note": null, "note": "x"}',
+        b'{"number": "1", "n\\u0075mber": "2", "total": 2.5, "paid": true, "tags": [], '
+        b'"customer": {"street": "s"}}',
+        b'{"number": "1", "total": 2.5, "paid": true, "tags": [], "customer": {"street": "s",'
+        b' "city": "a", "city": "b"}}',
+        # Unique, but the count cannot tell: left to the key proof.
+        b'{"number": "1:2", "total": 2.5, "paid": true, "tags": [], "customer": {"street": "s"}}',
+        b'{"number": "1", "total": 2.5, "paid": true, "tags": [], "customer": {"street": "s"},'
+        b' "lines": [{"sku": "a"}]}',
+        b'{"number": "1", "total": 2.5, "paid": true, "tags": [], "customer": {"street": "s"},'
+        b' "other": 1}',
+        b'{"number": "1", "total": 2.5, "paid": true, "tags": [], "customer": {"street": "s"},'
+        b' "the:code": "x"}',
+    ],
+)
+def test_the_count_proof_looks_where_it_cannot_count(doc: bytes) -> None:
+    Invoice.validate_json(doc)
+    assert not counting(Invoice)(doc, colons(doc))
+    # The whole proof still decides each exactly.
+    unique = not repeats(doc.decode())
+    assert outcome(Validator(Invoice).json_reader(duplicate_keys="error"), doc) != [] or unique
+    if unique:
+        assert Invoice.validate_json(doc, duplicate_keys="error").number
+    else:
+        with pytest.raises(ValidationError) as info:
+            Invoice.validate_json(doc, duplicate_keys="error")
+        assert info.value.errors()[0]["code"] == "duplicate_key"
+
+
+def test_the_count_proof_of_other_classes_and_where_it_does_not_apply() -> None:
+    cases: list[tuple[Any, bytes, bool]] = [
+        (Holder, b'{"kind": {"x": 1}, "at": "2026-01-01"}', True),
+        (Holder, b'{"kind": {"type": "Kind", "x": 1}, "at": "2026-01-01"}', True),
+        (Holder, b'{"kind": {"type": "Kind", "x": 1, "type": "Kind"}, "at": "2026-01-01"}', False),
+        (Box, b'{"point": {"x": 1, "y": 2}, "label": "b"}', True),
+        (Box, b'{"point": {"x": 1, "x": 2}}', False),
+        (Parts, b'{"a": 1, "b": {"x": 1}}', False),  # an object in an optional value: look
+        (Parts, b'{"a": 1}', True),
+        (Parts, b'{"a": 1, "a": 2}', False),
+    ]
+    for tp, doc, passed in cases:
+        Validator(tp).validate_json(doc)
+        assert counting(tp)(doc, colons(doc)) is passed, (tp, doc)
+        if passed:
+            assert not repeats(doc.decode())
+    # Where it does not apply: not an object at the top, or a required value whose objects'
+    # keys it cannot know, or a class that requires itself.
+    assert counting(list[Address]) is None
+    assert counting(Tree) is not None  # children is optional
+    assert counting(Row) is None  # a class read from an array
+    assert _duplicates.count_proof(Looped) is None
+
+    class Bag(Schema):
+        items: dict[str, int]
+
+    class Many(Schema):
+        lines: list[Line]
+
+    class Whatever(Schema):
+        value: Any
+
+    for tp in (Bag, Many, Whatever):
+        assert counting(tp) is None and proof_for(tp) is not None  # the key proof alone
+    # A document the shape cannot read (not one of the type's): left to the key proof.
+    assert not counting(Invoice)(b"[1]", 0)
+
+
+def test_the_count_proof_never_passes_a_repeated_key_at_random() -> None:
+    rng = random.Random(18)
+    proof = proof_for(Invoice)
+    count = counting(Invoice)
+    keys = {
+        "number": ['"1"', '"a:b"'],
+        "n\\u0075mber": ['"2"'],
+        "total": ["1.5"],
+        "paid": ["true"],
+        "tags": ["[]", '["x", ":"]'],
+        "note": ["null", '"n"', '"\\u003a"'],
+        "lines": ["[]", '[{"sku": "s"}]', '[{"sku": "s", "sku": "t"}]'],
+        "other": ["1", '{"k": 1, "k": 2}'],
+        "the:code": ['"c"'],
+    }
+    customer_keys = {"street": ['"s"', '"s:t"'], "str\\u0065et": ['"u"'], "city": ['"c"']}
+
+    def members(choices: dict[str, list[str]], required: list[str], extra: int) -> str:
+        names = required + [rng.choice(list(choices)) for _ in range(rng.randrange(0, extra))]
+        rng.shuffle(names)
+        return ", ".join(f'"{n}": {rng.choice(choices[n])}' for n in names)
+
+    passed = counted = 0
+    for _ in range(4000):
+        customer = "{" + members(customer_keys, ["street"], 3) + "}"
+        keys["customer"] = [customer]
+        doc = "{" + members(keys, ["number", "total", "paid", "tags", "customer"], 4) + "}"
+        try:
+            Invoice.validate_json(doc)
+        except ValidationError:
+            continue
+        data = doc.encode()
+        if count(data, colons(data)):
+            counted += 1
+            assert not repeats(doc), doc
+        if proof(data):
+            passed += 1
+            assert not repeats(doc), doc
+    assert counted > 50 and passed > counted

@@ -20,7 +20,7 @@ import msgspec
 
 from vivace.schema._bridge import fast_type, leaf_type
 from vivace.schema._dump import dump, dump_json, exact_encoder
-from vivace.schema._duplicates import Text, key_proof, refuse_duplicates
+from vivace.schema._duplicates import Text, refuse_duplicates, typed_proof
 from vivace.schema._engine import BAD, JSON, LAX, PYTHON, Check, compile_node
 from vivace.schema._errors import ErrorDetail, SchemaError, ValidationError
 from vivace.schema._fields import UNSET
@@ -113,7 +113,7 @@ class Validator(Generic[T]):
         self._fast = fast_type(self.node)
         if self._fast is not None:
             self._decoder = msgspec.json.Decoder(self._fast)
-            self._proof = key_proof(self.node)
+            self._proof = typed_proof(self.node, self._fast)
         self._async = _has_async(self.node, set())
         self._unique = self._unique_reader()
         self._compiled = True
