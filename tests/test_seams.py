@@ -5,7 +5,7 @@ answer in one call; vivace.server offers it over HTTP/1.1 and HTTP/2. Here the s
 real ``send`` objects are checked against the protocol (what it declares, and that a call
 through it gives the response the two messages would), so the web tests need no knowledge
 of server internals. ``vivace.types.WholeBodyReceiver``, the request side's twin (a body
-that has all arrived, in one call), is checked the same way on HTTP/1.1.
+that has all arrived, in one call), is checked the same way on both.
 """
 
 from __future__ import annotations
@@ -89,12 +89,17 @@ async def body_app(scope: Scope, receive: Receive, send: Send) -> None:
     await send.__self__.send_whole_response(200, [], body)  # type: ignore[attr-defined]
 
 
-async def test_vivace_server_offers_whole_bodies_over_http11() -> None:
-    # vivace.types.WholeBodyReceiver: the protocol's declaration is what HTTP/1.1 offers;
-    # an echo through it sends back what was posted (the server tests check the rules).
+@pytest.mark.parametrize("http2", [False, True], ids=["HTTP/1.1", "HTTP/2"])
+async def test_vivace_server_offers_whole_bodies(http2: bool) -> None:
+    # vivace.types.WholeBodyReceiver: the protocol's declaration is what HTTP/1.1 and HTTP/2
+    # offer; an echo through it sends back what was posted (the server tests check the rules).
     RECEIVERS.clear()
-    async with vivace_server(body_app) as base, Client(timeout=10) as client:
+    async with (
+        vivace_server(body_app) as base,
+        Client(http1=not http2, http2=http2, timeout=10) as client,
+    ):
         response = await client.post(base + "/echo", content=b"posted: 1")
+    assert response.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
     assert (response.status_code, response.content) == (200, b"posted: 1")
     owner = RECEIVERS[0]
     assert isinstance(owner, WholeBodyReceiver)

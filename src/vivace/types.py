@@ -263,7 +263,8 @@ class WholeBodyReceiver(Protocol):
     goes on with ``receive()``. It is a plain call: no coroutine, no message dict. As for
     ``WholeResponseSender``, only code holding the server's own ``receive`` reaches it (a
     middleware that wraps ``receive`` sees every message). vivace.server offers it on
-    HTTP/1.1; vivace.web reads a body with it when it can. Other servers need not offer it.
+    HTTP/1.1 and HTTP/2; vivace.web reads a body with it when it can. Other servers need
+    not offer it.
     """
 
     def received_body(self) -> bytes | None:

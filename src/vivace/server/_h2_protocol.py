@@ -98,6 +98,7 @@ class H2Protocol(asyncio.Protocol):
         "receiving",
         "scheme",
         "server",
+        "starting",
         "state",
         "tasks",
         "template",
@@ -118,6 +119,8 @@ class H2Protocol(asyncio.Protocol):
         self.websockets: dict[int, StreamTransport] = {}
         self.closed = False
         self.receiving = False
+        #: Requests with a body, started once the rest of their read is handled (``_handle``).
+        self.starting: list[H2Exchange] = []
         self.flush_scheduled = False
         self.write_paused = False
         self.write_paused_at = 0.0
@@ -250,6 +253,15 @@ class H2Protocol(asyncio.Protocol):
                     self.websockets[event.stream_id].resume()
             elif kind is ConnectionTerminated:
                 self._on_terminated(event)
+        starting = self.starting
+        if starting:
+            # A request with a body starts after the DATA frames that came in the same read
+            # (most small bodies do): its app finds the body whole (``received_body()``, or
+            # ``receive()`` without waiting) and answers in its first step, instead of
+            # suspending on its first receive().
+            self.starting = []
+            for exchange in starting:
+                self._run(exchange)
         if self.deadline_kind == PREFACE and self.core.settings_received:
             self.deadline_kind = OPEN
         if self.exchanges or self.websockets:
@@ -379,7 +391,10 @@ class H2Protocol(asyncio.Protocol):
         if access is not None and access.needs_duration:
             exchange.started_at = perf_counter()
         self.exchanges[stream_id] = exchange
-        self._run(exchange)
+        if event.end_stream:
+            self._run(exchange)
+        else:
+            self.starting.append(exchange)  # see _handle
 
     def _start_upgraded(self, scope: Scope) -> None:
         """The HTTP/1.1 request of an h2c upgrade, as stream 1 (half-closed, remote)."""
