@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypedDict
 
 import pytest
 
 from vivace.testing import TestClient
+from vivace.types import Receive, Scope, Send
 from vivace.web import (
     App,
+    Header,
     HTTPConnection,
     HTTPEndpoint,
+    PlainTextResponse,
     Request,
     Route,
     Router,
@@ -217,3 +221,95 @@ def test_subclass_annotation_is_refused() -> None:
 
 def test_builtins_without_signature_are_passed_the_argument() -> None:
     assert handler_takes_argument(print, Request) is True
+
+
+async def three(item_id: int, q: str, x_token: Annotated[str, Header()]) -> dict[str, Any]:
+    return {"id": item_id, "q": q, "token": x_token}
+
+
+def three_sync(item_id: int, q: str, flag: bool) -> dict[str, Any]:
+    return {"id": item_id, "q": q, "flag": flag}
+
+
+async def three_ws(websocket: WebSocket, room: str, limit: int) -> None:
+    await websocket.accept()
+    await websocket.send_json({"room": room, "limit": limit})
+    await websocket.close()
+
+
+def test_three_required_typed_parameters_are_not_an_asgi_app() -> None:
+    # Three required parameters were taken for (scope, receive, send): the handler was
+    # called as an ASGI app and every request was a 500.
+    app = App(
+        routes=[
+            Route("/items/{item_id}", three),
+            Route("/sync/{item_id}", three_sync),
+            WebSocketRoute("/ws/{room}", three_ws),
+        ]
+    )
+    client = TestClient(app)
+    r = client.get("/items/3?q=a", headers={"x-token": "t"})
+    assert r.json() == {"id": 3, "q": "a", "token": "t"}
+    assert client.get("/sync/3?q=a&flag=on").json() == {"id": 3, "q": "a", "flag": True}
+    r = client.get("/items/x")
+    assert r.status_code == 422
+    assert [e["loc"] for e in r.json()["errors"]] == [
+        ["path", "item_id"],
+        ["query", "q"],
+        ["header", "x-token"],
+    ]
+    with client.websocket_connect("/ws/lobby?limit=3") as ws:
+        assert ws.receive_json() == {"room": "lobby", "limit": 3}
+
+
+async def asgi_typed(scope: Scope, receive: Receive, send: Send) -> None:
+    await PlainTextResponse("typed")(scope, receive, send)
+
+
+async def asgi_bare(scope, receive, send):  # type: ignore[no-untyped-def]
+    await PlainTextResponse("bare")(scope, receive, send)
+
+
+def test_asgi_functions_are_still_asgi_apps() -> None:
+    async def resolved(scope: Any, receive: Any, send: Any) -> None:
+        await PlainTextResponse("resolved")(scope, receive, send)
+
+    # Annotations as objects (no __future__ import): vivace's, Starlette's (the same
+    # aliases), plain dict and callables, asgiref-style TypedDict unions and Protocols.
+    resolved.__annotations__ = {"scope": Scope, "receive": Receive, "send": Send}
+
+    class HTTPScope(TypedDict):
+        type: str
+
+    class WebSocketScope(TypedDict):
+        type: str
+
+    class ReceiveCallable(Protocol):
+        def __call__(self) -> Any: ...
+
+    async def asgiref_style(scope: Any, receive: Any, send: Any) -> None:
+        await PlainTextResponse("asgiref")(scope, receive, send)
+
+    asgiref_style.__annotations__ = {
+        "scope": HTTPScope | WebSocketScope,
+        "receive": ReceiveCallable,
+        "send": Callable,
+    }
+
+    async def dict_style(scope: Any, receive: Any, send: Any) -> None:
+        await PlainTextResponse("dict")(scope, receive, send)
+
+    dict_style.__annotations__ = {"scope": dict, "receive": Any, "send": "typing.Callable"}
+    client = TestClient(
+        App(
+            routes=[
+                Route("/typed", asgi_typed),
+                Route("/bare", asgi_bare),
+                Route("/resolved", resolved),
+                Route("/asgiref", asgiref_style),
+                Route("/dict", dict_style),
+            ]
+        )
+    )
+    for path in ("typed", "bare", "resolved", "asgiref", "dict"):
+        assert client.get(f"/{path}").text == path

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Collection, Sequence
+import types
+import typing
+from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -51,13 +53,48 @@ Match = tuple["BaseRoute", dict[str, Any], str | None]
 
 
 def _is_asgi(func: Any) -> bool:
-    # An ASGI app is called (scope, receive, send); a handler takes the request or nothing.
+    # An ASGI app is called (scope, receive, send); a handler takes the request or nothing,
+    # or typed parameters. Three required parameters are an ASGI app's only when each is
+    # unannotated or annotated as an ASGI type: ``def item(item_id: int, q: str, ws:
+    # WebSocket)`` is a typed handler (taken for an ASGI app, it was called with the scope
+    # and failed on every request).
     try:
         params = list(inspect.signature(func).parameters.values())
     except (TypeError, ValueError):  # pragma: no cover - functions always have one
         return False
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) == 3 and all(p.default is p.empty for p in positional)
+    if len(positional) != 3 or any(p.default is not p.empty for p in positional):
+        return False
+    return all(_is_asgi_annotation(p.annotation) for p in positional)
+
+
+# What an ASGI app's parameters are annotated as: vivace.types' and Starlette's aliases
+# (mappings and callables), asgiref.typing's (TypedDict unions and Protocols), by name
+# when the annotation is a string.
+_ASGI_ANNOTATIONS = (dict, Mapping, MutableMapping, Callable)
+_ASGI_NAMES = frozenset(
+    {"Scope", "Receive", "Send", "Message", "Any", "dict", "Dict", "Mapping", "MutableMapping"}
+    | {"Callable", "ASGIReceiveCallable", "ASGISendCallable", "WWWScope"}
+)
+
+
+def _is_asgi_annotation(annotation: Any) -> bool:
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return True
+    if isinstance(annotation, str):
+        return annotation.strip("'\" ").split("[", 1)[0].rsplit(".", 1)[-1] in _ASGI_NAMES
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return all(_is_asgi_annotation(arg) for arg in typing.get_args(annotation))
+    if origin is not None:
+        return origin in _ASGI_ANNOTATIONS
+    if not isinstance(annotation, type):
+        return False
+    return (
+        annotation in _ASGI_ANNOTATIONS
+        or typing.is_typeddict(annotation)
+        or bool(getattr(annotation, "_is_protocol", False))
+    )
 
 
 _OPERATION_OPTIONS = frozenset(
