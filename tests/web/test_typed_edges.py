@@ -209,6 +209,32 @@ def test_a_dict_parameter_is_the_json_body() -> None:
     assert c.post("/m", json={"patch": {"a": "x"}}).status_code == 422
 
 
+def test_a_list_of_objects_is_the_json_body() -> None:
+    # FastAPI's ``items: list[Item]``: a query string cannot hold objects, so a list of
+    # schemas, dataclasses or dicts is the body (it was read from the query: always 422).
+    async def bulk(items: list[Out]) -> dict:
+        return {"names": [i.name for i in items]}
+
+    async def boxes(boxes: list[Box] | None = None, tags: list[str] | None = None) -> dict:
+        return {"boxes": len(boxes or ()), "tags": tags}
+
+    async def rows(rows: list[dict[str, int]], page: int = 1) -> dict:
+        return {"rows": rows, "page": page}
+
+    c = client(
+        Route("/bulk", bulk, methods=["POST"]),
+        Route("/boxes", boxes, methods=["POST"]),
+        Route("/rows", rows, methods=["POST"]),
+    )
+    assert c.post("/bulk", json=[{"name": "a"}, {"name": "b"}]).json() == {"names": ["a", "b"]}
+    r = c.post("/bulk", json={"name": "a"})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body"]
+    r = c.post("/boxes?tags=x&tags=y", json=[{"label": "l", "items": []}])
+    assert r.json() == {"boxes": 1, "tags": ["x", "y"]}
+    assert c.post("/boxes").json() == {"boxes": 0, "tags": None}
+    assert c.post("/rows?page=2", json=[{"a": 1}]).json() == {"rows": [{"a": 1}], "page": 2}
+
+
 class Signup(Schema):
     email: str
     newsletter: bool = True

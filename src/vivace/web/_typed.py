@@ -120,6 +120,12 @@ def _is_class_like(tp: Any) -> bool:
     return typing.is_typeddict(tp) or hasattr(tp, "__struct_fields__")
 
 
+def _is_object(tp: Any) -> bool:
+    """Whether ``tp`` is read from a JSON object (a schema, dataclass, TypedDict, dict)."""
+    tp = strip_optional(tp)
+    return _is_class_like(tp) or tp is dict or typing.get_origin(tp) in (dict, Mapping)
+
+
 def _is_upload(tp: Any) -> bool:
     tp = strip_optional(tp)
     if tp is UploadFile or tp is Upload:
@@ -257,8 +263,8 @@ class _Analysis:
         if _is_upload(tp):
             return "form"
         plain = strip_optional(tp)
-        if _is_class_like(plain) or typing.get_origin(plain) in (dict, Mapping) or plain is dict:
-            return "body"  # an object: only a JSON body holds one
+        if _is_object(plain) or (_is_many(plain) and any(map(_is_object, typing.get_args(plain)))):
+            return "body"  # an object, or a list of them: only a JSON body holds one
         if tp is Any:
             self.fail(
                 func,
