@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from vivace.web._background import BackgroundTasks
 from vivace.web._config import WebConfig
 from vivace.web._request import HTTPConnection
 from vivace.web._responses import Response
@@ -30,7 +31,21 @@ from vivace.web._responses import Response
 if TYPE_CHECKING:
     from vivace.web._typed import Dependency, Plan, TypedHandler
 
-__all__ = ["Exit", "Solving", "call_kwargs", "describe", "flat_arguments", "run_plan", "unwind"]
+__all__ = [
+    "TASKS_KEY",
+    "Exit",
+    "Solving",
+    "background_tasks",
+    "call_kwargs",
+    "describe",
+    "flat_arguments",
+    "run_plan",
+    "unwind",
+]
+
+#: Where a request's ``BackgroundTasks`` (one per request, shared by the handler and its
+#: dependencies) are kept in the scope.
+TASKS_KEY = "vivace.background_tasks"
 
 
 def describe(func: Any) -> str:
@@ -42,6 +57,15 @@ def describe(func: Any) -> str:
 
 def call_kwargs(func: Callable[..., Any], kwargs: dict[str, Any], *first: Any) -> Any:
     return func(*first, **kwargs)
+
+
+def background_tasks(connection: HTTPConnection) -> BackgroundTasks:
+    """The request's ``BackgroundTasks``, made on first use."""
+    scope = connection.scope
+    tasks: BackgroundTasks | None = scope.get(TASKS_KEY)
+    if tasks is None:
+        tasks = scope[TASKS_KEY] = BackgroundTasks()
+    return tasks
 
 
 class Solving:
@@ -71,6 +95,8 @@ class Solving:
                 out[name] = self.values[ref.index]
             elif kind == "connection":
                 out[name] = self.connection
+            elif kind == "background":
+                out[name] = background_tasks(self.connection)
             else:
                 out[name] = await self.dependency(ref)
         return out
@@ -156,7 +182,7 @@ def flat_arguments(plan: Plan) -> FlatArguments:
     ``run_plan`` (the thread pool, the ``Exit``). With no dependency the function is
     sync. A dependency is called once (its variable reused) unless ``use_cache=False``.
     """
-    env: dict[str, Any] = {"run_plan": run_plan}
+    env: dict[str, Any] = {"run_plan": run_plan, "background_tasks": background_tasks}
     body: list[str] = []
     cached: dict[Any, str] = {}
 
@@ -167,6 +193,8 @@ def flat_arguments(plan: Plan) -> FlatArguments:
                 out.append((name, f"values[{ref.index}]"))
             elif kind == "connection":
                 out.append((name, "connection"))
+            elif kind == "background":
+                out.append((name, "background_tasks(connection)"))
             else:
                 out.append((name, value_of(ref)))
         return out

@@ -45,9 +45,11 @@ from vivace.schema import (
     validate_form,
 )
 from vivace.types import Scope
+from vivace.web._background import BackgroundTasks
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
 from vivace.web._datastructures import UploadFile
 from vivace.web._dependencies import (
+    TASKS_KEY,
     Exit,
     Solving,
     call_kwargs,
@@ -98,7 +100,7 @@ class Plan:
 
     func: Callable[..., Any]
     #: (parameter name, kind, ref): kind "input" (ref: Input), "connection",
-    #: "dependency" (ref: Dependency).
+    #: "dependency" (ref: Dependency), "background" (the request's BackgroundTasks).
     args: list[tuple[str, str, Any]]
     is_async: bool
     is_generator: bool
@@ -172,6 +174,7 @@ class _Analysis:
         self.inputs: dict[tuple[str, str], Input] = {}
         self.dependencies: dict[Any, Dependency] = {}
         self.security: list[tuple[str, dict[str, Any], list[str]]] = []
+        self.background = False  # a parameter asks for the request's BackgroundTasks
 
     def fail(self, func: Any, name: str, why: str) -> typing.NoReturn:
         raise TypeError(
@@ -223,6 +226,15 @@ class _Analysis:
             return name, "connection", None
         if marker is None and tp is Any and name in ("request", "websocket"):
             return name, "connection", None
+        if marker is None and isinstance(tp, type) and issubclass(tp, BackgroundTasks):
+            if self.websocket:
+                self.fail(
+                    func,
+                    name,
+                    "asks for BackgroundTasks: a WebSocket route has no response to run them after",
+                )
+            self.background = True
+            return name, "background", None
         source = self.source_of(func, name, tp, marker)
         if self.websocket and source in ("body", "form"):
             self.fail(
@@ -647,6 +659,11 @@ class TypedHandler:
             )
         self.inputs = list(analysis.inputs.values())
         self.dependencies = list(analysis.dependencies.values())
+        self.background = analysis.background
+        if self.background and type(self) is TypedHandler:
+            # The tasks go on the response: a class of its own, so handlers without
+            # them do not pay a test per request.
+            self.__class__ = _WithTasks
         self.security = analysis.security
         owner = getattr(func, "__name__", "handler")
         by_source: dict[str, list[Input]] = {}
@@ -769,6 +786,21 @@ class TypedHandler:
             return await state.arguments(self.plan)
         kwargs = await self.arguments(connection, values, config.thread_pool, add_cleanup, exits)
         return kwargs
+
+
+class _WithTasks(TypedHandler):
+    """A typed handler taking ``BackgroundTasks`` (itself or in a dependency): what was
+    added to them runs after the response, as the response's own background (after it,
+    when the handler returned a response with one). Not when the handler failed: there is
+    no response to run them after (FastAPI's rule)."""
+
+    async def __call__(self, request: Request, *first: Any) -> Response:
+        response = await TypedHandler.__call__(self, request, *first)
+        tasks: BackgroundTasks | None = request.scope.get(TASKS_KEY)
+        if tasks is not None and tasks.tasks:
+            own = response.background
+            response.background = tasks if own is None else BackgroundTasks([own, tasks])
+        return response
 
 
 def _invalid(request: Request, exc: RequestValidationError) -> Response:
