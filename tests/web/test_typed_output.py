@@ -109,3 +109,36 @@ def test_a_plain_dict_gets_what_to_response_gives(tp: Any, status: int) -> None:
     got = Output(tp, status, JSONResponse).response({"a": 1, "b": [None]})
     want = to_response({"a": 1, "b": [None]})
     assert (got.status_code, got.body, got.raw_headers) == (status, want.body, want.raw_headers)
+
+
+def test_a_status_without_content_sends_none_as_the_empty_response() -> None:
+    # FastAPI's @app.delete(..., status_code=204) returning None: it was a 500 ("a
+    # handler returned NoneType").
+    async def delete(item_id: int) -> None:
+        return None
+
+    def delete_sync(item_id: int) -> None:
+        return None
+
+    async def stale(request: Any) -> Order:  # whatever it returns: no content for a 304
+        return ORDER
+
+    async def replaced(item_id: int) -> None:
+        return JSONResponse({"kept": True}, status_code=200)  # type: ignore[return-value]
+
+    app = App(
+        routes=[
+            Route("/items/{item_id}", delete, methods=["DELETE"], status_code=204),
+            Route("/sync/{item_id}", delete_sync, methods=["DELETE"], status_code=204),
+            Route("/stale", stale, status_code=304),
+            Route("/replaced/{item_id}", replaced, status_code=204),
+        ]
+    )
+    client = TestClient(app)
+    for path in ("/items/1", "/sync/1"):
+        r = client.delete(path)
+        assert (r.status_code, r.content, r.headers.get("content-length")) == (204, b"", None)
+    r = client.get("/stale")
+    assert (r.status_code, r.content) == (304, b"")
+    assert client.get("/replaced/1").json() == {"kept": True}
+    assert client.delete("/items/x").status_code == 422

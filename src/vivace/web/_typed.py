@@ -70,7 +70,7 @@ from vivace.web._params import (
     strip_optional,
 )
 from vivace.web._request import HTTPConnection, Request
-from vivace.web._responses import JSONResponse, Response
+from vivace.web._responses import JSONResponse, Response, _no_body_status
 from vivace.web._scalars import Scalars
 
 __all__ = ["Input", "Output", "Plan", "TypedHandler"]
@@ -622,6 +622,19 @@ class Output:
         return self.response_class(body, self.status_code)
 
 
+class _NoContent(Output):
+    """The output of a route whose status has no content (``status_code=204``, 304, 1xx):
+    whatever the handler returns (``None``, as ``-> None`` says) is the empty response
+    with that status, as in FastAPI; a returned ``Response`` goes out as it is."""
+
+    __slots__ = ()
+
+    def response(self, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        return Response(status_code=self.status_code)
+
+
 class _EncodedJSON(Response):
     """JSON already encoded: a class with the media type takes Response's path for bytes
     with the content type made once (measured: 0.85 us a response less than passing
@@ -698,7 +711,8 @@ class TypedHandler:
         # A dependency override's value is passed on, never serialised: its return
         # annotation (an AsyncIterator for a generator) is not an output type.
         declared = output_type(func, response_model) if serialised else None
-        self.output = Output(declared, status_code, response_class)
+        output = _NoContent if serialised and _no_body_status(status_code) else Output
+        self.output = output(declared, status_code, response_class)
 
     async def __call__(self, request: Request, *first: Any) -> Response:
         """Serve ``request``; ``first``: positional arguments before the typed ones (the
