@@ -25,6 +25,7 @@ from vivace.client import (
     UnsupportedProtocol,
 )
 from vivace.client._transport import AsyncBaseTransport
+from vivace.http import InvalidHeader
 
 
 def echo(request: Request) -> Response:
@@ -68,6 +69,28 @@ async def test_default_and_request_headers() -> None:
         client.headers = {"only": "this"}
         r = await client.get("http://h.test/")
         assert dict(r.json()["headers"]) == {"host": "h.test", "only": "this"}
+
+
+async def test_a_header_given_twice_keeps_both_values() -> None:
+    # As httpx: a repeated name in headers=[...] is sent with every value (it was sent
+    # with the last alone), still replacing the client's own values for that name.
+    defaults = [("x-default", "1"), ("x-default", "2"), ("x-other", "o")]
+    async with client_for(headers=defaults) as client:
+        r = await client.get("http://h.test/")
+        pairs = [p for p in r.json()["headers"] if p[0].startswith("x-")]
+        assert pairs == [["x-default", "1"], ["x-default", "2"], ["x-other", "o"]]
+        given = [("X-Token", "a"), (b"x-token", b"b"), ("x-default", "3"), ("X-Default", "4")]
+        r = await client.get("http://h.test/", headers=given)
+        pairs = [p for p in r.json()["headers"] if p[0].startswith("x-")]
+        assert pairs == [
+            ["x-default", "3"],
+            ["x-other", "o"],
+            ["x-token", "a"],
+            ["x-token", "b"],
+            ["x-default", "4"],
+        ]
+        with pytest.raises(InvalidHeader):  # the repeated value is checked too
+            await client.get("http://h.test/", headers=[("x-a", "1"), ("x-a", "2\r\nx: y")])
 
 
 async def test_params_merge() -> None:

@@ -111,7 +111,7 @@ def test_every_source_in_one_pass(client: TestClient) -> None:
         "ids": [1, 2, 0],
         "flag": True,
         "x_token": "t",
-        "x_many": [2],
+        "x_many": [1, 2],
         "session": "s1",
     }
 

@@ -75,6 +75,22 @@ def _headers_over(raw: list[tuple[bytes, bytes]]) -> MutableHeaders:
     return headers
 
 
+def _set_headers(target: MutableHeaders, given: HeadersInput) -> None:
+    """``given`` over ``target``: each name given replaces ``target``'s values, and a name
+    given several times keeps all its values, in order (as httpx merges them).
+    ``MutableHeaders.update`` keeps only the last: ``headers=[("x", "a"), ("x", "b")]``
+    sent ``x: b`` alone."""
+    pairs = given.items() if isinstance(given, Mapping) else given
+    seen: set[str] = set()
+    for key, value in pairs:
+        name = (key.decode("latin-1") if isinstance(key, bytes) else key).lower()
+        if name in seen:
+            target.append(name, value)
+        else:
+            seen.add(name)
+            target[name] = value.decode("latin-1") if isinstance(value, bytes) else value
+
+
 class Client:
     """An async HTTP client with a connection pool.
 
@@ -124,7 +140,7 @@ class Client:
             ]
         )
         if headers is not None:
-            self._headers.update(headers)
+            _set_headers(self._headers, headers)
         self._params = QueryParams(params) if params is not None else None
         self._cookies = Cookies(cookies)
         self._auth = build_auth(auth)
@@ -271,7 +287,7 @@ class Client:
             raw.extend(defaults)
         request_headers = _headers_over(raw)
         if headers is not None:
-            request_headers.update(headers.raw if isinstance(headers, Headers) else headers)
+            _set_headers(request_headers, headers.raw if isinstance(headers, Headers) else headers)
         if content is not None or data is not None or files is not None or json is not None:
             body_headers, stream = encode_request(content, data, files, json)
             chunked = request_headers.get_raw(b"transfer-encoding") is not None
