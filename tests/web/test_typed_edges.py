@@ -13,6 +13,7 @@ from vivace.web import (
     Body,
     Depends,
     Form,
+    Header,
     HTMLResponse,
     HTTPBasic,
     PlainTextResponse,
@@ -25,6 +26,7 @@ from vivace.web import (
     WebSocketRoute,
 )
 from vivace.web._params import REQUIRED, Param, is_typed, strip_optional
+from vivace.web.openapi import OpenAPI
 
 
 class Out(Schema):
@@ -293,3 +295,43 @@ def test_a_handler_returning_a_response_subclass_annotation_is_untyped() -> None
     route = Route("/", handler)
     assert route.typed is None
     assert client(route).get("/").text == "r"
+
+
+def test_an_ellipsis_default_means_required_as_in_fastapi() -> None:
+    # ``Query(...)`` and ``= ...`` are FastAPI's "required": the Ellipsis was taken for a
+    # default, so a request without the parameter called the handler with ``...`` (500).
+    async def old_style(
+        q: str = Query(..., min_length=3),
+        token: Annotated[str, Header()] = ...,  # type: ignore[assignment]
+        page: int = ...,  # type: ignore[assignment]
+    ) -> dict:
+        return {"q": q, "token": token, "page": page}
+
+    async def body(item: Annotated[Out, Body(...)]) -> dict:
+        return {"name": item.name}
+
+    async def form(note: str = Form(...)) -> dict:
+        return {"note": note}
+
+    c = client(
+        Route("/old", old_style),
+        Route("/body", body, methods=["POST"]),
+        Route("/form", form, methods=["POST"]),
+    )
+    r = c.get("/old")
+    assert r.status_code == 422
+    assert [e["loc"] for e in r.json()["errors"]] == [
+        ["query", "q"],
+        ["query", "page"],
+        ["header", "token"],
+    ]
+    r = c.get("/old?q=abc&page=2", headers={"token": "t"})
+    assert r.json() == {"q": "abc", "token": "t", "page": 2}
+    assert c.post("/body").json()["errors"][0]["loc"] == ["body"]
+    assert c.post("/body", json={"name": "n"}).json() == {"name": "n"}
+    assert c.post("/form").json()["errors"][0]["loc"] == ["form", "note"]
+    assert c.post("/form", data={"note": "n"}).json() == {"note": "n"}
+    doc = OpenAPI().document(App(routes=[Route("/old", old_style)]))
+    parameters = doc["paths"]["/old"]["get"]["parameters"]
+    assert [p.get("required", False) for p in parameters] == [True, True, True]
+    assert all("default" not in p["schema"] for p in parameters)

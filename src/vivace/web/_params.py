@@ -70,7 +70,8 @@ class Param:
         include_in_schema: bool = True,
         **field_options: Any,
     ) -> None:
-        self.default = default
+        # ``Query(...)``: FastAPI's (and Pydantic's) spelling of "required".
+        self.default = REQUIRED if default is ... else default
         self.alias = alias
         self.include_in_schema = include_in_schema
         self.field_options = field_options

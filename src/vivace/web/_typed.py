@@ -198,7 +198,9 @@ class _Analysis:
                     func, param.name, "is positional-only: typed parameters are passed by name"
                 )
             annotation = Any if param.annotation is param.empty else param.annotation
-            default = REQUIRED if param.default is param.empty else param.default
+            default = param.default
+            if default is param.empty or default is ...:  # ``q: str = ...``: required
+                default = REQUIRED
             args.append(self.parameter(func, param.name, annotation, default))
         target = func
         if not inspect.isfunction(target) and not inspect.ismethod(target):
