@@ -335,3 +335,31 @@ def test_an_ellipsis_default_means_required_as_in_fastapi() -> None:
     parameters = doc["paths"]["/old"]["get"]["parameters"]
     assert [p.get("required", False) for p in parameters] == [True, True, True]
     assert all("default" not in p["schema"] for p in parameters)
+
+
+class Pager:
+    def __init__(self, q: str | None = None, skip: int = 0, limit: int = 100) -> None:
+        self.q, self.skip, self.limit = q, skip, limit
+
+
+def test_depends_without_a_dependency_calls_the_annotated_class() -> None:
+    # FastAPI's shortcut for classes as dependencies: Depends() was a TypeError.
+    async def listing(pager: Annotated[Pager, Depends()]) -> dict:
+        return {"q": pager.q, "skip": pager.skip, "limit": pager.limit}
+
+    async def old_style(pager: Pager = Depends()) -> dict:  # noqa: B008
+        return {"skip": pager.skip}
+
+    app = App(routes=[Route("/items", listing), Route("/old", old_style)])
+    c = TestClient(app)
+    assert c.get("/items?q=a&skip=2").json() == {"q": "a", "skip": 2, "limit": 100}
+    assert c.get("/items?skip=x").json()["errors"][0]["loc"] == ["query", "skip"]
+    assert c.get("/old?skip=4").json() == {"skip": 4}
+    app.dependency_overrides[Pager] = lambda: Pager(skip=9)
+    assert c.get("/old").json() == {"skip": 9}
+    app.dependency_overrides.clear()
+
+    async def unclear(pager: Annotated[list[int], Depends()]) -> None: ...
+
+    with pytest.raises(TypeError, match=r"'pager'.*Depends\(\) without a dependency"):
+        Route("/unclear", unclear)

@@ -158,9 +158,13 @@ class Depends:
 
     __slots__ = ("dependency", "use_cache")
 
-    def __init__(self, dependency: Callable[..., Any], *, use_cache: bool = True) -> None:
-        if not callable(dependency):
+    def __init__(
+        self, dependency: Callable[..., Any] | None = None, *, use_cache: bool = True
+    ) -> None:
+        if dependency is not None and not callable(dependency):
             raise TypeError(f"Depends() takes a callable, not {dependency!r}")
+        #: None: ``Annotated[Pager, Depends()]``, FastAPI's shortcut for ``Depends(Pager)``
+        #: (the annotated class is called).
         self.dependency = dependency
         self.use_cache = use_cache
 

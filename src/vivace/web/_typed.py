@@ -217,6 +217,15 @@ class _Analysis:
     ) -> tuple[str, str, Any]:
         tp, marker, default = _split(annotation, default)
         if isinstance(marker, Depends):
+            if marker.dependency is None:  # ``Depends()``: the annotated class is called
+                if not isinstance(tp, type):
+                    self.fail(
+                        func,
+                        name,
+                        f"is Depends() without a dependency: its annotation {tp!r} is not "
+                        "a class to call (name the dependency: Depends(func))",
+                    )
+                marker = Depends(tp, use_cache=marker.use_cache)
             return name, "dependency", self.dependency(marker)
         if marker is None and _is_connection(tp):
             if not issubclass(self.connection, tp):
@@ -292,6 +301,7 @@ class _Analysis:
         found = self.dependencies.get(key)
         if found is None:
             func = marker.dependency
+            assert func is not None  # a Depends() was given its class by ``parameter``
             for entry in getattr(func, "__openapi_security__", ()) or ():
                 if entry not in self.security:
                     self.security.append(entry)
