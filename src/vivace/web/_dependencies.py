@@ -89,6 +89,8 @@ class Solving:
         self.cache: dict[Any, Any] = {}
 
     async def arguments(self, plan: Plan) -> dict[str, Any]:
+        for dep in plan.before:
+            await self.dependency(dep)
         out: dict[str, Any] = {}
         for name, kind, ref in plan.args:
             if kind == "input":
@@ -187,6 +189,8 @@ def flat_arguments(plan: Plan) -> FlatArguments:
     cached: dict[Any, str] = {}
 
     def arguments(of: Plan) -> list[tuple[str, str]]:
+        for dep in of.before:
+            value_of(dep)  # run for its effect (a route's dependencies=): value unused
         out = []
         for name, kind, ref in of.args:
             if kind == "input":

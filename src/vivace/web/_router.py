@@ -95,7 +95,7 @@ class Router:
         **options: Any,
     ) -> None:
         """Add a ``Route`` (``options``: a typed handler's ``status_code``,
-        ``response_model``, ``response_class`` and the OpenAPI options)."""
+        ``response_model``, ``response_class``, ``dependencies`` and the OpenAPI options)."""
         self.routes.append(
             Route(
                 path,

@@ -251,6 +251,7 @@ class Route(BaseRoute):
         status_code: int | None = None,
         response_model: Any = None,
         response_class: type[Response] | None = None,
+        dependencies: Sequence[Any] | None = None,
         **openapi: Any,
     ) -> None:
         self.path = path
@@ -268,6 +269,13 @@ class Route(BaseRoute):
         target = _unwrap(endpoint)
         app: ASGIApp
         runner: Runner | None = None
+        if dependencies and not (
+            (inspect.isfunction(target) or inspect.ismethod(target)) and not _is_asgi(target)
+        ):
+            raise TypeError(
+                f"route {path!r}: dependencies= applies to a handler function, not to "
+                f"{_name_of(endpoint)!r}"
+            )
         if inspect.isclass(target) and issubclass(target, HTTPEndpoint):
             handlers = self._class_handlers = endpoint_handlers(target, self.template.param_names)
             if methods is None:
@@ -278,6 +286,7 @@ class Route(BaseRoute):
                 methods = ("GET",)
             typed = (
                 is_typed(endpoint)
+                or bool(dependencies)
                 or status_code is not None
                 or response_class is not None
                 or output_type(endpoint, response_model) is not None
@@ -289,6 +298,7 @@ class Route(BaseRoute):
                     status_code=200 if status_code is None else status_code,
                     response_model=response_model,
                     response_class=JSONResponse if response_class is None else response_class,
+                    dependencies=dependencies or (),
                 )
                 app = runner = Runner(self.typed)
             else:

@@ -10,11 +10,12 @@ strictly, repeated keys refused. Every source is validated before anything runs 
 their errors are reported together, as one ``RequestValidationError`` (a 422) whose
 locations start with the source: ``("query", "limit")``, ``("body", "items", 0)``.
 
-Then dependencies run, each once per request (unless ``use_cache=False``), in the order
-the signatures name them; a generator dependency's code after ``yield`` runs once the
-response is sent (``Request.add_cleanup``), or, when a later dependency or the handler
-fails, the exception is raised at its ``yield`` first (``_dependencies``: FastAPI's
-rule since 0.106, so a dependency can roll back). ``dependency_overrides`` (on the app) swap a
+Then dependencies run, each once per request (unless ``use_cache=False``), the route's
+``dependencies=`` first, then in the order the signatures name them; a generator
+dependency's code after ``yield`` runs once the response is sent
+(``Request.add_cleanup``), or, when a later dependency or the handler fails, the
+exception is raised at its ``yield`` first (``_dependencies``: FastAPI's rule since
+0.106, so a dependency can roll back). ``dependency_overrides`` (on the app) swap a
 dependency for another callable, for tests. The handler is called with keyword
 arguments, and what it returns is serialised by its declared output type (the return
 annotation or ``response_model``) to JSON: only the fields of that type are written, so
@@ -104,6 +105,8 @@ class Plan:
     args: list[tuple[str, str, Any]]
     is_async: bool
     is_generator: bool
+    #: Dependencies run first, their values not passed (a route's ``dependencies=``).
+    before: list[Dependency] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(eq=False)
@@ -673,10 +676,18 @@ class TypedHandler:
         response_class: type[Response] = JSONResponse,
         bound: bool = False,
         serialised: bool = True,
+        dependencies: Sequence[Depends] = (),
     ) -> None:
         self.func = func
         analysis = _Analysis(func, path_names, connection, connection is not Request)
         self.plan = analysis.plan(func, skip=1 if bound else 0)
+        for marker in dependencies:
+            if not isinstance(marker, Depends) or marker.dependency is None:
+                raise TypeError(
+                    f"handler {describe(func)}: dependencies= takes Depends(func) markers, "
+                    f"not {marker!r}"
+                )
+            self.plan.before.append(analysis.dependency(marker))
         if connection is not Request and not any(k == "connection" for _, k, _ in self.plan.args):
             raise TypeError(
                 f"handler {describe(func)} takes no {connection.__name__} parameter: a "
