@@ -2,20 +2,22 @@
 
 ``Solving`` resolves one request's dependencies (see ``_typed`` for how a handler's
 signature becomes a ``Plan``): each dependency once per request unless
-``use_cache=False``, in the order the signatures name them, an app's
-``dependency_overrides`` in place of the originals. A generator dependency leaves an
+``use_cache=False``, a route's ``dependencies=`` first, then in the order the signatures
+name them. A generator dependency leaves an
 ``Exit``: its code after ``yield`` runs once the response is sent (``close``, through
 ``Request.add_cleanup``), or, when a later dependency or the handler fails, ``unwind``
 raises that failure at its ``yield`` first, the last entered first (FastAPI's rule since
 0.106: a ``try``/``except`` around the ``yield`` can roll back and re-raise).
 
-Without overrides (the app in production), the order of the calls is known when the route
-is built: ``flat_arguments`` simulates ``Solving`` once and generates a function making
-the same calls in the same order, each dependency's value in a local variable (no cache
-dict, no recursion, no keyword dict per call). ``Solving`` serves the requests while
-overrides are set (tests), so both always run: tests/web/test_flat_dependencies.py checks
-they make the same calls. Measured (bench/web_inproc.py --typed, a chain of three async
-dependencies, the whole request in process): 7.9 us through ``Solving``, 5.8 generated.
+The order of the calls is known when the route is built: ``flat_arguments`` simulates
+``Solving`` once and generates a function making the same calls in the same order, each
+dependency's value in a local variable (no cache dict, no recursion, no keyword dict per
+call). An app's ``dependency_overrides`` (tests) are applied by analysing the handler
+again with the overrides in the originals' places (``TypedHandler.with_overrides``), and
+that handler's requests go through ``Solving``, so both always run:
+tests/web/test_flat_dependencies.py checks they make the same calls. Measured
+(bench/web_inproc.py --typed, a chain of three async dependencies, the whole request in
+process): 7.9 us through ``Solving``, 5.8 generated.
 """
 
 from __future__ import annotations
@@ -26,10 +28,9 @@ from typing import TYPE_CHECKING, Any
 from vivace.web._background import BackgroundTasks
 from vivace.web._config import WebConfig
 from vivace.web._request import HTTPConnection
-from vivace.web._responses import Response
 
 if TYPE_CHECKING:
-    from vivace.web._typed import Dependency, Plan, TypedHandler
+    from vivace.web._typed import Dependency, Plan
 
 __all__ = [
     "TASKS_KEY",
@@ -107,28 +108,10 @@ class Solving:
         cache = self.cache
         if dep.use_cache and dep.func in cache:
             return cache[dep.func]
-        overrides = self.config.dependency_overrides
-        override = overrides.get(dep.func) if overrides else None
-        if override is not None:
-            value = await self.overridden(override)
-        else:
-            value = await self.run(dep.plan, await self.arguments(dep.plan))
+        value = await self.run(dep.plan, await self.arguments(dep.plan))
         if dep.use_cache:
             cache[dep.func] = value
         return value
-
-    async def overridden(self, func: Callable[..., Any]) -> Any:
-        # The override is analysed on first use (tests set overrides after routes exist)
-        # and its own inputs validated here, on their own.
-        typed = _OVERRIDES.get(func)
-        if typed is None:
-            from vivace.web._typed import TypedHandler  # _typed imports this module
-
-            typed = _OVERRIDES[func] = TypedHandler(
-                func, connection=type(self.connection), response_class=Response, serialised=False
-            )
-        kwargs = await typed.solve(self.connection, self.add_cleanup, self.exits)
-        return await self.run(typed.plan, kwargs)
 
     def run(self, plan: Plan, kwargs: dict[str, Any]) -> Awaitable[Any]:
         return run_plan(plan, kwargs, self.config.thread_pool, self.add_cleanup, self.exits)
@@ -303,4 +286,3 @@ async def unwind(exits: list[Exit], exc: Exception) -> Exception:
 
 
 _DONE = object()
-_OVERRIDES: dict[Any, TypedHandler] = {}

@@ -16,10 +16,11 @@ dependency's code after ``yield`` runs once the response is sent
 (``Request.add_cleanup``), or, when a later dependency or the handler fails, the
 exception is raised at its ``yield`` first (``_dependencies``: FastAPI's rule since
 0.106, so a dependency can roll back). ``dependency_overrides`` (on the app) swap a
-dependency for another callable, for tests. The handler is called with keyword
-arguments, and what it returns is serialised by its declared output type (the return
-annotation or ``response_model``) to JSON: only the fields of that type are written, so
-an ORM model or a richer object never leaks what the output schema lacks.
+dependency for another callable, for tests: the handler is analysed again with them in
+place (``with_overrides``), so only the inputs of what runs are read. The handler is
+called with keyword arguments, and what it returns is serialised by its declared output
+type (the return annotation or ``response_model``) to JSON: only the fields of that type
+are written, so an ORM model or a richer object never leaks what the output schema lacks.
 
 Nothing here inspects a signature per request: a request costs the source validations,
 the dependency calls and the handler call.
@@ -168,12 +169,18 @@ class _Analysis:
     """Shared state while analysing a handler and its dependencies."""
 
     def __init__(
-        self, owner: Any, path_names: Sequence[str], connection: type, websocket: bool
+        self,
+        owner: Any,
+        path_names: Sequence[str],
+        connection: type,
+        websocket: bool,
+        overrides: Mapping[Any, Callable[..., Any]] | None = None,
     ) -> None:
         self.owner = owner
         self.path_names = set(path_names)
         self.connection = connection
         self.websocket = websocket
+        self.overrides = overrides or {}
         self.inputs: dict[tuple[str, str], Input] = {}
         self.dependencies: dict[Any, Dependency] = {}
         self.security: list[tuple[str, dict[str, Any], list[str]]] = []
@@ -308,6 +315,9 @@ class _Analysis:
             for entry in getattr(func, "__openapi_security__", ()) or ():
                 if entry not in self.security:
                     self.security.append(entry)
+            # An override is analysed in the original's place: its own parameters are
+            # read, and the original's (and its dependencies') are not.
+            func = self.overrides.get(func, func)
             plan = self.plan(func)
             found = Dependency(func, marker.use_cache, plan)
             self.dependencies[key] = found
@@ -677,9 +687,19 @@ class TypedHandler:
         bound: bool = False,
         serialised: bool = True,
         dependencies: Sequence[Depends] = (),
+        overrides: Mapping[Any, Callable[..., Any]] | None = None,
     ) -> None:
         self.func = func
-        analysis = _Analysis(func, path_names, connection, connection is not Request)
+        # What ``with_overrides`` builds this handler again with.
+        self.options: dict[str, Any] = {
+            "path_names": path_names,
+            "connection": connection,
+            "bound": bound,
+            "dependencies": dependencies,
+        }
+        self.overridden = overrides is not None
+        self.swapped: tuple[list[tuple[Any, Any]], TypedHandler] | None = None
+        analysis = _Analysis(func, path_names, connection, connection is not Request, overrides)
         self.plan = analysis.plan(func, skip=1 if bound else 0)
         for marker in dependencies:
             if not isinstance(marker, Depends) or marker.dependency is None:
@@ -803,6 +823,12 @@ class TypedHandler:
         ``exits`` (when given) to be thrown a later failure (``unwind``)."""
         if not self.awaits:
             return self.read(connection)
+        config: WebConfig | None = None
+        if self.dependencies:
+            config = connection.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
+            if config.dependency_overrides and not self.overridden:
+                swapped = self.with_overrides(config.dependency_overrides)
+                return await swapped.solve(connection, add_cleanup, exits)
         values: list[Any] = [None] * self.count
         errors: list[ValidationError] = []
         self.read_parameters(connection, values, errors)
@@ -814,15 +840,32 @@ class TypedHandler:
             self.form.read(form, values, errors)
         if errors:
             raise RequestValidationError(ValidationError.merge(errors))
-        if not self.dependencies:
+        if config is None:
             kwargs: dict[str, Any] = self.arguments(connection, values, None, add_cleanup, exits)
             return kwargs
-        config: WebConfig = connection.scope.get(CONFIG_KEY, DEFAULT_CONFIG)
-        if config.dependency_overrides:
+        if self.overridden:
             state = Solving(connection, values, config, add_cleanup, exits)
             return await state.arguments(self.plan)
         kwargs = await self.arguments(connection, values, config.thread_pool, add_cleanup, exits)
         return kwargs
+
+    def with_overrides(self, overrides: Mapping[Any, Callable[..., Any]]) -> TypedHandler:
+        """This handler analysed again with ``overrides`` (an app's
+        ``dependency_overrides``) in place of the dependencies they name, as FastAPI
+        does: an override's parameters are read from the request, and the inputs only
+        the overridden dependency read are not required. Made on first use (tests set
+        overrides after the routes exist) and kept while the overrides stay the same."""
+        items = list(overrides.items())
+        swapped = self.swapped
+        if (
+            swapped is not None
+            and len(swapped[0]) == len(items)
+            and all(a is c and b is d for (a, b), (c, d) in zip(swapped[0], items, strict=True))
+        ):
+            return swapped[1]
+        handler = TypedHandler(self.func, serialised=False, overrides=dict(items), **self.options)
+        self.swapped = (items, handler)
+        return handler
 
 
 class _WithTasks(TypedHandler):
