@@ -184,6 +184,12 @@ def test_non_json_body_is_415() -> None:
     c = app_with(Route("/items", create, methods=["POST"]))
     r = c.post("/items", content=b"name=a", headers={"content-type": "text/plain"})
     assert r.status_code == 415
+    assert r.text == "the body must be JSON (application/json), not 'text/plain'"
+    # No Content-Type is refused too (a cross-site fetch can send one without it), and
+    # said so: the message read "not ''".
+    r = c.post("/items", content=b'{"name": "a"}')
+    assert r.status_code == 415
+    assert r.text.endswith("not a body without Content-Type")
 
 
 def test_dataclass_typeddict_and_embedded_bodies() -> None:

@@ -466,9 +466,8 @@ class _Body:
         if content_type != b"application/json":  # the usual value, as it is: no parsing
             media = content_type.split(b";", 1)[0].strip().lower()
             if media != b"application/json" and not media.endswith(b"+json"):
-                raise UnsupportedMediaType(
-                    f"the body must be JSON (application/json), not {media.decode('latin-1')!r}"
-                )
+                given = repr(media.decode("latin-1")) if media else "a body without Content-Type"
+                raise UnsupportedMediaType(f"the body must be JSON (application/json), not {given}")
         try:
             value = self.read_json(raw)
         except ValidationError as exc:
