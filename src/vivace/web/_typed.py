@@ -35,7 +35,7 @@ import typing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
 
-from vivace.http import Headers
+from vivace.http import Headers, MultiDict
 from vivace.schema import (
     Field,
     Schema,
@@ -66,6 +66,7 @@ from vivace.web._params import (
     REQUIRED,
     Body,
     Depends,
+    File,
     Header,
     Param,
     output_type,
@@ -75,7 +76,7 @@ from vivace.web._request import HTTPConnection, Request
 from vivace.web._responses import JSONResponse, Response, _no_body_status
 from vivace.web._scalars import Scalars
 
-__all__ = ["Input", "Output", "Plan", "TypedHandler"]
+__all__ = ["Input", "Output", "Plan", "TypedHandler", "is_file_bytes"]
 
 SOURCES = ("path", "query", "header", "cookie")
 
@@ -349,6 +350,26 @@ def _form_type(tp: Any) -> Any:
     return tp
 
 
+def is_file_bytes(item: Input) -> bool:
+    """Whether ``item`` is FastAPI's ``Annotated[bytes, File()]``: an uploaded file's
+    content (or ``list[bytes]``, several files')."""
+    if not isinstance(item.marker, File):
+        return False
+    tp = strip_optional(item.annotation)
+    return tp is bytes or (_is_many(tp) and typing.get_args(tp) == (bytes,))
+
+
+async def _read_files(form: Any, keys: frozenset[str]) -> MultiDict[str, Any]:
+    """``form`` with the values under ``keys`` as bytes: an upload's content, a text
+    field's UTF-8 (as FastAPI takes it; not base64, lax mode's rule for ``bytes``)."""
+    items = []
+    for key, value in form.multi_items():
+        if key in keys:
+            value = await value.read() if isinstance(value, UploadFile) else value.encode()
+        items.append((key, value))
+    return MultiDict(items)
+
+
 def _is_many(tp: Any) -> bool:
     origin = typing.get_origin(strip_optional(tp))
     return origin in (list, tuple, set, frozenset, Sequence)
@@ -369,11 +390,13 @@ class _Source:
     """One source's validation through vivace.schema: the groups (a schema read from the
     whole source), and for a form its single fields too (a form's own rules apply)."""
 
-    __slots__ = ("fields", "groups", "name", "validator")
+    __slots__ = ("fields", "file_bytes", "groups", "name", "validator")
 
     def __init__(self, name: str, items: list[Input], owner: str) -> None:
         self.name = name
         singles = [i for i in items if not i.group]
+        # ``Annotated[bytes, File()]``: read from the upload before validation.
+        self.file_bytes = frozenset(i.key for i in singles if is_file_bytes(i))
         self.fields: list[tuple[str, int]] = [(f"f{n}", i.index) for n, i in enumerate(singles)]
         self.validator: Validator[Any] | None = None
         if singles:
@@ -836,6 +859,8 @@ class TypedHandler:
             self.body.take(raw, connection.scope, values, errors)
         elif self.form is not None:
             form = await connection.form()  # type: ignore[attr-defined]
+            if self.form.file_bytes:
+                form = await _read_files(form, self.form.file_bytes)
             self.form.read(form, values, errors)
         if errors:
             raise RequestValidationError(ValidationError.merge(errors))

@@ -37,7 +37,7 @@ from vivace.web._params import REQUIRED, strip_optional
 from vivace.web._request import Request
 from vivace.web._responses import HTMLResponse, PlainTextResponse, Response
 from vivace.web._routes import BaseRoute, Host, Mount, Route
-from vivace.web._typed import Input, TypedHandler
+from vivace.web._typed import Input, TypedHandler, is_file_bytes
 from vivace.web._websocket_routes import WebSocketRoute
 
 __all__ = ["OpenAPI"]
@@ -522,7 +522,7 @@ class OpenAPI:
                 required = any(i.default is REQUIRED for i in body)
             return {"required": required, "content": {"application/json": {"schema": schema}}}
         if form:
-            files = any(_has_upload(i.annotation) for i in form)
+            files = any(_has_upload(i.annotation) or is_file_bytes(i) for i in form)
             media = "multipart/form-data" if files else "application/x-www-form-urlencoded"
             if len(form) == 1 and form[0].group:
                 schema = schemas.ref(form[0].annotation, "in")
@@ -629,6 +629,14 @@ def _has_upload(tp: Any) -> bool:
     return any(_has_upload(a) for a in typing.get_args(tp))
 
 
+def _as_upload(item: Input) -> Any:
+    """The type ``_upload_schema`` reads for ``item``: ``Annotated[bytes, File()]`` is an
+    uploaded file (``list[bytes]``, several)."""
+    if not is_file_bytes(item):
+        return item.annotation
+    return UploadFile if strip_optional(item.annotation) is bytes else list[UploadFile]
+
+
 def _upload_schema(tp: Any) -> dict[str, Any] | None:
     tp = strip_optional(tp)
     if tp is UploadFile:
@@ -644,7 +652,7 @@ def _object(items: list[Input], schemas: _Schemas) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     for item in items:
-        upload = _upload_schema(item.annotation)
+        upload = _upload_schema(_as_upload(item))
         if upload is not None:
             properties[item.key] = upload
         else:
