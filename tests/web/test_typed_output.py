@@ -142,3 +142,56 @@ def test_a_status_without_content_sends_none_as_the_empty_response() -> None:
     assert (r.status_code, r.content) == (304, b"")
     assert client.get("/replaced/1").json() == {"kept": True}
     assert client.delete("/items/x").status_code == 422
+
+
+class Public(Schema):
+    name: str
+
+
+class Other(Schema):
+    code: int
+
+
+class Catalog(Schema):
+    by_key: dict[str, Public]
+    either: Public | Other | None = None
+
+
+class Row:  # e.g. an ORM model: more attributes than the output declares
+    def __init__(self, name: str) -> None:
+        self.name, self.password_hash = name, "argon2$..."
+
+
+def test_dict_values_and_union_members_are_written_through_their_class() -> None:
+    # A dict's values and a union's members were written as they were: the extra keys
+    # of a returned dict (a secret) leaked, and an object was a 500.
+    async def mapping() -> dict[str, Public]:
+        return {"a": {"name": "ada", "secret": "s"}, "b": Row("bob")}  # type: ignore[dict-item]
+
+    async def either(kind: str) -> Public | Other:
+        if kind == "code":
+            return {"code": 7, "secret": "s"}  # type: ignore[return-value]
+        return Row("ada")  # type: ignore[return-value]
+
+    async def plain_member() -> Public | str:
+        return "plain"
+
+    async def nested() -> Catalog:
+        value = {"by_key": {"k": {"name": "n", "secret": 1}}, "either": {"code": 1, "pin": 2}}
+        return value  # type: ignore[return-value]
+
+    client = TestClient(
+        App(
+            routes=[
+                Route("/mapping", mapping),
+                Route("/either", either),
+                Route("/plain", plain_member),
+                Route("/nested", nested),
+            ]
+        )
+    )
+    assert client.get("/mapping").json() == {"a": {"name": "ada"}, "b": {"name": "bob"}}
+    assert client.get("/either?kind=code").json() == {"code": 7}
+    assert client.get("/either?kind=row").json() == {"name": "ada"}
+    assert client.get("/plain").json() == "plain"
+    assert client.get("/nested").json() == {"by_key": {"k": {"name": "n"}}, "either": {"code": 1}}

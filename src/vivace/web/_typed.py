@@ -559,6 +559,38 @@ def _converter(tp: Any) -> Callable[[Any], Any]:
             return [item(v) for v in value] if value is not None else None
 
         return convert_list
+    if origin in (dict, Mapping) and len(typing.get_args(tp)) == 2:
+        # dict[str, Item]: the values are written through Item too (a dict value's
+        # extra keys leaked: the encoder writes a dict as it is).
+        each = _converter(typing.get_args(tp)[1])
+        if each is _identity:
+            return _identity
+
+        def convert_dict(value: Any) -> Any:
+            return {k: each(v) for k, v in value.items()} if value is not None else None
+
+        return convert_dict
+    if origin is typing.Union or origin is types.UnionType:
+        # Item | Other: the first member the value converts to (a value already of one
+        # goes as it is; a plain member, str or int, takes what the classes refuse).
+        members = [_converter(m) for m in typing.get_args(tp) if m is not type(None)]
+        if all(m is _identity for m in members):
+            return _identity
+
+        def convert_union(value: Any) -> Any:
+            if value is None or type(value) in args:
+                return value
+            for member in members:
+                if member is _identity:
+                    return value
+                try:
+                    return member(value)
+                except TypeError:  # a required field missing: not this member
+                    continue
+            return value
+
+        args = typing.get_args(tp)
+        return convert_union
     if not isinstance(tp, type) or not _is_class_like(tp) or typing.is_typeddict(tp):
         return _identity
     hints = typing.get_type_hints(tp)
