@@ -174,6 +174,24 @@ def _tidy_revision(context: Any, revision: Any, directives: list[Any]) -> None:
             container.ops = kept
 
 
+def _render_item(kind: str, obj: Any, autogen_context: Any) -> Any:
+    """Render a ``JSONB`` variant so that the revision runs on every backend.
+
+    Alembic renders a type of another dialect than the database's with its ``repr``,
+    which names ``JSONB``'s default ``astext_type`` as a bare ``Text()`` that the
+    revision never imports (a ``NameError`` in ``upgrade()`` on SQLite and MySQL, for
+    every model with a ``JSONField``). ``JSONB()`` means the same thing.
+    """
+    if kind != "type":
+        return False
+    from sqlalchemy.dialects import postgresql
+
+    if isinstance(obj, postgresql.JSONB) and repr(obj) == repr(postgresql.JSONB()):
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return "postgresql.JSONB()"
+    return False
+
+
 def run_migrations(metadata: str | None = None) -> None:
     """Run Alembic's migration context (called from the generated env.py)."""
     from alembic import context
@@ -191,6 +209,7 @@ def run_migrations(metadata: str | None = None) -> None:
         "compare_type": True,
         "render_as_batch": url.backend == "sqlite",  # SQLite ALTER TABLE needs batch mode
         "process_revision_directives": _tidy_revision,
+        "render_item": _render_item,
     }
     if context.is_offline_mode():
         context.configure(url=url.sqlalchemy_url(), literal_binds=True, **options)
