@@ -255,7 +255,13 @@ class Compiler:
                 return to_db(key) if to_db is not None and key is not None else key
 
             return from_instance
-        return to_db
+        parse = field.parser(value_type) if isinstance(value_type, type) else None
+        if parse is None:
+            return to_db
+        if to_db is None:
+            return parse
+        convert = to_db
+        return lambda value: convert(parse(value))
 
     def subquery(self, scope: Scope, key: QueryKey) -> Any:
         """A query used as a value (``__in=queryset``): it selects one column."""

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 
 import orjson
 
-from ._errors import ModelDefinitionError
+from ._errors import ModelDefinitionError, ValidationError
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -221,6 +221,18 @@ class Field(Generic[T]):
     def converters(self, backend: str) -> tuple[Converter, Converter]:
         """``(to_db, from_db)`` for ``backend``; None where the value passes as it is."""
         return None, None
+
+    def parser(self, value_type: type) -> Converter:
+        """How a filter value of ``value_type`` becomes one of this field's type.
+
+        None when it already is one; a parser for text and other numbers, as Django's
+        ``get_prep_value`` does (``views="3"`` from a query string); a
+        ``ValidationError`` naming the field for a type that can never be one (a
+        list, a dict ...).  Without this, each backend did something else with
+        ``views="abc"``: PostgreSQL refused it with a driver error, SQLite matched
+        nothing, MySQL truncated it to 0 and matched the rows holding 0.
+        """
+        return value_parser(self, self.python_type, value_type)
 
     # -- validation ----------------------------------------------------------------------
 
@@ -680,6 +692,78 @@ class DateTimeField(DateField):
 
     def converters(self, backend: str) -> tuple[Converter, Converter]:
         return _naive_utc, (datetime.datetime.fromisoformat if backend == "sqlite" else None)
+
+
+# -- filter values -----------------------------------------------------------------------
+
+
+def _to_int(value: Any) -> int:
+    number = decimal.Decimal(value.strip() if isinstance(value, str) else repr(value))
+    if number != number.to_integral_value():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(number)
+
+
+def _to_decimal(value: Any) -> decimal.Decimal:
+    return decimal.Decimal(value.strip() if isinstance(value, str) else repr(value))
+
+
+_TRUE, _FALSE = (
+    frozenset(("1", "true", "t", "yes", "on")),
+    frozenset(("0", "false", "f", "no", "off")),
+)
+
+
+def _to_bool(value: Any) -> bool:
+    key = value.strip().lower() if isinstance(value, str) else repr(value)
+    if key in _TRUE or key in _FALSE:
+        return key in _TRUE
+    raise ValueError(f"{value!r} is not a boolean")
+
+
+def _to_datetime(value: Any) -> datetime.datetime:
+    if isinstance(value, str):
+        return datetime.datetime.fromisoformat(value.strip())
+    return datetime.datetime.combine(value, datetime.time())  # a date: its midnight
+
+
+_NUMBERS = (int, float, decimal.Decimal)
+#: A field's Python type -> the other value types a filter may give and their parser.
+_PARSERS: dict[type, tuple[tuple[type, ...], Callable[[Any], Any]]] = {
+    int: ((str, float, decimal.Decimal), _to_int),
+    float: ((str, int, decimal.Decimal), float),
+    decimal.Decimal: ((str, int, float), _to_decimal),
+    str: ((*_NUMBERS, uuid.UUID), str),
+    bool: ((str, int), _to_bool),
+    uuid.UUID: ((str,), lambda value: uuid.UUID(value.strip())),
+    bytes: ((bytearray, memoryview), bytes),
+    datetime.datetime: ((str, datetime.date), _to_datetime),
+    datetime.date: ((str,), lambda value: datetime.date.fromisoformat(value.strip())),
+    datetime.time: ((str,), lambda value: datetime.time.fromisoformat(value.strip())),
+}
+
+
+def value_parser(field: Field[Any], expected: type, value_type: type) -> Converter:
+    """``Field.parser`` for a field whose values are ``expected`` (a relation passes its
+    target's key type)."""
+    if expected is object or issubclass(value_type, expected) or expected not in _PARSERS:
+        return None
+    where = f"{field.model.__name__}.{field.name}"
+    accepted, parse = _PARSERS[expected]
+    if not issubclass(value_type, accepted):
+        raise ValidationError(
+            {where: [f"expected {expected.__name__}, got a {value_type.__name__}"]}
+        )
+
+    def parser(value: Any) -> Any:
+        try:
+            return parse(value)
+        except (ValueError, ArithmeticError) as exc:
+            raise ValidationError(
+                {where: [f"expected {expected.__name__}, got {value!r}"]}
+            ) from exc
+
+    return parser
 
 
 def _naive_utc(value: Any) -> Any:

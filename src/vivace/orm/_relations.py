@@ -25,7 +25,7 @@ import enum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ._errors import ModelDefinitionError, NotLoadedError
-from ._fields import Field, FieldOptions
+from ._fields import Converter, Field, FieldOptions, value_parser
 from ._registry import registry
 
 if TYPE_CHECKING:
@@ -250,6 +250,9 @@ class ForeignKey(Field[Any]):
 
     def sa_type(self) -> Any:
         return self.target_field.sa_type()
+
+    def parser(self, value_type: type) -> Converter:
+        return value_parser(self, self.target_field.python_type, value_type)
 
     def sa_column(self) -> sa.Column[Any]:
         import sqlalchemy as sa
