@@ -30,6 +30,7 @@ from vivace.auth import (
     requires,
 )
 from vivace.client import WebSocketRejected
+from vivace.csrf import CSRFMiddleware, csrf_token
 from vivace.db import Database
 from vivace.sessions import StoreSessionMiddleware
 from vivace.stores import Store
@@ -527,3 +528,43 @@ async def test_login_needs_a_session(db: Database) -> None:
     async with AsyncTestClient(App(routes=[Route("/", handler)])) as client:
         with pytest.raises(RuntimeError, match="StoreSessionMiddleware"):
             await client.get("/")
+
+
+async def test_login_replaces_the_csrf_secret(harness: Harness) -> None:
+    # As Django's login(): a CSRF token handed out before login (to an attacker who
+    # planted their session cookie on the victim, say) must not pass after it.
+    auth = harness.auth
+    await auth.create_user("ada", "pw")
+
+    async def token(request: Request) -> Any:
+        return {"token": csrf_token(request)}
+
+    async def login(request: Request) -> Any:
+        user = await auth.authenticate("ada", "pw")
+        assert user is not None
+        await auth.login(request, user)
+        return {"token": csrf_token(request)}
+
+    async def act(request: Request) -> Any:
+        return {"done": True}
+
+    app = App(
+        routes=[
+            Route("/token", token),
+            Route("/login", login, methods=["POST"]),
+            Route("/act", act, methods=["POST"]),
+        ],
+        middleware=[
+            Middleware(StoreSessionMiddleware, store=harness.store, secret_key=SECRET),
+            Middleware(CSRFMiddleware),
+            Middleware(AuthMiddleware, auth=auth),
+        ],
+    )
+    async with AsyncTestClient(app) as attacker, AsyncTestClient(app) as victim:
+        known = (await attacker.get("/token")).json()["token"]
+        victim.cookies.set("sessionid", attacker.cookies["sessionid"], domain="testserver")
+        r = await victim.post("/login", headers={"x-csrf-token": known})
+        assert r.status_code == 200
+        fresh = r.json()["token"]
+        assert (await victim.post("/act", headers={"x-csrf-token": known})).status_code == 403
+        assert (await victim.post("/act", headers={"x-csrf-token": fresh})).status_code == 200

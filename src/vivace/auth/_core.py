@@ -39,6 +39,8 @@ from vivace.auth._models import (
     UserGroup,
     UserPermission,
 )
+from vivace.csrf import SESSION_KEY as CSRF_SESSION_KEY
+from vivace.csrf import rotate_token
 from vivace.orm import IntegerField, UUIDField
 from vivace.ratelimit import RateLimiter, RateLimitExceeded
 from vivace.web import HTTPConnection
@@ -248,14 +250,17 @@ class Auth:
         """Log ``user`` in on the connection's session (the session id is rotated).
 
         A session that belonged to another user is emptied first, so nothing of theirs
-        carries over. ``last_login`` is updated (it also voids reset tokens issued
-        before).
+        carries over. The session's CSRF secret is replaced, as Django's ``login()``
+        does: a token handed out before (to whoever planted the session) stops
+        working. ``last_login`` is updated (it also voids reset tokens issued before).
         """
         session = _session(conn)
         if session.get(SESSION_KEY) not in (None, str(user.pk)):
             _flush(session)
         else:
             _rotate(session)
+            if CSRF_SESSION_KEY in session:
+                rotate_token(conn)
         session[SESSION_KEY] = str(user.pk)
         session[SESSION_HASH_KEY] = self.session_hash(user)
         user.last_login = _now()
