@@ -131,11 +131,34 @@ def test_readme_command_serves_the_example(tmp_path: Path) -> None:
 def test_layers_register_their_subcommands(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, "vivace_missing_layer_xyz._cli:add"])
+    missing = {"xyz": "vivace_missing_layer_xyz._cli:add"}
+    monkeypatch.setattr(cli, "COMMANDS", {**cli.COMMANDS, **missing})
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     out = capsys.readouterr().out
-    assert "run" in out and "db" in out  # the missing layer is left out, not fatal
+    assert "run" in out and "db" in out and "auth" in out  # the missing layer is left out
+    with pytest.raises(SystemExit):
+        cli.main(["xyz"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_a_command_imports_only_its_layer() -> None:
+    # `vivace db makemigrations` compares the database with vivace.orm.metadata, which
+    # importing vivace.auth fills with the auth tables: they went into every app's
+    # migrations, and `python -m vivace.db makemigrations` then proposed dropping them.
+    script = (
+        "import sys\n"
+        "from vivace import cli\n"
+        "try:\n"
+        "    cli.main(['db', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('vivace.auth' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "False"
 
 
 @pytest.mark.parametrize(("error", "status"), [(OSError("disk gone"), 1), (KeyError("x"), None)])
