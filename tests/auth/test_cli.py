@@ -119,3 +119,32 @@ def test_the_vivace_command(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "created user 'bot'" in done.stdout
     assert check(url, "bot", "") is None
+
+
+@pytest.mark.parametrize(
+    ("username", "message"),
+    [("", "username"), ("a" * 151, "username")],
+)
+def test_createuser_checks_the_username(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    username: str,
+    message: str,
+) -> None:
+    # As Django's createsuperuser: the model's rules hold (SQLite kept an empty or a
+    # 200-character username; PostgreSQL refused the latter with a traceback).
+    url = make_database(tmp_path)
+    assert cli.main(["auth", "createuser", username, "--url", url, "--no-password"]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_createuser_without_the_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before the migrations ran: one line saying so, not a traceback.
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    assert cli.main(["auth", "createuser", "ada", "--url", url, "--no-password"]) == 1
+    err = capsys.readouterr().err
+    assert "auth_user" in err and "vivace db upgrade" in err and "Traceback" not in err
+    missing = f"sqlite:///{tmp_path / 'no' / 'such' / 'folder.sqlite3'}"
+    assert cli.main(["auth", "createuser", "ada", "--url", missing, "--no-password"]) == 1
+    assert "cannot open" in capsys.readouterr().err

@@ -75,7 +75,9 @@ def _password(args: argparse.Namespace) -> str | None:
 
 async def _create(args: argparse.Namespace, url: str, password: str | None) -> Any:
     from vivace.auth._core import Auth
+    from vivace.auth._hashers import unusable_password
     from vivace.db import Database
+    from vivace.orm import ValidationError
 
     auth = Auth(user_model=_user_model(args.user_model))
     try:
@@ -88,6 +90,13 @@ async def _create(args: argparse.Namespace, url: str, password: str | None) -> A
             fields: dict[str, Any] = {"email": args.email}
             if args.superuser:
                 fields.update(is_staff=True, is_superuser=True)
+            # The model's own rules first (blank, max_length ...), as Django's
+            # createsuperuser does: SQLite would keep a 200-character username.
+            candidate = model(**{field: args.username, **fields, "password": unusable_password()})
+            try:
+                await candidate.full_clean(validate_unique=False, using=database)
+            except ValidationError as exc:
+                raise ValueError(str(exc)) from None
             return await auth.create_user(args.username, password, **fields)
     finally:
         auth.passwords.close()
@@ -95,6 +104,8 @@ async def _create(args: argparse.Namespace, url: str, password: str | None) -> A
 
 def run(args: argparse.Namespace) -> int:
     """Run ``vivace auth <command>``; the exit status."""
+    from vivace.db import DatabaseError, ProgrammingError
+
     url = args.url or os.environ.get("VIVACE_DATABASE_URL")
     if not url:
         print("vivace auth: no database: give --url or set VIVACE_DATABASE_URL", file=sys.stderr)
@@ -104,6 +115,11 @@ def run(args: argparse.Namespace) -> int:
         user = asyncio.run(_create(args, url, password))
     except (ValueError, ImportError, AttributeError) as exc:
         print(f"vivace auth: {exc}", file=sys.stderr)
+        return 1
+    except DatabaseError as exc:  # a missing table, a server that refuses ...
+        missing = isinstance(exc, ProgrammingError)  # no such table
+        hint = " (run the migrations: vivace db upgrade)" if missing else ""
+        print(f"vivace auth: {str(exc).splitlines()[0]}{hint}", file=sys.stderr)
         return 1
     print(f"created user {user.display_name!r} (id {user.pk})")
     return 0
