@@ -208,3 +208,19 @@ async def test_filter_values_of_another_type(db: Database) -> None:
     assert await same(moment__gte=moment.date(), name=7, integer__in=["0", 1.0]).get() == row
     assert await same(moment="2024-05-01T14:30:00+02:00").get() == row  # aware: UTC
     assert await Book.objects.filter(author=str(author.pk)).count() == 1
+
+
+async def test_filter_by_an_object_of_another_model(db: Database) -> None:
+    # Django: "Cannot query 'x': Must be 'Author' instance." Its key was compared with
+    # the other table's, matching whichever row happened to have that number.
+    author = await Author.objects.create(name="a")
+    tag = await Tag.objects.create(name="t")
+    book = await Book.objects.create(title="b", author=author)
+    with pytest.raises(ValidationError, match=r"Book\.author: expected Author, got a Tag"):
+        await Book.objects.filter(author=tag).count()
+    with pytest.raises(ValidationError, match="expected Author, got a Tag"):
+        await Book.objects.filter(author__in=[author, tag]).count()
+    with pytest.raises(ValidationError, match=r"Author\.id: expected Author, got a Tag"):
+        await Author.objects.filter(pk=tag).count()
+    assert await Book.objects.filter(author=author).get() == book
+    assert await Author.objects.filter(pk=author).get() == author

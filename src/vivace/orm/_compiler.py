@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ._errors import FieldError, QueryError
+from ._errors import FieldError, QueryError, ValidationError
 from ._expressions import Q
 from ._fields import Field, JSONField
 from ._lookups import LOOKUPS, apply_lookup, date_part, json_path, like_converter, split_lookup
@@ -248,7 +248,14 @@ class Compiler:
             )
         to_db = field.converters(self.backend)[0]
         if isinstance(value_type, type) and issubclass(value_type, Model):
-            attname = field.target_field.attname if isinstance(field, ForeignKey) else field.attname
+            attname, expected = field.attname, field.model
+            if isinstance(field, ForeignKey):
+                attname, expected = field.target_field.attname, field.target
+            if not issubclass(value_type, expected):
+                # Its key would be compared with another table's (Django: ValueError).
+                where = f"{field.model.__name__}.{field.name}"
+                message = f"expected {expected.__name__}, got a {value_type.__name__}"
+                raise ValidationError({where: [message]})
 
             def from_instance(value: Any) -> Any:
                 key = getattr(value, attname)
