@@ -147,6 +147,21 @@ async def test_json_values(db: Database) -> None:
     assert await by(doc={"a": {"b": [1, 2]}}).count() == 1
 
 
+async def test_json_key_none_is_json_null(db: Database) -> None:
+    # As in Django: data__key=None matches a key holding JSON null, __isnull=True a
+    # missing key. It matched nothing on every backend.
+    null = await Everything.objects.create(name="null", doc={"k": None, "n": 1})
+    await Everything.objects.create(name="missing", doc={"n": 2})
+    await Everything.objects.create(name="value", doc={"k": 0})
+    await Everything.objects.create(name="no document")
+    assert await Everything.objects.get(doc__k=None) == null
+    assert await Everything.objects.filter(doc__k__isnull=False).count() == 2
+    names = Everything.objects.exclude(doc__k=None).order_by("name").values_list("name", flat=True)
+    assert await names == ["missing", "no document", "value"]
+    missing = Everything.objects.filter(doc__k__isnull=True, doc__isnull=False)
+    assert await missing.values_list("name", flat=True) == ["missing"]
+
+
 async def test_uuid_default_primary_like_value(db: Database) -> None:
     slot = await Slot.objects.create(code="a")
     assert isinstance(slot.uid, uuid.UUID)

@@ -34,7 +34,15 @@ import sqlalchemy as sa
 from ._errors import FieldError, QueryError, ValidationError
 from ._expressions import Q
 from ._fields import Field, JSONField
-from ._lookups import LOOKUPS, apply_lookup, date_part, json_path, like_converter, split_lookup
+from ._lookups import (
+    LOOKUPS,
+    apply_lookup,
+    date_part,
+    json_null,
+    json_path,
+    like_converter,
+    split_lookup,
+)
 from ._relations import ForeignKey, ManyToManyField, Relation
 
 if TYPE_CHECKING:
@@ -421,6 +429,8 @@ class Compiler:
             if value[0] == "list":
                 value_type = value[3][0] if value[3] else None
             raw, expression = json_path(expression, transforms, value_type, self.backend)
+            if value[0] == "null" and lookup == "exact":
+                return json_null(raw, self.backend)
             if lookup != "isnull":
                 # A missing key matches no comparison (some backends read it as false).
                 condition = self.compare(scope, expression, None, lookup, value, converter)

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from ._errors import FieldError
 from ._fields import DateField, DateTimeField, Field, JSONField
 
-__all__ = ["LOOKUPS", "TRANSFORMS", "apply_lookup", "like_converter"]
+__all__ = ["LOOKUPS", "TRANSFORMS", "apply_lookup", "json_null", "like_converter"]
 
 LOOKUPS = frozenset(
     (
@@ -241,3 +241,13 @@ def json_path(lhs: Any, keys: list[str], value_type: type | None, backend: str) 
     if value_type is str:
         return element, element.as_string()
     return element, element
+
+
+def json_null(raw: Any, backend: str) -> Any:
+    """Whether the element ``json_path`` found (``raw``) is JSON ``null``: what
+    ``data__key=None`` means, as in Django (a missing key is ``data__key__isnull=True``)."""
+    if backend == "sqlite":
+        return raw == "null"  # raw is json_type(): 'null' for null, NULL when missing
+    if backend == "postgresql":
+        return sa.func.jsonb_typeof(raw) == "null"
+    return sa.func.json_type(raw) == "NULL"
