@@ -192,6 +192,20 @@ async def test_a_session_means_a_personal_page(store: Store) -> None:
         assert (await bob.get("/session")).json() == {"run": 2, "user": "bob"}
 
 
+async def test_a_session_is_never_served_the_anonymous_page(store: Store) -> None:
+    # The anonymous entry was stored under a Vary list without Cookie, and a request
+    # with a session looked it up under that list: ada, logged in, got the anonymous
+    # page; and an anonymous save reset the list, so ada's own entry was never found.
+    views, app = make(store)
+    async with AsyncTestClient(app) as ada, AsyncTestClient(app) as anonymous:
+        assert (await anonymous.get("/session")).json() == {"run": 1, "user": None}
+        await ada.get("/login?user=ada")
+        assert (await ada.get("/session")).json() == {"run": 2, "user": "ada"}
+        assert (await anonymous.get("/session")).json() == {"run": 1, "user": None}
+        assert (await ada.get("/session")).json() == {"run": 2, "user": "ada"}
+    assert views.runs["session"] == 2
+
+
 async def test_authenticated_users_bypass_the_cache(store: Store) -> None:
     class Backend:
         async def authenticate(self, conn: Any) -> Any:
@@ -402,7 +416,7 @@ def test_key_and_header_details() -> None:
         assert index is not None
         return list(__import__("orjson").loads(index))
 
-    assert asyncio.run(save()) == ["accept", "cookie"]
+    assert asyncio.run(save()) == ["accept", "cookie"]  # the response said so
 
 
 async def test_outer_middleware_headers_are_never_stored(store: Store) -> None:

@@ -17,7 +17,12 @@ would let any client force a recomputation (a stampede on demand).
 Keys: the URL (scheme, host, path, query) and, for each header the response's ``Vary``
 names, its value in the request. The ``Vary`` list of a URL is kept beside its entries
 (Django's two-step lookup). A request that has a non-empty session varies on ``Cookie``
-even when the response does not say so: a session means the page may be personal.
+even when the response does not say so: a session means the page may be personal. Its
+cookie is part of the URL's key, fixed when the request arrives (before the handler
+fills or empties the session), so its entries and ``Vary`` list are its own. (Adding
+``Cookie`` to the URL's shared list on save, as before, let a request with a session
+find the anonymous entry stored under a list without it — a logged-in user was served
+the anonymous page — and each anonymous save reset the list.)
 
 Stampede protection: concurrent misses of one URL run the app once (``Cache.
 single_flight``: one task per process, one process across processes); the others get
@@ -111,6 +116,10 @@ class ResponseCache:
             scope.get("raw_path") or scope["path"].encode("utf-8"),
             scope.get("query_string", b""),
         )
+        if scope.get("session"):
+            # The request's own entries, keyed by its cookie (see the module docstring).
+            cookies = [value for name, value in scope["headers"] if name == b"cookie"]
+            url += b"\ncookie:" + b"; ".join(cookies)
         return hashlib.sha256(url).hexdigest()
 
     @staticmethod
@@ -185,9 +194,6 @@ class ResponseCache:
                     item = item.strip().lower()
                     if item and item not in varied:
                         varied.append(item)
-        session = scope.get("session")
-        if session and "cookie" not in varied:
-            varied.append("cookie")
         varied.sort()
         head = orjson.dumps(
             {
