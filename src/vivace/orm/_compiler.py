@@ -25,6 +25,7 @@ NULL is *not* excluded by ``exclude(col=1)``, as in Django.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ import sqlalchemy as sa
 
 from ._errors import FieldError, QueryError, ValidationError
 from ._expressions import Q
-from ._fields import Field, JSONField
+from ._fields import Field, JSONField, part_parser
 from ._lookups import (
     LOOKUPS,
     apply_lookup,
@@ -440,6 +441,10 @@ class Compiler:
         elif transforms:
             expression = date_part(transforms[0], expression, self.backend)
             compared_field = None
+            # published__year="2024" from a query string: parsed as a filter on the
+            # field would be (PostgreSQL refused the text; SQLite and MySQL cast it).
+            expected = datetime.date if transforms[0] == "date" else int
+            converter = part_parser(field, expected)
         return self.compare(scope, expression, compared_field, lookup, value, converter)
 
     def compare(

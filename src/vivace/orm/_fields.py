@@ -766,6 +766,23 @@ def value_parser(field: Field[Any], expected: type, value_type: type) -> Convert
     return parser
 
 
+def part_parser(field: Field[Any], expected: type) -> Callable[[Any], Any]:
+    """The parser of values compared with a date part of ``field`` (``published__year``:
+    ``expected`` is int; ``__date``: date). Chosen per filter rather than per value type
+    (a transform's values are few), so it checks each value."""
+    date = expected is datetime.date
+
+    def parser(value: Any) -> Any:
+        if isinstance(value, expected) and not (date and isinstance(value, datetime.datetime)):
+            return value
+        if date and isinstance(value, datetime.datetime):
+            return value.date()
+        convert = value_parser(field, expected, type(value))
+        return value if convert is None else convert(value)
+
+    return parser
+
+
 def _naive_utc(value: Any) -> Any:
     if isinstance(value, datetime.datetime) and value.tzinfo is not None:
         return value.astimezone(datetime.UTC).replace(tzinfo=None)
