@@ -75,6 +75,21 @@ async def test_reverse_one_to_one(lib: Library) -> None:
     assert profile.author.name == "Ada"
 
 
+async def test_prefetch_related_is_ignored_for_values(lib: Library) -> None:
+    # As in Django (a manager that prefetches by default still serves values()): it
+    # raised AttributeError "type object 'dict' has no attribute '_meta'".
+    authors = Author.objects.prefetch_related("books").order_by("name")
+    assert await authors.values_list("name", flat=True) == ["Ada", "Bob", "Cy"]
+    assert await authors.values("name").first() == {"name": "Ada"}
+    assert await authors.values_list("name", "age").get(name="Bob") == ("Bob", 20)
+    assert [row async for row in authors.values("name").iterator(chunk_size=2)] == [
+        {"name": "Ada"},
+        {"name": "Bob"},
+        {"name": "Cy"},
+    ]
+    assert len(await Author.objects.values("name").prefetch_related("books")) == 3
+
+
 async def test_prefetch_related(lib: Library) -> None:
     authors = await Author.objects.prefetch_related("books", "books__tags").order_by("name")
     ada = authors[0]

@@ -434,7 +434,9 @@ class QuerySet(Generic[T]):
         entry = connection.cache.get(key) or compiled_select(connection, key)
         rows = await connection.database.fetch_rows(entry.sql, entry.values(params))
         result: list[T] = entry.load(rows)
-        if query.prefetch and result:
+        if query.prefetch and result and query.mode == "model":
+            # values()/values_list() rows hold no relations: prefetch_related() is
+            # ignored for them, as in Django (a manager's default prefetch stays usable).
             from ._prefetch import prefetch
 
             await prefetch(result, query.prefetch, self._db)
@@ -456,7 +458,7 @@ class QuerySet(Generic[T]):
         query = self._query
         if query.empty and query.combined is None:
             return
-        if query.prefetch:
+        if query.prefetch and query.mode == "model":
             base = self._ordered()
             start = 0
             while True:
