@@ -49,6 +49,21 @@ async def test_aggregate(lib: Library) -> None:
         await Book.objects.aggregate(x=F("pages"))
 
 
+async def test_sums_of_integer_expressions_are_ints(lib: Library) -> None:
+    # SUM of an integer expression was a Decimal on MySQL, and of a Count annotation (a
+    # bigint) a Decimal on PostgreSQL too, an int on SQLite.
+    sums = await Book.objects.aggregate(twice=Sum(F("pages") * 2), plus=Sum(F("pages") + 1))
+    assert sums == {"twice": 1420, "plus": 715}
+    assert all(type(value) is int for value in sums.values())
+    counted = Author.objects.annotate(n=Count("books"))
+    total = await counted.aggregate(books=Sum("n"), most=Max("n"))
+    assert total == {"books": 5, "most": 2} and type(total["books"]) is int
+    rows = await Book.objects.values("author__name").annotate(p=Sum(F("pages") * 2))
+    assert all(type(row["p"]) is int for row in rows)
+    ratings = await Book.objects.aggregate(r=Sum(F("rating") * 2))
+    assert ratings == {"r": 33.0} and type(ratings["r"]) is float
+
+
 async def test_annotate_counts_per_row(lib: Library) -> None:
     authors = await Author.objects.annotate(n=Count("books")).order_by("name")
     assert [(a.name, a.n) for a in authors] == [("Ada", 2), ("Bob", 2), ("Cy", 1)]  # type: ignore[attr-defined]

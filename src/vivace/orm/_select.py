@@ -113,6 +113,27 @@ def _converter(compiler: Compiler, field: Any) -> Any:
     return None
 
 
+def _sum_type(compiler: Compiler, scope: Scope, argument: Any) -> type | None:
+    """int or float when the summed values are: SUM of integers is a DECIMAL on MySQL
+    (and of a bigint, a Count annotation say, a numeric on PostgreSQL); of decimals a
+    float on SQLite.  An expression or an annotation has its SQL type (``F("n") * 2``,
+    ``Sum("n_books")`` over ``n_books=Count(...)``): it was a Decimal on some backends,
+    an int on others."""
+    if argument[0] == "F":
+        kind, expression, found, _, _ = compiler.walk(scope, argument[1], in_filter=False)
+        if kind == "column":
+            python_type = getattr(found, "python_type", None)
+            return python_type if python_type is int or python_type is float else None
+        sql_type = getattr(expression, "type", None)
+    else:
+        sql_type = compiler.expression(scope, argument).type
+    if isinstance(sql_type, sa.Float):
+        return float
+    if isinstance(sql_type, sa.Integer):
+        return int
+    return None
+
+
 def _annotation_converter(compiler: Compiler, scope: Scope, token: Any) -> Any:
     """Aggregates keep their field's conversion (Min/Max of a date on SQLite ...)."""
     if token[0] == "agg":
@@ -121,13 +142,12 @@ def _annotation_converter(compiler: Compiler, scope: Scope, token: Any) -> Any:
             return int
         if function == "avg":
             return float
+        if function == "sum":
+            python_type = _sum_type(compiler, scope, argument)
+            if python_type is not None:
+                return python_type
         if argument[0] == "F":
             _, _, found, _, _ = compiler.walk(scope, argument[1], in_filter=False)
-            if function == "sum":
-                # SUM of integers is a DECIMAL on MySQL; of decimals a float on SQLite.
-                python_type = getattr(found, "python_type", None)
-                if python_type is int or python_type is float:
-                    return python_type
             return _converter(compiler, found)
         return None
     if token[0] == "F":
