@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from vivace.db import Database
-from vivace.orm import Avg, Count, F, Max, Min, Q, QueryError, Sum
+from vivace.orm import Avg, Count, F, Max, Min, Q, QueryError, Sum, ValidationError
 
 from .library import Library, make_library
 from .models import Author, Book, Tag
@@ -62,6 +62,15 @@ async def test_sums_of_integer_expressions_are_ints(lib: Library) -> None:
     assert all(type(row["p"]) is int for row in rows)
     ratings = await Book.objects.aggregate(r=Sum(F("rating") * 2))
     assert ratings == {"r": 33.0} and type(ratings["r"]) is float
+
+
+async def test_filters_on_annotations_parse_text(lib: Library) -> None:
+    # n__gt="1" from a query string: PostgreSQL refused the text (a driver DataError).
+    counted = Author.objects.annotate(n=Count("books")).order_by("name")
+    assert await counted.filter(n__gt="1").values_list("name", flat=True) == ["Ada", "Bob"]
+    assert await counted.filter(n__in=["1", 5]).values_list("name", flat=True) == ["Cy"]
+    with pytest.raises(ValidationError, match=r"Author\.n: expected int, got 'many'"):
+        await counted.filter(n__gt="many").count()
 
 
 async def test_annotate_counts_per_row(lib: Library) -> None:

@@ -421,7 +421,17 @@ class Compiler:
                     f"unsupported lookup {'__'.join(rest)!r} on the annotation {field!r} "
                     f"(choices: {', '.join(sorted(LOOKUPS))})"
                 )
-            return self.compare(scope, expression, None, rest[0] if rest else "exact", value)
+            # n__gt="1" from a query string: parsed by the annotation's SQL type (Count:
+            # int), as a field's filter values are (PostgreSQL refused the text).
+            sql_type = getattr(expression, "type", None)
+            number: type | None = None
+            if isinstance(sql_type, sa.Float):
+                number = float
+            elif isinstance(sql_type, sa.Integer):
+                number = int
+            parse = part_parser(f"{model.__name__}.{field}", number) if number else None
+            lookup = rest[0] if rest else "exact"
+            return self.compare(scope, expression, None, lookup, value, parse)
         transforms, lookup = split_lookup(field, rest, model.__name__)
         converter: Converter = None
         compared_field: Any = field

@@ -743,12 +743,12 @@ _PARSERS: dict[type, tuple[tuple[type, ...], Callable[[Any], Any]]] = {
 }
 
 
-def value_parser(field: Field[Any], expected: type, value_type: type) -> Converter:
+def value_parser(field: Field[Any] | str, expected: type, value_type: type) -> Converter:
     """``Field.parser`` for a field whose values are ``expected`` (a relation passes its
-    target's key type)."""
+    target's key type); ``field`` may be the name errors give (an annotation's)."""
     if expected is object or issubclass(value_type, expected) or expected not in _PARSERS:
         return None
-    where = f"{field.model.__name__}.{field.name}"
+    where = field if isinstance(field, str) else f"{field.model.__name__}.{field.name}"
     accepted, parse = _PARSERS[expected]
     if not issubclass(value_type, accepted):
         raise ValidationError(
@@ -766,10 +766,11 @@ def value_parser(field: Field[Any], expected: type, value_type: type) -> Convert
     return parser
 
 
-def part_parser(field: Field[Any], expected: type) -> Callable[[Any], Any]:
+def part_parser(field: Field[Any] | str, expected: type) -> Callable[[Any], Any]:
     """The parser of values compared with a date part of ``field`` (``published__year``:
-    ``expected`` is int; ``__date``: date). Chosen per filter rather than per value type
-    (a transform's values are few), so it checks each value."""
+    ``expected`` is int; ``__date``: date) or with an annotation (``field`` its name).
+    Chosen per filter rather than per value type (such values are few), so it checks
+    each value."""
     date = expected is datetime.date
 
     def parser(value: Any) -> Any:
