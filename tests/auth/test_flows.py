@@ -51,6 +51,16 @@ async def test_create_and_authenticate(auth: Auth) -> None:
     assert await auth.get_user("not a number") is None
 
 
+async def test_a_user_needs_a_username(auth: Auth) -> None:
+    # As Django's create_user: an empty username was stored (SQLite, PostgreSQL, MySQL).
+    for empty in ("", None):
+        with pytest.raises(ValueError, match="username must be set"):
+            await auth.create_user(empty, "pw")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="username must be set"):
+        await auth.create_superuser("", "pw")
+    assert await User.objects.count() == 0
+
+
 async def test_unusable_passwords_and_superusers(auth: Auth) -> None:
     bot = await auth.create_user("bot")
     assert bot.password.startswith("!")

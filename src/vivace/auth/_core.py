@@ -128,7 +128,10 @@ class Auth:
         self, username: str, password: str | None = None, /, **fields: Any
     ) -> AbstractUser:
         """A new user; ``username`` fills ``USERNAME_FIELD``; ``password=None`` gives an
-        unusable password."""
+        unusable password. An empty ``username`` is a ValueError (as in Django): nobody
+        could log in as that user, and the next empty one would collide with it."""
+        if not isinstance(username, str) or not username:
+            raise ValueError(f"create_user(): {self.user_model.USERNAME_FIELD} must be set")
         encoded = await self.passwords.hash(password) if password is not None else None
         fields[self.user_model.USERNAME_FIELD] = username
         fields["password"] = encoded if encoded is not None else unusable_password()
