@@ -24,7 +24,7 @@ from vivace.db import (
     UniqueViolation,
 )
 
-from .conftest import TableFactory, open_database, wait_for_session
+from .conftest import TableFactory, open_database, unique_name, wait_for_session
 
 INJECTIONS = [
     "'; DROP TABLE {t}; --",
@@ -437,3 +437,32 @@ async def test_values_the_drivers_refuse_differently(
         assert await db.fetch_val(f"SELECT n FROM {table}") == 2**62
     await db.execute(insert, {"id": 9, "n": 1, "x": 1.5})
     assert await db.fetch_val(f"SELECT x FROM {table} WHERE id = 9") == 1.5
+
+
+async def test_integrity_errors_name_the_constraint(db: Database, make_table: TableFactory) -> None:
+    # PostgreSQL reports the constraint in a field; MySQL only in its message, where it
+    # was left (constraint None). A duplicate value that looks like a message changes
+    # nothing.
+    if db.url.backend == "sqlite":
+        pytest.skip("SQLite names no UNIQUE or FOREIGN KEY constraint")
+    parent = await make_table("(id INTEGER PRIMARY KEY)")
+    name = unique_name("cn")
+    child = await make_table(
+        "(id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL, qty INTEGER, code VARCHAR(80),"
+        f" CONSTRAINT {name}_uq UNIQUE (code),"
+        f" CONSTRAINT {name}_fk FOREIGN KEY (parent_id) REFERENCES {parent}(id),"
+        f" CONSTRAINT {name}_ck CHECK (qty > 0))"
+    )
+    await db.execute(f"INSERT INTO {parent} (id) VALUES (1)")
+    insert = f"INSERT INTO {child} (id, parent_id, qty, code) VALUES (:id, :p, :q, :c)"
+    spoof = "x' for key 'evil"
+    await db.execute(insert, {"id": 1, "p": 1, "q": 1, "c": spoof})
+    cases = [
+        (UniqueViolation, "uq", {"id": 2, "p": 1, "q": 1, "c": spoof}),
+        (ForeignKeyViolation, "fk", {"id": 3, "p": 42, "q": 1, "c": "c"}),
+        (CheckViolation, "ck", {"id": 4, "p": 1, "q": -1, "c": "d"}),
+    ]
+    for error, suffix, values in cases:
+        with pytest.raises(error) as info:
+            await db.execute(insert, values)
+        assert info.value.constraint == f"{name}_{suffix}", info.value.message

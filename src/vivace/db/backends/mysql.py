@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import decimal
 import math
+import re
 from collections.abc import AsyncGenerator, Awaitable, Sequence
 from typing import Any, NoReturn
 
@@ -111,6 +112,22 @@ _CONVERSIONS = {
 }
 
 
+# The violated constraint's name, which MySQL gives only in the message (PostgreSQL has
+# a field for it): "Duplicate entry 'x' for key 'slug'" (MariaDB; MySQL 8 writes
+# 'table.slug'), "... CONSTRAINT `book_ibfk_1` FOREIGN KEY ...", "CONSTRAINT `ck`
+# failed for ..." (MariaDB), "Check constraint 'ck' is violated." (MySQL 8). A duplicate
+# entry quotes the row's value, which may hold anything: its key is read at the end.
+_KEY = re.compile(r"for key '(?:[^'.]*\.)?([^']+)'$")
+_NAMED = re.compile(r"CONSTRAINT `([^`]+)`|[Cc]heck constraint '([^']+)'")
+
+
+def _constraint(cls: type[DatabaseError], message: str) -> str | None:
+    found = (_KEY if cls is UniqueViolation else _NAMED).search(message)
+    if found is None:
+        return None
+    return next(group for group in found.groups() if group is not None)
+
+
 def translate(exc: BaseException, sql: str | None) -> DatabaseError | None:
     """The vivace error for an asyncmy (or socket) error; None for anything else."""
     if isinstance(exc, _NotFinite):
@@ -134,7 +151,8 @@ def translate(exc: BaseException, sql: str | None) -> DatabaseError | None:
             cls = ConnectionLost
         else:
             cls = OperationalError
-        return cls(message, sql=sql, sqlstate=sqlstate, code=errno)
+        constraint = _constraint(cls, message) if issubclass(cls, IntegrityError) else None
+        return cls(message, sql=sql, sqlstate=sqlstate, code=errno, constraint=constraint)
     if isinstance(exc, _CONNECTION_ERRORS):
         return ConnectionLost(f"connection to MySQL lost: {exc!r}", sql=sql)
     return None
