@@ -137,6 +137,22 @@ def test_cli_errors(
         main(["frobnicate"])
 
 
+def test_a_server_error_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], server_backend: str
+) -> None:
+    # A database that does not exist (or a step the server refuses) printed
+    # SQLAlchemy's traceback; now the driver's message and the statement, exit status 1.
+    server = backend_url(server_backend, tmp_path).split("?")[0].rsplit("/", 1)[0]
+    url = f"{server}/{unique_name('nodb')}"
+    args = ["--directory", str(tmp_path / "m"), "--url", url]
+    assert main([*args, "init"]) == 0
+    capsys.readouterr()
+    assert main([*args, "upgrade"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("vivace db upgrade: ") and "nodb_" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2
+
+
 def test_add_parser_registers_the_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     parser = argparse.ArgumentParser(prog="vivace")
     add_parser(parser.add_subparsers(dest="command"))

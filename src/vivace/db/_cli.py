@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     """Run a parsed ``db`` command; returns the exit status (errors go to stderr)."""
     from alembic import command
     from alembic.util import CommandError
+    from sqlalchemy.exc import DBAPIError
 
     settings = MigrationConfig(
         directory=args.directory,
@@ -145,7 +146,18 @@ def run(args: argparse.Namespace) -> int:
     except (DatabaseError, CommandError) as exc:
         print(f"vivace db {args.db_command}: {exc}", file=sys.stderr)
         return 1
+    except DBAPIError as exc:  # the server refused: a missing database, a failing step
+        print(f"vivace db {args.db_command}: {_driver_message(exc)}", file=sys.stderr)
+        if exc.statement:
+            print(f"  SQL: {exc.statement}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _driver_message(exc: Any) -> str:
+    """The driver's own words, without SQLAlchemy's wrapping and background link."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _env_text(settings: MigrationConfig) -> str:
