@@ -9,6 +9,8 @@ and the server's open-connection count must return to zero.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import socket
 import ssl
@@ -290,6 +292,86 @@ def test_http2_client_leaves_mid_stream(
         else:
             CLOSES[close](sock)
         check_departure(server, probe, closed_at)
+
+
+class StreamGone(Exception):
+    """What a framework raises when send() fails (Starlette's ClientDisconnect)."""
+
+
+def send_only_app(probe: Probe) -> ASGIApp:
+    """A streaming response in the ASGI 2.4 style of Starlette's StreamingResponse.
+
+    It never calls receive(): it learns that the client left from send() raising
+    (ClientDisconnected, an OSError) and raises its own error from that. Its iterator is
+    not closed by ``async for`` when send() raises, so its ``finally`` runs only when the
+    last reference to it goes: one the traceback's frames hold until the server lets go.
+    """
+
+    class Streaming:
+        def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+            self.chunks = chunks
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            try:
+                await self.stream(send)
+            except OSError:
+                raise StreamGone() from None
+
+        async def stream(self, send: Send) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            async for chunk in self.chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"tick"
+                probe.streaming.set()
+                await asyncio.sleep(0.01)
+        finally:
+            probe.finalized_at = time.monotonic()
+            probe.finalized.set()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await Streaming(chunks())(scope, receive, send)
+
+    return app
+
+
+@contextlib.contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """What runs must be freed by reference counting, not by a collection that may come late."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("http", ["1", "2"])
+def test_an_app_that_raises_from_a_failed_send_is_freed_and_quiet(
+    quiet_logs: pytest.LogCaptureFixture, http: str
+) -> None:
+    """Starlette's StreamingResponse under ASGI 2.4: the client leaves, send() raises, the
+    app raises its ClientDisconnect from it. That is the end of a stream, not an app error
+    (DEBUG, as an OSError from send() already was), and the server must not keep the
+    app's frames: the generator's ``finally`` (an SSE unsubscribing) runs at once, not at
+    the next cyclic garbage collection. Before the fix: an ERROR with a traceback, and
+    the generator was left open."""
+    probe = Probe()
+    with no_cyclic_gc(), serve(send_only_app(probe), lifespan="off", http=http) as server:
+        if http == "2":
+            sock, _, _ = h2_open(server.port)
+        else:
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE)
+            sock.sendall(REQUEST)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        assert probe.streaming.wait(DEADLINE)
+        closed_at = time.monotonic()
+        rst_close(sock)
+        assert probe.finalized.wait(DEADLINE), "the generator was never closed"
+        assert probe.finalized_at - closed_at < PROMPT
+        wait_until(lambda: open_connections(server) == 0)
 
 
 # -- graceful shutdown ---------------------------------------------------------------------

@@ -43,7 +43,7 @@ from vivace.http._h2_events import (
 from vivace.http._h2_frames import ErrorCode
 from vivace.server._cycle import DONE, INIT, STARTED, ends_at_shutdown
 from vivace.server._driver import Resume, as_coroutine, enter_task, leave_task
-from vivace.server._errors import ClientDisconnected
+from vivace.server._errors import ClientDisconnected, report_app_error
 from vivace.server._h2_stream import SEND_HIGH_WATER, H2Exchange
 from vivace.server._h2_websocket import StreamTransport, start_websocket
 from vivace.server._http11 import parse_target
@@ -499,12 +499,7 @@ class H2Protocol(asyncio.Protocol):
         self.state.active -= 1
         response_state = exchange.state
         if error is not None:
-            if exchange.disconnected and isinstance(error, (OSError, asyncio.CancelledError)):
-                logger.debug("ASGI app stopped after the client disconnected: %r", error)
-            elif isinstance(error, asyncio.CancelledError):
-                logger.warning("ASGI app was cancelled before it finished its response")
-            else:
-                logger.error("Exception in ASGI application", exc_info=error)
+            report_app_error(error, exchange.disconnected)
         elif response_state != DONE and not exchange.disconnected and not exchange.ending:
             logger.error(
                 "ASGI app returned without %s the response",

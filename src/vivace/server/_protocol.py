@@ -75,7 +75,7 @@ from vivace.server._cycle import (
     ends_at_shutdown,
 )
 from vivace.server._driver import Resume, as_coroutine, enter_task, leave_task
-from vivace.server._errors import ClientDisconnected
+from vivace.server._errors import ClientDisconnected, report_app_error
 from vivace.server._http11 import HEAD as READING_HEAD
 from vivace.server._http11 import Reject, RequestReader
 from vivace.server._machine import State, transitions
@@ -558,12 +558,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.state.active -= 1
         response_state = cycle.state
         if error is not None:
-            if cycle.disconnected and isinstance(error, (OSError, asyncio.CancelledError)):
-                logger.debug("ASGI app stopped after the client disconnected: %r", error)
-            elif isinstance(error, asyncio.CancelledError):
-                logger.warning("ASGI app was cancelled before it finished its response")
-            else:
-                logger.error("Exception in ASGI application", exc_info=error)
+            report_app_error(error, cycle.disconnected)
         elif response_state is not DONE:
             if cycle.disconnected or cycle.ending:
                 # The app heard http.disconnect and stopped: the usual end of a stream.
