@@ -210,3 +210,35 @@ async def test_wss(tmp_path: Any) -> None:
         async with Client(verify=str(ca_file)) as client, client.websocket_connect(url) as ws:
             await ws.send_text("over TLS")
             assert await ws.receive_text() == "over TLS"
+
+
+def test_a_send_after_the_client_hung_up_raises_client_disconnected() -> None:
+    """The client ends the TCP connection without a close frame (1006) and the app still
+    sends: ``ClientDisconnected`` (an OSError, ASGI 2.4), whether or not the connection is
+    fully gone yet. Before, between the end of the stream and connection_lost, a send
+    raised the WebSocket core's RuntimeError and a keep-alive ping raised it in a loop
+    callback."""
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        try:
+            message = await receive()
+            assert (message["type"], message["code"]) == ("websocket.disconnect", 1006)
+            await send({"type": "websocket.send", "text": "too late"})
+        except BaseException as exc:
+            errors.append(exc)
+            raise
+        finally:
+            done.set()
+
+    with serve(app, lifespan="off") as server:
+        sock = handshake(server.port)
+        sock.shutdown(socket.SHUT_WR)  # EOF, no close frame
+        assert done.wait(DEADLINE)
+        sock.close()
+    assert len(errors) == 1 and isinstance(errors[0], OSError), errors

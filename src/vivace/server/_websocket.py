@@ -597,6 +597,10 @@ class WebSocketProtocol(asyncio.Protocol):
         if core is not None:
             for event in core.receive_eof():
                 if isinstance(event, WebSocketClosed):
+                    # The stream is over (connection_lost may come much later, once what
+                    # is buffered is written): sends raise ClientDisconnected, no pings.
+                    self.phase = CLOSED
+                    self._cancel_timer()
                     self._disconnected(event.code, event.reason)
         return False
 
