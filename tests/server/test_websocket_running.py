@@ -19,7 +19,7 @@ from vivace.client import Client, WebSocketDisconnect
 from vivace.server._websocket import WebSocketProtocol
 from vivace.types import Receive, Scope, Send
 
-from .conftest import DEADLINE, serve
+from .conftest import DEADLINE, raw_request, serve
 
 
 class EchoApp:
@@ -210,6 +210,54 @@ async def test_wss(tmp_path: Any) -> None:
         async with Client(verify=str(ca_file)) as client, client.websocket_connect(url) as ws:
             await ws.send_text("over TLS")
             assert await ws.receive_text() == "over TLS"
+
+
+def test_an_app_sending_in_a_loop_meets_backpressure() -> None:
+    """An app that sends without waiting for anything else (a file sent in chunks, a
+    backlog replayed) to a client that does not read: its sends must start waiting once
+    the socket is full, as they do when the app waits between them. Before, every send
+    returned at once and the frames queued until the event loop's next iteration, which
+    never came while the app looped: memory grew with everything the app sent and every
+    other connection of the server stalled until the app was done."""
+    total = 1500  # 64 KiB each, ~94 MiB: far beyond the socket's buffers
+    sent: list[int] = [0]
+    outcome: list[BaseException | None] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"still serving"})
+            return
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        chunk = os.urandom(65536)
+        try:
+            for _ in range(total):
+                await send({"type": "websocket.send", "bytes": chunk})
+                sent[0] += 1
+        except OSError as exc:  # ClientDisconnected once the client is gone
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    with serve(app, lifespan="off") as server:
+        sock = handshake(server.port)  # never reads
+        deadline = time.monotonic() + DEADLINE
+        while sent[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # Another request is answered while the WebSocket app is blocked on its client.
+        request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        assert raw_request(server.port, request).endswith(b"still serving")
+        stalled_at = sent[0]
+        time.sleep(0.2)
+        assert sent[0] == stalled_at < total, "the app's sends never waited"
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # RST: the waiting send raises ClientDisconnected
+        while not outcome and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert outcome and isinstance(outcome[0], OSError)
 
 
 def test_a_send_after_the_client_hung_up_raises_client_disconnected() -> None:

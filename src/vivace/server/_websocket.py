@@ -23,8 +23,10 @@ app accepts, with bounded windows and memory (``ws_per_message_deflate``).
 The app's ``receive`` returns ``websocket.connect``, then one ``websocket.receive`` per
 message, then ``websocket.disconnect`` (with the close code) for ever. Its ``send`` is a
 plain function returning an awaitable: done at once unless the transport's buffer is
-full, in which case the app waits until it drains (backpressure). A ``send`` after the
-client left raises ``ClientDisconnected`` (an ``OSError``, ASGI 2.4).
+full, in which case the app waits until it drains (backpressure). Frames are written
+once per loop iteration (``_Flusher``), or at once past ``_FLUSH_AT`` queued bytes, so
+an app that sends in a loop without awaiting anything else meets a full buffer too. A
+``send`` after the client left raises ``ClientDisconnected`` (an ``OSError``, ASGI 2.4).
 
 Flow control on the way in: more than ``_HIGH_WATER`` unread messages pause reading
 until the app catches up. Limits: ``ws_max_size`` bounds a message (1009);
@@ -63,6 +65,7 @@ logger = logging.getLogger("vivace.server")
 
 HANDSHAKE, OPEN, CLOSING, CLOSED, RESPONDING = range(5)
 _HIGH_WATER = 64  # unread messages before the socket stops reading
+_FLUSH_AT = 1 << 16  # queued bytes written at once rather than at the end of the iteration
 _LOW_WATER = 16
 _UPGRADE_LINES = (
     b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
@@ -135,6 +138,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "loop",
         "lost",
         "out",
+        "out_size",
         "pending",
         "phase",
         "ping_sent",
@@ -162,6 +166,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.state = state
         self.flusher = flusher or _Flusher(state.loop)
         self.out: list[bytes] | None = None
+        self.out_size = 0
         self.loop = state.loop
         self.transport = transport
         self.scope = scope
@@ -443,9 +448,16 @@ class WebSocketProtocol(asyncio.Protocol):
                 out = self.out
                 if out is None:
                     self.out = [frame]
+                    self.out_size = len(frame)
                     self.flusher.add(self)
                 else:
                     out.append(frame)
+                    self.out_size += len(frame)
+                    if self.out_size > _FLUSH_AT:
+                        # An app that sends in a loop without waiting never lets the loop
+                        # reach the flusher: written now, a full socket pauses writing
+                        # (below), so memory stays bounded and the app waits its turn.
+                        self.flush()
                 if self.write_paused:
                     drain = self.drain
                     if drain is None or drain.done():
