@@ -290,3 +290,42 @@ def test_a_send_after_the_client_hung_up_raises_client_disconnected() -> None:
         assert done.wait(DEADLINE)
         sock.close()
     assert len(errors) == 1 and isinstance(errors[0], OSError), errors
+
+
+def test_a_client_that_half_closes_and_stops_reading_is_dropped() -> None:
+    """The client ends its stream (FIN, no close frame) and never reads again while the
+    server has frames buffered for it: the connection is dropped after
+    ``ws_close_timeout`` and the app's waiting send raises ClientDisconnected. Before,
+    closing the transport waited for its buffer to drain, that is for ever: the
+    connection, the app and its task stayed."""
+    outcome: list[BaseException | None] = []
+    sending = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        chunk = os.urandom(1 << 18)
+        try:
+            for _ in range(1000):  # 256 MiB: the sockets fill long before
+                await send({"type": "websocket.send", "bytes": chunk})
+                sending.set()
+        except OSError as exc:
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    with serve(app, lifespan="off", ws_close_timeout=0.2) as server:
+        state = server.server.state
+        assert state is not None
+        sock = handshake(server.port)
+        assert sending.wait(DEADLINE)
+        time.sleep(0.2)  # the app is now waiting for the socket to drain
+        sock.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + DEADLINE
+        while (not outcome or state.websockets) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert outcome and isinstance(outcome[0], OSError), outcome
+        assert not state.websockets
+        sock.close()

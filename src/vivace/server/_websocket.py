@@ -614,6 +614,12 @@ class WebSocketProtocol(asyncio.Protocol):
                     self.phase = CLOSED
                     self._cancel_timer()
                     self._disconnected(event.code, event.reason)
+                    if not self.lost:
+                        # Returning False closes the transport once its buffer is written:
+                        # never, to a client that half-closed and stopped reading.
+                        self.timer = self.loop.call_later(
+                            self.config.ws_close_timeout, self._give_up
+                        )
         return False
 
     def flush(self) -> None:
