@@ -138,6 +138,33 @@ def test_startup_failure_exit_status(tmp_path: Path) -> None:
     assert workers.exit_status() == 3
 
 
+SHUTDOWN_FAILING = """
+async def app(scope, receive, send):
+    if scope["type"] != "lifespan":
+        return
+    await receive()
+    await send({"type": "lifespan.startup.complete"})
+    await receive()
+    raise RuntimeError("shutdown broke")
+"""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_lifespan_shutdown_failure_is_reported_once(tmp_path: Path, workers: int) -> None:
+    """The app's traceback (logged when it happened) and one line per process, exit
+    status 1. Before, the LifespanFailure then went up through ``vivace run`` (or the
+    worker): a second traceback, of the server's own frames."""
+    process = Process(tmp_path, "--workers", str(workers), app=SHUTDOWN_FAILING)
+    for _ in range(workers):
+        process.started()
+    status = process.stop()
+    log = "".join(process.log)
+    assert log.count("Traceback") == workers, log
+    assert log.count("vivace: lifespan shutdown failed: RuntimeError: shutdown broke") == workers
+    assert "LifespanFailure" not in log
+    assert status == (1 if workers == 1 else 0)
+
+
 def test_workers_restart_and_rolling_restart(tmp_path: Path) -> None:
     process = Process(tmp_path, "--workers", "2", "--timeout-graceful-shutdown", "2")
     process.started()

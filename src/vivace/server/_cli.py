@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from vivace.server._config import OPTIONS, Config
+from vivace.server._errors import LifespanFailure
 from vivace.server._startup import Failure, describe
 
 __all__ = ["register"]
@@ -72,6 +73,11 @@ def _run(args: argparse.Namespace) -> int:
         return 130
     except Exception as exc:
         if server is not None and server.started.is_set():
+            if isinstance(exc, LifespanFailure):
+                # The lifespan shutdown failed: its traceback was logged when it happened
+                # (_lifespan), so one line, not the server's own frames on top.
+                print(f"vivace: lifespan {exc.phase} failed: {exc}", file=sys.stderr)
+                return 1
             if isinstance(exc, OSError):
                 print(f"vivace: {exc}", file=sys.stderr)
                 return 1

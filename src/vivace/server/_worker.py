@@ -16,6 +16,7 @@ import socket
 import sys
 
 from vivace.server._config import Config
+from vivace.server._errors import LifespanFailure
 from vivace.server._server import Server
 from vivace.server._startup import describe
 
@@ -46,6 +47,9 @@ def main() -> int:
         server.run(sockets)
     except Exception as exc:
         if server.started.is_set():
+            if isinstance(exc, LifespanFailure):  # its traceback is logged: one line (_cli)
+                print(f"vivace: lifespan {exc.phase} failed: {exc}", file=sys.stderr)
+                return 1
             raise  # a failure while serving: the full traceback, exit status 1
         failure = describe(exc, spec["app"], factory=config.factory)
         tell(b"0" + failure.to_bytes())
