@@ -17,6 +17,7 @@ from vivace.web import (
     Header,
     HTMLResponse,
     HTTPBasic,
+    Path,
     PlainTextResponse,
     Query,
     Request,
@@ -390,3 +391,63 @@ def test_bytes_marked_file_is_the_uploaded_content() -> None:
     assert schema["properties"]["file"] == schema["properties"]["maybe"] == binary
     assert schema["properties"]["more"] == {"type": "array", "items": binary}
     assert schema["required"] == ["file"]
+
+
+def test_a_path_type_its_converter_cannot_give_is_refused_when_the_route_is_built() -> None:
+    # ``{item_id:int}`` gives an int: ``item_id: str`` was a 422 on every request.
+    import datetime
+    import uuid
+    from typing import Literal
+
+    def as_text(item_id: str) -> dict[str, Any]:
+        return {}
+
+    with pytest.raises(TypeError, match=r"annotated str, but the path's \{item_id:int\}"):
+        Route("/items/{item_id:int}", as_text)
+
+    async def ws(websocket: WebSocket, item_id: str) -> None: ...
+
+    with pytest.raises(TypeError, match="gives an int: every request would be a 422 "):
+        WebSocketRoute("/ws/{item_id:int}", ws)
+
+    def as_uuid(item_id: uuid.UUID) -> dict[str, Any]:
+        return {}
+
+    def as_int(item_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+        return {}
+
+    def as_day(item_id: datetime.datetime) -> dict[str, Any]:
+        return {}
+
+    with pytest.raises(TypeError, match=r"\{item_id:date\} gives a date"):
+        Route("/items/{item_id:date}", as_day)
+    with pytest.raises(TypeError, match=r"\{item_id:float\} gives a float"):
+        Route("/items/{item_id:float}", as_int)
+    with pytest.raises(TypeError, match=r"\{item_id:uuid\} gives a UUID"):
+        Route("/items/{item_id:uuid}", as_text)
+
+    # What a converter's values pass stays allowed, constraints and values aside.
+    def as_float(item_id: float) -> dict[str, Any]:
+        return {"id": item_id}
+
+    def as_literal(item_id: Literal[1, 2]) -> dict[str, Any]:
+        return {"id": item_id}
+
+    def as_optional(item_id: int | None = None) -> dict[str, Any]:
+        return {"id": item_id}
+
+    Route("/items/{item_id:uuid}", as_uuid)
+    Route("/items/{item_id}", as_uuid)
+    Route("/items/{item_id:path}", as_text)
+    app = App(
+        routes=[
+            Route("/f/{item_id:int}", as_float),
+            Route("/l/{item_id:int}", as_literal),
+            Route("/o/{item_id:int}", as_optional),
+        ]
+    )
+    with TestClient(app) as client:
+        assert client.get("/f/3").json() == {"id": 3.0}
+        assert client.get("/l/2").json() == {"id": 2}
+        assert client.get("/l/3").status_code == 422
+        assert client.get("/o/4").json() == {"id": 4}

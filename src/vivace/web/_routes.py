@@ -294,7 +294,7 @@ class Route(BaseRoute):
             if typed:
                 self.typed = typed_handler(
                     endpoint,
-                    path_names=self.template.param_names,
+                    path_names=self.template.converters,
                     status_code=200 if status_code is None else status_code,
                     response_model=response_model,
                     response_class=JSONResponse if response_class is None else response_class,

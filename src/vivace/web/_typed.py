@@ -29,9 +29,11 @@ the dependency calls and the handler call.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import inspect
 import types
 import typing
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
 
@@ -44,11 +46,18 @@ from vivace.schema import (
     ValidationError,
     Validator,
     create_schema,
+    validate,
     validate_form,
 )
 from vivace.types import Scope
 from vivace.web._background import BackgroundTasks
 from vivace.web._config import CONFIG_KEY, DEFAULT_CONFIG, WebConfig
+from vivace.web._converters import (
+    DateConverter,
+    FloatConverter,
+    IntegerConverter,
+    UUIDConverter,
+)
 from vivace.web._datastructures import UploadFile
 from vivace.web._dependencies import (
     TASKS_KEY,
@@ -179,6 +188,9 @@ class _Analysis:
     ) -> None:
         self.owner = owner
         self.path_names = set(path_names)
+        # ``path_names`` may map each name to its converter (a route's): then a type
+        # its converter's values cannot pass is refused (``check_converter``).
+        self.converters: Mapping[str, Any] = path_names if isinstance(path_names, Mapping) else {}
         self.connection = connection
         self.websocket = websocket
         self.overrides = overrides or {}
@@ -275,6 +287,8 @@ class _Analysis:
             key = f"<{name}>"
         if source == "path" and key not in self.path_names:
             self.fail(func, name, f"is a path parameter, but the path has no {{{key}}}")
+        if source == "path" and not group:
+            self.check_converter(func, name, key, tp)
         found = self.inputs.get((source, key))
         if found is None:
             found = Input(
@@ -288,6 +302,28 @@ class _Analysis:
             )
             self.inputs[(source, key)] = found
         return name, "input", found
+
+    def check_converter(self, func: Any, name: str, key: str, tp: Any) -> None:
+        """Refuse a path parameter whose type cannot take what its converter gives
+        (``{item_id:int}`` with ``item_id: str``): every request would be a 422."""
+        converter = self.converters.get(key)
+        known = _CONVERTER_SAMPLES.get(type(converter))
+        if known is None:
+            return  # str and path give text, which lax mode parses; custom: unknown
+        conv_name, kind, sample = known
+        try:
+            validate(tp, sample, mode="lax")
+        except ValidationError as exc:
+            if any(error["code"] == "type" for error in exc.errors()):
+                self.fail(
+                    func,
+                    name,
+                    f"is annotated {_type_name(tp)}, but the path's {{{key}:{conv_name}}} "
+                    f"gives {kind}: every request would be a 422 (annotate it "
+                    f"{type(sample).__name__}, or write {{{key}}} to get the text)",
+                )
+        except (SchemaError, TypeError):  # pragma: no cover - the source's validator says
+            return
 
     def source_of(self, func: Any, name: str, tp: Any, marker: Param | None) -> str:
         if marker is not None:
@@ -323,6 +359,20 @@ class _Analysis:
             found = Dependency(func, marker.use_cache, plan)
             self.dependencies[key] = found
         return found
+
+
+#: A value of each built-in converter's type (their ``convert`` gives it), for
+#: ``check_converter``; ``str`` and ``path`` give text, any annotation parses.
+_CONVERTER_SAMPLES: dict[type, tuple[str, str, Any]] = {
+    IntegerConverter: ("int", "an int", 1),
+    FloatConverter: ("float", "a float", 1.5),
+    UUIDConverter: ("uuid", "a UUID", uuid.UUID(int=1)),
+    DateConverter: ("date", "a date", datetime.date(2000, 1, 1)),
+}
+
+
+def _type_name(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) else repr(tp)
 
 
 # -- validation of sources ------------------------------------------------------------

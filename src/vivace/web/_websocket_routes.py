@@ -77,7 +77,7 @@ class WebSocketRoute(Route):
                 raise TypeError(f"a WebSocket handler must be async: {self.name!r} is not")
             if is_typed(endpoint, passed=WebSocket):
                 self.typed = typed_handler(
-                    endpoint, path_names=self.template.param_names, connection=WebSocket
+                    endpoint, path_names=self.template.converters, connection=WebSocket
                 )
             else:
                 handler_takes_argument(endpoint, WebSocket)
