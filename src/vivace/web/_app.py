@@ -68,6 +68,8 @@ class App:
     clients that ask for JSON.
     ``openapi`` (a ``vivace.web.openapi.OpenAPI``) serves the app's OpenAPI document and
     the docs UIs.
+    ``dependencies`` (``[Depends(check)]``) run before every route's own, in the app's
+    routes and the groups mounted in it (``Router.add_dependencies``).
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class App:
         limits: Limits | None = None,
         json_errors: bool = False,
         openapi: OpenAPI | None = None,
+        dependencies: Sequence[Any] | None = None,
     ) -> None:
         self.thread_pool = ThreadPool(thread_pool_size, name="vivace-web")
         self._config = WebConfig(
@@ -97,7 +100,10 @@ class App:
         user_lifespan = _as_context_manager(lifespan) if lifespan is not None else None
         self._user_lifespan = user_lifespan
         self.router = Router(
-            routes, redirect_slashes=redirect_slashes, lifespan=self._lifespan_context
+            routes,
+            redirect_slashes=redirect_slashes,
+            lifespan=self._lifespan_context,
+            dependencies=dependencies,
         )
         #: The OpenAPI generator (``App(openapi=OpenAPI(...))``): its document and docs
         #: UIs are served by routes added here; ``app.openapi.document(app)`` builds it.

@@ -60,7 +60,7 @@ class Router:
     ``lifespan`` (set by ``App``) runs on the ASGI lifespan protocol.
     """
 
-    __slots__ = ("_matcher", "default", "lifespan", "redirect_slashes", "routes")
+    __slots__ = ("_matcher", "default", "dependencies", "lifespan", "redirect_slashes", "routes")
 
     def __init__(
         self,
@@ -69,12 +69,33 @@ class Router:
         redirect_slashes: bool = True,
         default: ASGIApp | None = None,
         lifespan: Lifespan | None = None,
+        dependencies: Sequence[Any] | None = None,
     ) -> None:
         self.routes: list[BaseRoute] = list(routes or [])
         self.redirect_slashes = redirect_slashes
         self.default = default
         self.lifespan = lifespan
         self._matcher: Matcher | None = None
+        #: The group's dependencies (its own, after those of the groups it is in): run
+        #: before each route's own ``dependencies=``; see ``add_dependencies``.
+        self.dependencies: list[Any] = []
+        if dependencies:
+            self.add_dependencies(dependencies)
+
+    def add_dependencies(self, dependencies: Sequence[Any]) -> None:
+        """Run ``dependencies`` before those of every route in this group (FastAPI's
+        ``APIRouter(dependencies=...)``), in routes given so far and added later with
+        ``add_route``, ``route``, ``mount``... (not appended to ``routes`` directly), and
+        in the ``Router``s mounted in it (``Mount(routes=...)``). Each route is analysed
+        again now: a request pays nothing to find them. A mounted app (an ``App``,
+        ``StaticFiles``) is not entered: it has its own rules, as in FastAPI."""
+        dependencies = list(dependencies)
+        if not dependencies:
+            return
+        for route in self.routes:
+            _add_dependencies(route, dependencies)
+        self.dependencies[:0] = dependencies
+        self._matcher = None
 
     def compile(self) -> None:
         """Compile the routes (done on start-up; call again after changing ``routes``)."""
@@ -96,7 +117,7 @@ class Router:
     ) -> None:
         """Add a ``Route`` (``options``: a typed handler's ``status_code``,
         ``response_model``, ``response_class``, ``dependencies`` and the OpenAPI options)."""
-        self.routes.append(
+        self._add(
             Route(
                 path,
                 endpoint,
@@ -106,14 +127,18 @@ class Router:
                 **options,
             )
         )
+
+    def _add(self, route: BaseRoute) -> None:
+        if self.dependencies:
+            _add_dependencies(route, self.dependencies)
+        self.routes.append(route)
         self._matcher = None
 
     def add_websocket_route(
         self, path: str, endpoint: Callable[..., Any], name: str | None = None
     ) -> None:
         """Add a ``WebSocketRoute``."""
-        self.routes.append(WebSocketRoute(path, endpoint, name=name))
-        self._matcher = None
+        self._add(WebSocketRoute(path, endpoint, name=name))
 
     def websocket_route(
         self, path: str, name: str | None = None
@@ -128,13 +153,11 @@ class Router:
 
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
         """Add a ``Mount``."""
-        self.routes.append(Mount(path, app=app, name=name))
-        self._matcher = None
+        self._add(Mount(path, app=app, name=name))
 
     def host(self, host: str, app: ASGIApp, name: str | None = None) -> None:
         """Add a ``Host``."""
-        self.routes.append(Host(host, app=app, name=name))
-        self._matcher = None
+        self._add(Host(host, app=app, name=name))
 
     def route(
         self,
@@ -313,6 +336,25 @@ class Router:
 
     def __repr__(self) -> str:
         return f"Router(routes={self.routes!r})"
+
+
+def _add_dependencies(route: BaseRoute, dependencies: list[Any]) -> None:
+    """Give a group's ``dependencies`` to one of its routes: a route (``Route``,
+    ``WebSocketRoute``) is analysed again with them first, a ``Router`` mounted or under a
+    ``Host`` passes them on; another mounted app and a custom route are not entered."""
+    from vivace.web._app import App
+
+    if isinstance(route, Route):
+        route.add_dependencies(dependencies)
+    elif isinstance(route, (Mount, Host)):
+        inner: Any = route.app
+        for _ in range(32):  # through the mount's middleware (each keeps ``.app``)
+            if isinstance(inner, Router):
+                inner.add_dependencies(dependencies)
+                return
+            if inner is None or isinstance(inner, App):
+                return
+            inner = getattr(inner, "app", None)
 
 
 def _mounted(routes: Sequence[BaseRoute], app: Any) -> list[tuple[str, Router, Any]]:

@@ -42,6 +42,7 @@ __all__ = [
     "Match",
     "Mount",
     "Route",
+    "is_handler",
     "route_path",
     "send_error",
     "slash_redirect",
@@ -50,6 +51,11 @@ __all__ = [
 #: What a route that matches a request answers: itself, its converted path parameters,
 #: and for a mount the rest of the path its app serves (``None`` for other routes).
 Match = tuple["BaseRoute", dict[str, Any], str | None]
+
+
+def is_handler(target: Any) -> bool:
+    """Whether an (unwrapped) endpoint is a handler function, not a class or an ASGI app."""
+    return (inspect.isfunction(target) or inspect.ismethod(target)) and not _is_asgi(target)
 
 
 def _is_asgi(func: Any) -> bool:
@@ -222,6 +228,7 @@ class Route(BaseRoute):
     __slots__ = (
         "_class_handlers",
         "_handler",
+        "_options",
         "app",
         "dispatch",
         "endpoint",
@@ -254,6 +261,18 @@ class Route(BaseRoute):
         dependencies: Sequence[Any] | None = None,
         **openapi: Any,
     ) -> None:
+        # What ``add_dependencies`` builds the route again with.
+        self._options: dict[str, Any] = {
+            "methods": methods,
+            "name": name,
+            "include_in_schema": include_in_schema,
+            "middleware": middleware,
+            "status_code": status_code,
+            "response_model": response_model,
+            "response_class": response_class,
+            "dependencies": dependencies,
+            **openapi,
+        }
         self.path = path
         self.template = PathTemplate(path)
         self.endpoint = endpoint
@@ -269,9 +288,7 @@ class Route(BaseRoute):
         target = _unwrap(endpoint)
         app: ASGIApp
         runner: Runner | None = None
-        if dependencies and not (
-            (inspect.isfunction(target) or inspect.ismethod(target)) and not _is_asgi(target)
-        ):
+        if dependencies and not is_handler(target):
             raise TypeError(
                 f"route {path!r}: dependencies= applies to a handler function, not to "
                 f"{_name_of(endpoint)!r}"
@@ -281,7 +298,7 @@ class Route(BaseRoute):
             if methods is None:
                 methods = handlers.keys()
             app = self._handle_class
-        elif (inspect.isfunction(target) or inspect.ismethod(target)) and not _is_asgi(target):
+        elif is_handler(target):
             if methods is None:
                 methods = ("GET",)
             typed = (
@@ -322,6 +339,25 @@ class Route(BaseRoute):
             app = cls(app, *args, **kwargs)
         self.app = app
         self.dispatch = app
+
+    def add_dependencies(self, dependencies: Sequence[Any]) -> None:
+        """Run ``dependencies`` before the route's own (a group's: ``Router``, ``Mount``
+        or ``App`` ``dependencies=``): the handler is analysed again with them, now,
+        so a request pays nothing to look them up. Only a handler function takes them:
+        an ``HTTPEndpoint`` or ASGI app endpoint is a ``TypeError`` (a group guarded by
+        an auth dependency must not leave one of its routes open without saying so)."""
+        if not dependencies:
+            return
+        target = _unwrap(self.endpoint)
+        if not is_handler(target):
+            raise TypeError(
+                f"route {self.path!r}: its group's dependencies= apply to handler functions, "
+                f"and {_name_of(self.endpoint)!r} is not one (an endpoint class or an ASGI "
+                "app): move it out of the group, or Mount it (a mounted app is not entered)"
+            )
+        own = self._options["dependencies"] or ()
+        options = {**self._options, "dependencies": [*dependencies, *own]}
+        type(self).__init__(self, self.path, self.endpoint, **options)
 
     def matches(self, path: str, scope: Scope) -> Match | None:
         # The regex and the converters inline (no call to template.match): this is the
@@ -415,6 +451,9 @@ class Mount(_AppRoute):
     >>> api = Mount("/api/{version}", routes=[Route("/items", lambda: [])], name="api")
     >>> api.url_path_for("api:<lambda>", version="v1")
     '/api/v1/items'
+
+    ``dependencies`` (``[Depends(check)]``, with ``routes=`` or a ``Router``) run before
+    the group's routes' own (``Router.add_dependencies``).
     """
 
     __slots__ = ("dispatch", "name", "path", "prefix_regex", "template")
@@ -429,6 +468,7 @@ class Mount(_AppRoute):
         name: str | None = None,
         *,
         middleware: Sequence[Any] | None = None,
+        dependencies: Sequence[Any] | None = None,
     ) -> None:
         if path == "/":
             path = ""
@@ -446,7 +486,18 @@ class Mount(_AppRoute):
         self.name = name
         from vivace.web._router import Router
 
-        inner: ASGIApp = Router(routes) if routes is not None else app  # type: ignore[assignment]
+        if dependencies:
+            # A group of routes: ``routes=``, or a ``Router`` of them (not another app).
+            if routes is None and not isinstance(app, Router):
+                raise TypeError(
+                    f"mount {path!r}: dependencies= applies to a group of routes (routes= "
+                    f"or a Router), not to the app {app!r}: give that app its own"
+                )
+            if routes is None:
+                assert isinstance(app, Router)
+                app.add_dependencies(dependencies)
+        group = Router(routes, dependencies=dependencies) if routes is not None else None
+        inner: ASGIApp = group if group is not None else app  # type: ignore[assignment]
         self._handled = isinstance(inner, Router) and not middleware
         for spec in reversed(middleware or ()):
             cls, args, kwargs = spec

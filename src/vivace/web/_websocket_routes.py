@@ -23,7 +23,7 @@ from vivace.web._dependencies import unwind
 from vivace.web._endpoints import WebSocketEndpoint, _unwrap, handler_takes_argument
 from vivace.web._params import is_typed, typed_handler
 from vivace.web._paths import PathTemplate
-from vivace.web._routes import Route, _is_asgi, _name_of
+from vivace.web._routes import Route, _name_of, is_handler
 from vivace.web._websockets import WebSocket, answer_websocket_error
 
 __all__ = ["WEBSOCKET_METHOD", "WebSocketRoute"]
@@ -56,7 +56,9 @@ class WebSocketRoute(Route):
         *,
         name: str | None = None,
         middleware: Sequence[Any] | None = None,
+        dependencies: Sequence[Any] | None = None,
     ) -> None:
+        self._options = {"name": name, "middleware": middleware, "dependencies": dependencies}
         self.path = path
         self.template = PathTemplate(path)
         self.endpoint = endpoint
@@ -70,14 +72,22 @@ class WebSocketRoute(Route):
         self.methods = _METHODS
         target = _unwrap(endpoint)
         app: ASGIApp
+        if dependencies and not is_handler(target):
+            raise TypeError(
+                f"WebSocket route {path!r}: dependencies= applies to a handler function, "
+                f"not to {self.name!r}"
+            )
         if inspect.isclass(target) and issubclass(target, WebSocketEndpoint):
             app = self._handle_class
-        elif (inspect.isfunction(target) or inspect.ismethod(target)) and not _is_asgi(target):
+        elif is_handler(target):
             if not inspect.iscoroutinefunction(target):
                 raise TypeError(f"a WebSocket handler must be async: {self.name!r} is not")
-            if is_typed(endpoint, passed=WebSocket):
+            if dependencies or is_typed(endpoint, passed=WebSocket):
                 self.typed = typed_handler(
-                    endpoint, path_names=self.template.converters, connection=WebSocket
+                    endpoint,
+                    path_names=self.template.converters,
+                    connection=WebSocket,
+                    dependencies=dependencies or (),
                 )
             else:
                 handler_takes_argument(endpoint, WebSocket)
