@@ -259,6 +259,11 @@ class Route(BaseRoute):
         response_model: Any = None,
         response_class: type[Response] | None = None,
         dependencies: Sequence[Any] | None = None,
+        response_model_include: Any = None,
+        response_model_exclude: Any = None,
+        response_model_exclude_unset: bool = False,
+        response_model_exclude_defaults: bool = False,
+        response_model_exclude_none: bool = False,
         **openapi: Any,
     ) -> None:
         # What ``add_dependencies`` builds the route again with.
@@ -271,7 +276,24 @@ class Route(BaseRoute):
             "response_model": response_model,
             "response_class": response_class,
             "dependencies": dependencies,
+            "response_model_include": response_model_include,
+            "response_model_exclude": response_model_exclude,
+            "response_model_exclude_unset": response_model_exclude_unset,
+            "response_model_exclude_defaults": response_model_exclude_defaults,
+            "response_model_exclude_none": response_model_exclude_none,
             **openapi,
+        }
+        # FastAPI's response_model_* options: how the declared output is written.
+        shaping = {
+            key: value
+            for key, value in (
+                ("include", response_model_include),
+                ("exclude", response_model_exclude),
+                ("exclude_unset", response_model_exclude_unset),
+                ("exclude_defaults", response_model_exclude_defaults),
+                ("exclude_none", response_model_exclude_none),
+            )
+            if value is not None and value is not False
         }
         self.path = path
         self.template = PathTemplate(path)
@@ -306,6 +328,7 @@ class Route(BaseRoute):
                 or bool(dependencies)
                 or status_code is not None
                 or response_class is not None
+                or bool(shaping)
                 or output_type(endpoint, response_model) is not None
             )
             if typed:
@@ -316,6 +339,7 @@ class Route(BaseRoute):
                     response_model=response_model,
                     response_class=JSONResponse if response_class is None else response_class,
                     dependencies=dependencies or (),
+                    shaping=shaping or None,
                 )
                 app = runner = Runner(self.typed)
             else:

@@ -46,6 +46,8 @@ from vivace.schema import (
     ValidationError,
     Validator,
     create_schema,
+    dump_json,
+    partial,
     validate,
     validate_form,
 )
@@ -597,13 +599,15 @@ _READERS: dict[str, Callable[[HTTPConnection], Any]] = {
 # -- output -------------------------------------------------------------------------
 
 
-def _converter(tp: Any) -> Callable[[Any], Any]:
+def _converter(tp: Any, unset: bool = False) -> Callable[[Any], Any]:
     """A function turning a returned value into ``tp`` by reading the attributes ``tp``
-    declares (an ORM model, any object), recursively; values already of ``tp`` pass."""
+    declares (an ORM model, any object), recursively; values already of ``tp`` pass.
+    ``unset``: a schema is made as its ``Partial`` (checked as ``tp`` first), the fields
+    the value lacks left ``UNSET``, for ``dump(exclude_unset=True)``."""
     tp = strip_optional(tp)
     origin = typing.get_origin(tp)
     if origin in (list, Sequence, tuple, set, frozenset) and typing.get_args(tp):
-        item = _converter(typing.get_args(tp)[0])
+        item = _converter(typing.get_args(tp)[0], unset)
 
         def convert_list(value: Any) -> Any:
             return [item(v) for v in value] if value is not None else None
@@ -612,7 +616,7 @@ def _converter(tp: Any) -> Callable[[Any], Any]:
     if origin in (dict, Mapping) and len(typing.get_args(tp)) == 2:
         # dict[str, Item]: the values are written through Item too (a dict value's
         # extra keys leaked: the encoder writes a dict as it is).
-        each = _converter(typing.get_args(tp)[1])
+        each = _converter(typing.get_args(tp)[1], unset)
         if each is _identity:
             return _identity
 
@@ -623,7 +627,7 @@ def _converter(tp: Any) -> Callable[[Any], Any]:
     if origin is typing.Union or origin is types.UnionType:
         # Item | Other: the first member the value converts to (a value already of one
         # goes as it is; a plain member, str or int, takes what the classes refuse).
-        members = [_converter(m) for m in typing.get_args(tp) if m is not type(None)]
+        members = [_converter(m, unset) for m in typing.get_args(tp) if m is not type(None)]
         if all(m is _identity for m in members):
             return _identity
 
@@ -649,9 +653,10 @@ def _converter(tp: Any) -> Callable[[Any], Any]:
         if hasattr(tp, "__struct_fields__")
         else [f.name for f in dataclasses.fields(tp)]
     )
-    nested = {n: _converter(hints[n]) for n in names if n in hints}
+    nested = {n: _converter(hints[n], unset) for n in names if n in hints}
     nested = {n: c for n, c in nested.items() if c is not _identity}
     cls = tp
+    made = partial(tp) if unset and issubclass(tp, Schema) else None
 
     def convert(value: Any) -> Any:
         if value is None or type(value) is cls:
@@ -669,6 +674,9 @@ def _converter(tp: Any) -> Callable[[Any], Any]:
                     continue
             c = nested.get(n)
             kwargs[n] = c(v) if c is not None else v
+        if made is not None:
+            cls(**kwargs)  # what a required field missing raises, as without ``unset``
+            return made(**kwargs)
         return cls(**kwargs)
 
     return convert
@@ -764,6 +772,52 @@ class _NoContent(Output):
         return Response(status_code=self.status_code)
 
 
+class _Shaped(Output):
+    """The output of a route with FastAPI's ``response_model_include``, ``_exclude``,
+    ``_exclude_unset``, ``_exclude_defaults`` or ``_exclude_none``: written through
+    vivace.schema's ``dump`` with those options (a class of its own: ``Output.response``
+    stays as it is for other routes). ``exclude_unset`` as FastAPI means it: a returned
+    dict's (or object's) missing keys are left out, through the schema's ``Partial``;
+    ``exclude_none`` drops every ``None`` value of an object (a dict) in the output."""
+
+    __slots__ = ("exclude_none", "options")
+
+    def __init__(
+        self,
+        tp: Any,
+        status_code: int,
+        response_class: type[Response],
+        shaping: Mapping[str, Any],
+    ) -> None:
+        super().__init__(tp, status_code, response_class)
+        self.options = {k: v for k, v in shaping.items() if k != "exclude_none"}
+        self.exclude_none = bool(shaping.get("exclude_none"))
+        if self.options.get("exclude_unset"):
+            self.convert = _converter(tp, unset=True)
+        if self.validator is None:  # plain JSON declared: still shaped
+            self.validator = _validator(tp, getattr(tp, "__name__", "output"), "output")
+
+    def response(self, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        assert self.validator is not None
+        data = self.validator.dump(self.convert(result), **self.options)
+        if self.exclude_none:
+            data = _without_none(data)
+        body = dump_json(data)
+        if self.response_class is JSONResponse:
+            return _EncodedJSON(body, self.status_code)
+        return self.response_class(body, self.status_code)
+
+
+def _without_none(data: Any) -> Any:
+    if type(data) is dict:
+        return {k: _without_none(v) for k, v in data.items() if v is not None}
+    if type(data) is list:
+        return [_without_none(v) for v in data]
+    return data
+
+
 class _EncodedJSON(Response):
     """JSON already encoded: a class with the media type takes Response's path for bytes
     with the content type made once (measured: 0.85 us a response less than passing
@@ -792,6 +846,7 @@ class TypedHandler:
         serialised: bool = True,
         dependencies: Sequence[Depends] = (),
         overrides: Mapping[Any, Callable[..., Any]] | None = None,
+        shaping: Mapping[str, Any] | None = None,
     ) -> None:
         self.func = func
         # What ``with_overrides`` builds this handler again with.
@@ -858,8 +913,18 @@ class TypedHandler:
         # A dependency override's value is passed on, never serialised: its return
         # annotation (an AsyncIterator for a generator) is not an output type.
         declared = output_type(func, response_model) if serialised else None
-        output = _NoContent if serialised and _no_body_status(status_code) else Output
-        self.output = output(declared, status_code, response_class)
+        if serialised and _no_body_status(status_code):
+            self.output: Output = _NoContent(declared, status_code, response_class)
+        elif shaping and serialised:
+            if declared is None:
+                raise TypeError(
+                    f"handler {describe(func)}: response_model_{next(iter(shaping))} "
+                    "shapes the declared output, and there is none: give a return "
+                    "annotation or response_model="
+                )
+            self.output = _Shaped(declared, status_code, response_class, shaping)
+        else:
+            self.output = Output(declared, status_code, response_class)
 
     async def __call__(self, request: Request, *first: Any) -> Response:
         """Serve ``request``; ``first``: positional arguments before the typed ones (the
