@@ -244,7 +244,11 @@ async def test_groups_and_permissions(auth: Auth) -> None:
     await auth.add_to_group(ada, editors)
     await auth.add_to_group(ada, editors)  # twice: one membership
     assert await auth.has_perm(ada, "change_auth_user")
-    await auth.grant(ada, "view_auth_user", "no_such_permission")
+    with pytest.raises(ValueError, match="'no_such_permission'"):
+        await auth.grant(ada, "view_auth_user", "no_such_permission")
+    fresh = await User.objects.get(pk=ada.pk)  # no permissions cached on it
+    assert await auth.get_permissions(fresh) == {"change_auth_user"}  # nothing granted
+    await auth.grant(ada, "view_auth_user")
     assert await auth.get_permissions(ada) == {"change_auth_user", "view_auth_user"}
     assert await auth.has_perms(ada, ["change_auth_user", "view_auth_user"])
     assert not await auth.has_perms(ada, ["change_auth_user", "delete_auth_user"])

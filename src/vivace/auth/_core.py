@@ -381,10 +381,20 @@ class Auth:
         return all(permission in cached for permission in wanted)
 
     async def grant(self, user: AbstractUser, *codenames: str) -> None:
-        """Give ``user`` these permissions directly."""
-        for permission in await Permission.objects.using(self.using).filter(
+        """Give ``user`` these permissions directly. A codename with no permission (a typo,
+        a model whose permissions were not created) raises ``ValueError`` naming it, and
+        nothing is granted: a grant that silently did nothing would go unnoticed until the
+        user is refused."""
+        permissions = await Permission.objects.using(self.using).filter(
             codename__in=list(codenames)
-        ):
+        )
+        missing = set(codenames) - {p.codename for p in permissions}
+        if missing:
+            raise ValueError(
+                f"grant(): no permission named {', '.join(map(repr, sorted(missing)))} "
+                "(create_permissions() makes a model's permissions)"
+            )
+        for permission in permissions:
             await UserPermission.objects.using(self.using).get_or_create(
                 user_id=user.pk, permission=permission
             )
