@@ -219,14 +219,24 @@ class _Shape:
             keys.append(info.tag_field)
         if any(":" in key for key in keys):
             self.strings = True  # a key written with a ``:`` could have been sent escaped
-        names = [f"f{n}" for n in range(len(keys))]
         self.count += 1
-        return msgspec.defstruct(
+        return _keyed_struct(
             f"{getattr(cls, '__name__', 'Class')}Keys{self.count}",
-            [(name, shape, msgspec.UNSET) for name, shape in zip(names, shapes, strict=True)],
-            rename=dict(zip(names, keys, strict=True)),
+            list(zip(keys, shapes, strict=True)),
             forbid_unknown_fields=True,
         )
+
+
+def _keyed_struct(title: str, members: list[tuple[str, Any]], forbid_unknown_fields: bool) -> Any:
+    """A Struct with a field per ``(key, type)`` of ``members``, read from that JSON key,
+    absent by default (``UNSET``, never written)."""
+    names = [f"f{n}" for n in range(len(members))]
+    return msgspec.defstruct(
+        title,
+        [(name, tp, msgspec.UNSET) for name, (_, tp) in zip(names, members, strict=True)],
+        rename={name: key for name, (key, _) in zip(names, members, strict=True)},
+        forbid_unknown_fields=forbid_unknown_fields,
+    )
 
 
 def _always(text: Text, colons: int) -> bool:
@@ -370,12 +380,7 @@ def _count_plan(info: ObjectInfo, building: set[Any]) -> _Plan:
         most += 1
     if not members:
         return _Plan(static, most, None, None)
-    names = [f"f{n}" for n in range(len(members))]
-    shape = msgspec.defstruct(
-        f"{info.cls.__name__}Count",
-        [(name, tp, msgspec.UNSET) for name, (_, tp) in zip(names, members, strict=True)],
-        rename={name: key for name, (key, _) in zip(names, members, strict=True)},
-    )
+    shape = _keyed_struct(f"{info.cls.__name__}Count", members, forbid_unknown_fields=False)
     size = len(members) - len(nested)  # nested shapes are always there: counted apart
     unset = msgspec.UNSET
     if not nested:
