@@ -159,15 +159,8 @@ class H2Exchange:
             if self.disconnected or self.state == DONE:
                 return dict(_DISCONNECT)
             if self.body_pending:
-                body = self.body
-                if body or self.body_done:
-                    data = body[0] if len(body) == 1 else b"".join(body)
-                    self.body = []
-                    self.body_size = 0
-                    if self.body_done:
-                        self.body_pending = False
-                    if data:
-                        self.conn.consumed(self.stream_id, len(data))
+                if self.body or self.body_done:
+                    data = self._take()
                     return {"type": "http.request", "body": data, "more_body": not self.body_done}
             elif self.ending:
                 return dict(_DISCONNECT)
@@ -184,12 +177,17 @@ class H2Exchange:
             return None
         if self.state == DONE:
             return None
-        # receive()'s take of a body that has all arrived, step for step.
+        return self._take()
+
+    def _take(self) -> bytes:
+        """What has arrived of the body, counted as taken (the last of it once the stream
+        has ended), its flow-control windows reopened."""
         body = self.body
         data = body[0] if len(body) == 1 else b"".join(body)
         self.body = []
         self.body_size = 0
-        self.body_pending = False
+        if self.body_done:
+            self.body_pending = False
         if data:
             self.conn.consumed(self.stream_id, len(data))
         return data
