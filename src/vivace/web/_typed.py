@@ -631,6 +631,8 @@ def _converter(tp: Any, unset: bool = False) -> Callable[[Any], Any]:
         if all(m is _identity for m in members):
             return _identity
 
+        args = typing.get_args(tp)
+
         def convert_union(value: Any) -> Any:
             if value is None or type(value) in args:
                 return value
@@ -643,7 +645,6 @@ def _converter(tp: Any, unset: bool = False) -> Callable[[Any], Any]:
                     continue
             return value
 
-        args = typing.get_args(tp)
         return convert_union
     if not isinstance(tp, type) or not _is_class_like(tp) or typing.is_typeddict(tp):
         return _identity
