@@ -464,6 +464,16 @@ def colons(doc: bytes) -> int:
     return doc.count(b":")
 
 
+def assert_decided(tp: Any, doc: bytes, unique: bool) -> None:
+    """The whole reader refuses ``doc`` for a repeated key exactly when it has one."""
+    if unique:
+        assert tp.validate_json(doc, duplicate_keys="error")
+    else:
+        with pytest.raises(ValidationError) as info:
+            tp.validate_json(doc, duplicate_keys="error")
+        assert info.value.errors()[0]["code"] == "duplicate_key"
+
+
 def test_the_count_proof_passes_unique_documents_without_a_colon_in_a_string() -> None:
     proof = counting(Invoice)
     for doc in [
@@ -512,12 +522,7 @@ def test_the_count_proof_looks_where_it_cannot_count(doc: bytes) -> None:
     # The whole proof still decides each exactly.
     unique = not repeats(doc.decode())
     assert outcome(Validator(Invoice).json_reader(duplicate_keys="error"), doc) != [] or unique
-    if unique:
-        assert Invoice.validate_json(doc, duplicate_keys="error").number
-    else:
-        with pytest.raises(ValidationError) as info:
-            Invoice.validate_json(doc, duplicate_keys="error")
-        assert info.value.errors()[0]["code"] == "duplicate_key"
+    assert_decided(Invoice, doc, unique)
 
 
 def test_the_count_proof_of_other_classes_and_where_it_does_not_apply() -> None:
@@ -597,3 +602,203 @@ def test_the_count_proof_never_passes_a_repeated_key_at_random() -> None:
             passed += 1
             assert not repeats(doc), doc
     assert counted > 50 and passed > counted
+
+
+# --- the count proof with its optional keys found by a text search (_duplicates._searched) --
+
+
+class Parcel(Schema):
+    sender: str
+    weight: float
+    box: Address  # required: "street" counted, "city" (optional) searched for
+    coupon: str | None = None
+    promo: str = "none"
+
+
+def fast_of(tp: Any) -> Any:
+    v = Validator(tp)
+    assert v.fast
+    return v._fast
+
+
+def searching(tp: Any) -> Any:
+    plan = _duplicates._plan_of(fast_of(tp))
+    assert plan is not None and _duplicates._searchable(plan)
+    return _duplicates.typed_proof(Validator(tp).node, fast_of(tp))
+
+
+def test_few_plain_optional_keys_are_searched_for_and_others_decoded() -> None:
+    searching(Parcel)
+    searching(Holder)  # a class's tag
+    searching(Box)
+    searching(Parts)
+
+    def searchable(tp: Any) -> bool:
+        plan = _duplicates._plan_of(fast_of(tp))
+        return plan is not None and _duplicates._searchable(plan)
+
+    class Four(Schema):
+        a: int = 0
+        b: int = 0
+        c: int = 0
+        d: int = 0
+
+    class Inner(Schema):
+        note: str  # required here...
+
+    class Outer(Schema):
+        inner: Inner
+        note: str = ""  # ...optional here: a "note" found could be Inner's
+
+    Quoted = TypedDict("Quoted", {'b"': int, "c\\": int}, total=False)
+
+    class Spaced(Schema):
+        a: int
+        b: int = Field(default=0, alias=" b")
+
+    class Closing(Schema):
+        a: int
+        b: int = Field(default=0, alias="]b")
+
+    assert not searchable(Invoice)  # four optional keys: the shape
+    for tp in (Four, Outer, Quoted, Spaced, Closing):
+        assert not searchable(tp), tp
+    # Where nothing is optional there is nothing to search: the count alone.
+    assert not searchable(Flat)
+
+
+# (document, whether the searched count alone passes it); the whole proof and the
+# validator are checked against the standard library's scanner.
+@pytest.mark.parametrize(
+    ("doc", "counted"),
+    [
+        (b'{"sender": "a", "weight": 1.5, "box": {"street": "s"}}', True),
+        (b'{"sender": "a", "weight": 1.5, "box": {"street": "s"}, "coupon": null}', True),
+        (
+            b'{"sender": "a", "weight": 1.5, "box": {"street": "s", "city": "c"}, "promo": "p",'
+            b' "coupon": "c"}',
+            True,
+        ),
+        (b'{"coupon":null,"sender":"a","weight":1.5,"box":{"city":"c","street":"s"}}', True),
+        (b'{"sender": "a\\\\", "weight": 1.5, "box": {"street": "s"}, "coupon": "c"}', True),
+        # Repeated keys: never passed.
+        (b'{"sender": "a", "sender": "b", "weight": 1.5, "box": {"street": "s"}}', False),
+        (
+            b'{"sender": "a", "weight": 1.5, "box": {"street": "s"}, "coupon": "x", "coupon": "y"}',
+            False,
+        ),
+        (
+            b'{"sender": "a", "weight": 1.5, "box": {"street": "s", "city": "a", "city": "b"}}',
+            False,
+        ),
+        # The name as a value, or in a string after an escaped quote: not a key.
+        (b'{"sender": "coupon", "sender": "b", "weight": 1.5, "box": {"street": "s"}}', False),
+        (
+            b'{"sender": "\\"coupon\\":", "sender": "b", "weight": 1.5, "box": {"street": "s"}}',
+            False,
+        ),
+        (b'{"sender": "say \\"coupon\\": x", "weight": 1.5, "box": {"street": "s"}}', False),
+        # Found once however often it is sent; an unknown key is one more member.
+        (
+            b'{"sender": "a", "weight": 1.5, "box": {"street": "s", "coupon": "c"}, "coupon": "c"}',
+            False,
+        ),
+        (b'{"sender": "a", "weight": 1.5, "box": {"street": "s"}, "other": {"coupon": 1}}', False),
+        # Sent escaped, or with a space before its colon: not found (the key proof decides).
+        (b'{"sender": "a", "weight": 1.5, "box": {"street": "s"}, "c\\u006fupon": "c"}', False),
+        (b'{"sender": "a", "weight": 1.5, "box": {"street": "s"}, "coupon" : "c"}', False),
+    ],
+)
+def test_the_searched_proof_on_chosen_documents(doc: bytes, counted: bool) -> None:
+    Parcel.validate_json(doc)
+    unique = not repeats(doc.decode())
+    plan = _duplicates._plan_of(fast_of(Parcel))
+    assert plan is not None
+    alone = _duplicates._searched(plan, None)
+    assert alone(doc) is counted and alone(doc.decode()) is counted
+    assert unique or not counted
+    proof = searching(Parcel)
+    assert unique or not (proof(doc) or proof(doc.decode()))
+    assert_decided(Parcel, doc, unique)
+
+
+def test_the_searched_count_decides_the_usual_documents_alone() -> None:
+    plan = _duplicates._plan_of(fast_of(Parcel))
+    assert plan is not None
+    alone = _duplicates._searched(plan, None)
+    for doc in [
+        b'{"sender": "a", "weight": 1.5, "box": {"street": "s"}}',
+        b'{"sender": "a", "weight": 1.5, "box": {"street": "s", "city": "c"}, "coupon": null}',
+        b'{"sender":"a","weight":1.5,"box":{"street":"s"},"promo":"p","coupon":"c"}',
+    ]:
+        assert alone(doc) and alone(doc.decode()), doc
+
+
+def test_the_searched_proof_never_passes_a_repeated_key_at_random() -> None:
+    rng = random.Random(19)
+    proof = searching(Parcel)
+    plan = _duplicates._plan_of(fast_of(Parcel))
+    alone = _duplicates._searched(plan, None)
+    strings = ['"coupon"', '"\\"coupon\\":"', '"a:b"', '"\\\\"', '"promo"', '"x\\\\\\"city\\":"']
+    keys = {
+        "sender": strings,
+        "weight": ["1.5"],
+        "coupon": ["null", *strings],
+        "c\\u006fupon": ['"c"'],
+        "promo": strings,
+        "other": ["1", '{"coupon": 1}', '{"city": "c", "city": "d"}', '["coupon"]'],
+    }
+    box_keys = {"street": strings, "city": strings, "coupon": ['"c"'], "str\\u0065et": ['"u"']}
+
+    def members(choices: dict[str, list[str]], required: list[str], extra: int) -> str:
+        names = required + [rng.choice(list(choices)) for _ in range(rng.randrange(0, extra))]
+        rng.shuffle(names)
+        sep = rng.choice([": ", ":", " : "])
+        return ", ".join(f'"{n}"{sep}{rng.choice(choices[n])}' for n in names)
+
+    passed = counted = 0
+    for _ in range(4000):
+        keys["box"] = ["{" + members(box_keys, ["street"], 3) + "}"]
+        doc = "{" + members(keys, ["sender", "weight", "box"], 4) + "}"
+        try:
+            Parcel.validate_json(doc)
+        except ValidationError:
+            continue
+        for text in (doc, doc.encode()):
+            if alone(text):
+                counted += 1
+                assert not repeats(doc), doc
+            if proof(text):
+                passed += 1
+                assert not repeats(doc), doc
+    assert counted > 200 and passed > counted
+
+
+def test_a_typed_dict_with_keys_a_struct_cannot_have_is_read_and_checked() -> None:
+    # Such keys made the count proof's shape fail, and every validator of the type with it.
+    odd = TypedDict("odd", {'b"': int, "c\\\\": int, "a": int}, total=False)
+    for duplicate_keys in ("last", "error"):
+        assert Validator(odd).validate_json(
+            b'{"a": 1, "b\\"": 2}', duplicate_keys=duplicate_keys
+        ) == {"a": 1, 'b"': 2}
+    with pytest.raises(ValidationError, match="Duplicate key"):
+        Validator(odd).validate_json(b'{"a": 1, "a": 2}', duplicate_keys="error")
+    with pytest.raises(ValidationError, match="Duplicate key"):
+        Validator(odd).validate_json(b'{"b\\"": 1, "b\\"": 2}', duplicate_keys="error")
+
+
+def test_a_searched_key_right_after_an_escaped_quote_is_not_counted() -> None:
+    # A required key may end in the optional key's quoted name: found right after its
+    # backslash, it would be counted as the optional key (a bound one too high).
+    from typing import NotRequired
+
+    tricky = TypedDict("tricky", {'a"coupon': int, "coupon": NotRequired[int]})
+    plan = _duplicates._plan_of(fast_of(tricky))
+    assert plan is not None and _duplicates._searchable(plan)
+    doc = b'{"a\\"coupon": 1, "a\\"coupon": 2}'
+    assert repeats(doc.decode())
+    with pytest.raises(ValidationError, match="Duplicate key"):
+        Validator(tricky).validate_json(doc, duplicate_keys="error")
+    assert Validator(tricky).validate_json(
+        b'{"a\\"coupon": 1, "coupon": 2}', duplicate_keys="error"
+    )
