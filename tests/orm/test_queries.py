@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 
 from vivace.db import Database
-from vivace.orm import F, Q, QueryError, QuerySet
+from vivace.orm import F, FieldError, NotSupportedError, Q, QueryError, QuerySet
 
 from .library import Library, make_library
 from .models import Author, Book, Country, Tag
@@ -151,8 +151,105 @@ async def test_ordering_and_reverse(lib: Library) -> None:
         "title", flat=True
     )
     assert nulls_first[0] == "Bytes & 100% Pure_Data"
-    with pytest.raises(QueryError, match="random"):
-        Book.objects.order_by("?")
+    for bad in ("", "-", "-?", "+?"):
+        with pytest.raises(QueryError, match="not a field name"):
+            Book.objects.order_by(bad)
+
+
+async def test_random_order(lib: Library, backend: str) -> None:
+    # Random: every order of the five titles shows up within a bounded number of draws
+    # (a fixed order would fail); the rows are always the same five.
+    qs = Book.objects.order_by("?").values_list("title", flat=True)
+    firsts = set()
+    for _ in range(200):
+        found = await qs
+        assert sorted(found) == sorted(lib.books)
+        firsts.add(found[0])
+        if len(firsts) == len(lib.books):
+            break
+    assert len(firsts) == len(lib.books)
+    # Combined with other keys as Django does: "?" where it stands in the ordering.
+    by_author = await Book.objects.order_by("author__name", "?").values_list(
+        "author__name", flat=True
+    )
+    assert by_author == ["Ada", "Ada", "Bob", "Bob", "Cy"]
+    shuffled_within = set()
+    for _ in range(200):
+        ada = await Book.objects.filter(author=lib.ada).order_by("-pages", "?")
+        assert [b.title for b in ada] == ["Analytical Engine", "Notes"]
+        shuffled_within.add(tuple(b.title for b in await Book.objects.order_by("?", "pages")[:2]))
+        if len(shuffled_within) > 1:
+            break
+    assert len(shuffled_within) > 1
+    # reverse(), first(), slicing, counting and values keep working with it.
+    assert len(await Book.objects.order_by("?").reverse()[:3]) == 3
+    assert (await Book.objects.order_by("?").first()) is not None
+    assert await Book.objects.order_by("?").count() == 5
+    sql = QuerySet(Book).order_by("?")._query
+    assert sql.order == ("?",)
+    with pytest.raises(QueryError, match="union"):
+        await Book.objects.filter(pages__lt=100).union(Book.objects.all()).order_by("?")
+
+
+async def test_distinct_on_fields(lib: Library, backend: str) -> None:
+    by_author = Book.objects.distinct("author").order_by("author", "-pages")
+    if backend != "postgresql":
+        with pytest.raises(NotSupportedError, match=f"not supported by {backend}"):
+            await by_author
+        with pytest.raises(QueryError):  # a NotSupportedError is a QueryError
+            await by_author.count()
+        assert await Book.objects.distinct().count() == 5  # no fields: everywhere
+        return
+    # One book per author: the one ordered first (the most pages).
+    assert [b.title for b in await by_author] == [
+        "Analytical Engine",
+        "Bytes & 100% Pure_Data",
+        "zen",
+    ]
+    assert await by_author.count() == 3
+    assert await by_author.exists()
+    # Across a relation, with values(), the key spelt several ways, and reversed.
+    names = (
+        await Book.objects.values_list("author__name", "title")
+        .distinct("author__name")
+        .order_by("author__name", "pages")
+    )
+    assert names == [("Ada", "Notes"), ("Bob", "Bits"), ("Cy", "zen")]
+    assert len(await Book.objects.distinct("author_id").order_by("author__id")) == 3
+    assert len(await Book.objects.distinct("author", "pk").order_by("pk", "author")) == 5
+    assert len(await Book.objects.distinct("author", "pk").order_by("author")) == 5
+    newest_first = Book.objects.distinct("author").order_by("author", "pages").reverse()
+    assert [b.title for b in await newest_first] == [
+        "zen",
+        "Bytes & 100% Pure_Data",
+        "Analytical Engine",
+    ]
+    assert len(await Book.objects.distinct("title").order_by()) == 5  # no ordering at all
+    # The ordering must start with the distinct fields (PostgreSQL's rule, checked first).
+    with pytest.raises(QueryError, match=r"distinct\('author'\).*order_by\(\) starts"):
+        await Book.objects.distinct("author").order_by("pages", "author")
+    with pytest.raises(QueryError, match="must start with the distinct fields"):
+        await Book.objects.distinct("author").order_by("?")
+    # Meta.ordering counts as the ordering (Author: by name).
+    with pytest.raises(QueryError, match=r"Meta\.ordering"):
+        await Author.objects.distinct("age")
+    assert len(await Author.objects.distinct("name")) == 3
+    with pytest.raises(FieldError, match="titel"):
+        await Book.objects.distinct("titel").order_by()
+    with pytest.raises(FieldError, match="is not a field path"):
+        await Book.objects.distinct("title__icontains").order_by()
+    with pytest.raises(QueryError, match="update"):
+        await Book.objects.distinct("author").order_by("author").update(pages=1)
+
+
+async def test_distinct_arguments(db: Database) -> None:
+    for bad in ("", 3, None):
+        with pytest.raises(QueryError, match="field names"):
+            Book.objects.distinct(bad)  # type: ignore[arg-type]
+    assert Book.objects.distinct("a", "a", "b")._query.distinct == ("a", "b")
+    assert Book.objects.distinct()._query.distinct is True
+    with pytest.raises(QueryError, match="delete"):
+        await Book.objects.distinct("title").delete()
 
 
 async def test_slicing_first_last_and_indexing(lib: Library) -> None:

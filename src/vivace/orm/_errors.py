@@ -26,7 +26,9 @@ one ``except`` clause catches them whether the SQL came from the ORM or was raw.
     │   ├── PageNotAnInteger
     │   └── EmptyPage
     └── QueryError                a queryset was used in a way that cannot work (slicing
-                                  after a slice, update() of a sliced queryset ...)
+        │                         after a slice, update() of a sliced queryset ...)
+        └── NotSupportedError     what the database in use cannot do (distinct(*fields)
+                                  anywhere but PostgreSQL); Django's NotSupportedError
 
 >>> try:
 ...     raise FieldError("Article has no field 'titel' (choices: id, title)")
@@ -48,6 +50,7 @@ __all__ = [
     "ModelDefinitionError",
     "MultipleObjectsReturned",
     "NotLoadedError",
+    "NotSupportedError",
     "ORMError",
     "ObjectDoesNotExist",
     "PageNotAnInteger",
@@ -129,3 +132,8 @@ class EmptyPage(InvalidPage):
 
 class QueryError(ORMError):
     """A queryset was used in a way that cannot work (say, filtering after a slice)."""
+
+
+class NotSupportedError(QueryError):
+    """The database in use cannot run this query (``distinct("field")`` is PostgreSQL's
+    ``DISTINCT ON``); the message names the backend.  Django's ``NotSupportedError``."""

@@ -14,6 +14,7 @@ Token forms::
     ("op", "+", lhs, rhs)         arithmetic             ("agg", "Count", arg, distinct, filter)
     ("Q", connector, negated, children)    ("L", "lookup__path", value_token)
     ("ord", expr, descending, nulls)       nulls: "first", "last" or None
+    ("random",)                   order_by("?")
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 LIST_LOOKUPS = frozenset(("in", "range"))
+#: ``order_by("?")``'s term: RANDOM() (MySQL: RAND()), which reverse() leaves as it is.
+RANDOM = ("ord", ("random",), False, None)
 MAX_NAME = 100  # annotation and values() names
 
 
@@ -284,12 +287,14 @@ class OrderBy(Expression):
 
 
 def order_token(term: Any, params: list[Any]) -> tuple[Any, ...]:
-    """The token of one ``order_by`` argument: ``"-name"``, ``"?"`` is refused, F, OrderBy."""
+    """The token of one ``order_by`` argument: ``"-name"``, ``"?"`` (random), F, OrderBy."""
     if isinstance(term, str):
-        if not term or term == "?":
-            raise QueryError(f"order_by({term!r}): random or empty ordering is not supported")
-        descending = term.startswith("-")
-        return ("ord", ("F", term.lstrip("-+")), descending, None)
+        name = term.lstrip("-+")
+        if not name or name == "?":
+            if term == "?":
+                return RANDOM
+            raise QueryError(f"order_by({term!r}): not a field name (nor '?' for random)")
+        return ("ord", ("F", name), term.startswith("-"), None)
     if isinstance(term, OrderBy):
         return term.key(params)
     if isinstance(term, Expression):

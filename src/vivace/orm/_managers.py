@@ -77,8 +77,8 @@ class BaseManager(Generic[M]):
     def defer(self, *fields: str) -> QuerySet[M]:
         return self.get_queryset().defer(*fields)
 
-    def distinct(self) -> QuerySet[M]:
-        return self.get_queryset().distinct()
+    def distinct(self, *fields: str) -> QuerySet[M]:
+        return self.get_queryset().distinct(*fields)
 
     def values(self, *fields: str, **expressions: Expression) -> QuerySet[dict[str, Any]]:
         return self.get_queryset().values(*fields, **expressions)

@@ -26,7 +26,7 @@ class QueryKey(NamedTuple):
     reverse: bool
     limit: tuple[Any, ...] | None
     offset: tuple[Any, ...] | None
-    distinct: bool
+    distinct: bool | tuple[str, ...]  # a tuple: distinct(*fields), DISTINCT ON
     related: tuple[str, ...]
     only: frozenset[str] | None
     defer: frozenset[str]
@@ -71,7 +71,7 @@ class Query:
         self.reverse = False
         self.low = 0
         self.high: int | None = None
-        self.distinct = False
+        self.distinct: bool | tuple[str, ...] = False
         self.related: tuple[str, ...] = ()
         self.prefetch: tuple[Any, ...] = ()
         self.only: frozenset[str] | None = None

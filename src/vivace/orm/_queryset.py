@@ -252,9 +252,15 @@ class QuerySet(Generic[T]):
         query.reverse = not query.reverse
         return self._chain(query)
 
-    def distinct(self) -> QuerySet[T]:
+    def distinct(self, *fields: str) -> QuerySet[T]:
+        """Without duplicate rows (``SELECT DISTINCT``).  With field names, one row per
+        distinct set of their values: PostgreSQL's ``DISTINCT ON``, the ordering starting
+        with those fields (``NotSupportedError`` on the other backends)."""
         query = self._mutable("distinct")
-        query.distinct = True
+        for name in fields:
+            if not isinstance(name, str) or not name:
+                raise QueryError(f"distinct() takes field names, not {name!r}")
+        query.distinct = tuple(dict.fromkeys(fields)) if fields else True
         return self._chain(query)
 
     def only(self, *fields: str) -> QuerySet[T]:
@@ -627,6 +633,9 @@ class QuerySet(Generic[T]):
             raise QueryError("cannot update() a sliced queryset")
         if query.combined is not None:
             raise QueryError("update() is not allowed after union()")
+        if isinstance(query.distinct, tuple):
+            # The rows DISTINCT ON would keep depend on the ordering: not a set to update.
+            raise QueryError("update() is not allowed after distinct(*fields)")
         if query.empty:
             return 0
         meta = self.model._meta

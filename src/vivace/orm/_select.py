@@ -223,6 +223,9 @@ def _order(compiler: Compiler, scope: Scope, key: QueryKey, grouped_values: bool
     out: list[Any] = []
     for _, expression_token, descending, nulls in terms:
         expression = compiler.expression(scope, expression_token)
+        if expression_token[0] == "random":
+            out.append(expression)  # no direction: reversed, it is as random
+            continue
         if key.reverse:
             descending = not descending
             nulls = {"first": "last", "last": "first"}.get(nulls) if nulls else None
@@ -238,6 +241,42 @@ def _order(compiler: Compiler, scope: Scope, key: QueryKey, grouped_values: bool
             term = term.nulls_last()
         out.append(term)
     return out
+
+
+def _distinct_on(compiler: Compiler, scope: Scope, key: QueryKey, order: list[Any]) -> list[Any]:
+    """``distinct(*fields)``'s columns, for PostgreSQL's ``DISTINCT ON``.
+
+    PostgreSQL keeps the first row of each group in the ORDER BY, so its leading terms
+    must be the DISTINCT ON columns (in any order; a shorter ordering is a prefix of
+    them).  Checked here, before any SQL runs, so the error names the fields and the
+    ordering (PostgreSQL's own: "SELECT DISTINCT ON expressions must match initial
+    ORDER BY expressions").  MySQL and SQLite have no DISTINCT ON, as in Django.
+    """
+    from ._errors import NotSupportedError
+
+    names = ", ".join(repr(n) for n in key.distinct)  # type: ignore[union-attr]
+    if compiler.backend != "postgresql":
+        raise NotSupportedError(
+            f"distinct({names}): DISTINCT ON fields is not supported by {compiler.backend} "
+            "(PostgreSQL only); use distinct() with values() of those fields instead"
+        )
+    columns: list[Any] = []
+    for name in key.distinct:  # type: ignore[union-attr]
+        _kind, expression, _found, rest, _ = compiler.walk(scope, name, in_filter=False)
+        if rest:
+            raise FieldError(f"distinct(): {name!r} is not a field path")
+        columns.append(expression)
+    for term in order[: len(columns)]:
+        expression = term
+        while isinstance(expression, sa.UnaryExpression) and expression.modifier is not None:
+            expression = expression.element  # nulls_first(desc(col)) -> col
+        if not any(expression.compare(column) for column in columns):
+            source = "order_by()" if key.order is not None else "Meta.ordering"
+            raise QueryError(
+                f"distinct({names}): the ordering must start with the distinct fields "
+                f"({source} starts with another term); order_by({names}, ...)"
+            )
+    return columns
 
 
 def _limit(statement: Any, key: QueryKey) -> Any:
@@ -322,9 +361,13 @@ def build_select(
             raise QueryError("values_list(flat=True) takes exactly one field")
         plan = ValuesPlan(key.mode, names, converters)
     order: list[Any] = []
-    if key.combined is None and (not subquery or key.limit is not None):
+    ordered = key.combined is None and (not subquery or key.limit is not None)
+    if ordered:
         # Before the FROM clause is taken: ordering may join relations too.
         order = _order(compiler, scope, key, key.group_values and parts.grouped)
+    distinct_on: list[Any] = []
+    if isinstance(key.distinct, tuple):
+        distinct_on = _distinct_on(compiler, scope, key, order)
     labelled = [c.label(f"c{i}") for i, c in enumerate(columns)]
     statement = sa.select(*labelled).select_from(scope.from_)
     if parts.where:
@@ -333,7 +376,11 @@ def build_select(
         statement = statement.group_by(*group_by)
     if parts.having:
         statement = statement.having(*parts.having)
-    if key.distinct:
+    if distinct_on:
+        from sqlalchemy.dialects.postgresql import distinct_on as on
+
+        statement = statement.ext(on(*distinct_on))
+    elif key.distinct:
         statement = statement.distinct()
     if key.combined is not None:
         return _combine(compiler, scope, key, statement, plan), plan
