@@ -30,6 +30,7 @@ from vivace.orm import (
     DateTimeField,
     DecimalField,
     DurationField,
+    EmailField,
     EnumField,
     FloatField,
     ForeignKey,
@@ -42,6 +43,7 @@ from vivace.orm import (
     PositiveIntegerField,
     Q,
     ReverseManagerDescriptor,
+    SlugField,
     SmallIntegerField,
     TextField,
     TimeField,
@@ -311,7 +313,20 @@ class Ticket(Base):
         table = tname("ticket")
 
 
+class Page(Base):
+    """SlugField and EmailField."""
+
+    slug: str = SlugField(unique=True)
+    label: str = SlugField(allow_unicode=True, max_length=20, default="x", blank=True)
+    email: str = EmailField(default="", blank=True)
+    contact: str | None = EmailField(null=True, default=None, db_index=True)
+
+    class Meta:
+        table = tname("page")
+
+
 ALL = [
+    Page,
     Ticket,
     Reservation,
     Stamped,

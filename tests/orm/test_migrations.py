@@ -20,8 +20,8 @@ from ..db.test_cli import fresh_database, run_cli, table_columns
 MODELS = """
 import sqlalchemy as sa
 from vivace.orm import (
-    CASCADE, CharField, DecimalField, DateTimeField, DurationField, ForeignKey, IntegerField,
-    JSONField, ManyToManyField, Model, TextField, UUIDField,
+    CASCADE, CharField, DecimalField, DateTimeField, DurationField, EmailField, ForeignKey,
+    IntegerField, JSONField, ManyToManyField, Model, SlugField, TextField, UUIDField,
 )
 
 metadata = sa.MetaData()
@@ -132,6 +132,8 @@ EVERY_TYPE = "; ".join(
         "took: object = DurationField(null=True, default=None)",
         "key: object = UUIDField(null=True, default=None)",
         "body: str = TextField(default='')",
+        "slug: str = SlugField(default='')",
+        "email: str = EmailField(default='')",
     )
 )
 
@@ -145,11 +147,18 @@ async def test_makemigrations_every_column_type(fresh_url: str, tmp_path: Path) 
     url = fresh_url
     assert cli(["--metadata", f"{module}:metadata", "init"], tmp_path, url, version) == 0
     assert cli(["makemigrations", "-m", "types"], tmp_path, url, version) == 0
+    (revision,) = (tmp_path / "migrations" / "versions").glob("*.py")
+    text = revision.read_text()
+    # SlugField and EmailField are VARCHARs like CharField; a slug is indexed (Django's).
+    assert "sa.Column('slug', sa.String(length=50)" in text
+    assert "sa.Column('email', sa.String(length=254)" in text
+    assert f"op.f('ix_{prefix}_volume_slug')" in text
+    assert f"ix_{prefix}_volume_email" not in text
     db = await open_database(url)
     try:
         assert cli(["upgrade"], tmp_path, url, version) == 0
         columns = await table_columns(db, f"{prefix}_volume")
-        assert {"data", "price", "at", "took", "key", "body"} <= columns
+        assert {"data", "price", "at", "took", "key", "body", "slug", "email"} <= columns
         assert cli(["downgrade", "base"], tmp_path, url, version) == 0
         assert await table_columns(db, f"{prefix}_volume") == set()
     finally:

@@ -26,6 +26,8 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+import ipaddress
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
@@ -53,6 +55,7 @@ __all__ = [
     "DateTimeField",
     "DecimalField",
     "DurationField",
+    "EmailField",
     "EnumField",
     "Field",
     "FloatField",
@@ -61,6 +64,7 @@ __all__ = [
     "PositiveBigIntegerField",
     "PositiveIntegerField",
     "PositiveSmallIntegerField",
+    "SlugField",
     "SmallIntegerField",
     "TextField",
     "TimeField",
@@ -478,6 +482,125 @@ class CharField(Field[str]):
 
     def is_empty(self, value: Any) -> bool:
         return value is None or value == ""
+
+
+# Django's slug rules: ASCII letters, digits, "-" and "_" (allow_unicode: any letter or
+# digit, Python's \w).  "$(?!\n)" rather than "$": Python's "$" also matches before a
+# final newline (re.search("^a$", "a\n") matches), and the schema checks patterns with
+# re.search; the look-ahead keeps "a-slug\n" out and reads the same in JSON Schema
+# (ECMA-262), whose "$" is the end of the text.
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$(?!\n)"
+UNICODE_SLUG_PATTERN = r"^[-\w]+$(?!\n)"
+_SLUG = re.compile(r"[-a-zA-Z0-9_]+")
+_UNICODE_SLUG = re.compile(r"[-\w]+")
+
+
+class SlugField(CharField):
+    """A short label for URLs: letters, digits, hyphens and underscores (Django's
+    ``SlugField``: ``max_length`` 50, indexed unless ``db_index=False``;
+    ``allow_unicode=True`` accepts any Unicode letter or digit, not only ASCII).
+
+    Checked by ``full_clean()`` and the model's derived schemas (their JSON Schema
+    carries the ``pattern``); a filter value is not checked (``slug="x y"`` finds
+    nothing).
+    """
+
+    allow_unicode: bool
+
+    def __new__(
+        cls, *, max_length: int = 50, allow_unicode: bool = False, **options: Unpack[FieldOptions]
+    ) -> Any:
+        options.setdefault("db_index", True)
+        self = super().__new__(cls, max_length=max_length, **options)
+        self.allow_unicode = allow_unicode
+        return self
+
+    @property
+    def pattern(self) -> str:
+        return UNICODE_SLUG_PATTERN if self.allow_unicode else SLUG_PATTERN
+
+    def check(self, value: Any) -> list[str]:
+        problems = super().check(value)
+        if isinstance(value, str) and value:
+            regex, letters = (
+                (_UNICODE_SLUG, "Unicode letters") if self.allow_unicode else (_SLUG, "letters")
+            )
+            if regex.fullmatch(value) is None:
+                problems.append(
+                    f"Enter a valid slug consisting of {letters}, numbers, underscores or hyphens."
+                )
+        return problems
+
+
+class EmailField(CharField):
+    """An email address (Django's ``EmailField``: ``max_length`` 254, and the addresses
+    Django's ``EmailValidator`` accepts; see ``is_email``).
+
+    Checked by ``full_clean()``; the model's derived schemas carry ``format: email``
+    and a pattern for it.
+    """
+
+    def __new__(cls, *, max_length: int = 254, **options: Unpack[FieldOptions]) -> Any:
+        return super().__new__(cls, max_length=max_length, **options)
+
+    def check(self, value: Any) -> list[str]:
+        problems = super().check(value)
+        if isinstance(value, str) and value and not is_email(value):
+            problems.append("Enter a valid email address.")
+        return problems
+
+
+# The addresses Django's EmailValidator accepts (Django 5.2), from the rules themselves:
+# - the local part (before the last "@") is RFC 5322's dot-atom (atext, section 3.2.3,
+#   in dot-separated runs) or quoted-string without folding white space (qtext and
+#   quoted-pairs of section 3.2.4, their obsolete control characters included);
+# - the domain is "localhost", or labels of letters, digits and inner hyphens (letters:
+#   ASCII or any character from U+00A1 to U+FFFF, so an IDN passes unencoded; at most 63
+#   each) ending in a top-level label of two or more letters and inner hyphens or a
+#   punycode "xn--" label, or an IPv4/IPv6 literal in brackets (RFC 5321 section 4.1.3);
+# - the whole is at most 320 characters (RFC 3696 section 3).
+# One deviation: the local part is ASCII only, where Django's case-insensitive pattern
+# lets the long s (U+017F) and the Kelvin sign (U+212A) through as "s" and "k".
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_DOT_ATOM = f"{_ATEXT}+(?:\\.{_ATEXT}+)*"
+_QUOTED = r'"(?:[\x01-\x08\x0b\x0c\x0e-\x1f!\x23-\x5b\x5d-\x7f]|\\[\x01-\x09\x0b\x0c\x0e-\x7f])*"'
+_LETTER = "A-Za-z\\u00a1-\\uffff"
+_LABEL = f"[{_LETTER}0-9](?:[{_LETTER}0-9-]{{0,61}}[{_LETTER}0-9])?"
+_TOP = f"(?:[{_LETTER}](?:[{_LETTER}-]{{0,61}}[{_LETTER}])|[Xx][Nn]--[A-Za-z0-9]{{1,59}})"
+_HOSTNAME = f"{_LABEL}(?:\\.{_LABEL})*\\.{_TOP}"
+_LOCAL = re.compile(f"{_DOT_ATOM}|{_QUOTED}")
+_DOMAIN = re.compile(_HOSTNAME)
+_LITERAL = re.compile(r"\[([0-9A-Fa-f:.]+)\]")
+#: The derived schemas' pattern: the same rules but the literal's address check (and
+#: the length, which max_length bounds); the "$(?!\n)" is SLUG_PATTERN's.
+EMAIL_PATTERN = f"^(?:{_DOT_ATOM}|{_QUOTED})@(?:localhost|{_HOSTNAME}|\\[[0-9A-Fa-f:.]+\\])$(?!\\n)"
+MAX_EMAIL = 320
+MAX_IPV6 = 39  # the longest IPv6 text Django reads ("ffff:...:ffff")
+
+
+def is_email(value: str) -> bool:
+    """Whether ``value`` is an address Django's EmailValidator accepts.
+
+    >>> [is_email(v) for v in ("ada@example.com", '"a b"@example.com', "ada@localhost")]
+    [True, False, True]
+    >>> [is_email(v) for v in ("ada", "ada@example", "ada@-x.com", "a..b@example.com")]
+    [False, False, False, False]
+    """
+    if not value or "@" not in value or len(value) > MAX_EMAIL:
+        return False
+    local, domain = value.rsplit("@", 1)
+    if _LOCAL.fullmatch(local) is None:
+        return False
+    if domain == "localhost" or _DOMAIN.fullmatch(domain) is not None:
+        return True
+    literal = _LITERAL.fullmatch(domain)
+    if literal is None:
+        return False
+    try:
+        address = ipaddress.ip_address(literal[1])
+    except ValueError:
+        return False
+    return address.version == 4 or len(literal[1]) <= MAX_IPV6
 
 
 class TextField(Field[str]):

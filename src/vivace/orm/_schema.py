@@ -3,7 +3,8 @@
 ``model_schema(Article)`` builds a ``vivace.schema.Schema`` from the model's fields —
 the Python type of each (a foreign key as its key column, ``author_id``), ``None``
 allowed where the column is nullable, the field's default, and its constraints
-(``max_length``, integer ranges, ``choices`` as a ``Literal``, ``help_text`` as the
+(``max_length``, integer ranges, ``choices`` as a ``Literal``, a SlugField's
+``pattern``, an EmailField's ``pattern`` and ``format: email``, ``help_text`` as the
 description).  Variants:
 
 - ``"output"`` (default): every column, the primary key included — what an API
@@ -30,7 +31,18 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import FieldError, ValidationError
-from ._fields import NOT_PROVIDED, CharField, DateField, EnumField, Field, IntegerField, JSONField
+from ._fields import (
+    EMAIL_PATTERN,
+    NOT_PROVIDED,
+    CharField,
+    DateField,
+    EmailField,
+    EnumField,
+    Field,
+    IntegerField,
+    JSONField,
+    SlugField,
+)
 from ._options import UniqueConstraint
 from ._relations import ForeignKey
 
@@ -62,6 +74,13 @@ def _constraints(field: Field[Any], variant: Variant) -> dict[str, Any]:
     target = field.target_field if isinstance(field, ForeignKey) else field
     if isinstance(target, CharField) and target.choices is None:
         options["max_length"] = target.max_length
+        if isinstance(target, SlugField):
+            options["pattern"] = target.pattern
+        elif isinstance(target, EmailField):
+            options["pattern"], options["format"] = EMAIL_PATTERN, "email"
+        if "pattern" in options and field.blank:
+            # blank=True: "" is a value (as in Django, whose validators skip it).
+            options["pattern"] = f"^$(?!\\n)|{options['pattern']}"
     if isinstance(target, IntegerField) and not target.auto_increment:
         options["ge"], options["le"] = target.minimum, target.maximum
     if (
