@@ -305,6 +305,10 @@ class Compiler:
             return self.aggregate(scope, token)
         if kind == "star":
             return sa.literal_column("*")
+        if kind == "trunc":
+            from ._dates import truncate
+
+            return truncate(self, scope, token)
         if kind == "random":
             return sa.func.rand() if self.backend == "mysql" else sa.func.random()
         raise QueryError(f"cannot use {token[0]!r} here")  # pragma: no cover

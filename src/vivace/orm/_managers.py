@@ -13,6 +13,7 @@ when nothing was — the ORM never queries behind your back.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
@@ -89,6 +90,14 @@ class BaseManager(Generic[M]):
     def values_list(self, *fields: str, flat: bool = ..., named: bool = ...) -> QuerySet[Any]: ...
     def values_list(self, *fields: str, flat: bool = False, named: bool = False) -> QuerySet[Any]:
         return self.get_queryset().values_list(*fields, flat=flat, named=named)
+
+    def dates(self, field_name: str, kind: str, order: str = "ASC") -> QuerySet[datetime.date]:
+        return self.get_queryset().dates(field_name, kind, order)
+
+    def datetimes(
+        self, field_name: str, kind: str, order: str = "ASC", tzinfo: datetime.tzinfo | None = None
+    ) -> QuerySet[datetime.datetime]:
+        return self.get_queryset().datetimes(field_name, kind, order, tzinfo)
 
     def none(self) -> QuerySet[M]:
         return self.get_queryset().none()

@@ -16,6 +16,7 @@ has its values bound.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Mapping, Sequence
 from contextlib import aclosing
@@ -352,6 +353,55 @@ class QuerySet(Generic[T]):
                     raise QueryError(f"values() takes field names, not {name!r}")
             query.fields = (*fields, *expressions.items())
         return self._chain(query)
+
+    def dates(self, field_name: str, kind: str, order: str = "ASC") -> QuerySet[datetime.date]:
+        """The distinct values of a date (or datetime) field truncated to ``kind``
+        ("year", "month", "week": its Monday, "day"), as ``date`` objects in ``order``
+        ("ASC" or "DESC"); NULLs left out.  A datetime is truncated as stored (UTC)."""
+        from ._dates import DATE_KINDS
+
+        return self._truncated("dates", field_name, kind, order, DATE_KINDS, None)
+
+    def datetimes(
+        self, field_name: str, kind: str, order: str = "ASC", tzinfo: datetime.tzinfo | None = None
+    ) -> QuerySet[datetime.datetime]:
+        """The distinct values of a datetime field truncated to ``kind`` ("year" ...
+        "week" ... "day", "hour", "minute", "second") as ``datetime`` objects: naive
+        UTC, or with ``tzinfo`` truncated in that zone's local time and aware in it."""
+        from ._dates import DATETIME_KINDS, transitions
+
+        if tzinfo is not None:
+            if not isinstance(tzinfo, datetime.tzinfo):
+                raise QueryError(f"datetimes(): tzinfo must be a datetime.tzinfo, not {tzinfo!r}")
+            transitions(tzinfo)  # read (and cached) now: a zone without offsets fails here
+        return self._truncated("datetimes", field_name, kind, order, DATETIME_KINDS, tzinfo)
+
+    def _truncated(
+        self,
+        method: str,
+        field_name: str,
+        kind: str,
+        order: str,
+        kinds: tuple[str, ...],
+        tzinfo: datetime.tzinfo | None,
+    ) -> QuerySet[Any]:
+        from ._dates import Trunc, check_field
+
+        if kind not in kinds:
+            raise QueryError(
+                f"{method}(): kind must be one of {', '.join(map(repr, kinds))}, not {kind!r}"
+            )
+        if order not in ("ASC", "DESC"):
+            raise QueryError(f"{method}(): order must be 'ASC' or 'DESC', not {order!r}")
+        check_field(self.model, field_name, method, kinds)
+        output = "date" if method == "dates" else "datetime"
+        truncated = Trunc(field_name, kind, output, tzinfo)
+        # NULLs left out by a condition on the very column truncated (an annotation):
+        # filter(books__published__isnull=False) would be an EXISTS, and the join the
+        # truncation reads could still bring another book's NULL.
+        rows = self.annotate(plain_field=F(field_name)).filter(plain_field__isnull=False)
+        values = rows._values("flat", (), {"datefield": truncated}).distinct()
+        return values.order_by(("-" if order == "DESC" else "") + "datefield")
 
     def none(self) -> QuerySet[T]:
         """A queryset that matches nothing (and runs no query)."""

@@ -153,6 +153,10 @@ def _annotation_converter(compiler: Compiler, scope: Scope, token: Any) -> Any:
     if token[0] == "F":
         kind, _, found, _, _ = compiler.walk(scope, token[1], in_filter=False)
         return _converter(compiler, found) if kind == "column" else None
+    if token[0] == "trunc":
+        from ._dates import converter
+
+        return converter(token, compiler.backend)
     return None
 
 
