@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import decimal
+from typing import Any
 
 import pytest
 
@@ -442,27 +443,41 @@ async def test_values_the_drivers_refuse_differently(
 async def test_integrity_errors_name_the_constraint(db: Database, make_table: TableFactory) -> None:
     # PostgreSQL reports the constraint in a field; MySQL only in its message, where it
     # was left (constraint None). A duplicate value that looks like a message changes
-    # nothing.
-    if db.url.backend == "sqlite":
-        pytest.skip("SQLite names no UNIQUE or FOREIGN KEY constraint")
+    # nothing. SQLite names a CHECK constraint and, for UNIQUE and NOT NULL, the
+    # columns (it keeps no name for those); it was None there too.
+    backend = db.url.backend
     parent = await make_table("(id INTEGER PRIMARY KEY)")
     name = unique_name("cn")
     child = await make_table(
         "(id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL, qty INTEGER, code VARCHAR(80),"
+        " a INTEGER, b INTEGER,"
         f" CONSTRAINT {name}_uq UNIQUE (code),"
+        f" CONSTRAINT {name}_ab UNIQUE (a, b),"
         f" CONSTRAINT {name}_fk FOREIGN KEY (parent_id) REFERENCES {parent}(id),"
         f" CONSTRAINT {name}_ck CHECK (qty > 0))"
     )
     await db.execute(f"INSERT INTO {parent} (id) VALUES (1)")
-    insert = f"INSERT INTO {child} (id, parent_id, qty, code) VALUES (:id, :p, :q, :c)"
+    insert = (
+        f"INSERT INTO {child} (id, parent_id, qty, code, a, b) VALUES (:id, :p, :q, :c, :a, :b)"
+    )
     spoof = "x' for key 'evil"
-    await db.execute(insert, {"id": 1, "p": 1, "q": 1, "c": spoof})
-    cases = [
-        (UniqueViolation, "uq", {"id": 2, "p": 1, "q": 1, "c": spoof}),
-        (ForeignKeyViolation, "fk", {"id": 3, "p": 42, "q": 1, "c": "c"}),
-        (CheckViolation, "ck", {"id": 4, "p": 1, "q": -1, "c": "d"}),
+    await db.execute(insert, {"id": 1, "p": 1, "q": 1, "c": spoof, "a": 1, "b": 2})
+    sqlite = backend == "sqlite"
+    primary = {"sqlite": f"{child}.id", "postgresql": f"{child}_pkey", "mysql": "PRIMARY"}
+    cases: list[tuple[type[IntegrityError], str | None, dict[str, Any]]] = [
+        (UniqueViolation, f"{child}.code" if sqlite else f"{name}_uq", {"c": spoof}),
+        (UniqueViolation, f"{child}.a, {child}.b" if sqlite else f"{name}_ab", {"a": 1, "b": 2}),
+        (UniqueViolation, primary[backend], {"id": 1}),
+        (ForeignKeyViolation, None if sqlite else f"{name}_fk", {"p": 42, "c": "f"}),
+        (CheckViolation, f"{name}_ck", {"q": -1, "c": "g"}),
+        (NotNullViolation, f"{child}.parent_id" if sqlite else None, {"p": None, "c": "h"}),
     ]
-    for error, suffix, values in cases:
+    for error, constraint, changes in cases:
         with pytest.raises(error) as info:
-            await db.execute(insert, values)
-        assert info.value.constraint == f"{name}_{suffix}", info.value.message
+            await db.execute(insert, {"id": 2, "p": 1, "q": 1, "c": "d", "a": 2, "b": 2, **changes})
+        assert info.value.constraint == constraint, info.value.message
+    if sqlite:  # a unique index on an expression is named; its message has its name
+        await db.execute(f"CREATE UNIQUE INDEX {name}_lower ON {child} (lower(code))")
+        with pytest.raises(UniqueViolation) as info:
+            await db.execute(insert, {"id": 3, "p": 1, "q": 1, "c": spoof.upper(), "a": 3, "b": 3})
+        assert info.value.constraint == f"{name}_lower"

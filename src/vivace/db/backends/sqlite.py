@@ -62,6 +62,21 @@ _INTEGRITY = {
     "SQLITE_CONSTRAINT_CHECK": (CheckViolation, "23514"),
 }
 _PROGRAMMING_HINTS = ("syntax error", "no such table", "no such column", "has no column")
+_FAILED = "constraint failed: "
+
+
+def _constraint(message: str) -> str | None:
+    """What SQLite names in an integrity error's message (``.constraint``): a CHECK
+    constraint's name (its expression when it has none), the columns of a UNIQUE or
+    NOT NULL one as it writes them ("t.a, t.b": it keeps no name for those), a unique
+    index on an expression by its name; None for a foreign key (it names nothing).
+    SQLite never puts a value into these messages."""
+    _, found, detail = message.partition(_FAILED)
+    if not found or not detail:
+        return None
+    if detail.startswith("index '") and detail.endswith("'"):
+        return detail[len("index '") : -1]
+    return detail
 
 
 def translate(exc: BaseException, sql: str | None) -> DatabaseError | None:
@@ -77,7 +92,7 @@ def translate(exc: BaseException, sql: str | None) -> DatabaseError | None:
     message = str(exc)
     if isinstance(exc, sqlite3.IntegrityError):
         cls, sqlstate = _INTEGRITY.get(name or "", (IntegrityError, "23000"))
-        return cls(message, sql=sql, sqlstate=sqlstate, code=name)
+        return cls(message, sql=sql, sqlstate=sqlstate, code=name, constraint=_constraint(message))
     if name in ("SQLITE_BUSY", "SQLITE_LOCKED") or (name or "").startswith("SQLITE_BUSY"):
         return TransactionConflict(message, sql=sql, code=name)
     if isinstance(exc, sqlite3.DataError) or name in ("SQLITE_TOOBIG", "SQLITE_MISMATCH"):
