@@ -184,12 +184,19 @@ async def test_uuid_default_primary_like_value(db: Database) -> None:
 
 async def test_enum_fields_take_values_or_members(db: Database) -> None:
     obj = await Everything.objects.create(color="red", level=1)
+    assert obj.color is Color.RED and obj.level is Level.LOW  # the object holds members
     loaded = await Everything.objects.get(pk=obj.pk)
     assert loaded.color is Color.RED and loaded.level is Level.LOW
     assert await Everything.objects.filter(color=Color.RED).count() == 1
     assert await Everything.objects.filter(level__in=[Level.LOW, 2]).count() == 1
-    with pytest.raises(ValueError, match="not a valid Color"):
-        await Everything.objects.create(color="blue")
+    assert await Everything.objects.filter(color="red", level="1").count() == 1
+    # A value that is no member's: a ValidationError naming the field (it was the
+    # enum's bare ValueError), before any SQL, in a write and in a filter.
+    for bad in ({"color": "blue"}, {"level": 3}, {"level": "x"}, {"color": ["red"]}):
+        with pytest.raises(ValidationError, match=r"Everything\.(color|level): expected"):
+            await Everything.objects.create(**bad)
+        with pytest.raises(ValidationError, match="expected"):
+            await Everything.objects.filter(**bad).count()
 
 
 async def test_aware_datetimes_are_stored_as_utc(db: Database) -> None:

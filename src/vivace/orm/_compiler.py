@@ -225,12 +225,20 @@ class Compiler:
 
     # -- values --------------------------------------------------------------------------
 
-    def value(self, scope: Scope, token: tuple[Any, ...], field: Any, converter: Converter) -> Any:
-        """The SQL for a value token compared with ``field``."""
+    def value(
+        self,
+        scope: Scope,
+        token: tuple[Any, ...],
+        field: Any,
+        converter: Converter,
+        write: bool = False,
+    ) -> Any:
+        """The SQL for a value token compared with ``field`` (``write``: assigned to it,
+        by update(): parsed by the field's write_parser)."""
         kind = token[0]
         if kind == "v":
             index, value_type = token[1], token[2]
-            self.converters[index] = self.value_converter(field, value_type, converter)
+            self.converters[index] = self.value_converter(field, value_type, converter, write)
             return sa.bindparam(f"p{index}", type_=_sa_type(field))
         if kind == "null":
             return sa.null()
@@ -246,7 +254,9 @@ class Compiler:
             return self.subquery(scope, token[1])
         return self.expression(scope, token)
 
-    def value_converter(self, field: Any, value_type: type, converter: Converter) -> Converter:
+    def value_converter(
+        self, field: Any, value_type: type, converter: Converter, write: bool = False
+    ) -> Converter:
         from ._model import Model
 
         if converter is not None:
@@ -271,7 +281,11 @@ class Compiler:
                 return to_db(key) if to_db is not None and key is not None else key
 
             return from_instance
-        parse = field.parser(value_type) if isinstance(value_type, type) else None
+        parse = (
+            (field.write_parser if write else field.parser)(value_type)
+            if isinstance(value_type, type)
+            else None
+        )
         if parse is None:
             return to_db
         if to_db is None:

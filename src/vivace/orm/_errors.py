@@ -20,8 +20,9 @@ one ``except`` clause catches them whether the SQL came from the ORM or was raw.
     │   ├── ProtectedError        on_delete=PROTECT refused the deletion (.protected_objects)
     │   └── RestrictedError       on_delete=RESTRICT refused the deletion (.restricted_objects)
     ├── ModelDefinitionError      a model class is declared wrongly (also a TypeError)
-    ├── ValidationError           full_clean() found invalid values, or a filter value
-    │                             cannot be the field's type (.errors: path → messages)
+    ├── ValidationError           full_clean() found invalid values, or a filter or
+    │                             written value cannot be the field's type (.errors:
+    │                             path → messages)
     ├── InvalidPage               a page number or cursor names no page (also a ValueError)
     │   ├── PageNotAnInteger
     │   └── EmptyPage
@@ -106,8 +107,9 @@ class ModelDefinitionError(ORMError, TypeError):
 
 
 class ValidationError(ORMError, ValueError):
-    """``full_clean()`` found invalid values, or a filter value is not of its field's
-    type and does not parse as one (``age="abc"``).
+    """``full_clean()`` found invalid values, or a filter value or a value written
+    (``create``, ``save``, ``update``, ``bulk_create`` ...) is not of its field's type
+    and does not parse as one (``age="abc"``); raised before any SQL.
 
     ``errors`` maps a field name (``"__all__"`` for the whole object) to its messages.
     """

@@ -28,6 +28,7 @@ import decimal
 import enum
 import ipaddress
 import re
+import reprlib
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
@@ -237,6 +238,13 @@ class Field(Generic[T]):
         nothing, MySQL truncated it to 0 and matched the rows holding 0.
         """
         return value_parser(self, self.python_type, value_type)
+
+    def write_parser(self, value_type: type) -> Converter:
+        """How a value of ``value_type`` written to this field (``save()``, ``create()``,
+        ``update()``, ``bulk_create()``, ``bulk_update()``) becomes one of its type: as a
+        filter value is (``parser``), where a field adds no rule of its own.  Chosen per
+        model, column set and value types, not per value (see _writes._Row)."""
+        return self.parser(value_type)
 
     # -- validation ----------------------------------------------------------------------
 
@@ -766,6 +774,26 @@ class EnumField(Field[Any]):
 
         return to_db, enum_type
 
+    def parser(self, value_type: type) -> Converter:
+        """A value that is not a member becomes the member it is the value of (text of
+        a number for an integer enum too); one that is none raises a ValidationError
+        naming the field (it was a ValueError of the enum's from deep in the write or
+        the query)."""
+        enum_type = self.enum_type
+        if issubclass(value_type, enum_type):
+            return None
+        where = f"{self.model.__name__}.{self.name}"
+        integer = self.integer
+
+        def parse(value: Any) -> Any:
+            try:
+                return enum_type(_to_int(value) if integer and isinstance(value, str) else value)
+            except (ValueError, TypeError, ArithmeticError):
+                message = f"expected {enum_type.__name__}, got {_short(value)}"
+                raise ValidationError({where: [message]}) from None
+
+        return parse
+
 
 # -- dates and times ----------------------------------------------------------------------------
 
@@ -820,10 +848,17 @@ class DateTimeField(DateField):
 # -- filter values -----------------------------------------------------------------------
 
 
+#: More digits than any integer column holds (BIGINT: 19).  int() of a Decimal such as
+#: 1E+1000000 builds that million-digit integer: minutes of CPU for one filter value.
+_MAX_INT_DIGITS = 100
+
+
 def _to_int(value: Any) -> int:
-    number = decimal.Decimal(value.strip() if isinstance(value, str) else repr(value))
+    number = value if isinstance(value, decimal.Decimal) else _to_decimal(value)
     if number != number.to_integral_value():
         raise ValueError(f"{value!r} is not a whole number")
+    if number.adjusted() >= _MAX_INT_DIGITS:
+        raise ValueError(f"{value!r} is out of range")
     return int(number)
 
 
@@ -850,6 +885,21 @@ def _to_datetime(value: Any) -> datetime.datetime:
     return datetime.datetime.combine(value, datetime.time())  # a date: its midnight
 
 
+def _to_date(value: Any) -> datetime.date:
+    if isinstance(value, datetime.datetime):
+        # Its date, as Django's DateField takes it (an aware one's date in UTC, where
+        # DateTimeField keeps it); the driver sent the whole datetime to a DATE column:
+        # SQLite stored its text, which no longer read back as a date.
+        return _naive_utc(value).date()  # type: ignore[no-any-return]
+    return datetime.date.fromisoformat(value.strip())
+
+
+def _to_time(value: Any) -> datetime.time:
+    if isinstance(value, datetime.datetime):
+        return value.time()  # as Django's TimeField takes it
+    return datetime.time.fromisoformat(value.strip())
+
+
 _NUMBERS = (int, float, decimal.Decimal)
 #: A field's Python type -> the other value types a filter may give and their parser.
 _PARSERS: dict[type, tuple[tuple[type, ...], Callable[[Any], Any]]] = {
@@ -861,15 +911,27 @@ _PARSERS: dict[type, tuple[tuple[type, ...], Callable[[Any], Any]]] = {
     uuid.UUID: ((str,), lambda value: uuid.UUID(value.strip())),
     bytes: ((bytearray, memoryview), bytes),
     datetime.datetime: ((str, datetime.date), _to_datetime),
-    datetime.date: ((str,), lambda value: datetime.date.fromisoformat(value.strip())),
-    datetime.time: ((str,), lambda value: datetime.time.fromisoformat(value.strip())),
+    datetime.date: ((str, datetime.datetime), _to_date),
+    datetime.time: ((str, datetime.datetime), _to_time),
 }
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+
+
+def _short(value: Any) -> str:
+    """A value in an error message, cut short: it may be a client's 10 MB string."""
+    return _REPR.repr(value)
 
 
 def value_parser(field: Field[Any] | str, expected: type, value_type: type) -> Converter:
     """``Field.parser`` for a field whose values are ``expected`` (a relation passes its
     target's key type); ``field`` may be the name errors give (an annotation's)."""
-    if expected is object or issubclass(value_type, expected) or expected not in _PARSERS:
+    if expected is object or expected not in _PARSERS:
+        return None
+    if issubclass(value_type, expected) and not (
+        # A datetime is a date subclass, but not a date's value: its time went too.
+        expected is datetime.date and issubclass(value_type, datetime.datetime)
+    ):
         return None
     where = field if isinstance(field, str) else f"{field.model.__name__}.{field.name}"
     accepted, parse = _PARSERS[expected]
@@ -883,7 +945,7 @@ def value_parser(field: Field[Any] | str, expected: type, value_type: type) -> C
             return parse(value)
         except (ValueError, ArithmeticError) as exc:
             raise ValidationError(
-                {where: [f"expected {expected.__name__}, got {value!r}"]}
+                {where: [f"expected {expected.__name__}, got {_short(value)}"]}
             ) from exc
 
     return parser
@@ -899,8 +961,6 @@ def part_parser(field: Field[Any] | str, expected: type) -> Callable[[Any], Any]
     def parser(value: Any) -> Any:
         if isinstance(value, expected) and not (date and isinstance(value, datetime.datetime)):
             return value
-        if date and isinstance(value, datetime.datetime):
-            return value.date()
         convert = value_parser(field, expected, type(value))
         return value if convert is None else convert(value)
 

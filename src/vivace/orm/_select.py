@@ -533,8 +533,9 @@ def build_update(
         field_ = meta.by_attname[attname]
         column = target.alias.c[attname]
         if token[0] in ("v", "null"):
-            converter = field_.converters(compiler.backend)[0]
-            values[column] = compiler.value(target, token, field_, converter)
+            # Parsed as save() parses it (a model object gives its key); NULL is left to
+            # the column, as Django leaves it.
+            values[column] = compiler.value(target, token, field_, None, write=True)
         else:
             values[column] = compiler.expression(target, token)
             if target.from_ is not target.alias:

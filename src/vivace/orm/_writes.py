@@ -14,13 +14,13 @@ from RETURNING where the backend has it.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from ._compiler import PARAMETER
-from ._errors import FieldError, ORMError, QueryError
+from ._errors import FieldError, ORMError, QueryError, ValidationError
 from ._fields import NOT_PROVIDED, DateField
 from ._registry import Connection, connection_for
 
@@ -61,6 +61,7 @@ class _Statement:
     def __init__(
         self,
         sql: str,
+        model: type[Model],
         columns: list[tuple[str, str, Any]],
         returning: list[Any],
         row: _Row | None = None,
@@ -73,22 +74,46 @@ class _Statement:
         if len(self.binds) != len(by_name):  # pragma: no cover - a bug, not bad input
             raise AssertionError(f"parameters used twice or not at all in {sql!r}")
         # One object's values (a multi-row INSERT passes its one-row statement's).
-        self.row = row or _Row(self.binds)
+        self.row = row or _Row(self.binds, model)
+
+
+#: A _Row's parse plans kept, by the value types met (a column's None or its own type,
+#: a str from a form ...: a handful per statement in practice).
+_MAX_PLANS = 64
+_NONE = type(None)
+#: (index in the row, attname, parser) of each value that must be parsed.
+_Plan = tuple[tuple[int, str, Callable[[Any], Any]], ...]
+
+
+def _refuse(error: ValidationError) -> Callable[[Any], Any]:
+    def refuse(value: Any) -> Any:
+        raise ValidationError(error.errors)
+
+    return refuse
 
 
 class _Row:
-    """Reads one object's values for a statement, converted for the database.
+    """Reads one object's values for a statement, parsed and converted for the database.
 
     ``operator.itemgetter`` takes them all from the object's ``__dict__`` in C, then
     only the columns with a conversion (JSON, datetimes, enums ...: 5 of the 36 of
     bench/orm.py's test 3 model) are converted, where a Python loop over every column
     tested each for a conversion: 1.59 -> 1.15 us an object of that model (timeit; the
     4 values of its test 1 model: 0.21 -> 0.24).
+
+    Parsing: a value that is not of its field's type (``score="3"``, a date as text)
+    is parsed as a filter value is (Field.write_parser: Django's to_python), the
+    object keeps the parsed value, and one that does not parse raises a
+    ValidationError naming the model and field before any SQL.  Without it SQLite
+    stored the text "abc" in an INTEGER column, PostgreSQL raised a driver error and
+    MySQL truncated it.  The parsers are chosen once per tuple of the values' types
+    (``plans``), so an object whose values all have their fields' types costs one
+    ``tuple(map(type, ...))`` and a dict lookup (measured in the commit that added it).
     """
 
-    __slots__ = ("convert", "get")
+    __slots__ = ("convert", "fields", "get", "plans")
 
-    def __init__(self, binds: list[tuple[str, Any]]) -> None:
+    def __init__(self, binds: list[tuple[str, Any]], model: type[Model]) -> None:
         names = [attname for attname, _ in binds]
         self.get: Any
         if len(names) > 1:
@@ -96,15 +121,58 @@ class _Row:
         else:  # itemgetter needs a name, and for one returns the value, not a tuple
             self.get = lambda data: tuple([data[name] for name in names])
         self.convert = [(index, to_db) for index, (_, to_db) in enumerate(binds) if to_db]
+        by_attname = model._meta.by_attname
+        self.fields = [by_attname[name] for name in names]
+        self.plans: dict[tuple[type, ...], _Plan] = {}
 
     def add(self, data: dict[str, Any], args: list[Any]) -> None:
         """Append the values of the object whose ``__dict__`` is ``data`` to ``args``."""
+        values = self.get(data)
+        types = tuple(map(type, values))
+        plan = self.plans.get(types)
+        if plan is None:
+            plan = self._plan(types)
+        if plan:
+            values = self._parse(plan, data, values)
         start = len(args)
-        args.extend(self.get(data))
+        args.extend(values)
         for index, to_db in self.convert:
             value = args[start + index]
             if value is not None:
                 args[start + index] = to_db(value)
+
+    def _plan(self, types: tuple[type, ...]) -> _Plan:
+        """The parsers for values of ``types`` (for a type that can never be its field's,
+        a list for an IntegerField ..., one that raises its ValidationError, so that
+        ``_parse`` names every bad field of the object)."""
+        plan = []
+        for index, (field, value_type) in enumerate(zip(self.fields, types, strict=True)):
+            if value_type is _NONE:
+                continue  # NULL: a NOT NULL column refuses it (IntegrityError), as Django
+            try:
+                parse = field.write_parser(value_type)
+            except ValidationError as exc:
+                parse = _refuse(exc)
+            if parse is not None:
+                plan.append((index, field.attname, parse))
+        found = tuple(plan)
+        if len(self.plans) < _MAX_PLANS:
+            self.plans[types] = found
+        return found
+
+    @staticmethod
+    def _parse(plan: _Plan, data: dict[str, Any], values: tuple[Any, ...]) -> list[Any]:
+        """``values`` with those of ``plan`` parsed; the object keeps the parsed ones."""
+        parsed = list(values)
+        errors: dict[str, list[str]] = {}
+        for index, attname, parse in plan:
+            try:
+                parsed[index] = data[attname] = parse(parsed[index])
+            except ValidationError as exc:
+                errors.update(exc.errors)
+        if errors:
+            raise ValidationError(errors)
+        return parsed
 
 
 def _parameters(
@@ -157,7 +225,7 @@ def _insert_statement(
     if rows > 1:
         one = _insert_statement(connection, model, attnames, 1, ignore)
         return connection.remember(  # type: ignore[no-any-return]
-            cache_key, _repeat_row(one, rows, len(attnames))
+            cache_key, _repeat_row(model, one, rows, len(attnames))
         )
     meta = model._meta
     table = meta.table
@@ -177,11 +245,11 @@ def _insert_statement(
             statement = statement.returning(*[table.c[f.attname] for f in wanted])
             returning = [(f.attname, f.converters(backend)[1]) for f in wanted]
     return connection.remember(  # type: ignore[no-any-return]
-        cache_key, _Statement(_render(connection, statement), columns, returning)
+        cache_key, _Statement(_render(connection, statement), model, columns, returning)
     )
 
 
-def _repeat_row(one: _Statement, rows: int, width: int) -> _Statement:
+def _repeat_row(model: type[Model], one: _Statement, rows: int, width: int) -> _Statement:
     """The multi-row INSERT of ``rows`` rows, from the one-row statement's SQL.
 
     SQLAlchemy renders ``VALUES (:p0, :p1), (:p2, :p3) ...`` with a bound parameter
@@ -219,7 +287,7 @@ def _repeat_row(one: _Statement, rows: int, width: int) -> _Statement:
         for position, (_, attname, to_db) in enumerate(one.columns)
     ]
     return _Statement(
-        sql[:start] + ", ".join(groups) + sql[end + 1 :], columns, one.returning, one.row
+        sql[:start] + ", ".join(groups) + sql[end + 1 :], model, columns, one.returning, one.row
     )
 
 
@@ -265,7 +333,7 @@ def _update_statement(
     table, where = by_key(connection, model, columns[-1][0])
     sql = f"UPDATE {table} SET {', '.join(sets[:-1])} {where}"
     return connection.remember(  # type: ignore[no-any-return]
-        cache_key, _Statement(sql, columns, [])
+        cache_key, _Statement(sql, model, columns, [])
     )
 
 
@@ -521,32 +589,47 @@ async def bulk_create(
         for size in (_batch(model, len(attnames), batch_size),)
         for start in range(0, len(members), size)
     ]
-    if len(chunks) == 1 and not database.in_transaction():
+    # Every chunk's values are read (and parsed) before the first INSERT: a value that
+    # does not parse raises its ValidationError before any SQL.
+    inserts = [_insert_values(connection, model, *chunk, ignore_conflicts) for chunk in chunks]
+    if len(inserts) == 1 and not database.in_transaction():
         # One statement is atomic on its own: no BEGIN and COMMIT round trips around it
         # (3 round trips down to 1, as the raw driver's single INSERT; measured in
         # bench/orm.py's C "insert: bulk", docs/benchmarks.md).
-        await _insert_chunk(connection, model, *chunks[0], ignore_conflicts)
+        await _insert_chunk(connection, *inserts[0], ignore_conflicts)
         return objs
     async with database.transaction():
-        for attnames, chunk in chunks:
-            await _insert_chunk(connection, model, attnames, chunk, ignore_conflicts)
+        for insert in inserts:
+            await _insert_chunk(connection, *insert, ignore_conflicts)
     return objs
 
 
-async def _insert_chunk(
+def _insert_values(
     connection: Connection,
     model: type[Model],
     attnames: tuple[str, ...],
     chunk: list[Any],
     ignore_conflicts: bool,
-) -> None:
-    """One multi-row INSERT of ``chunk`` (objects sharing the column set ``attnames``)."""
-    database = connection.database
+) -> tuple[_Statement, list[Any], list[Any]]:
+    """The multi-row INSERT of ``chunk`` (objects sharing the column set ``attnames``),
+    the objects and their values."""
     statement = _insert_statement(connection, model, attnames, len(chunk), ignore_conflicts)
     values: list[Any] = []
     add = statement.row.add  # one VALUES group
     for obj in chunk:
         add(obj.__dict__, values)
+    return statement, chunk, values
+
+
+async def _insert_chunk(
+    connection: Connection,
+    statement: _Statement,
+    chunk: list[Any],
+    values: list[Any],
+    ignore_conflicts: bool,
+) -> None:
+    """Run one multi-row INSERT of ``_insert_values``."""
+    database = connection.database
     if statement.returning:
         rows = await database.fetch_rows(statement.sql, values)
         for obj, row_values in zip(chunk, rows, strict=True):
