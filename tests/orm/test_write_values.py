@@ -1,7 +1,8 @@
 """Values written by every write path are parsed per field type, as Django's
 ``to_python`` / ``get_prep_value`` parse them: text of the right kind becomes the
 field's type (and the object keeps the parsed value), anything else raises
-vivace.orm.ValidationError naming model and field before any SQL."""
+vivace.orm.ValidationError naming model and field before any SQL.  DecimalField values
+are rounded and checked alike on every backend."""
 
 from __future__ import annotations
 
@@ -244,3 +245,64 @@ async def test_none_for_a_non_null_field_is_the_databases_integrity_error(
         assert "integer" in (caught.value.constraint or caught.value.message)
     obj = await Everything.objects.create(day=None, moment=None)  # null=True: kept
     assert (obj.day, obj.moment) == (None, None)
+
+
+# -- DecimalField ------------------------------------------------------------------------
+
+ROUNDED = [  # what PostgreSQL and MySQL store in NUMERIC(12, 2): half away from zero
+    ("0.125", D("0.13")),
+    ("0.135", D("0.14")),
+    ("-0.125", D("-0.13")),
+    (D("2.675"), D("2.68")),
+    (1.005, D("1.01")),  # the float's shortest text, 1.005 (its binary value is below)
+    (D("0.1249999"), D("0.12")),
+    (7, D("7.00")),
+    ("9999999999.994", D("9999999999.99")),
+    (D("-1E+9"), D("-1000000000.00")),
+]
+
+
+async def test_decimals_are_rounded_alike_on_every_backend(db: Database) -> None:
+    # SQLite kept the float it was given and read it back rounded half to even
+    # (0.125 -> 0.12) where PostgreSQL and MySQL stored 0.13.
+    for given, stored in ROUNDED:
+        obj = await Everything.objects.create(price=given)
+        assert obj.price == stored and obj.price.as_tuple() == stored.as_tuple(), given
+        loaded = (await Everything.objects.get(pk=obj.pk)).price
+        assert loaded.as_tuple() == stored.as_tuple(), (given, loaded)
+        await Everything.objects.filter(pk=obj.pk).update(price=given)
+        loaded = (await Everything.objects.get(pk=obj.pk)).price
+        assert loaded.as_tuple() == stored.as_tuple(), (given, loaded)
+    objs = await Everything.objects.bulk_create([Everything(price=g) for g, _ in ROUNDED])
+    assert [o.price for o in objs] == [s for _, s in ROUNDED]
+    stored_prices = await Everything.objects.filter(pk__in=[o.pk for o in objs]).values_list(
+        "price", flat=True
+    )
+    assert sorted(stored_prices) == sorted(s for _, s in ROUNDED)
+
+
+TOO_BIG = [  # NUMERIC(12, 2): at most 10 digits before the point
+    ("10000000000", "at most 10 digits before the point"),
+    ("9999999999.995", "at most 10 digits before the point"),  # rounds to 11 digits
+    (D("-1E+10"), "at most 10 digits before the point"),
+    ("1e1000000", "at most 10 digits before the point"),
+    ("NaN", "must be a finite number"),
+    (float("inf"), "must be a finite number"),
+    (D("-Infinity"), "must be a finite number"),
+]
+
+
+@pytest.mark.parametrize(("given", "problem"), TOO_BIG, ids=[repr(t[0]) for t in TOO_BIG])
+async def test_decimals_beyond_max_digits_are_refused_on_every_backend(
+    db: Database, given: Any, problem: str
+) -> None:
+    # PostgreSQL and MySQL refused them with a DataError; SQLite stored them.
+    saved = await Everything.objects.create()
+    async with db.transaction():
+        for path, write in _writes(saved, {"price": given}):
+            with pytest.raises(ValidationError, match=rf"^Everything\.price: {problem}") as caught:
+                await write()
+            assert len(str(caught.value)) < 200, path
+            saved = await Everything.objects.get(pk=saved.pk)
+        assert await Everything.objects.count() == 1
+    assert saved.price == D("0.00")

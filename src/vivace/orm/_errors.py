@@ -109,7 +109,8 @@ class ModelDefinitionError(ORMError, TypeError):
 class ValidationError(ORMError, ValueError):
     """``full_clean()`` found invalid values, or a filter value or a value written
     (``create``, ``save``, ``update``, ``bulk_create`` ...) is not of its field's type
-    and does not parse as one (``age="abc"``); raised before any SQL.
+    and does not parse as one (``age="abc"``), or does not fit it (a DecimalField's
+    ``max_digits``); raised before any SQL.
 
     ``errors`` maps a field name (``"__all__"`` for the whole object) to its messages.
     """

@@ -242,8 +242,9 @@ class Field(Generic[T]):
     def write_parser(self, value_type: type) -> Converter:
         """How a value of ``value_type`` written to this field (``save()``, ``create()``,
         ``update()``, ``bulk_create()``, ``bulk_update()``) becomes one of its type: as a
-        filter value is (``parser``), where a field adds no rule of its own.  Chosen per
-        model, column set and value types, not per value (see _writes._Row)."""
+        filter value is (``parser``), where a field adds no rule of its own (DecimalField
+        rounds to its places).  Chosen per model, column set and value types, not per
+        value (see _writes._Row)."""
         return self.parser(value_type)
 
     # -- validation ----------------------------------------------------------------------
@@ -445,6 +446,45 @@ class DecimalField(Field[decimal.Decimal]):
         if backend != "sqlite":
             return None, None
         return None, SQLiteDecimal(self.decimal_places)
+
+    def write_parser(self, value_type: type) -> Converter:
+        """Every value written is rounded to ``decimal_places`` and checked against
+        ``max_digits`` here, a Decimal too, so that the three backends store the same
+        digits: PostgreSQL and MySQL round half away from zero (0.125 -> 0.13) and refuse
+        a value with too many digits (a DataError), where SQLite stored the float it
+        was given (0.125, read back as 0.12) and any number of digits."""
+        parse = self.parser(value_type)
+        fit = decimal_fitter(self)
+        if parse is None:
+            return fit
+        return lambda value: fit(parse(value))
+
+
+def decimal_fitter(field: DecimalField) -> Callable[[Any], decimal.Decimal]:
+    """A DecimalField's written value, rounded half away from zero to its places as
+    PostgreSQL and MySQL round it; a ValidationError naming the field for one that
+    keeps more than ``max_digits`` digits (999.995 with max_digits=5, decimal_places=2
+    rounds to 1000.00) or is not finite."""
+    where = f"{field.model.__name__}.{field.name}"
+    places = field.decimal_places
+    quantum = decimal.Decimal(1).scaleb(-places)
+    # quantize() raises InvalidOperation when the result needs more than prec digits.
+    context = decimal.Context(
+        prec=field.max_digits, rounding=decimal.ROUND_HALF_UP, traps=[decimal.InvalidOperation]
+    )
+    whole = field.max_digits - places
+
+    def fit(value: decimal.Decimal) -> decimal.Decimal:
+        if value.is_finite():  # a NaN quantizes to NaN, without a signal
+            try:
+                return value.quantize(quantum, context=context)
+            except decimal.InvalidOperation:
+                problem = f"at most {whole} digits before the point"
+        else:
+            problem = "must be a finite number"
+        raise ValidationError({where: [f"{problem}, got {_short(value)}"]})
+
+    return fit
 
 
 class SQLiteDecimal:
