@@ -43,6 +43,7 @@ GIVEN: dict[str, Any] = {
     "blob": bytearray(b"xy"),
     "color": "red",
     "level": "2",
+    "span": "1 day, 2:03:04.5",
 }
 PARSED: dict[str, Any] = {
     "small": 3,
@@ -60,6 +61,7 @@ PARSED: dict[str, Any] = {
     "blob": b"xy",
     "color": Color.RED,
     "level": Level.HIGH,
+    "span": datetime.timedelta(days=1, hours=2, minutes=3, seconds=4, microseconds=500_000),
 }
 
 
@@ -137,6 +139,32 @@ async def test_a_datetime_for_a_date_keeps_its_date(db: Database) -> None:
     assert (await Everything.objects.get(pk=obj.pk)).day == datetime.date(2024, 5, 1)
 
 
+DURATIONS = [  # Django's DurationField reads these (str(timedelta), ISO 8601, PostgreSQL)
+    ("3 days, 4:05:06.000007", datetime.timedelta(3, 4 * 3600 + 5 * 60 + 6, 7)),
+    ("-1 day, 23:00:00", datetime.timedelta(hours=-1)),
+    ("3 days 04:05:06", datetime.timedelta(3, 4 * 3600 + 5 * 60 + 6)),
+    ("1:02", datetime.timedelta(minutes=1, seconds=2)),
+    ("12.5", datetime.timedelta(seconds=12.5)),
+    ("-0:00:01", datetime.timedelta(seconds=-1)),
+    ("P4DT1H15M20.5S", datetime.timedelta(4, 4520.5)),
+    ("-P2W", datetime.timedelta(weeks=-2)),
+    (" PT90M ", datetime.timedelta(minutes=90)),
+]
+
+
+async def test_durations_from_text(db: Database) -> None:
+    # A DurationField took no text: SQLite and MySQL failed in its conversion with a
+    # TypeError, PostgreSQL with a driver error.
+    for text, duration in DURATIONS:
+        obj = await Everything.objects.create(span=text)
+        assert obj.span == duration, text
+        assert (await Everything.objects.get(pk=obj.pk)).span == duration, text
+        assert await Everything.objects.filter(pk=obj.pk, span=text).count() == 1
+    for text in ("", "P", "PT", "1:2:3:4", "1.5:00", "1 day", "1e5", "12.1234567", "9" * 20):
+        with pytest.raises(ValidationError, match=r"Everything\.span: expected timedelta"):
+            await Everything.objects.create(span=text)
+
+
 BAD: list[tuple[str, dict[str, Any], str]] = [
     ("Everything.integer", {"integer": "abc"}, "expected int, got 'abc'"),
     ("Everything.integer", {"integer": "1.5"}, "expected int"),
@@ -153,6 +181,9 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("Everything.name", {"name": {"a": 1}}, "expected str, got a dict"),
     ("Everything.blob", {"blob": "text"}, "expected bytes, got a str"),
     ("Everything.color", {"color": "blue"}, "expected Color"),
+    ("Everything.span", {"span": "soon"}, "expected timedelta, got 'soon'"),
+    ("Everything.span", {"span": "P1Y"}, "expected timedelta"),
+    ("Everything.span", {"span": 5}, "expected timedelta, got a int"),
 ]
 
 

@@ -940,6 +940,51 @@ def _to_time(value: Any) -> datetime.time:
     return datetime.time.fromisoformat(value.strip())
 
 
+_NUMBER = r"\d{1,9}(?:[.,]\d{1,9})?"
+#: ISO 8601 durations: P4DT1H15M20.5S, -P2W, PT90M.
+_ISO_DURATION = re.compile(
+    rf"(?P<sign>[-+]?)P(?:(?P<weeks>{_NUMBER})W)?(?:(?P<days>{_NUMBER})D)?"
+    rf"(?:T(?:(?P<hours>{_NUMBER})H)?(?:(?P<minutes>{_NUMBER})M)?(?:(?P<seconds>{_NUMBER})S)?)?"
+)
+#: str(timedelta)'s days: "3 days, 4:05:06", "-1 day, 23:00:00" (PostgreSQL: no comma).
+_DAYS = re.compile(r"(-?\d{1,9}) days?,? ")
+_CLOCK_PART = re.compile(r"\d{1,9}")
+
+
+def _to_timedelta(value: str) -> datetime.timedelta:
+    """A duration's text as Django's DurationField reads it: ISO 8601, or
+    ``[D day[s][,] ][-][[H:]M:]S[.ffffff]`` (what str(timedelta) writes)."""
+    text = value.strip()
+    iso = _ISO_DURATION.fullmatch(text)
+    if iso is not None and text.lstrip("+-") != "P" and not text.endswith("T"):
+        parts = {
+            unit: float(amount.replace(",", "."))
+            for unit, amount in iso.groupdict().items()
+            if unit != "sign" and amount is not None
+        }
+        duration = datetime.timedelta(**parts)
+        return -duration if iso["sign"] == "-" else duration
+    days = 0
+    found = _DAYS.match(text)
+    if found is not None:
+        days, text = int(found[1]), text[found.end() :]
+    negative = text.startswith("-")
+    clock = text[negative:].split(":")
+    whole, _, fraction = clock[-1].partition(".")
+    if len(clock) > 3 or not all(_CLOCK_PART.fullmatch(p) for p in (*clock[:-1], whole)):
+        raise ValueError(f"{value!r} is not a duration")
+    if fraction and not (fraction.isdigit() and len(fraction) <= 6):
+        raise ValueError(f"{value!r} is not a duration")
+    hours, minutes = ([0, 0] + [int(p) for p in clock[:-1]])[-2:]
+    clock_time = datetime.timedelta(
+        hours=hours,
+        minutes=minutes,
+        seconds=int(whole),
+        microseconds=int(fraction.ljust(6, "0")) if fraction else 0,
+    )
+    return datetime.timedelta(days=days) + (-clock_time if negative else clock_time)
+
+
 _NUMBERS = (int, float, decimal.Decimal)
 #: A field's Python type -> the other value types a filter may give and their parser.
 _PARSERS: dict[type, tuple[tuple[type, ...], Callable[[Any], Any]]] = {
@@ -953,6 +998,7 @@ _PARSERS: dict[type, tuple[tuple[type, ...], Callable[[Any], Any]]] = {
     datetime.datetime: ((str, datetime.date), _to_datetime),
     datetime.date: ((str, datetime.datetime), _to_date),
     datetime.time: ((str, datetime.datetime), _to_time),
+    datetime.timedelta: ((str,), _to_timedelta),
 }
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 60
