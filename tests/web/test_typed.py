@@ -192,6 +192,42 @@ def test_non_json_body_is_415() -> None:
     assert r.text.endswith("not a body without Content-Type")
 
 
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [
+        (bytearray(b"application/json"), 200),
+        (bytearray(b"Application/JSON; charset=utf-8"), 200),
+        (memoryview(b"application/problem+json"), 200),
+        (memoryview(b"text/plain"), 415),
+    ],
+)
+def test_a_content_type_given_as_another_bytes_type_is_read(value: Any, status: int) -> None:
+    # ASGI says bytes; a server that passes a bytearray or memoryview gets the same answer
+    # (the value is compared as given, and made bytes only to be parsed).
+    import asyncio
+
+    app = App(routes=[Route("/items", create, methods=["POST"])])
+    body = b'{"name": "a", "price": 1}'
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/items",
+        "raw_path": b"/items",
+        "query_string": b"",
+        "headers": [(b"content-type", value), (b"content-length", b"%d" % len(body))],
+    }
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == status
+
+
 def test_dataclass_typeddict_and_embedded_bodies() -> None:
     async def point(p: Point) -> Point:
         return p
