@@ -318,3 +318,38 @@ def test_generic_fields_inside_a_generic_class() -> None:
     assert fast_type(node_for(Deep[int])) is None
     deep = validate_json(Deep[int], b'{"inner": {"item": {"item": "x"}}, "value": 1}')
     assert deep.inner == Box(item=Box(item="x"))
+
+
+def test_class_methods_of_a_parametrised_schema_validate_as_it() -> None:
+    # pydantic users write Page[Item].model_validate(...): Page[Item].validate must check
+    # the items as Item. It was Page.validate (typing forwards the lookup), which read T
+    # as Any and let {"name": 1} through unchecked.
+    with pytest.raises(ValidationError) as exc:
+        Page[Item].validate({"items": [{"name": 1}], "total": 1})
+    assert [e["loc"] for e in exc.value.errors()] == [("items", 0, "name")]
+    with pytest.raises(ValidationError):
+        Page[Item].validate_json(b'{"items": [{"name": 1}], "total": 1}')
+    with pytest.raises(ValidationError):
+        Page[int].validate_form({"items": "x", "total": "1"})
+    assert Page[int].validate({"items": ["7"], "total": "1"}, mode="lax").items == [7]
+    assert Page[Item].json_schema()["$ref"] == "#/$defs/Page_Item_"
+    partly = Box[list[U]]  # a substitution keeps the alias's methods
+    assert partly[int].validate({"item": [1]}).item == [1]
+    with pytest.raises(ValidationError):
+        partly[int].validate({"item": ["x"]})
+    # The bare class still reads T as Any, as documented; constructing is unchanged.
+    assert Page.validate({"items": [{"name": 1}], "total": 1}).items == [{"name": 1}]
+    assert Page[Item](items=[], total=0) == Page(items=[], total=0)
+    assert Page[Item] is Page[Item]
+
+
+async def test_async_class_methods_of_a_parametrised_schema() -> None:
+    with pytest.raises(ValidationError):
+        await Page[Item].avalidate({"items": [{"name": 1}], "total": 1})
+    with pytest.raises(ValidationError):
+        await Page[Item].avalidate_json(b'{"items": [{"name": 1}], "total": 1}')
+
+
+def test_a_schema_that_is_not_generic_cannot_be_subscripted() -> None:
+    with pytest.raises(TypeError, match="Item is not a generic schema"):
+        Item[int]  # type: ignore[misc]

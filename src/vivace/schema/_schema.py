@@ -113,6 +113,17 @@ class Schema(msgspec.Struct, metaclass=SchemaMeta):
     b'{"name":"ada","age":36}'
     """
 
+    if not TYPE_CHECKING:
+
+        def __class_getitem__(cls, params: Any) -> Any:
+            # ``Page[Item]`` of a generic schema: typing's alias, whose class methods
+            # (``Page[Item].validate``) validate as ``Page[Item]``, not as a bare ``Page``.
+            if typing.Generic not in cls.__mro__:
+                raise TypeError(f"{cls.__name__} is not a generic schema")
+            from vivace.schema._compat import parametrise
+
+            return parametrise(typing.Generic.__dict__["__class_getitem__"].__func__(cls, params))
+
     @classmethod
     def validate(cls, data: Any, *, mode: Literal["strict", "lax"] = "strict") -> Self:
         """Validate Python data (a dict from a form, the ORM, a parsed body)."""
