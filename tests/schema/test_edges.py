@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import decimal
 import enum
+import random
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, NewType, TypeVar
@@ -161,3 +163,60 @@ def test_msgspec_struct_and_generic_struct() -> None:
     assert validate(Plain, {"a": 1}) == Plain(a=1)
     assert node_for(Box[int]).kind == "class"
     assert errs(Plain, {"a": "x"}) == [(("a",), "type")]
+
+
+Cents = Annotated[float, Field(ge=0, multiple_of=0.01)]
+Tenths = Annotated[float, Field(multiple_of=0.1)]
+Price = Annotated[decimal.Decimal, Field(ge=0, multiple_of=decimal.Decimal("0.01"))]
+
+
+def test_a_decimal_step_on_floats_accepts_what_json_writes() -> None:
+    # fmod(19.99, 0.01) and fmod(0.3, 0.1) are not 0 (no binary float is 0.01 or 0.1):
+    # msgspec's rule refused every price; pydantic accepts them. Both engines now agree.
+    cases = ((Cents, (19.99, 0.07, 1, 0.0), (0.005, 1.001)), (Tenths, (0.3,), (0.35,)))
+    for tp, good, bad in cases:
+        for value in good:
+            assert validate(tp, value) == value
+            assert Validator(tp).validate_json(str(value).encode()) == value
+            assert validate(tp, str(value), mode="lax") == value
+        for value in bad:
+            assert errs(tp, value) == [((), "multiple_of")]
+    assert errs(Tenths, float("inf")) == [((), "multiple_of")]
+    assert errs(Tenths, float("nan")) == [((), "multiple_of")]
+    assert validate(Annotated[int, Field(multiple_of=0.1)], 3) == 3
+    assert validate(Annotated[int, Field(multiple_of=0.5)], 3) == 3
+    assert not Validator(Cents).fast and Validator(Annotated[float, Field(multiple_of=0.5)]).fast
+
+
+def test_decimal_bounds_and_steps() -> None:
+    # Decimal steps were checked with float fmod (Decimal("1.25") was not a multiple of
+    # 0.01), NaN crashed the bounds (InvalidOperation) and 1e999999999 the step (ValueError).
+    assert validate(Price, decimal.Decimal("1.25")) == decimal.Decimal("1.25")
+    assert Validator(Price).validate_json(b'"1"') == decimal.Decimal(1)
+    assert Validator(Price).validate_json(b"19.99") == decimal.Decimal("19.99")
+    assert errs(Price, decimal.Decimal("1.255")) == [((), "multiple_of")]
+    for text in ("NaN", "-NaN", "sNaN", "Infinity", "-Infinity"):
+        assert errs(Price, decimal.Decimal(text)) == [((), "finite")]
+        assert errs(Price, text, mode="lax") == [((), "finite")]
+    assert validate(Price, decimal.Decimal("1e999999999")) == decimal.Decimal("1e999999999")
+    assert errs(Price, decimal.Decimal("1e-999999999")) == [((), "multiple_of")]
+    assert validate(Price, decimal.Decimal("0E-999999999")) == 0
+    assert errs(Annotated[decimal.Decimal, Field(lt=10)], decimal.Decimal("1e999999999")) == [
+        ((), "lt")
+    ]
+    sevenths = Annotated[decimal.Decimal, Field(multiple_of=decimal.Decimal("0.07"))]
+    assert validate(sevenths, "7" * 10_000 + "00e-4", mode="lax")  # 10,000 digits: int() refuses
+    assert errs(sevenths, "7" * 9_999 + "100e-4", mode="lax") == [((), "multiple_of")]
+    assert validate(Annotated[decimal.Decimal, Field(multiple_of=3)], decimal.Decimal("9.0"))
+
+
+def test_decimal_multiple_agrees_with_fractions() -> None:
+    from fractions import Fraction
+
+    from vivace.schema._engine import _decimal_multiple
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        v = decimal.Decimal(rng.randint(-(10**6), 10**6)).scaleb(rng.randint(-8, 8))
+        m = decimal.Decimal(rng.randint(1, 300)).scaleb(rng.randint(-5, 5))
+        assert _decimal_multiple(v, m) == ((Fraction(v) / Fraction(m)).denominator == 1)

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from vivace.schema._engine import inexact_multiple
 from vivace.schema._fields import Constraints, UnsetType
 from vivace.schema._nodes import Node, NodeRef, class_info, is_generic, node_for, real_class
 from vivace.schema._validators import class_validators
@@ -52,6 +53,8 @@ def _meta(node: Node) -> msgspec.Meta | None:
     if c is None:
         return None
     args = {n: v for n, v in c.items() if n != "format"}
+    if "multiple_of" in args and inexact_multiple(args["multiple_of"]):
+        raise NotFast("a decimal step: msgspec's fmod refuses 0.3 as a multiple of 0.1")
     return msgspec.Meta(**args) if args else None
 
 

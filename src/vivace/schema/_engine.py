@@ -15,6 +15,7 @@ this engine hands the leaf to msgspec itself, so the rule lives in one place.
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 import typing
@@ -83,11 +84,85 @@ _MAX_INT_DIGITS = 4300
 # --- constraint checks --------------------------------------------------------------------
 
 
+def _coefficient(v: decimal.Decimal) -> tuple[str, int]:
+    """A finite decimal as ``(a, p)``, the digits of ``a`` and ``p``, with
+    ``v == ±a * 10**p`` (its text has exactly the coefficient's digits; ``as_tuple()``
+    would build a tuple of ints per digit)."""
+    mantissa = str(v).upper().partition("E")[0]
+    a = mantissa.lstrip("-").replace(".", "").lstrip("0") or "0"
+    return a, v.adjusted() - len(a) + 1
+
+
+def _mod_text(a: str, b: int) -> int:
+    """The integer written by ``a`` modulo ``b``, read 4,000 digits at a time (a decimal
+    may hold more digits than ``int()`` converts at once)."""
+    r = 0
+    for i in range(0, len(a), 4000):
+        chunk = a[i : i + 4000]
+        r = (r * pow(10, len(chunk), b) + int(chunk)) % b
+    return r
+
+
+def _decimal_multiple(v: decimal.Decimal, mul: decimal.Decimal) -> bool:
+    """Whether ``v`` is an exact multiple of ``mul`` (finite, > 0), in integers: with
+    ``v = a * 10**p`` and ``mul = b * 10**q``, no division or rounding, in bounded time
+    even for ``1e999999999``."""
+    if not v.is_finite():
+        return False
+    a, p = _coefficient(v)
+    digits, q = _coefficient(mul)
+    b = int(digits)
+    if p >= q:  # b divides a * 10**(p - q)
+        return _mod_text(a, b) * pow(10, p - q, b) % b == 0
+    k = q - p  # b * 10**k divides a: a ends in k zeros, and b divides what is before
+    if k >= len(a):
+        return a == "0"
+    return not a[-k:].strip("0") and _mod_text(a[:-k], b) == 0
+
+
+def inexact_multiple(mul: Any) -> bool:
+    """Whether ``multiple_of=mul`` is a decimal, or a float such as 0.1 or 0.01, which no
+    binary float holds exactly (``fmod(19.99, 0.01)`` is not 0). Such a step is checked in
+    decimal, on the shortest text of the value (what JSON carries), not by ``fmod``
+    (msgspec's rule, which refuses 0.3 as a multiple of 0.1)."""
+    if type(mul) is not float:
+        return isinstance(mul, decimal.Decimal)
+    return decimal.Decimal(mul) != decimal.Decimal(repr(mul))  # 0.5 is exact, 0.1 is not
+
+
+def _multiple_test(mul: Any) -> Callable[[Any], bool]:
+    """Whether a number is a multiple of ``mul``: integers by remainder, floats by fmod
+    (msgspec's rule, exact for a whole step), decimals and decimal steps exactly."""
+    decimal_rule = inexact_multiple(mul)
+    exact = mul if isinstance(mul, decimal.Decimal) else decimal.Decimal(repr(mul))
+    fmod = math.fmod
+
+    def test(v: Any) -> bool:
+        if isinstance(v, decimal.Decimal):
+            return _decimal_multiple(v, exact)
+        if decimal_rule:
+            if type(v) is float and not math.isfinite(v):
+                return False
+            return _decimal_multiple(decimal.Decimal(repr(v)), exact)
+        if type(v) is int and type(mul) is int:
+            return v % mul == 0
+        return fmod(v, mul) == 0
+
+    return test
+
+
 def _num_checks(c: Constraints) -> Callable[[Any, Loc, Errs], bool]:
     """A function that appends an error per failed bound and says whether all passed."""
     gt, ge, lt, le, mul = c.gt, c.ge, c.lt, c.le, c.multiple_of
+    multiple = _multiple_test(mul) if mul is not None else None
+    Decimal = decimal.Decimal
 
     def check(v: Any, loc: Loc, errs: Errs) -> bool:
+        if type(v) is Decimal and not v.is_finite():
+            # NaN has no order (comparing it raises InvalidOperation), and neither it nor
+            # an infinity is within any bound or a multiple of anything.
+            errs.append(ErrorDetail(loc, "finite", "Must be a finite number"))
+            return False
         ok = True
         if gt is not None and not v > gt:
             errs.append(ErrorDetail(loc, "gt", f"Must be greater than {gt}"))
@@ -101,12 +176,9 @@ def _num_checks(c: Constraints) -> Callable[[Any, Loc, Errs], bool]:
         if le is not None and not v <= le:
             errs.append(ErrorDetail(loc, "le", f"Must be less than or equal to {le}"))
             ok = False
-        if mul is not None:
-            # msgspec's rule: integers by remainder, floats by fmod.
-            rem = v % mul if type(v) is int and type(mul) is int else math.fmod(v, mul)
-            if rem != 0:
-                errs.append(ErrorDetail(loc, "multiple_of", f"Must be a multiple of {mul}"))
-                ok = False
+        if multiple is not None and not multiple(v):
+            errs.append(ErrorDetail(loc, "multiple_of", f"Must be a multiple of {mul}"))
+            ok = False
         return ok
 
     return check
