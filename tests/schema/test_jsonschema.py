@@ -255,3 +255,19 @@ def test_from_json_schema_refs_and_errors() -> None:
     ):
         with pytest.raises(SchemaError):
             from_json_schema(bad)  # type: ignore[arg-type]
+
+
+def test_decimal_bounds_are_json_numbers() -> None:
+    # Decimal bounds went into the document as Decimal objects: json.dumps refused it.
+    tp = Annotated[
+        decimal.Decimal,
+        Field(
+            ge=decimal.Decimal("0.5"),
+            lt=decimal.Decimal("100"),
+            multiple_of=decimal.Decimal("0.01"),
+        ),
+    ]
+    doc = json_schema(tp)
+    assert json.loads(json.dumps(doc))["minimum"] == 0.5
+    assert (doc["minimum"], doc["exclusiveMaximum"], doc["multipleOf"]) == (0.5, 100, 0.01)
+    assert type(doc["exclusiveMaximum"]) is int

@@ -10,6 +10,7 @@ or its module path when two classes share a name).
 
 from __future__ import annotations
 
+import decimal
 import inspect
 import re
 from collections.abc import Callable, Iterable
@@ -271,6 +272,10 @@ def _constraint_keywords(node: Node, c: Any) -> dict[str, Any]:
     array = node.kind in ("list", "set", "frozenset", "vartuple")
     obj = node.kind == "dict"
     for name, value in c.items():
+        if isinstance(value, decimal.Decimal):
+            # JSON Schema's bounds are JSON numbers; a Decimal is not one (json.dumps
+            # refuses it, msgspec would write a string).
+            value = int(value) if value == value.to_integral_value() else float(value)
         if name == "gt":
             out["exclusiveMinimum"] = value
         elif name == "ge":
