@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import pickle
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pytest
 
-from vivace.schema import ErrorDetail, Schema, ValidationError, Validator
+from vivace.schema import ErrorDetail, Field, Schema, ValidationError, Validator
 
 from .models import Directory, User, tree_json
 
@@ -134,3 +135,42 @@ def test_engine_disagreement_falls_back_to_msgspec_error() -> None:
     v.validate({"a": 1})
     v._checks[1] = lambda value, loc, errs: value
     assert errors_of(v.validate, {"a": 13}) == [{"loc": (), "code": "invalid", "msg": "unlucky"}]
+
+
+class LitCat(Schema):
+    kind: Literal["cat"]
+    lives: int = 9
+
+
+class LitDog(Schema):
+    kind: Literal["dog"]
+    good: bool = True
+    size: Literal["s", "m", "l"] = "m"
+
+
+class LitHome(Schema):
+    pet: LitCat | LitDog
+    pets: list[LitCat | LitDog] = Field(default_factory=list)
+
+
+def test_union_of_schemas_with_a_literal_field_reports_the_member_meant() -> None:
+    # pydantic's discriminated union idiom: a Literal field per member. A wrong field in
+    # the member the Literal names was reported only as "Expected `LitCat | LitDog`".
+    def codes(data: Any) -> list[tuple[Any, str]]:
+        with pytest.raises(ValidationError) as exc:
+            LitHome.validate_json(json.dumps(data))
+        return [(e["loc"], e["code"]) for e in exc.value.errors()]
+
+    assert codes({"pet": {"kind": "dog", "good": 1}}) == [(("pet", "good"), "type")]
+    assert codes({"pet": {"kind": "dog", "size": "xl"}}) == [(("pet", "size"), "literal")]
+    pets = {"pet": {"kind": "cat"}, "pets": [{"kind": "cat", "lives": "9"}]}
+    assert codes(pets) == [(("pets", 0, "lives"), "type")]
+    with pytest.raises(ValidationError) as exc:
+        LitHome.validate({"pet": {"kind": "cow"}})
+    assert exc.value.errors() == [
+        {"loc": ("pet", "kind"), "code": "literal", "msg": "Must be one of 'cat', 'dog'"}
+    ]
+    # No Literal decides: the union's own error, as before.
+    assert codes({"pet": {"good": 1}}) == [(("pet",), "union")]
+    assert codes({"pet": {"kind": "cat", "lives": "x", "good": 1}}) == [(("pet", "lives"), "type")]
+    assert LitHome.validate({"pet": {"kind": "dog"}}).pet == LitDog(kind="dog")

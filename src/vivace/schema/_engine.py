@@ -605,6 +605,16 @@ def _natural_kinds(value: Any) -> tuple[str, ...]:
     return ()
 
 
+def _literal_misses(trial: Errs, depth: int, keys: dict[str, str]) -> set[str | int]:
+    """The fields among ``keys`` (the Literal fields every member of a union has) that
+    ``trial``'s errors say hold no value of their ``Literal``, on the object checked."""
+    return {
+        d.loc[-1]
+        for d in trial
+        if d.code == "literal" and len(d.loc) == depth and d.loc[-1] in keys
+    }
+
+
 class _UnionBuilder:
     def __init__(self, compiler: Compiler, node: Node) -> None:
         self.compiler = compiler
@@ -618,6 +628,7 @@ class _UnionBuilder:
         nullable = any(a.kind == "none" for a in node.args)
         takes_text = any(a.kind in STRING_KINDS or a.kind == "literal" for a in node.args)
         tagged = self._tag_table()
+        literal_keys = self._literal_keys()
         # Optional[X] (and X | UnsetType): a wrong value gets X's own errors.
         solid = [(a, c) for a, c in options if a.kind not in ("none", "unset")]
         only = solid[0][1] if len(solid) == 1 else None
@@ -642,8 +653,22 @@ class _UnionBuilder:
                     return out
                 if a.kind in kinds:
                     fits.append(trial)
+            if len(fits) > 1 and literal_keys:
+                # Schemas told apart by a Literal field (pydantic's discriminated unions):
+                # the members whose Literal fields all matched are the ones meant; when
+                # none did, the field they all miss is what is wrong.
+                misses = [_literal_misses(t, len(loc) + 1, literal_keys) for t in fits]
+                meant = [t for t, missed in zip(fits, misses, strict=True) if not missed]
+                if not meant:
+                    for key, allowed in literal_keys.items():
+                        if all(key in missed for missed in misses):
+                            errs.append(
+                                ErrorDetail((*loc, key), "literal", f"Must be one of {allowed}")
+                            )
+                            return BAD
+                fits = meant or fits
             if len(fits) == 1:
-                # One member has the value's JSON type: its errors say the most.
+                # One member has the value's JSON type (or its tag): its errors say the most.
                 errs.extend(fits[0])
                 return BAD
             errs.append(
@@ -652,6 +677,22 @@ class _UnionBuilder:
             return BAD
 
         return check
+
+    def _literal_keys(self) -> dict[str, str]:
+        """The keys every schema member has as a ``Literal`` field, with the values the
+        members allow together (as an error message lists them)."""
+        classes = [a.py for a in self.node.args if a.kind == "class"]
+        if len(classes) < 2:
+            return {}
+        per = [
+            {f.key: f.node.values for f in class_info(c).fields if f.node.kind == "literal"}
+            for c in classes
+        ]
+        common = [k for k in per[0] if all(k in p for p in per[1:])]
+        return {
+            k: ", ".join(repr(v) for v in dict.fromkeys(v for p in per for v in p[k]))
+            for k in common
+        }
 
     def _tag_table(self) -> Callable[[dict[str, Any], Loc, Errs], Any] | None:
         classes = [a.py for a in self.node.args if a.kind == "class"]
