@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, ClassVar, TypedDict
 
 import msgspec
 import pytest
@@ -240,3 +240,23 @@ def test_datetime_default_and_any() -> None:
 
     e = Event.validate({"at": "2020-01-01T00:00:00", "payload": {"x": [1]}})
     assert e.at.tzinfo is None and e.payload == {"x": [1]}
+
+
+def test_a_field_named_with_a_leading_underscore_is_refused() -> None:
+    # pydantic keeps ``_name`` private; a Struct field of that name was read from input
+    # ({"_owner": 1} set it) and written out, silently.
+    with pytest.raises(SchemaError, match="'_owner' starts with '_'"):
+
+        class Owned(Schema):
+            _owner: int = 0
+            title: str = ""
+
+    with pytest.raises(SchemaError, match="'_id' starts with '_'"):
+        create_schema("Doc", {"_id": str})
+
+    class Keyed(Schema):
+        registry: ClassVar[dict[str, int]] = {}
+        _hidden: ClassVar[int] = 0  # a class variable is no field: allowed
+        id: str = Field(alias="_id")
+
+    assert Keyed.validate({"_id": "x"}).dump() == {"_id": "x"}

@@ -77,6 +77,16 @@ class SchemaMeta(msgspec.StructMeta):
                 namespace[attr] = _translate_default(value)
         kwargs.setdefault("kw_only", True)
         cls = super().__new__(mcls, name, bases, namespace, **kwargs)
+        for attr in cls.__struct_fields__:
+            if attr.startswith("_"):
+                # pydantic makes ``_name`` a private attribute (never read from input,
+                # never written); a Struct field of that name would be both.
+                raise SchemaError(
+                    f"{name}: field {attr!r} starts with '_', which pydantic keeps private but "
+                    f"a Schema would read from input and write out; name it without the '_' "
+                    f"(Field(alias={attr!r}) if that is its JSON key, "
+                    f"Field(read_only=True, exclude=True) to keep it out of input and output)"
+                )
         cls.__vivace_fields__ = options  # type: ignore[attr-defined]
         cls.__vivace_locals__ = _defining_locals()  # type: ignore[attr-defined]
         return cls
