@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+import json
 import uuid
 from typing import Annotated, Any
 
@@ -236,3 +237,35 @@ def test_dump_json_without_options_decides_per_class_once() -> None:
         )
         assert dump_json([Plain(name="b")]) == b'[{"name":"b","tags":[]}]'
         assert Validator(Plain).dump_json(Plain(name="c")) == b'{"name":"c","tags":[]}'
+
+
+class Contactable(Schema):
+    name: str
+    email: str | None = None
+    phone: str | None = Field(default=None, alias="tel")
+    notes: dict[str, int | None] = Field(default_factory=dict)
+    scores: list[int | None] = Field(default_factory=list)
+    friends: list[Contactable] = Field(default_factory=list)
+
+
+def test_exclude_none_leaves_out_fields_holding_none() -> None:
+    # pydantic's model_dump(exclude_none=True): was a TypeError (no such option).
+    c = Contactable(
+        name="Ada",
+        phone=None,
+        notes={"a": None},
+        scores=[None, 1],
+        friends=[Contactable(name="Bo", email="bo@x.org")],
+    )
+    expected = {
+        "name": "Ada",
+        "notes": {"a": None},  # a dict's and a list's None values stay, as in pydantic
+        "scores": [None, 1],
+        "friends": [{"name": "Bo", "email": "bo@x.org", "notes": {}, "scores": [], "friends": []}],
+    }
+    assert c.dump(exclude_none=True) == expected
+    assert json.loads(c.dump_json(exclude_none=True)) == expected
+    assert dump([c], exclude_none=True) == [expected]
+    assert c.dump(exclude_none=True, include={"name", "email"}) == {"name": "Ada"}
+    assert c.dump()["tel"] is None  # without the option, None is written
+    assert b"tel" not in dump_json(c, exclude_none=True)

@@ -11,7 +11,8 @@ Rules: ``UNSET`` values are never written (there is no JSON for "not sent"); a P
 unsent fields are written with the full schema's default, if it has one, unless
 ``exclude_unset=True``. ``exclude_defaults`` left at ``None`` follows each class's
 ``omit_defaults`` setting; ``True``/``False`` overrides it. Write-only and
-``exclude=True`` fields are never written. A ``Secret`` is written as
+``exclude=True`` fields are never written; ``exclude_none`` leaves out fields holding
+``None``. A ``Secret`` is written as
 ``"**********"``. Keys are aliases unless ``by_alias=False``.
 """
 
@@ -94,6 +95,8 @@ def _fast_ok(value: Any, options: dict[str, Any]) -> bool:
     plan = _plan(type(value))
     if not plan.plain or options["include"] is not None or options["exclude"] is not None:
         return False
+    if options["exclude_none"]:
+        return False
     if not options["by_alias"] and plan.renamed:
         return False
     wanted = options["exclude_defaults"]
@@ -110,11 +113,14 @@ def dump(
     by_alias: bool = True,
     exclude_unset: bool = False,
     exclude_defaults: bool | None = None,
+    exclude_none: bool = False,
 ) -> Any:
     """``value`` (a schema object, or data holding some) as JSON-ready Python data.
 
     ``include``/``exclude`` take a set of field names, or a dict mapping a name to ``True``
     or to the same kind of spec for the nested object: ``exclude={"owner": {"email"}}``.
+    ``exclude_none`` leaves out the fields of objects that hold ``None`` (as pydantic's: a
+    dict's or a list's ``None`` values stay).
     """
     options = {
         "include": include,
@@ -122,10 +128,12 @@ def dump(
         "by_alias": by_alias,
         "exclude_unset": exclude_unset,
         "exclude_defaults": exclude_defaults,
+        "exclude_none": exclude_none,
     }
     if _fast_ok(value, options):
         return msgspec.to_builtins(value, enc_hook=_enc_hook)
-    return _Dumper(by_alias, exclude_unset, exclude_defaults).value(value, include, exclude)
+    dumper = _Dumper(by_alias, exclude_unset, exclude_defaults, exclude_none)
+    return dumper.value(value, include, exclude)
 
 
 def dump_json(
@@ -136,6 +144,7 @@ def dump_json(
     by_alias: bool = True,
     exclude_unset: bool = False,
     exclude_defaults: bool | None = None,
+    exclude_none: bool = False,
 ) -> bytes:
     """``value`` as JSON bytes (same options as ``dump``)."""
     if (
@@ -144,6 +153,7 @@ def dump_json(
         and by_alias
         and not exclude_unset
         and exclude_defaults is None
+        and not exclude_none
     ):
         # No options (a typed handler's output): one lookup by class decides what
         # _fast_ok would. Measured on a 20-field schema: 0.8 us against 2.1 us.
@@ -161,10 +171,12 @@ def dump_json(
         "by_alias": by_alias,
         "exclude_unset": exclude_unset,
         "exclude_defaults": exclude_defaults,
+        "exclude_none": exclude_none,
     }
     if _fast_ok(value, options):
         return _ENCODER.encode(value)
-    data = _Dumper(by_alias, exclude_unset, exclude_defaults).value(value, include, exclude)
+    dumper = _Dumper(by_alias, exclude_unset, exclude_defaults, exclude_none)
+    data = dumper.value(value, include, exclude)
     return _ENCODER.encode(data)
 
 
@@ -209,12 +221,15 @@ def _is_default(value: Any, f: Any) -> bool:
 
 
 class _Dumper:
-    __slots__ = ("by_alias", "exclude_defaults", "exclude_unset")
+    __slots__ = ("by_alias", "exclude_defaults", "exclude_none", "exclude_unset")
 
-    def __init__(self, by_alias: bool, exclude_unset: bool, exclude_defaults: bool | None) -> None:
+    def __init__(
+        self, by_alias: bool, exclude_unset: bool, exclude_defaults: bool | None, exclude_none: bool
+    ) -> None:
         self.by_alias = by_alias
         self.exclude_unset = exclude_unset
         self.exclude_defaults = exclude_defaults
+        self.exclude_none = exclude_none
 
     def value(self, v: Any, include: Any, exclude: Any) -> Any:
         t = type(v)
@@ -262,6 +277,8 @@ class _Dumper:
                     continue
                 x = spec.default_value()
             elif omit and _is_default(x, f):
+                continue
+            if x is None and self.exclude_none:
                 continue
             key = f.key if self.by_alias else name
             out[key] = self.value(x, _sub(include, name), _sub(exclude, name))

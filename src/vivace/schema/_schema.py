@@ -191,6 +191,7 @@ class Schema(msgspec.Struct, metaclass=SchemaMeta):
         by_alias: bool = True,
         exclude_unset: bool = False,
         exclude_defaults: bool | None = None,
+        exclude_none: bool = False,
     ) -> dict[str, Any]:
         """This object as JSON-ready data (``dict``, ``list``, ``str``, numbers...)."""
         from vivace.schema._dump import dump
@@ -202,6 +203,7 @@ class Schema(msgspec.Struct, metaclass=SchemaMeta):
             by_alias=by_alias,
             exclude_unset=exclude_unset,
             exclude_defaults=exclude_defaults,
+            exclude_none=exclude_none,
         )
         return out
 
@@ -213,6 +215,7 @@ class Schema(msgspec.Struct, metaclass=SchemaMeta):
         by_alias: bool = True,
         exclude_unset: bool = False,
         exclude_defaults: bool | None = None,
+        exclude_none: bool = False,
     ) -> bytes:
         """This object as JSON bytes."""
         from vivace.schema._dump import dump_json
@@ -224,6 +227,7 @@ class Schema(msgspec.Struct, metaclass=SchemaMeta):
             by_alias=by_alias,
             exclude_unset=exclude_unset,
             exclude_defaults=exclude_defaults,
+            exclude_none=exclude_none,
         )
 
     @classmethod
