@@ -251,3 +251,90 @@ async def test_async_validator_on_frozen_schema_and_typeddict() -> None:
             return v.lower()
 
     assert (await Frozen.avalidate({"email": "A"})).email == "a"
+
+
+class Pydanticish(Schema):
+    name: str
+    low: int = 0
+    high: int = 0
+
+    @field_validator("name")
+    @classmethod
+    def shout(cls, value: str) -> str:
+        if not value:
+            raise ValueError("Must not be empty")
+        return value.upper()
+
+    @schema_validator(mode="before")
+    @classmethod
+    def accept_title(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "title" in data:
+            data = {**data, "name": data["title"]}
+        return data
+
+
+def test_validators_stacked_on_classmethod_run() -> None:
+    # pydantic's idiom puts @classmethod under @field_validator: such a validator was
+    # silently never run (its mark sat on the classmethod object, not the function).
+    assert Pydanticish.validate({"name": "ada"}).name == "ADA"
+    assert Pydanticish.validate({"title": "bo"}).name == "BO"
+    assert Pydanticish.validate_json(b'{"name": "cy"}').name == "CY"
+    with pytest.raises(ValidationError) as exc:
+        Pydanticish.validate({"name": ""})
+    assert exc.value.errors()[0]["code"] == "value_error"
+
+    class Later(Schema):
+        when: int
+
+        @field_validator("when", mode="before")
+        @staticmethod
+        def as_number(cls: Any, value: Any) -> Any:
+            return int(value) if isinstance(value, str) else value
+
+    assert Later.validate({"when": "5"}).when == 5
+
+
+async def test_async_validator_stacked_on_classmethod_runs() -> None:
+    class Taken(Schema):
+        email: str
+
+        @field_validator("email")
+        @classmethod
+        async def free(cls, value: str) -> str:
+            raise ValueError("taken")
+
+    with pytest.raises(SchemaError):
+        Taken.validate({"email": "a"})
+    with pytest.raises(ValidationError):
+        await Taken.avalidate({"email": "a"})
+
+
+def test_a_validator_that_wants_pydantic_arguments_is_refused_when_defined() -> None:
+    # def f(cls, value, info) failed at validation with a TypeError that was reported as
+    # the input's value_error; it is the schema's fault, said when the class is defined.
+    with pytest.raises(TypeError, match=r"must take \(cls, value\)"):
+
+        class WithInfo(Schema):
+            a: int
+
+            @field_validator("a")
+            def check(cls, value: int, info: Any) -> int:
+                return value
+
+    with pytest.raises(TypeError, match=r"must take \(self\)"):
+
+        class Wrapped(Schema):
+            a: int
+
+            @schema_validator()
+            def check(self, handler: Any) -> None:
+                pass
+
+    with pytest.raises(TypeError, match=r"must take \(cls, data\)"):
+
+        class Before(Schema):
+            a: int
+
+            @schema_validator(mode="before")
+            def check(cls) -> None:
+                pass

@@ -59,13 +59,37 @@ def field_validator(*fields: str, mode: Literal["before", "after"] = "after") ->
         raise TypeError("mode must be 'before' or 'after'")
 
     def mark(func: F) -> F:
-        spec = _Spec(func, fields, mode)
-        if spec.is_async and mode == "before":
-            raise TypeError("async validators run after conversion: use mode='after'")
-        func.__vivace_validator__ = spec  # type: ignore[attr-defined]
-        return func
+        return _mark(func, fields, mode, ("cls", "value"))
 
     return mark
+
+
+def _mark(func: F, fields: tuple[str, ...], mode: str, params: tuple[str, ...]) -> F:
+    """Put the validator's spec on its function: under ``@classmethod`` (pydantic's idiom,
+    ``@field_validator`` above ``@classmethod``) that is the function inside, which is
+    what the class's dict yields once unwrapped."""
+    target = func.__func__ if isinstance(func, classmethod | staticmethod) else func
+    _check_signature(target, params)
+    spec = _Spec(target, fields, mode)
+    if spec.is_async and mode == "before":
+        raise TypeError("async validators run after conversion: use mode='after'")
+    target.__vivace_validator__ = spec  # type: ignore[attr-defined]
+    return func
+
+
+def _check_signature(func: Callable[..., Any], params: tuple[str, ...]) -> None:
+    """Refuse, when it is defined, a validator that cannot be called with ``params``
+    (pydantic's ``info``/``handler`` arguments): called, its TypeError would read as the
+    input's fault."""
+    try:
+        inspect.signature(func).bind(*params)
+    except TypeError:
+        raise TypeError(
+            f"validator {func.__qualname__} must take ({', '.join(params)}): vivace passes "
+            f"no ValidationInfo or handler"
+        ) from None
+    except ValueError:  # pragma: no cover - a callable without a signature: not checked
+        pass
 
 
 def schema_validator(*, mode: Literal["before", "after"] = "after") -> Callable[[F], F]:
@@ -86,11 +110,7 @@ def schema_validator(*, mode: Literal["before", "after"] = "after") -> Callable[
         raise TypeError("mode must be 'before' or 'after'")
 
     def mark(func: F) -> F:
-        spec = _Spec(func, (), mode)
-        if spec.is_async and mode == "before":
-            raise TypeError("async validators run after conversion: use mode='after'")
-        func.__vivace_validator__ = spec  # type: ignore[attr-defined]
-        return func
+        return _mark(func, (), mode, ("self",) if mode == "after" else ("cls", "data"))
 
     return mark
 
