@@ -260,3 +260,29 @@ def test_a_field_named_with_a_leading_underscore_is_refused() -> None:
         id: str = Field(alias="_id")
 
     assert Keyed.validate({"_id": "x"}).dump() == {"_id": "x"}
+
+
+def test_pydantic_configuration_is_refused_not_ignored() -> None:
+    # model_config = {"extra": "forbid"} was an ignored class attribute: unknown fields
+    # went on being accepted while the author believed them refused.
+    with pytest.raises(SchemaError, match="'model_config' is pydantic's configuration"):
+
+        class Configured(Schema):
+            model_config: ClassVar[dict[str, str]] = {"extra": "forbid"}
+            a: int
+
+    with pytest.raises(SchemaError, match="forbid_unknown_fields=True"):
+
+        class Extra(Schema, extra="forbid"):  # type: ignore[call-arg]
+            a: int
+
+    class Strict(Schema, forbid_unknown_fields=True):
+        a: int
+
+    with pytest.raises(ValidationError):
+        Strict.validate({"a": 1, "b": 2})
+
+    class Notes(Schema):
+        extra: str = ""  # a field may be called extra
+
+    assert Notes.validate({"extra": "x"}).extra == "x"

@@ -64,6 +64,15 @@ class SchemaMeta(msgspec.StructMeta):
         /,
         **kwargs: Any,
     ) -> SchemaMeta:
+        for pydantic_name, given in (("model_config", namespace), ("extra", kwargs)):
+            if pydantic_name in given:
+                # pydantic's configuration: ignored here, it would leave a user believing
+                # (say) that unknown fields are refused.
+                raise SchemaError(
+                    f"{name}: {pydantic_name!r} is pydantic's configuration; give class "
+                    f"keywords instead: class {name}(Schema, forbid_unknown_fields=True, "
+                    f"frozen=True, rename='camel')"
+                )
         options: dict[str, FieldInfo] = {}
         for base in reversed(bases):
             options.update(getattr(base, "__vivace_fields__", {}))
