@@ -108,7 +108,7 @@ def test_types_in_output() -> None:
     out = e.dump()
     assert out["when"] == "2020-01-01T00:00:00Z" and out["day"] == "2020-01-02"
     assert out["span"] == "PT1S" and out["money"] == "1.10" and out["raw"] == "AAE="
-    assert out["pair"] == [1, "a"] and out["tags"] == ["x"] and out["counts"] == {1: 2}
+    assert out["pair"] == [1, "a"] and out["tags"] == ["x"] and out["counts"] == {"1": 2}
     assert out["secret"] == "**********"
     assert b'"secret":"**********"' in e.dump_json()
     assert b"pw" not in e.dump_json(exclude={"raw"})
@@ -269,3 +269,23 @@ def test_exclude_none_leaves_out_fields_holding_none() -> None:
     assert c.dump(exclude_none=True, include={"name", "email"}) == {"name": "Ada"}
     assert c.dump()["tel"] is None  # without the option, None is written
     assert b"tel" not in dump_json(c, exclude_none=True)
+
+
+class Keyed(Schema):
+    by_id: dict[int, str] = Field(default_factory=dict)
+    by_uuid: dict[uuid.UUID, Secret] = Field(default_factory=dict)
+
+
+def test_dump_writes_dict_keys_as_json_text() -> None:
+    # dump() is JSON-ready data: int keys stayed ints ({1: 'a'}), which orjson refuses and
+    # which disagreed with dump_json's "1" (pydantic's mode="json" writes "1" too).
+    k = Keyed(by_id={1: "a"}, by_uuid={uuid.UUID(int=1): Secret("pw")})
+    expected = {
+        "by_id": {"1": "a"},
+        "by_uuid": {"00000000-0000-0000-0000-000000000001": "**********"},
+    }
+    assert k.dump() == expected  # Secret: the Python path
+    assert Keyed(by_id={1: "a"}).dump() == {"by_id": {"1": "a"}, "by_uuid": {}}  # msgspec's
+    assert dump({2: [k]}, exclude=None)["2"][0] == expected
+    assert json.loads(k.dump_json()) == expected
+    assert Keyed.validate(k.dump(), mode="lax").by_id == {1: "a"}

@@ -131,7 +131,7 @@ def dump(
         "exclude_none": exclude_none,
     }
     if _fast_ok(value, options):
-        return msgspec.to_builtins(value, enc_hook=_enc_hook)
+        return msgspec.to_builtins(value, enc_hook=_enc_hook, str_keys=True)
     dumper = _Dumper(by_alias, exclude_unset, exclude_defaults, exclude_none)
     return dumper.value(value, include, exclude)
 
@@ -220,6 +220,12 @@ def _is_default(value: Any, f: Any) -> bool:
         return False
 
 
+def _key(k: Any) -> Any:
+    """A dict key as JSON writes it (``1`` as ``"1"``, a UUID or an enum as its text)."""
+    out = msgspec.to_builtins(k)
+    return str(out) if type(out) is int else out
+
+
 class _Dumper:
     __slots__ = ("by_alias", "exclude_defaults", "exclude_none", "exclude_unset")
 
@@ -241,7 +247,7 @@ class _Dumper:
             return self.obj(v, class_info(t), include, exclude)
         if t is dict or isinstance(v, Mapping):
             return {
-                msgspec.to_builtins(k): self.value(x, _sub(include, k), _sub(exclude, k))
+                _key(k): self.value(x, _sub(include, k), _sub(exclude, k))
                 for k, x in v.items()
                 if _selected(k, include, exclude)
             }
@@ -251,7 +257,7 @@ class _Dumper:
             return MASK
         if isinstance(v, Upload):
             return v.filename
-        return msgspec.to_builtins(v, enc_hook=_enc_hook)
+        return msgspec.to_builtins(v, enc_hook=_enc_hook, str_keys=True)
 
     def obj(self, v: Any, info: ClassInfo, include: Any, exclude: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -247,10 +247,10 @@ class _Generator:
         if fi.description is not None:
             out["description"] = fi.description
         if fi.examples is not None:
-            out["examples"] = msgspec.to_builtins(fi.examples)
+            out["examples"] = msgspec.to_builtins(fi.examples, str_keys=True)
         if f.default is not NODEFAULT and f.default is not UNSET:
             try:
-                out["default"] = msgspec.to_builtins(f.default)
+                out["default"] = msgspec.to_builtins(f.default, str_keys=True)
             except TypeError:
                 pass  # a default JSON cannot show
         if fi.deprecated:
