@@ -271,3 +271,12 @@ def test_decimal_bounds_are_json_numbers() -> None:
     assert json.loads(json.dumps(doc))["minimum"] == 0.5
     assert (doc["minimum"], doc["exclusiveMaximum"], doc["multipleOf"]) == (0.5, 100, 0.01)
     assert type(doc["exclusiveMaximum"]) is int
+
+
+def test_dict_defaults_and_examples_have_text_keys() -> None:
+    class Counts(Schema):
+        by_id: dict[int, int] = Field(default_factory=lambda: {1: 2}, examples=[{3: 4}])
+
+    prop = Counts.json_schema()["$defs"]["Counts"]["properties"]["by_id"]
+    assert prop["examples"] == [{"3": 4}]
+    assert json.loads(json.dumps(prop))["examples"] == [{"3": 4}]
