@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import pytest
@@ -69,7 +69,7 @@ def test_messages_and_str() -> None:
         User.validate({"name": "", "age": 200, "tags": "x"})
     err = exc.value
     assert err.errors() == [
-        {"loc": ("name",), "code": "min_length", "msg": "Must have at least 1 characters"},
+        {"loc": ("name",), "code": "min_length", "msg": "Must have at least 1 character"},
         {"loc": ("age",), "code": "le", "msg": "Must be less than or equal to 150"},
         {"loc": ("tags",), "code": "type", "msg": "Expected `array`, got `str`"},
     ]
@@ -174,3 +174,17 @@ def test_union_of_schemas_with_a_literal_field_reports_the_member_meant() -> Non
     assert codes({"pet": {"good": 1}}) == [(("pet",), "union")]
     assert codes({"pet": {"kind": "cat", "lives": "x", "good": 1}}) == [(("pet", "lives"), "type")]
     assert LitHome.validate({"pet": {"kind": "dog"}}).pet == LitDog(kind="dog")
+
+
+def test_length_messages_count_in_the_singular_for_one() -> None:
+    # "Must have at least 1 items" read badly (the test above recorded "1 characters").
+    short = Validator(Annotated[list[int], Field(min_length=1, max_length=1)])
+    with pytest.raises(ValidationError) as exc:
+        short.validate([])
+    assert exc.value.errors()[0]["msg"] == "Must have at least 1 item"
+    with pytest.raises(ValidationError) as exc:
+        short.validate([1, 2])
+    assert exc.value.errors()[0]["msg"] == "Must have at most 1 item"
+    with pytest.raises(ValidationError) as exc:
+        Validator(Annotated[bytes, Field(max_length=2)]).validate(b"abc")
+    assert exc.value.errors()[0]["msg"] == "Must have at most 2 bytes"

@@ -187,6 +187,11 @@ def _num_checks(c: Constraints) -> Callable[[Any, Loc, Errs], bool]:
 _FORMAT_MESSAGES = {"email": "Must be a valid email address", "uri": "Must be a valid URL"}
 
 
+def _count(n: int, unit: str) -> str:
+    """``1 item``, ``2 items`` (``unit`` is the plural)."""
+    return f"1 {unit[:-1]}" if n == 1 else f"{n} {unit}"
+
+
 def _len_checks(c: Constraints, unit: str) -> Callable[[Any, Loc, Errs], bool]:
     lo, hi, regex, fmt = c.min_length, c.max_length, c.regex, c.format
 
@@ -194,10 +199,10 @@ def _len_checks(c: Constraints, unit: str) -> Callable[[Any, Loc, Errs], bool]:
         ok = True
         n = len(v)
         if lo is not None and n < lo:
-            errs.append(ErrorDetail(loc, "min_length", f"Must have at least {lo} {unit}"))
+            errs.append(ErrorDetail(loc, "min_length", f"Must have at least {_count(lo, unit)}"))
             ok = False
         if hi is not None and n > hi:
-            errs.append(ErrorDetail(loc, "max_length", f"Must have at most {hi} {unit}"))
+            errs.append(ErrorDetail(loc, "max_length", f"Must have at most {_count(hi, unit)}"))
             ok = False
         if regex is not None and ok:
             text = v.get_secret_value() if isinstance(v, Secret) else v
