@@ -188,3 +188,13 @@ def test_length_messages_count_in_the_singular_for_one() -> None:
     with pytest.raises(ValidationError) as exc:
         Validator(Annotated[bytes, Field(max_length=2)]).validate(b"abc")
     assert exc.value.errors()[0]["msg"] == "Must have at most 2 bytes"
+
+
+def test_repr_says_what_failed() -> None:
+    # repr() was "ValidationError()" (no constructor arguments reach Exception).
+    err = ValidationError([ErrorDetail(("a", 0), "type", "Expected `int`, got `str`")], title="T")
+    assert (
+        repr(err)
+        == "<ValidationError: 1 validation error for T, first: a[0]: Expected `int`, got `str`>"
+    )
+    assert repr(ValidationError([])) == "<ValidationError: 0 validation errors>"

@@ -85,6 +85,13 @@ class ValidationError(ValueError):
         # Built when shown, not when raised: a rejected request may never print it.
         return self._summary()
 
+    def __repr__(self) -> str:
+        # Exception's repr shows the constructor's arguments, which are none here: a log or
+        # a test failure read "ValidationError()". Show the summary's head and first error.
+        n = len(self.details)
+        first = f", first: {format_loc(self.details[0].loc)}: {self.details[0].msg}" if n else ""
+        return f"<ValidationError: {self._summary().split(chr(10), 1)[0]}{first}>"
+
     def _summary(self) -> str:
         n = len(self.details)
         head = f"{n} validation error{'s' if n != 1 else ''}"
