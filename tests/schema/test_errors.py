@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import pytest
 
-from vivace.schema import ErrorDetail, Field, Schema, ValidationError, Validator
+from vivace.schema import ErrorDetail, Field, Schema, ValidationError, Validator, validate
 
 from .models import Directory, User, tree_json
 
@@ -170,6 +170,19 @@ def test_union_of_schemas_with_a_literal_field_reports_the_member_meant() -> Non
     assert exc.value.errors() == [
         {"loc": ("pet", "kind"), "code": "literal", "msg": "Must be one of 'cat', 'dog'"}
     ]
+
+    # Each member misses a different Literal field: none is meant, no field is the culprit.
+    class Small(Schema):
+        kind: Literal["cat"]
+        size: Literal["s"]
+
+    class Large(Schema):
+        kind: Literal["dog"]
+        size: Literal["l"]
+
+    with pytest.raises(ValidationError) as exc:
+        validate(Small | Large, {"kind": "cat", "size": "l"})
+    assert [(e["loc"], e["code"]) for e in exc.value.errors()] == [((), "union")]
     # No Literal decides: the union's own error, as before.
     assert codes({"pet": {"good": 1}}) == [(("pet",), "union")]
     assert codes({"pet": {"kind": "cat", "lives": "x", "good": 1}}) == [(("pet", "lives"), "type")]

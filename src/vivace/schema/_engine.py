@@ -104,11 +104,9 @@ def _mod_text(a: str, b: int) -> int:
 
 
 def _decimal_multiple(v: decimal.Decimal, mul: decimal.Decimal) -> bool:
-    """Whether ``v`` is an exact multiple of ``mul`` (finite, > 0), in integers: with
-    ``v = a * 10**p`` and ``mul = b * 10**q``, no division or rounding, in bounded time
-    even for ``1e999999999``."""
-    if not v.is_finite():
-        return False
+    """Whether ``v`` (finite: the bounds check refuses NaN first) is an exact multiple of
+    ``mul`` (finite, > 0), in integers: with ``v = a * 10**p`` and ``mul = b * 10**q``, no
+    division or rounding, in bounded time even for ``1e999999999``."""
     a, p = _coefficient(v)
     digits, q = _coefficient(mul)
     b = int(digits)
