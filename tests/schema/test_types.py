@@ -246,3 +246,33 @@ def test_lax_from_multidict() -> None:
     assert (s.q, s.tags, s.page) == ("x", ["a", "b"], 3)
     assert validate(dict[str, int], QueryParams("a=1&b=2"), mode="lax") == {"a": 1, "b": 2}
     assert validate(dict[str, list[int]], QueryParams("a=1&a=2"), mode="lax") == {"a": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("tp", "text", "code"),
+    [
+        (Email, "ada@example.org\n", "email"),
+        (HttpUrl, "https://example.org/\n", "uri"),
+        (Annotated[str, Field(pattern=r"^[a-z-]+$")], "a-slug\n", "pattern"),
+        (Annotated[str, Field(pattern=r"^x$|^y$")], "x\n", "pattern"),
+    ],
+)
+def test_a_pattern_ending_in_dollar_refuses_a_final_newline(tp: Any, text: str, code: str) -> None:
+    # JSON Schema's (ECMA-262) "$" is the end of the text; Python's also matches before a
+    # final newline, which let "ada@example.org\n" through both engines.
+    for mode in ("strict", "lax"):
+        assert codes(tp, text, mode) == [code]
+    with pytest.raises(ValidationError):
+        validate_json(tp, ('"' + text.replace("\n", "\\n") + '"').encode())
+    assert validate(tp, text[:-1]) == text[:-1]
+
+
+def test_a_pattern_is_reported_and_described_as_given() -> None:
+    tp = Annotated[str, Field(pattern=r"^[a$]+$")]
+    with pytest.raises(ValidationError) as info:
+        validate(tp, "b")
+    assert info.value.errors()[0]["msg"] == "Must match '^[a$]+$'"
+    assert validate(tp, "a$a") == "a$a"
+    assert Validator(tp).json_schema()["pattern"] == "^[a$]+$"
+    # A pattern in multi-line mode keeps Python's reading of "$" (it asked for lines).
+    assert validate(Annotated[str, Field(pattern=r"(?m)^a$")], "a\nb") == "a\nb"

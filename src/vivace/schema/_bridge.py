@@ -53,6 +53,8 @@ def _meta(node: Node) -> msgspec.Meta | None:
     if c is None:
         return None
     args = {n: v for n, v in c.items() if n != "format"}
+    if c.regex is not None:  # msgspec searches with Python's re: the pattern made for it
+        args["pattern"] = c.regex.pattern
     if "multiple_of" in args and inexact_multiple(args["multiple_of"]):
         raise NotFast("a decimal step: msgspec's fmod refuses 0.3 as a multiple of 0.1")
     return msgspec.Meta(**args) if args else None

@@ -191,7 +191,7 @@ def _count(n: int, unit: str) -> str:
 
 
 def _len_checks(c: Constraints, unit: str) -> Callable[[Any, Loc, Errs], bool]:
-    lo, hi, regex, fmt = c.min_length, c.max_length, c.regex, c.format
+    lo, hi, regex, fmt, pattern = c.min_length, c.max_length, c.regex, c.format, c.pattern
 
     def check(v: Any, loc: Loc, errs: Errs) -> bool:
         ok = True
@@ -208,7 +208,7 @@ def _len_checks(c: Constraints, unit: str) -> Callable[[Any, Loc, Errs], bool]:
                 if fmt in _FORMAT_MESSAGES:
                     errs.append(ErrorDetail(loc, fmt, _FORMAT_MESSAGES[fmt]))
                 else:
-                    errs.append(ErrorDetail(loc, "pattern", f"Must match {regex.pattern!r}"))
+                    errs.append(ErrorDetail(loc, "pattern", f"Must match {pattern!r}"))
                 ok = False
         return ok
 

@@ -54,6 +54,46 @@ _CONSTRAINTS = (
 )
 
 
+def python_pattern(pattern: str) -> str:
+    """``pattern`` as JSON Schema means it (ECMA-262, as pydantic and browsers read it),
+    for Python's ``re``: a ``$`` outside a character class matches only at the end of the
+    text (``\\Z``). Python's ``$`` also matches before a final newline, so ``"a@b.co\\n"``
+    passed the ``Email`` pattern and ``"slug\\n"`` a ``^[a-z-]+$``. A pattern that sets
+    multi-line mode itself (``(?m)``) is left as it is.
+
+    >>> python_pattern(r"^[a-z$]+$")
+    '^[a-z$]+\\\\Z'
+    """
+    if re.compile(pattern).flags & re.MULTILINE:
+        return pattern
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":  # an escape: the next character is taken as it is
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        i += 1
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            # Python reads a "]" right after "[" or "[^" as a member, not as the end.
+            start = i + 1 if pattern.startswith("^", i) else i
+            if pattern.startswith("]", start):
+                start += 1
+            out.append(pattern[i - 1 : start])
+            i = start
+            continue
+        elif ch == "$":
+            out.append("\\Z")
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
 class Constraints:
     """The checks on one value (bounds, lengths, pattern, timezone, format name).
 
@@ -78,7 +118,7 @@ class Constraints:
     def __init__(self, **values: Any) -> None:
         for name in _CONSTRAINTS:
             setattr(self, name, values.get(name))
-        self.regex = re.compile(self.pattern) if self.pattern is not None else None
+        self.regex = re.compile(python_pattern(self.pattern)) if self.pattern is not None else None
 
     def merged(self, other: Constraints | None) -> Constraints:
         if other is None:
