@@ -23,7 +23,7 @@
      │    │    │    └── UnsupportedProtocol  a URL scheme the transport cannot serve
      │    │    ├── DecodingError     a body whose Content-Encoding cannot be decoded
      │    │    └── TooManyRedirects  more than max_redirects hops
-     │    └── HTTPStatusError        raise_for_status() on a 4xx/5xx (has .response)
+     │    └── HTTPStatusError        raise_for_status() on a non-2xx (has .response)
      └── StreamError (RuntimeError)  misuse of a response body stream
           ├── StreamConsumed         iterated twice
           ├── StreamClosed           read after close
@@ -177,7 +177,7 @@ class TooManyRedirects(RequestError):
 
 
 class HTTPStatusError(HTTPError):
-    """``raise_for_status()`` on a 4xx or 5xx response."""
+    """``raise_for_status()`` on a response whose status is not 2xx."""
 
     def __init__(self, message: str, *, request: Request, response: Response) -> None:
         super().__init__(message)

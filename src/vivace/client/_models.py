@@ -391,11 +391,19 @@ class Response:
         return 400 <= self.status_code < 600
 
     def raise_for_status(self) -> Response:
-        """Raise ``HTTPStatusError`` for a 4xx or 5xx status; return the response otherwise."""
-        if not 400 <= self.status_code < 600:
+        """Return the response if its status is 2xx; raise ``HTTPStatusError`` otherwise.
+
+        As in httpx, a 1xx or 3xx raises too: a redirect that was not followed is not
+        the resource asked for (its message says how to follow it).
+        """
+        status = self.status_code
+        if 200 <= status < 300:
             return self
-        kind = "Client error" if self.status_code < 500 else "Server error"
-        message = f"{kind} '{self.status_code} {self.reason_phrase}' for url '{self.url}'"
+        kind = _STATUS_KINDS.get(status // 100, "Invalid status code")
+        message = f"{kind} '{status} {self.reason_phrase}' for url '{self.url}'"
+        location = self.headers.get("location") if 300 <= status < 400 else None
+        if location is not None:
+            message += f"\nRedirect location: '{location}' (follow_redirects=True follows it)"
         raise HTTPStatusError(message, request=self.request, response=self)
 
     @property
@@ -631,6 +639,14 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code} {self.reason_phrase}]>"
+
+
+_STATUS_KINDS = {
+    1: "Informational response",
+    3: "Redirect response",
+    4: "Client error",
+    5: "Server error",
+}
 
 
 class _LineSplitter:
