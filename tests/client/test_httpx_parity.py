@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from vivace.client import Client, HTTPStatusError, MockTransport, Request, Response
+from vivace.testing import TestClient
 from vivace.types import Receive, Scope, Send
 
 from .servers import uvicorn_server
@@ -49,3 +50,51 @@ async def test_raise_for_status_raises_on_every_non_2xx_like_httpx() -> None:
     async with Client(transport=MockTransport(lambda r: Response(418))) as mock:
         with pytest.raises(HTTPStatusError, match=r"^Client error '418"):
             (await mock.get("http://x.test/")).raise_for_status()
+
+
+async def pieces_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A text body sent in uneven pieces (a multi-byte character split across two)."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    for piece in (b"ab", b"cdefg", b"h\xc3", b"\xa9ij", b"k"):
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def test_readers_take_chunk_size_like_httpx() -> None:
+    # Before: aiter_bytes(chunk_size=4) raised TypeError (an unexpected keyword argument).
+    async with uvicorn_server(pieces_app) as base, Client(base_url=base) as client:
+        async with client.stream("GET", "/") as response:
+            assert [p async for p in response.aiter_bytes(chunk_size=4)] == [
+                b"abcd",
+                b"efgh",
+                b"\xc3\xa9ij",
+                b"k",
+            ]
+        async with client.stream("GET", "/") as response:
+            assert [p async for p in response.aiter_raw(chunk_size=100)] == [
+                "abcdefghéijk".encode()
+            ]
+        async with client.stream("GET", "/") as response:
+            assert [p async for p in response.aiter_text(chunk_size=5)] == ["abcde", "fghéi", "jk"]
+        response = await client.get("/")  # read already: the readers cut its content
+        assert [p async for p in response.aiter_bytes(chunk_size=6)] == [
+            b"abcdef",
+            b"gh\xc3\xa9ij",
+            b"k",
+        ]
+        assert [p async for p in response.aiter_bytes()] == ["abcdefghéijk".encode()]
+        for bad in (0, -1, True, 2.5):
+            with pytest.raises(ValueError, match="chunk_size must be a positive int or None"):
+                [p async for p in response.aiter_text(chunk_size=bad)]  # type: ignore[arg-type]
+
+
+def test_sync_readers_take_chunk_size() -> None:
+    with TestClient(pieces_app) as client:
+        with client.stream("GET", "/") as response:
+            assert list(response.iter_bytes(chunk_size=5)) == [b"abcde", b"fgh\xc3\xa9", b"ijk"]
+        with client.stream("GET", "/") as response:
+            assert list(response.iter_raw(chunk_size=12)) == ["abcdefghéij".encode(), b"k"]
+        with client.stream("GET", "/") as response:
+            assert list(response.iter_text(chunk_size=11)) == ["abcdefghéij", "k"]
+        with client.stream("GET", "/") as response, pytest.raises(ValueError, match="not 0"):
+            list(response.iter_bytes(chunk_size=0))

@@ -13,7 +13,7 @@ import codecs
 import re
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import orjson
 
@@ -47,6 +47,8 @@ from vivace.http.status import reason_phrase as phrase_for
 __all__ = ["Request", "Response", "host_header", "merge_params"]
 
 _LINE_END = re.compile("\r\n|\r|\n")
+
+_Piece = TypeVar("_Piece", bytes, str)
 
 
 def host_header(url: URL) -> bytes:
@@ -509,8 +511,13 @@ class Response:
             self._content = b"".join(self.iter_bytes())
         return self._content
 
-    async def aiter_raw(self) -> AsyncIterator[bytes]:
-        """The body as it arrives, before ``Content-Encoding`` is undone."""
+    async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """The body as it arrives, before ``Content-Encoding`` is undone (in pieces of
+        ``chunk_size`` bytes if given, the last one shorter)."""
+        if chunk_size is not None:
+            async for sized in _asized(self.aiter_raw(), b"", chunk_size):
+                yield sized
+            return
         if self._content is not None and self.stream_consumed:
             if self._content:
                 yield self._content
@@ -525,8 +532,12 @@ class Response:
         finally:
             await self.aclose()
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        """The body as it arrives, decoded (gzip, deflate)."""
+    async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """The body as it arrives, decoded (gzip, deflate); ``chunk_size`` as in ``aiter_raw``."""
+        if chunk_size is not None:
+            async for sized in _asized(self.aiter_bytes(), b"", chunk_size):
+                yield sized
+            return
         if self._content is not None and self.stream_consumed:
             if self._content:
                 yield self._content
@@ -540,8 +551,13 @@ class Response:
         if tail:
             yield tail
 
-    async def aiter_text(self) -> AsyncIterator[str]:
-        """The body as text, decoded incrementally with ``encoding``."""
+    async def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
+        """The body as text, decoded incrementally with ``encoding`` (in pieces of
+        ``chunk_size`` characters if given)."""
+        if chunk_size is not None:
+            async for sized in _asized(self.aiter_text(), "", chunk_size):
+                yield sized
+            return
         decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
         async for chunk in self.aiter_bytes():
             text = decoder.decode(chunk)
@@ -560,8 +576,11 @@ class Response:
         for line in splitter.flush():
             yield line
 
-    def iter_raw(self) -> Iterator[bytes]:
+    def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """Synchronous ``aiter_raw`` (for the sync ``TestClient``)."""
+        if chunk_size is not None:
+            yield from _sized(self.iter_raw(), b"", chunk_size)
+            return
         if self._content is not None and self.stream_consumed:
             if self._content:
                 yield self._content
@@ -575,8 +594,11 @@ class Response:
         finally:
             self.close()
 
-    def iter_bytes(self) -> Iterator[bytes]:
+    def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """Synchronous ``aiter_bytes``."""
+        if chunk_size is not None:
+            yield from _sized(self.iter_bytes(), b"", chunk_size)
+            return
         if self._content is not None and self.stream_consumed:
             if self._content:
                 yield self._content
@@ -590,8 +612,11 @@ class Response:
         if tail:
             yield tail
 
-    def iter_text(self) -> Iterator[str]:
+    def iter_text(self, chunk_size: int | None = None) -> Iterator[str]:
         """Synchronous ``aiter_text``."""
+        if chunk_size is not None:
+            yield from _sized(self.iter_text(), "", chunk_size)
+            return
         decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
         for chunk in self.iter_bytes():
             text = decoder.decode(chunk)
@@ -647,6 +672,40 @@ _STATUS_KINDS = {
     4: "Client error",
     5: "Server error",
 }
+
+
+def _check_chunk_size(size: int) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"chunk_size must be a positive int or None, not {size!r}")
+
+
+def _cut(data: _Piece, size: int) -> tuple[list[_Piece], _Piece]:
+    """``data`` cut into ``size``-long pieces, and the shorter rest."""
+    end = len(data) - len(data) % size
+    return [data[start : start + size] for start in range(0, end, size)], data[end:]
+
+
+# The chunk_size= of the readers, as in httpx: the body re-cut into size-long pieces (the
+# last may be shorter), whatever the pieces it arrived in.
+
+
+async def _asized(pieces: AsyncIterator[_Piece], rest: _Piece, size: int) -> AsyncIterator[_Piece]:
+    _check_chunk_size(size)
+    async for piece in pieces:
+        sized, rest = _cut(rest + piece, size)
+        for one in sized:
+            yield one
+    if rest:
+        yield rest
+
+
+def _sized(pieces: Iterator[_Piece], rest: _Piece, size: int) -> Iterator[_Piece]:
+    _check_chunk_size(size)
+    for piece in pieces:
+        sized, rest = _cut(rest + piece, size)
+        yield from sized
+    if rest:
+        yield rest
 
 
 class _LineSplitter:
