@@ -4,6 +4,9 @@ the fix it names."""
 
 from __future__ import annotations
 
+import gzip
+from datetime import timedelta
+
 import pytest
 
 from vivace.client import Client, HTTPStatusError, MockTransport, Request, Response
@@ -98,3 +101,56 @@ def test_sync_readers_take_chunk_size() -> None:
             assert list(response.iter_text(chunk_size=11)) == ["abcdefghéij", "k"]
         with client.stream("GET", "/") as response, pytest.raises(ValueError, match="not 0"):
             list(response.iter_bytes(chunk_size=0))
+
+
+async def linked_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A paginated answer, gzipped: 10 000 bytes of body in far fewer on the wire."""
+    body = gzip.compress(b"x" * 10_000)
+    link = b'<https://api.test/items?page=2>; rel="next", <https://api.test/items?page=9>; rel=last'
+    headers = [(b"content-encoding", b"gzip"), (b"link", link)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body[:10], "more_body": True})
+    await send({"type": "http.response.body", "body": body[10:]})
+
+
+async def test_response_attributes_httpx_code_reads() -> None:
+    # Before: r.elapsed was a float (r.elapsed.total_seconds() raised AttributeError), and
+    # is_closed, is_stream_consumed, num_bytes_downloaded and links did not exist.
+    wire = len(gzip.compress(b"x" * 10_000))
+    async with uvicorn_server(linked_app) as base, Client(base_url=base) as client:
+        response = await client.get("/items")
+        assert isinstance(response.elapsed, timedelta)
+        assert 0 < response.elapsed.total_seconds() < 10
+        assert response.is_closed and response.is_stream_consumed
+        assert response.num_bytes_downloaded == wire and len(response.content) == 10_000
+        assert response.links == {
+            "next": {"url": "https://api.test/items?page=2", "rel": "next"},
+            "last": {"url": "https://api.test/items?page=9", "rel": "last"},
+        }
+        async with client.stream("GET", "/items") as streamed:
+            assert not streamed.is_closed and not streamed.is_stream_consumed
+            with pytest.raises(RuntimeError, match="once the response was read or closed"):
+                streamed.elapsed  # noqa: B018
+            seen = [streamed.num_bytes_downloaded async for _ in streamed.aiter_bytes()]
+            assert seen[-1] == wire and streamed.is_closed
+            assert streamed.elapsed.total_seconds() > 0
+    hand_built = Response(200, headers={"link": "no link here"})
+    assert hand_built.links == {} and Response(200).links == {}
+    hand_built.elapsed = timedelta(milliseconds=5)
+    assert hand_built.elapsed == timedelta(milliseconds=5)
+
+
+def test_link_header_parsing_is_lenient_and_keeps_quoted_commas() -> None:
+    links = Response(
+        200,
+        headers={
+            "link": '<https://a.test/x?a=1,2>; rel="next prev"; title="a, b; c", '
+            '<b>;REL=last;flag, <no-rel>, junk, <c>; rel="un\\"q"'
+        },
+    ).links
+    assert links == {
+        "next prev": {"url": "https://a.test/x?a=1,2", "rel": "next prev", "title": "a, b; c"},
+        "last": {"url": "b", "rel": "last", "flag": ""},
+        "no-rel": {"url": "no-rel"},
+        'un"q': {"url": "c", "rel": 'un"q'},
+    }

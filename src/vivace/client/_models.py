@@ -13,6 +13,7 @@ import codecs
 import re
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
 import orjson
@@ -31,6 +32,7 @@ from vivace.client._exceptions import (
     StreamClosed,
     StreamConsumed,
 )
+from vivace.client._links import parse_links
 from vivace.client._multipart import RequestFiles
 from vivace.client._streams import AsyncByteStream, ByteStream, SyncByteStream
 from vivace.http import (
@@ -206,13 +208,14 @@ class Response:
     __slots__ = (
         "_content",
         "_decoder",
+        "_downloaded",
+        "_elapsed",
         "_encoding",
         "_request",
         "_started",
         "_text",
         "closed",
         "default_encoding",
-        "elapsed",
         "extensions",
         "headers",
         "history",
@@ -233,7 +236,6 @@ class Response:
     history: list[Response]
     next_request: Request | None
     default_encoding: str
-    elapsed: float | None
     closed: bool
     stream_consumed: bool
     _request: Request | None
@@ -242,6 +244,8 @@ class Response:
     _encoding: str | None
     _decoder: Decoder | None
     _started: float
+    _elapsed: float | None
+    _downloaded: int
 
     def __init__(
         self,
@@ -311,7 +315,8 @@ class Response:
         self.history = []
         self.next_request = None
         self.default_encoding = "utf-8"
-        self.elapsed = None
+        self._elapsed = None
+        self._downloaded = 0
         self.closed = False
         self.stream_consumed = False
         self._content = None
@@ -363,6 +368,45 @@ class Response:
     def url(self) -> URL:
         """The URL of the request (after redirects: of the last one)."""
         return self.request.url
+
+    @property
+    def elapsed(self) -> timedelta:
+        """From sending the request to closing the response (its body read), as httpx
+        measures it; ``elapsed.total_seconds()`` is the figure in seconds."""
+        if self._elapsed is None:
+            raise RuntimeError(
+                "elapsed is known once the response was read or closed "
+                "(and only for a response a client sent)"
+            )
+        return timedelta(seconds=self._elapsed)
+
+    @elapsed.setter
+    def elapsed(self, elapsed: timedelta) -> None:
+        self._elapsed = elapsed.total_seconds()
+
+    @property
+    def is_closed(self) -> bool:
+        """httpx's name for ``closed``."""
+        return self.closed
+
+    @property
+    def is_stream_consumed(self) -> bool:
+        """httpx's name for ``stream_consumed``."""
+        return self.stream_consumed
+
+    @property
+    def num_bytes_downloaded(self) -> int:
+        """The body bytes received so far, as they came (before gzip or deflate is undone)."""
+        return self._downloaded
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The ``Link`` header's links by ``rel`` (or by URL without one), as in httpx:
+        ``response.links["next"]["url"]`` for paginated APIs."""
+        value = self.headers.get("link")
+        if value is None:
+            return {}
+        return {link.get("rel") or link["url"]: link for link in parse_links(value)}
 
     @property
     def is_informational(self) -> bool:
@@ -496,6 +540,7 @@ class Response:
                     if isinstance(stream, AsyncByteStream)
                     else stream.read()  # a sync-only stream (the sync test client)
                 )
+                self._downloaded = len(raw)
                 decoder = self._get_decoder()
                 if decoder is IDENTITY:
                     self._content = raw
@@ -528,6 +573,7 @@ class Response:
             raise RuntimeError("this response has a synchronous body: use iter_raw()")
         try:
             async for chunk in stream:
+                self._downloaded += len(chunk)
                 yield chunk
         finally:
             await self.aclose()
@@ -590,7 +636,9 @@ class Response:
         if not isinstance(stream, SyncByteStream):
             self._sync_misuse()
         try:
-            yield from stream
+            for chunk in stream:
+                self._downloaded += len(chunk)
+                yield chunk
         finally:
             self.close()
 
@@ -644,7 +692,7 @@ class Response:
         if not self.closed:
             self.closed = True
             if self._started:
-                self.elapsed = time.perf_counter() - self._started
+                self._elapsed = time.perf_counter() - self._started
             stream = self.stream
             if isinstance(stream, AsyncByteStream):
                 await stream.aclose()
@@ -659,7 +707,7 @@ class Response:
                 self._sync_misuse()
             self.closed = True
             if self._started:
-                self.elapsed = time.perf_counter() - self._started
+                self._elapsed = time.perf_counter() - self._started
             stream.close()
 
     def __repr__(self) -> str:
