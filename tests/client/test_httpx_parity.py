@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import gzip
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from vivace.client import Client, HTTPStatusError, MockTransport, Request, Response
+from vivace.http import QueryParams
 from vivace.testing import TestClient
 from vivace.types import Receive, Scope, Send
 
@@ -154,3 +156,38 @@ def test_link_header_parsing_is_lenient_and_keeps_quoted_commas() -> None:
         "no-rel": {"url": "no-rel"},
         'un"q': {"url": "c", "rel": 'un"q'},
     }
+
+
+async def query_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answers with the raw query string it got."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": scope["query_string"]})
+
+
+async def test_request_params_replace_the_clients_for_the_same_key() -> None:
+    # Before: Client(params={"page": 1}).get(url, params={"page": 2}) sent page=1&page=2,
+    # and the server read page=1 (the first) or a list.
+    async with (
+        uvicorn_server(query_app) as base,
+        Client(base_url=base, params={"page": "1", "key": "k", "tag": ["a", "b"]}) as client,
+    ):
+
+        async def query(url: str = "/", **kwargs: Any) -> str:
+            return (await client.get(url, **kwargs)).text
+
+        assert await query() == "page=1&key=k&tag=a&tag=b"
+        assert await query(params={"page": 2}) == "key=k&tag=a&tag=b&page=2"
+        assert await query(params={"tag": ["c"], "q": "x"}) == "page=1&key=k&tag=c&q=x"
+        assert (
+            await query(params=[("page", "3"), ("page", "4")]) == "key=k&tag=a&tag=b&page=3&page=4"
+        )
+        assert await query(params="key=z") == "page=1&tag=a&tag=b&key=z"
+        assert await query(params=QueryParams("tag=")) == "page=1&key=k&tag="
+        assert await query(params={"page": None}) == "key=k&tag=a&tag=b&page="
+        assert await query(params={}) == "page=1&key=k&tag=a&tag=b"
+        # The URL's own query is kept, before the client's params (httpx drops it).
+        assert await query("/?page=0", params={"q": "y"}) == "page=0&page=1&key=k&tag=a&tag=b&q=y"
+        # Before: the client's own params went through str(): tag=['a', 'b'], t=True.
+        client.params = {"t": True, "f": False, "n": None, "l": [1, "é"]}
+        assert await query() == "t=true&f=false&n=&l=1&l=%C3%A9"
+        assert client.params.getlist("l") == ["1", "é"]

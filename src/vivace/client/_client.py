@@ -26,7 +26,12 @@ from typing import Any, Self
 from vivace import __version__
 from vivace.client._auth import Auth, AuthTypes, BasicAuth, build_auth
 from vivace.client._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Timeout, TimeoutTypes
-from vivace.client._content import RequestContent, RequestData, encode_request
+from vivace.client._content import (
+    RequestContent,
+    RequestData,
+    encode_request,
+    encode_urlencoded,
+)
 from vivace.client._cookies import Cookies, CookieTypes
 from vivace.client._decoders import SUPPORTED_ENCODINGS
 from vivace.client._exceptions import (
@@ -91,6 +96,25 @@ def _set_headers(target: MutableHeaders, given: HeadersInput) -> None:
             target[name] = value.decode("latin-1") if isinstance(value, bytes) else value
 
 
+def _query_params(params: Any) -> QueryParams:
+    """A client's ``params=`` read as a request's are (``merge_params``): a list value
+    repeats its key, ``True``/``False``/``None`` are ``true``/``false``/empty, as in httpx.
+    ``QueryParams`` alone made ``{"tag": ["a", "b"]}`` into ``tag=['a', 'b']``."""
+    if isinstance(params, Mapping) and not isinstance(params, QueryParams):
+        return QueryParams(encode_urlencoded(params).decode("ascii"))
+    return QueryParams(params)
+
+
+def _params_not_in(defaults: QueryParams, given: Any) -> QueryParams:
+    """The client's ``defaults`` without the keys a request's ``params=`` gives: those
+    replace them, as in httpx (``params={"page": 2}`` over a client's ``page=1`` sends
+    ``page=2``, not both)."""
+    keys = given.keys() if isinstance(given, Mapping) else QueryParams(given).keys()
+    if not any(key in keys for key in defaults):
+        return defaults
+    return QueryParams([(key, value) for key, value in defaults.multi_items() if key not in keys])
+
+
 class Client:
     """An async HTTP client with a connection pool.
 
@@ -141,7 +165,7 @@ class Client:
         )
         if headers is not None:
             _set_headers(self._headers, headers)
-        self._params = QueryParams(params) if params is not None else None
+        self._params = _query_params(params) if params is not None else None
         self._cookies = Cookies(cookies)
         self._auth = build_auth(auth)
         self._timeout = timeout if isinstance(timeout, Timeout) else Timeout(timeout)
@@ -194,7 +218,7 @@ class Client:
 
     @params.setter
     def params(self, params: Any) -> None:
-        self._params = QueryParams(params) if params is not None else None
+        self._params = _query_params(params) if params is not None else None
 
     @property
     def auth(self) -> Auth | None:
@@ -266,7 +290,8 @@ class Client:
         method = method.upper()
         merged = self._merge_url(url)
         if self._params is not None:
-            merged = merge_params(merged, self._params)
+            own = self._params if params is None else _params_not_in(self._params, params)
+            merged = merge_params(merged, own)
         if params is not None:
             merged = merge_params(merged, params)
         netloc = merged.components.netloc
