@@ -15,6 +15,7 @@ from vivace.http import QueryParams
 from vivace.testing import TestClient
 from vivace.types import Receive, Scope, Send
 
+from ..testing.apps import read_body
 from .servers import uvicorn_server
 
 
@@ -191,3 +192,29 @@ async def test_request_params_replace_the_clients_for_the_same_key() -> None:
         client.params = {"t": True, "f": False, "n": None, "l": [1, "é"]}
         assert await query() == "t=true&f=false&n=&l=1&l=%C3%A9"
         assert client.params.getlist("l") == ["1", "é"]
+
+
+async def body_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answers with the request body it got."""
+    body = await read_body(receive)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def test_json_body_encodes_as_httpx_does() -> None:
+    # Before: json={"x": float("nan")} was sent as {"x":null} (orjson's choice), a silent
+    # change of the value where httpx raises; json={1: "a"} raised TypeError where httpx
+    # sends {"1": "a"}.
+    async with uvicorn_server(body_app) as base, Client(base_url=base) as client:
+        sent = await client.post("/", json={1: "a", None: [1.5, None], "s": "null"})
+        assert sent.json() == {"1": "a", "null": [1.5, None], "s": "null"}
+        for value in (float("nan"), float("inf"), -float("inf")):
+            hostile = {"deep": [{"x": [1, value]}]}
+            with pytest.raises(ValueError, match="NaN or Infinity"):
+                await client.post("/", json=hostile)
+            with pytest.raises(ValueError, match="NaN or Infinity"):
+                await client.put("/", json=(value,))
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            await client.post("/", json={"x": object()})
+    with pytest.raises(ValueError, match="NaN or Infinity"):
+        Response(200, json=[float("nan")])

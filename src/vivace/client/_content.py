@@ -5,11 +5,13 @@ stream and the headers that describe it.
   bytes (``Transfer-Encoding: chunked``, RFC 9112 section 7.1);
 - ``data``: a form, urlencoded (``application/x-www-form-urlencoded``); with ``files`` a
   streamed ``multipart/form-data`` body (see ``_multipart``);
-- ``json``: encoded with orjson as ``application/json``.
+- ``json``: encoded with orjson as ``application/json`` (``encode_json``: as httpx, non-string
+  keys become strings, NaN and infinities raise).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +21,7 @@ import orjson
 from vivace.client._multipart import MultipartStream, RequestFiles
 from vivace.client._streams import AsyncByteStream, ByteStream, IteratorByteStream
 
-__all__ = ["RequestContent", "RequestData", "encode_request", "encode_urlencoded"]
+__all__ = ["RequestContent", "RequestData", "encode_json", "encode_request", "encode_urlencoded"]
 
 RequestContent = str | bytes | Iterable[bytes] | AsyncIterable[bytes]
 RequestData = Mapping[str, Any]
@@ -50,6 +52,40 @@ def encode_urlencoded(data: RequestData) -> bytes:
         else:
             pairs.append((key, _primitive(value)))
     return urlencode(pairs).encode("ascii")
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_non_finite(v) for v in value)
+    return False
+
+
+def encode_json(value: Any) -> bytes:
+    """``value`` as JSON, as httpx's ``json=`` encodes it, with orjson.
+
+    >>> encode_json({1: [1.5, None], "a": "é"})
+    b'{"1":[1.5,null],"a":"\xc3\xa9"}'
+
+    Keys that are not strings (ints, floats, bools, None) are written as strings, as
+    ``json.dumps`` does: orjson refuses them unless asked, so it is asked only after a
+    refusal, and the common case pays nothing. NaN and infinities raise ``ValueError``,
+    as in httpx: JSON cannot carry them and orjson would send ``null``, a silent change
+    of the value (the walk runs only when the body holds a ``null``).
+    """
+    try:
+        body = orjson.dumps(value)
+    except TypeError:
+        body = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    if b"null" in body and _non_finite(value):
+        raise ValueError(
+            "json= holds NaN or Infinity, which JSON cannot represent "
+            "(send them as strings, or as null yourself)"
+        )
+    return body
 
 
 def encode_request(
@@ -84,7 +120,7 @@ def encode_request(
             (b"content-type", b"application/x-www-form-urlencoded"),
         ], ByteStream(body)
     if json is not None:
-        body = orjson.dumps(json)
+        body = encode_json(json)
         return [
             (b"content-length", str(len(body)).encode("ascii")),
             (b"content-type", b"application/json"),
