@@ -218,3 +218,47 @@ async def test_json_body_encodes_as_httpx_does() -> None:
             await client.post("/", json={"x": object()})
     with pytest.raises(ValueError, match="NaN or Infinity"):
         Response(200, json=[float("nan")])
+
+
+async def latin1_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Latin-1 text, with the charset named only on ``/named``."""
+    named = scope["path"] == "/named"
+    content_type = b"text/plain; charset=latin-1" if named else b"text/plain"
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]}
+    )
+    await send({"type": "http.response.body", "body": "café crème".encode("latin-1")})
+
+
+async def test_default_encoding_may_guess_from_the_body_like_httpx() -> None:
+    # Before: Client(default_encoding=a function) - httpx's way to plug in charset
+    # detection - gave the function itself as .encoding, and .text raised TypeError.
+    guesses: list[bytes] = []
+
+    def guess(content: bytes) -> str | None:
+        guesses.append(content)
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError:
+            return "cp1252"
+        return None
+
+    async with (
+        uvicorn_server(latin1_app) as base,
+        Client(base_url=base, default_encoding=guess) as client,
+    ):
+        response = await client.get("/")
+        assert response.encoding == "cp1252" and response.text == "café crème"
+        assert guesses == ["café crème".encode("latin-1")]
+        named = await client.get("/named")  # the header's charset wins; no guess
+        assert named.encoding == "iso8859-1" and named.text == "café crème" and len(guesses) == 1
+        async with client.stream("GET", "/") as streamed:
+            assert streamed.encoding == "utf-8"  # nothing read yet to guess from
+            await streamed.aread()
+            assert streamed.encoding == "cp1252" and streamed.text == "café crème"
+        client.default_encoding = lambda content: "no-such-codec"
+        assert (await client.get("/")).encoding == "utf-8"
+        client.default_encoding = lambda content: None
+        assert (await client.get("/")).text == "caf\ufffd cr\ufffdme"
+        client.default_encoding = "latin-1"
+        assert (await client.get("/")).text == "café crème"

@@ -38,7 +38,7 @@ from vivace.client._exceptions import (
     RequestError,
     TooManyRedirects,
 )
-from vivace.client._models import Request, Response, host_header, merge_params
+from vivace.client._models import DefaultEncoding, Request, Response, host_header, merge_params
 from vivace.client._multipart import RequestFiles
 from vivace.client._redirects import build_redirect
 from vivace.client._tls import CertTypes, VerifyTypes
@@ -150,7 +150,7 @@ class Client:
         cert: CertTypes = None,
         transport: AsyncBaseTransport | None = None,
         event_hooks: Mapping[str, list[EventHook]] | None = None,
-        default_encoding: str = "utf-8",
+        default_encoding: DefaultEncoding = "utf-8",
         max_header_size: int = 64 * 1024,
         http1: bool = True,
         http2: bool = False,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import re
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
@@ -46,11 +46,14 @@ from vivace.http import (
 )
 from vivace.http.status import reason_phrase as phrase_for
 
-__all__ = ["Request", "Response", "host_header", "merge_params"]
+__all__ = ["DefaultEncoding", "Request", "Response", "host_header", "merge_params"]
 
 _LINE_END = re.compile("\r\n|\r|\n")
 
 _Piece = TypeVar("_Piece", bytes, str)
+
+# A response's default_encoding: a codec name, or a function guessing it from the body.
+DefaultEncoding = str | Callable[[bytes], str | None]
 
 
 def host_header(url: URL) -> bytes:
@@ -235,7 +238,7 @@ class Response:
     extensions: dict[str, Any]
     history: list[Response]
     next_request: Request | None
-    default_encoding: str
+    default_encoding: DefaultEncoding
     closed: bool
     stream_consumed: bool
     _request: Request | None
@@ -262,7 +265,7 @@ class Response:
         reason_phrase: str | None = None,
         extensions: dict[str, Any] | None = None,
         history: list[Response] | None = None,
-        default_encoding: str = "utf-8",
+        default_encoding: DefaultEncoding = "utf-8",
     ) -> None:
         mheaders = (
             headers.mutablecopy() if isinstance(headers, Headers) else MutableHeaders(headers)
@@ -471,9 +474,21 @@ class Response:
 
     @property
     def encoding(self) -> str:
-        """The charset of ``text``: from ``Content-Type``, else ``default_encoding``."""
+        """The charset of ``text``: from ``Content-Type``, else ``default_encoding`` — a
+        name, or (as in httpx) a function that guesses it from the body, such as
+        ``lambda content: charset_normalizer.detect(content)["encoding"]``. A guess that
+        names no codec, or a body not read yet (a stream), gives UTF-8."""
         if self._encoding is None:
-            self._encoding = self.charset_encoding or self.default_encoding
+            encoding = self.charset_encoding
+            if encoding is None:
+                default = self.default_encoding
+                if isinstance(default, str):
+                    encoding = default
+                elif self._content is None:
+                    return "utf-8"  # nothing to guess from yet; guess once it is read
+                else:
+                    encoding = _codec_name(default(self._content)) or "utf-8"
+            self._encoding = encoding
         return self._encoding
 
     @encoding.setter
@@ -491,11 +506,7 @@ class Response:
         for param in content_type.split(b";")[1:]:
             key, _, value = param.partition(b"=")
             if key.strip().lower() == b"charset":
-                charset = value.strip().strip(b"\"'").decode("latin-1")
-                try:
-                    return codecs.lookup(charset).name
-                except LookupError:
-                    return None
+                return _codec_name(value.strip().strip(b"\"'").decode("latin-1"))
         return None
 
     @property
@@ -720,6 +731,16 @@ _STATUS_KINDS = {
     4: "Client error",
     5: "Server error",
 }
+
+
+def _codec_name(charset: str | None) -> str | None:
+    """The codec ``charset`` names, or ``None`` if none (or no charset)."""
+    if not charset:
+        return None
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return None
 
 
 def _check_chunk_size(size: int) -> None:
