@@ -5,17 +5,28 @@ the fix it names."""
 from __future__ import annotations
 
 import gzip
+import hashlib
+import secrets
 from datetime import timedelta
 from typing import Any
+from urllib.request import parse_http_list, parse_keqv_list
 
 import pytest
 
-from vivace.client import Client, HTTPStatusError, MockTransport, Request, Response
+from vivace.client import (
+    Client,
+    DigestAuth,
+    HTTPStatusError,
+    MockTransport,
+    RemoteProtocolError,
+    Request,
+    Response,
+)
 from vivace.http import QueryParams
 from vivace.testing import TestClient
 from vivace.types import Receive, Scope, Send
 
-from ..testing.apps import read_body
+from ..testing.apps import read_body, send_response
 from .servers import uvicorn_server
 
 
@@ -262,3 +273,96 @@ async def test_default_encoding_may_guess_from_the_body_like_httpx() -> None:
         assert (await client.get("/")).text == "caf\ufffd cr\ufffdme"
         client.default_encoding = "latin-1"
         assert (await client.get("/")).text == "café crème"
+
+
+def digest_app(algorithm: str = "MD5", qop: str | None = "auth", stale_after: int = 3) -> Any:
+    """A server checking RFC 7616 Digest credentials for ``user``/``pässword`` itself.
+
+    Each nonce is good for ``stale_after`` requests; it records the ``nc`` values it saw."""
+    hash_function = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}[algorithm.removesuffix("-sess")]
+    seen: list[dict[str, str]] = []
+    nonces: dict[str, int] = {}
+
+    def digest(*parts: str) -> str:
+        return hash_function(":".join(parts).encode()).hexdigest()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await read_body(receive)
+        header = dict(scope["headers"]).get(b"authorization", b"").decode()
+        ok = False
+        if header.startswith("Digest "):
+            fields = parse_keqv_list(parse_http_list(header[7:]))
+            seen.append(fields)
+            nonce = fields["nonce"]
+            if nonce in nonces and nonces[nonce] < stale_after:
+                nonces[nonce] += 1
+                ha1 = digest("user", "vivace", "pässword")
+                if algorithm.endswith("-sess"):
+                    ha1 = digest(ha1, nonce, fields["cnonce"])
+                target = scope["raw_path"].decode()
+                if scope["query_string"]:
+                    target += "?" + scope["query_string"].decode()
+                ha2 = digest(scope["method"], fields["uri"])
+                if qop:
+                    expected = digest(ha1, nonce, fields["nc"], fields["cnonce"], "auth", ha2)
+                else:
+                    expected = digest(ha1, nonce, ha2)
+                ok = fields["response"] == expected and fields["uri"] == target
+        if ok:
+            await send_response(send, 200, b"welcome")
+            return
+        nonce = secrets.token_hex(8)
+        nonces[nonce] = 0
+        challenge = f'Digest realm="vivace", nonce="{nonce}", opaque="op", algorithm={algorithm}'
+        if qop:
+            challenge += f', qop="{qop}"'
+        await send_response(send, 401, b"", [(b"www-authenticate", challenge.encode())])
+
+    app.seen = seen  # type: ignore[attr-defined]
+    return app
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "qop"),
+    [("MD5", "auth"), ("MD5", None), ("SHA-256", "auth,auth-int"), ("MD5-sess", "auth")],
+)
+async def test_digest_auth_like_httpx(algorithm: str, qop: str | None) -> None:
+    # Before: no DigestAuth (httpx has one); an httpx user's import failed.
+    app = digest_app(algorithm, qop)
+    auth = DigestAuth("user", "pässword")
+    async with uvicorn_server(app) as base, Client(base_url=base, auth=auth) as client:
+        first = await client.post("/private/a b?x=1", content=b"body")
+        assert first.status_code == 200 and first.text == "welcome"
+        assert [r.status_code for r in first.history] == [401]
+        # The challenge is reused: no 401 round trip, the nonce count goes up.
+        second = await client.get("/private")
+        assert second.status_code == 200 and second.history == []
+        expected_nc = ["00000001", "00000002"] if qop else [None, None]
+        assert [fields.get("nc") for fields in app.seen] == expected_nc
+        assert app.seen[0]["opaque"] == "op" and app.seen[0]["username"] == "user"
+        # The server's nonce went stale: a fresh challenge is answered again.
+        await client.get("/private")
+        fourth = await client.get("/private")
+        assert fourth.status_code == 200 and [r.status_code for r in fourth.history] == [401]
+        wrong = await client.get("/private", auth=DigestAuth("user", "wrong"))
+        assert wrong.status_code == 401 and len(wrong.history) == 1
+
+
+async def test_digest_auth_refuses_challenges_it_cannot_answer() -> None:
+    challenges = [
+        'Digest nonce="n"',  # no realm
+        'Digest realm="r", nonce="n", algorithm=SHA-999',
+        'Digest realm="r", nonce="n", qop="auth-int"',
+    ]
+
+    def handler(request: Request) -> Response:
+        index = int(request.url.path.strip("/"))
+        return Response(401, headers={"www-authenticate": challenges[index]})
+
+    async with Client(transport=MockTransport(handler), auth=DigestAuth("u", "p")) as client:
+        for index, problem in enumerate(["no realm", "SHA-999", "auth-int"]):
+            with pytest.raises(RemoteProtocolError, match=f"Digest challenge: .*{problem}"):
+                await client.get(f"http://x.test/{index}")
+        basic_only = MockTransport(lambda r: Response(401, headers={"www-authenticate": "Basic"}))
+        client._transport = basic_only
+        assert (await client.get("http://x.test/")).status_code == 401

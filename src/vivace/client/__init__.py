@@ -16,7 +16,7 @@ See docs/client.md for the whole API and the exception tree (``_exceptions``).
 """
 
 from vivace.client._asgi import ASGITransport, ClientDisconnected
-from vivace.client._auth import Auth, BasicAuth, FunctionAuth
+from vivace.client._auth import Auth, BasicAuth, DigestAuth, FunctionAuth
 from vivace.client._client import USE_CLIENT_DEFAULT, Client
 from vivace.client._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Timeout
 from vivace.client._cookies import Cookies
@@ -70,6 +70,7 @@ __all__ = [
     "ConnectTimeout",
     "Cookies",
     "DecodingError",
+    "DigestAuth",
     "FunctionAuth",
     "HTTPError",
     "HTTPStatusError",

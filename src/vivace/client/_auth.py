@@ -1,4 +1,5 @@
-"""Authentication: ``BasicAuth``, ``FunctionAuth`` and the ``Auth`` flow you can extend.
+"""Authentication: ``BasicAuth``, ``DigestAuth``, ``FunctionAuth`` and the ``Auth`` flow you
+can extend.
 
 An auth scheme is a *flow*: a generator that receives the request, yields the request to
 send (with credentials added), and may receive the response and yield another request, for
@@ -22,13 +23,17 @@ first, so it can be sent again. Override ``async_auth_flow`` for a flow that awa
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
+import time
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import TYPE_CHECKING
+from urllib.request import parse_http_list, parse_keqv_list
 
 if TYPE_CHECKING:
     from vivace.client._models import Request, Response
 
-__all__ = ["Auth", "AuthTypes", "BasicAuth", "FunctionAuth"]
+__all__ = ["Auth", "AuthTypes", "BasicAuth", "DigestAuth", "FunctionAuth"]
 
 
 class Auth:
@@ -80,6 +85,122 @@ class BasicAuth(Auth):
         request.headers.raw[:] = [(n, v) for n, v in request.headers.raw if n != b"authorization"]
         request.headers.raw.append((b"authorization", self._header))
         yield request
+
+
+_DIGEST_HASHES: dict[str, Callable[[bytes], hashlib._Hash]] = {
+    "MD5": hashlib.md5,
+    "SHA": hashlib.sha1,
+    "SHA-256": hashlib.sha256,
+    "SHA-512": hashlib.sha512,
+}
+
+
+class DigestAuth(Auth):
+    """HTTP Digest authentication (RFC 7616), as httpx's ``DigestAuth``.
+
+    The first request goes without credentials; a ``401`` with a ``Digest`` challenge is
+    answered once (algorithms MD5, SHA, SHA-256, SHA-512 and their ``-sess`` forms; ``qop``
+    ``auth``, or none for RFC 2069 servers). Later requests with the same ``DigestAuth``
+    reuse the challenge (the nonce count goes up), so they need no extra round trip
+    until the server sends a fresh one. A challenge without ``realm`` or ``nonce``, or one
+    offering only ``auth-int`` or an unknown algorithm, raises ``RemoteProtocolError``.
+    """
+
+    def __init__(self, username: str | bytes, password: str | bytes) -> None:
+        self._username = username.encode("utf-8") if isinstance(username, str) else username
+        self._password = password.encode("utf-8") if isinstance(password, str) else password
+        self._challenge: dict[str, str] | None = None
+        self._nonce_count = 0
+
+    def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
+        if self._challenge is not None:
+            request.headers["authorization"] = self._authorization(request)
+        response = yield request
+        if response.status_code != 401:
+            return
+        for value in response.headers.getlist("www-authenticate"):
+            scheme, _, params = value.strip().partition(" ")
+            if scheme.lower() == "digest":
+                break
+        else:
+            return  # no Digest challenge: the 401 is the answer
+        self._challenge = self._parse(params, request)
+        self._nonce_count = 0
+        request.headers["authorization"] = self._authorization(request)
+        yield request
+
+    @staticmethod
+    def _parse(params: str, request: Request) -> dict[str, str]:
+        from vivace.client._exceptions import RemoteProtocolError
+
+        challenge = {key.lower(): value for key, value in parse_keqv_list(
+            [item for item in parse_http_list(params) if "=" in item]
+        ).items()}  # fmt: skip
+        algorithm = challenge.get("algorithm", "MD5").upper()
+        qops = [q.strip().lower() for q in challenge.get("qop", "").split(",") if q.strip()]
+        problem = None
+        if "realm" not in challenge or "nonce" not in challenge:
+            problem = "it has no realm or no nonce"
+        elif algorithm.removesuffix("-SESS") not in _DIGEST_HASHES:
+            problem = f"its algorithm {algorithm!r} is not supported"
+        elif qops and "auth" not in qops:
+            problem = f"its qop {challenge['qop']!r} is not supported (only 'auth')"
+        if problem is not None:
+            raise RemoteProtocolError(
+                f"cannot answer the Digest challenge: {problem}", request=request
+            )
+        challenge["algorithm"] = algorithm
+        challenge["qop"] = "auth" if qops else ""
+        return challenge
+
+    def _authorization(self, request: Request) -> str:
+        from vivace.client._http11 import safe_target
+
+        challenge = self._challenge
+        assert challenge is not None
+        algorithm = challenge["algorithm"]
+        hash_function = _DIGEST_HASHES[algorithm.removesuffix("-SESS")]
+
+        def digest(*parts: bytes) -> bytes:
+            return hash_function(b":".join(parts)).hexdigest().encode("ascii")
+
+        self._nonce_count += 1
+        nc = b"%08x" % self._nonce_count
+        # The client nonce: fresh randomness and the time (RFC 7616 section 3.4).
+        cnonce = hashlib.sha1(os.urandom(16) + str(time.time()).encode()).hexdigest()[:16]
+        nonce = challenge["nonce"].encode("utf-8")
+        realm = challenge["realm"].encode("utf-8")
+        uri = safe_target(request.url.target)
+        ha1 = digest(self._username, realm, self._password)
+        if algorithm.endswith("-SESS"):
+            ha1 = digest(ha1, nonce, cnonce.encode("ascii"))
+        ha2 = digest(request.method.encode("ascii"), uri.encode("ascii"))
+        qop = challenge["qop"]
+        if qop:
+            response = digest(ha1, nonce, nc, cnonce.encode("ascii"), b"auth", ha2)
+        else:
+            response = digest(ha1, nonce, ha2)
+        fields = [
+            ("username", self._username.decode("utf-8", "replace"), True),
+            ("realm", challenge["realm"], True),
+            ("nonce", challenge["nonce"], True),
+            ("uri", uri, True),
+            ("response", response.decode("ascii"), True),
+            ("algorithm", algorithm, False),
+        ]
+        if "opaque" in challenge:
+            fields.append(("opaque", challenge["opaque"], True))
+        if qop:
+            fields += [("qop", "auth", False), ("nc", nc.decode(), False), ("cnonce", cnonce, True)]
+        return "Digest " + ", ".join(
+            f'{name}="{_quote(value)}"' if quoted else f"{name}={value}"
+            for name, value, quoted in fields
+        )
+
+
+def _quote(value: str) -> str:
+    # RFC 9110 section 5.6.4: a quoted-string escapes backslash and the double quote.
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 class FunctionAuth(Auth):
