@@ -4,6 +4,7 @@ the fix it names."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import secrets
@@ -21,13 +22,15 @@ from vivace.client import (
     RemoteProtocolError,
     Request,
     Response,
+    Timeout,
+    WriteTimeout,
 )
 from vivace.http import QueryParams
 from vivace.testing import TestClient
 from vivace.types import Receive, Scope, Send
 
 from ..testing.apps import read_body, send_response
-from .servers import uvicorn_server
+from .servers import raw_server, read_head, uvicorn_server
 
 
 async def status_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -366,3 +369,33 @@ async def test_digest_auth_refuses_challenges_it_cannot_answer() -> None:
         basic_only = MockTransport(lambda r: Response(401, headers={"www-authenticate": "Basic"}))
         client._transport = basic_only
         assert (await client.get("http://x.test/")).status_code == 401
+
+
+async def test_a_large_body_the_server_does_not_take_raises_write_timeout() -> None:
+    # Before: a bytes body larger than the socket buffers was handed to the transport at
+    # once and the read timeout ran from there: ReadTimeout("no response data for 3.0 s")
+    # after 3 s, where httpx raises WriteTimeout after the 0.3 s write timeout.
+    async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(10)
+
+    connections: list[int] = []
+
+    async def answers_early(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        await read_head(reader)  # then refuses the body without reading it
+        writer.write(b"HTTP/1.1 413 Content Too Large\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(10)
+
+    loop = asyncio.get_running_loop()
+    async with raw_server(never_reads) as base, Client(timeout=Timeout(3, write=0.3)) as client:
+        started = loop.time()
+        with pytest.raises(WriteTimeout, match=r"did not accept the request within 0\.3 s"):
+            await client.post(base, content=b"x" * 50_000_000)
+        assert loop.time() - started < 2
+    async with raw_server(answers_early) as base, Client(timeout=Timeout(3, write=0.3)) as client:
+        refused = await client.post(base, content=b"x" * 50_000_000)
+        assert refused.status_code == 413
+        # The refused body's unsent rest must not open the next request: a new connection.
+        assert (await client.post(base, content=b"small")).status_code == 413
+        assert len(connections) == 2

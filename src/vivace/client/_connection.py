@@ -67,7 +67,6 @@ class HTTP11Connection(asyncio.Protocol):
         "_lost",
         "_on_close",
         "_paused_reading",
-        "_paused_writing",
         "_stale",
         "_timeout",
         "_timer",
@@ -76,6 +75,7 @@ class HTTP11Connection(asyncio.Protocol):
         "idle_since",
         "loop",
         "origin",
+        "paused_writing",
         "reader",
         "requests",
         "state",
@@ -99,7 +99,7 @@ class HTTP11Connection(asyncio.Protocol):
         self._on_close = on_close
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
-        self._paused_writing = False
+        self.paused_writing = False  # read by the transport: request bytes still queued
         self._paused_reading = False
         self._buffered = 0
         self._error: TransportError | None = None
@@ -152,10 +152,10 @@ class HTTP11Connection(asyncio.Protocol):
             drain.set_exception(failure)
 
     def pause_writing(self) -> None:
-        self._paused_writing = True
+        self.paused_writing = True
 
     def resume_writing(self) -> None:
-        self._paused_writing = False
+        self.paused_writing = False
         drain = self._drain
         if drain is not None:
             self._drain = None
@@ -198,9 +198,17 @@ class HTTP11Connection(asyncio.Protocol):
         return self.state == _CLOSED
 
     def is_reusable(self) -> bool:
-        """Idle and healthy: the last response completed with keep-alive agreed."""
+        """Idle and healthy: the last response completed with keep-alive agreed, and the
+        request went out whole (a server may answer before reading a large body: the rest
+        of it, still queued, must not reach the server as the start of the next request)."""
         reader = self.reader
-        return self.state != _CLOSED and not self._lost and reader.idle and reader.keep_alive
+        return (
+            self.state != _CLOSED
+            and not self._lost
+            and reader.idle
+            and reader.keep_alive
+            and not self.paused_writing
+        )
 
     def close(self) -> None:
         """Close now (the pool learns through ``on_close``)."""
@@ -260,16 +268,33 @@ class HTTP11Connection(asyncio.Protocol):
 
     async def drain(self, timeout: float | None) -> None:
         """Wait until the socket accepts more bytes (``write_stream`` between chunks)."""
-        if not self._paused_writing:
+        if not self.paused_writing:
             self.check()
             return
         self._drain = self.loop.create_future()
+        await wait(self._drain, timeout, self._write_timed_out(timeout))
 
+    async def wait_written(self, timeout: float | None) -> None:
+        """After a request written at once (a bytes body) left the transport paused:
+        wait until the socket took it all, up to the write timeout, so the read timeout
+        starts once the request is sent (as httpx's does) and a server that does not
+        read raises ``WriteTimeout``. The response head arriving first (a server
+        refusing the body early, with a 413) ends the wait too."""
+        reader = self.reader
+        while self.paused_writing and not reader.head_complete:
+            self.check()
+            if self._lost:
+                return  # wait_head reports how the connection ended
+            # One future for both wake-ups: resume_writing and data_received.
+            waiter = self._waiter = self._drain = self.loop.create_future()
+            await wait(waiter, timeout, self._write_timed_out(timeout))
+
+    def _write_timed_out(self, timeout: float | None) -> Callable[[], WriteTimeout]:
         def timed_out() -> WriteTimeout:
             self.abort()
             return WriteTimeout(f"the server did not accept the request within {timeout} s")
 
-        await wait(self._drain, timeout, timed_out)
+        return timed_out
 
     # -- the read deadline ----------------------------------------------------------------
     #

@@ -275,6 +275,8 @@ class HTTPTransport(AsyncBaseTransport):
                 conn.start(method == "HEAD")
                 if body is not None:
                     conn.write(head + body if body else head)
+                    if conn.paused_writing:  # a body larger than the socket takes at once
+                        await conn.wait_written(timeout.write)
                 else:
                     conn.write(head)
                     await self._write_stream(conn, stream, chunked, timeout.write)  # type: ignore[arg-type]
