@@ -17,7 +17,8 @@ from vivace.client import (
     StreamClosed,
     StreamConsumed,
 )
-from vivace.client._models import _LineSplitter, host_header
+from vivace.client._models import host_header
+from vivace.client._pieces import LineSplitter
 from vivace.client._streams import AsyncByteStream, IteratorByteStream, SyncByteStream
 from vivace.http import URL, Headers
 
@@ -257,7 +258,7 @@ async def test_text_and_lines() -> None:
         200, [], SyncChunks(b"x\ny", b"\xc3"), Request("GET", "http://h.test/")
     )
     assert list(s.iter_lines()) == ["x", "y\ufffd"]
-    splitter = _LineSplitter()
+    splitter = LineSplitter()
     assert splitter.feed("a\r") == [] and splitter.feed("") == []
     assert splitter.feed("\n") == ["a"] and splitter.flush() == []
     assert splitter.feed("\r") == [] and splitter.flush() == [""]

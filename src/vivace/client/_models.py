@@ -10,11 +10,10 @@ synchronous test client) collects it, after which ``content``, ``text`` and ``js
 from __future__ import annotations
 
 import codecs
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import timedelta
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import orjson
 
@@ -34,6 +33,7 @@ from vivace.client._exceptions import (
 )
 from vivace.client._links import parse_links
 from vivace.client._multipart import RequestFiles
+from vivace.client._pieces import LineSplitter, asized, sized
 from vivace.client._streams import AsyncByteStream, ByteStream, SyncByteStream
 from vivace.http import (
     DEFAULT_PORTS,
@@ -47,10 +47,6 @@ from vivace.http import (
 from vivace.http.status import reason_phrase as phrase_for
 
 __all__ = ["DefaultEncoding", "Request", "Response", "host_header", "merge_params"]
-
-_LINE_END = re.compile("\r\n|\r|\n")
-
-_Piece = TypeVar("_Piece", bytes, str)
 
 # A response's default_encoding: a codec name, or a function guessing it from the body.
 DefaultEncoding = str | Callable[[bytes], str | None]
@@ -571,7 +567,7 @@ class Response:
         """The body as it arrives, before ``Content-Encoding`` is undone (in pieces of
         ``chunk_size`` bytes if given, the last one shorter)."""
         if chunk_size is not None:
-            async for sized in _asized(self.aiter_raw(), b"", chunk_size):
+            async for sized in asized(self.aiter_raw(), b"", chunk_size):
                 yield sized
             return
         if self._content is not None and self.stream_consumed:
@@ -592,7 +588,7 @@ class Response:
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """The body as it arrives, decoded (gzip, deflate); ``chunk_size`` as in ``aiter_raw``."""
         if chunk_size is not None:
-            async for sized in _asized(self.aiter_bytes(), b"", chunk_size):
+            async for sized in asized(self.aiter_bytes(), b"", chunk_size):
                 yield sized
             return
         if self._content is not None and self.stream_consumed:
@@ -612,7 +608,7 @@ class Response:
         """The body as text, decoded incrementally with ``encoding`` (in pieces of
         ``chunk_size`` characters if given)."""
         if chunk_size is not None:
-            async for sized in _asized(self.aiter_text(), "", chunk_size):
+            async for sized in asized(self.aiter_text(), "", chunk_size):
                 yield sized
             return
         decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
@@ -626,7 +622,7 @@ class Response:
 
     async def aiter_lines(self) -> AsyncIterator[str]:
         """The body line by line, without line endings (``\\n``, ``\\r\\n`` or ``\\r``)."""
-        splitter = _LineSplitter()
+        splitter = LineSplitter()
         async for text in self.aiter_text():
             for line in splitter.feed(text):
                 yield line
@@ -636,7 +632,7 @@ class Response:
     def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """Synchronous ``aiter_raw`` (for the sync ``TestClient``)."""
         if chunk_size is not None:
-            yield from _sized(self.iter_raw(), b"", chunk_size)
+            yield from sized(self.iter_raw(), b"", chunk_size)
             return
         if self._content is not None and self.stream_consumed:
             if self._content:
@@ -656,7 +652,7 @@ class Response:
     def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """Synchronous ``aiter_bytes``."""
         if chunk_size is not None:
-            yield from _sized(self.iter_bytes(), b"", chunk_size)
+            yield from sized(self.iter_bytes(), b"", chunk_size)
             return
         if self._content is not None and self.stream_consumed:
             if self._content:
@@ -674,7 +670,7 @@ class Response:
     def iter_text(self, chunk_size: int | None = None) -> Iterator[str]:
         """Synchronous ``aiter_text``."""
         if chunk_size is not None:
-            yield from _sized(self.iter_text(), "", chunk_size)
+            yield from sized(self.iter_text(), "", chunk_size)
             return
         decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
         for chunk in self.iter_bytes():
@@ -687,7 +683,7 @@ class Response:
 
     def iter_lines(self) -> Iterator[str]:
         """Synchronous ``aiter_lines``."""
-        splitter = _LineSplitter()
+        splitter = LineSplitter()
         for text in self.iter_text():
             yield from splitter.feed(text)
         yield from splitter.flush()
@@ -741,61 +737,3 @@ def _codec_name(charset: str | None) -> str | None:
         return codecs.lookup(charset).name
     except LookupError:
         return None
-
-
-def _check_chunk_size(size: int) -> None:
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"chunk_size must be a positive int or None, not {size!r}")
-
-
-def _cut(data: _Piece, size: int) -> tuple[list[_Piece], _Piece]:
-    """``data`` cut into ``size``-long pieces, and the shorter rest."""
-    end = len(data) - len(data) % size
-    return [data[start : start + size] for start in range(0, end, size)], data[end:]
-
-
-# The chunk_size= of the readers, as in httpx: the body re-cut into size-long pieces (the
-# last may be shorter), whatever the pieces it arrived in.
-
-
-async def _asized(pieces: AsyncIterator[_Piece], rest: _Piece, size: int) -> AsyncIterator[_Piece]:
-    _check_chunk_size(size)
-    async for piece in pieces:
-        sized, rest = _cut(rest + piece, size)
-        for one in sized:
-            yield one
-    if rest:
-        yield rest
-
-
-def _sized(pieces: Iterator[_Piece], rest: _Piece, size: int) -> Iterator[_Piece]:
-    _check_chunk_size(size)
-    for piece in pieces:
-        sized, rest = _cut(rest + piece, size)
-        yield from sized
-    if rest:
-        yield rest
-
-
-class _LineSplitter:
-    """Splits text into lines across chunk boundaries on ``\\r\\n``, ``\\r`` or ``\\n``
-    (the line ends of HTTP and of server-sent events); a trailing ``\\r`` waits for the
-    next chunk, since it may be the first half of ``\\r\\n``."""
-
-    __slots__ = ("_buffer",)
-
-    def __init__(self) -> None:
-        self._buffer = ""
-
-    def feed(self, text: str) -> list[str]:
-        text = self._buffer + text
-        held = ""
-        if text.endswith("\r"):
-            text, held = text[:-1], "\r"
-        lines = _LINE_END.split(text)
-        self._buffer = lines.pop() + held
-        return lines
-
-    def flush(self) -> list[str]:
-        rest, self._buffer = self._buffer, ""
-        return [rest.rstrip("\r")] if rest else []
