@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import http.client
+import logging
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -236,6 +238,38 @@ def test_graceful_shutdown_timeout_cancels(caplog: pytest.LogCaptureFixture) -> 
         assert sock.recv(100).startswith(b"HTTP/1.1 500 Internal Server Error")
         sock.close()
     assert "graceful shutdown timed out" in caplog.text
+
+
+def test_a_second_sigint_ends_the_grace_at_once_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    started = threading.Event()
+
+    async def stuck(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            started.set()
+            await asyncio.sleep(60)
+
+    caplog.set_level(logging.INFO, logger="vivace.server")
+    with serve(stuck, timeout_graceful_shutdown=30) as server:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert started.wait(DEADLINE)
+        loop = server.server.state.loop
+        loop.call_soon_threadsafe(server.server._on_signal, signal.SIGINT)
+        time.sleep(0.2)  # inside the 30 s grace: the request is still running
+        assert server.thread.is_alive()
+        begun = time.monotonic()
+        loop.call_soon_threadsafe(server.server._on_signal, signal.SIGINT)
+        server.thread.join(DEADLINE)
+        assert not server.thread.is_alive()
+        assert time.monotonic() - begun < 5  # not the 30 s of the grace
+        assert sock.recv(100).startswith(b"HTTP/1.1 500 Internal Server Error")
+        sock.close()
+    assert "received SIGINT: shutting down" in caplog.text
+    assert "received SIGINT again: closing every connection now" in caplog.text
+    assert "second interrupt: cancelling 1 connection(s) still busy" in caplog.text
+    assert "timed out" not in caplog.text
 
 
 def test_limit_max_requests_stops_server() -> None:

@@ -285,9 +285,10 @@ class Server:
                 websocket.abort()
             await asyncio.sleep(0)
         if state.connections:
+            # A second SIGINT ends the wait at once: said so, not as a timeout.
+            why = "second interrupt" if self.force_exit else "graceful shutdown timed out"
             logger.warning(
-                "graceful shutdown timed out: cancelling %d connection(s) still busy",
-                len(state.connections),
+                "%s: cancelling %d connection(s) still busy", why, len(state.connections)
             )
             for conn in list(state.connections):
                 if conn.host_busy:
@@ -296,7 +297,7 @@ class Server:
                     task.cancel()
             await asyncio.sleep(0.05)
             for conn in list(state.connections):
-                conn.abort("graceful shutdown timed out")
+                conn.abort(why)
             await asyncio.sleep(0)
 
     def _accept_queued(self) -> list[Any]:
@@ -347,7 +348,9 @@ class Server:
     def _on_signal(self, sig: signal.Signals) -> None:
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True
-        logger.info("received %s: shutting down", sig.name)
+            logger.info("received %s again: closing every connection now", sig.name)
+        else:
+            logger.info("received %s: shutting down", sig.name)
         self.exit()
 
 
