@@ -533,12 +533,10 @@ class CharField(Field[str]):
 
 
 # Django's slug rules: ASCII letters, digits, "-" and "_" (allow_unicode: any letter or
-# digit, Python's \w).  "$(?!\n)" rather than "$": Python's "$" also matches before a
-# final newline (re.search("^a$", "a\n") matches), and the schema checks patterns with
-# re.search; the look-ahead keeps "a-slug\n" out and reads the same in JSON Schema
-# (ECMA-262), whose "$" is the end of the text.
-SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$(?!\n)"
-UNICODE_SLUG_PATTERN = r"^[-\w]+$(?!\n)"
+# digit, Python's \w).  "$" is the end of the text, as JSON Schema (ECMA-262) reads it and
+# vivace.schema checks it ("a-slug\n" is refused: vivace.schema._fields.python_pattern).
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+UNICODE_SLUG_PATTERN = r"^[-\w]+$"
 _SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 _UNICODE_SLUG = re.compile(r"[-\w]+")
 
@@ -620,8 +618,8 @@ _LOCAL = re.compile(f"{_DOT_ATOM}|{_QUOTED}")
 _DOMAIN = re.compile(_HOSTNAME)
 _LITERAL = re.compile(r"\[([0-9A-Fa-f:.]+)\]")
 #: The derived schemas' pattern: the same rules but the literal's address check (and
-#: the length, which max_length bounds); the "$(?!\n)" is SLUG_PATTERN's.
-EMAIL_PATTERN = f"^(?:{_DOT_ATOM}|{_QUOTED})@(?:localhost|{_HOSTNAME}|\\[[0-9A-Fa-f:.]+\\])$(?!\\n)"
+#: the length, which max_length bounds); its "$" is read as SLUG_PATTERN's.
+EMAIL_PATTERN = f"^(?:{_DOT_ATOM}|{_QUOTED})@(?:localhost|{_HOSTNAME}|\\[[0-9A-Fa-f:.]+\\])$"
 MAX_EMAIL = 320
 MAX_IPV6 = 39  # the longest IPv6 text Django reads ("ffff:...:ffff")
 

@@ -80,7 +80,7 @@ def _constraints(field: Field[Any], variant: Variant) -> dict[str, Any]:
             options["pattern"], options["format"] = EMAIL_PATTERN, "email"
         if "pattern" in options and field.blank:
             # blank=True: "" is a value (as in Django, whose validators skip it).
-            options["pattern"] = f"^$(?!\\n)|{options['pattern']}"
+            options["pattern"] = f"^$|{options['pattern']}"
     if isinstance(target, IntegerField) and not target.auto_increment:
         options["ge"], options["le"] = target.minimum, target.maximum
     if (
