@@ -515,7 +515,6 @@ def count_proof(fast: Any) -> Proof | None:
     plan = _plan_of(fast)
     if plan is None:
         return None
-    static, most, present = plan.static, plan.most, plan.present
     if _searchable(plan):
         alone = _searched(plan, None)
 
@@ -523,6 +522,13 @@ def count_proof(fast: Any) -> Proof | None:
             return alone(text)
 
         return searched
+    return _counted(plan)
+
+
+def _counted(plan: _Plan) -> Proof:
+    """The count proof of ``plan`` with its optional keys found by the count shape (or
+    none to find)."""
+    static, most, present = plan.static, plan.most, plan.present
     if present is None:
 
         def proof(text: Text, colons: int) -> bool:
@@ -549,10 +555,10 @@ def typed_proof(node: Node, fast: Any) -> Callable[[Text], bool] | None:
     """The count proof, then the key proof, for documents already decoded as ``node``'s
     type (``fast`` in msgspec's dialect): True only when no object repeats a key."""
     keys = key_proof(node)
-    plan = _plan_of(fast)
+    plan = _plan_of(fast)  # built once, for whichever form of the count proof applies
     if plan is not None and _searchable(plan):
         return _searched(plan, keys)
-    counted = count_proof(fast)
+    counted = _counted(plan) if plan is not None else None
     if counted is None and keys is None:
         return None
 
