@@ -89,14 +89,29 @@ def test_body_until_eof() -> None:
 @pytest.mark.parametrize(
     ("pieces", "match"),
     [
-        ((b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",), "mid-body"),
+        (
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nsh", b"ort"),
+            r"mid-body \(incomplete response: 5 of 10 bytes received\)",
+        ),
         ((b"HTTP/1.1 200 OK\r\nContent-Le",), "before the response head"),
-        ((b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",), "mid-body"),
+        (
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n5\r\nab",),
+            r"mid-body \(incomplete response: 5 bytes of a chunked body received\)",
+        ),
     ],
 )
 def test_truncated_responses(pieces: tuple[bytes, ...], match: str) -> None:
     with pytest.raises(RemoteProtocolError, match=match):
         read(*pieces, eof=True)
+
+
+def test_truncated_body_counts_only_its_own_response() -> None:
+    reader = read(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd")
+    assert reader.complete and reader.keep_alive
+    reader.start()
+    reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nxy")
+    with pytest.raises(RemoteProtocolError, match=r"2 of 9 bytes received"):
+        reader.feed_eof()
 
 
 @pytest.mark.parametrize(

@@ -100,6 +100,7 @@ class ResponseReader:
         "_fed",
         "_head_request",
         "_parser",
+        "_received",
         "_size",
         "_state",
         "chunks",
@@ -120,6 +121,7 @@ class ResponseReader:
         self._eof_body = False
         self._size = 0
         self._fed = 0
+        self._received = 0
         self.status = 0
         self.http_version = "HTTP/1.1"
         self.headers: list[tuple[bytes, bytes]] = []
@@ -144,6 +146,7 @@ class ResponseReader:
         self._eof_body = False
         self._size = 0
         self._fed = 0
+        self._received = 0
         self.status = 0
         self.headers = []
         self.chunks = []
@@ -188,11 +191,24 @@ class ResponseReader:
             self.complete = True
             self.keep_alive = False
             return
-        if self._state == _HEAD or self._state == _BODY:
-            where = "before the response head" if self._state == _HEAD else "mid-body"
+        if self._state == _HEAD:
             raise RemoteProtocolError(
-                f"the server closed the connection {where} (incomplete response)"
+                "the server closed the connection before the response head (incomplete response)"
             )
+        if self._state == _BODY:
+            raise RemoteProtocolError(
+                "the server closed the connection mid-body (incomplete response: "
+                f"{self._missing()})"
+            )
+
+    def _missing(self) -> str:
+        """What a truncated body lacks, for the error: the bytes received against the
+        Content-Length, or those of a chunked body (its size is unknown)."""
+        received = self._received
+        for name, value in self.headers:
+            if name == b"content-length":  # llhttp has checked it: digits, one value
+                return f"{received} of {int(value)} bytes received"
+        return f"{received} bytes of a chunked body received"
 
     # -- llhttp callbacks --------------------------------------------------------------
 
@@ -242,6 +258,7 @@ class ResponseReader:
             self._eof_body = not framed
 
     def on_body(self, body: bytes) -> None:
+        self._received += len(body)
         self.chunks.append(body)
 
     def on_message_complete(self) -> None:
