@@ -57,7 +57,7 @@ async def test_scope_is_the_http11_scope_with_version_2(make: Make) -> None:
         "http.response.trailers",
         "http.response.early_hint",
     }
-    assert scope["asgi"] == {"version": "3.0", "spec_version": "2.5"}
+    assert scope["asgi"] == {"version": "3.0", "spec_version": "2.3"}
 
 
 async def test_proxy_headers_from_trusted_peer(make: Make) -> None:

@@ -82,6 +82,7 @@ async def test_echo_over_a_stream(make: Make) -> None:
     assert result.header(b"sec-websocket-protocol") == b"chat"
     scope = scopes[0]
     assert scope["type"] == "websocket" and scope["http_version"] == "2"
+    assert scope["asgi"] == {"version": "3.0", "spec_version": "2.5"}
     assert (scope["path"], scope["query_string"], scope["scheme"]) == ("/ws", b"room=1", "ws")
     assert scope["subprotocols"] == ["chat", "x"]
     assert "method" not in scope

@@ -131,6 +131,44 @@ def test_starlette() -> None:
     assert events == ["background ran"]
 
 
+def test_starlette_stream_stops_when_its_client_leaves() -> None:
+    # Starlette listens for http.disconnect only when the scope's spec_version is below
+    # 2.4 (above, it waits for a send() to fail); the server declares 2.3 for HTTP, so an
+    # event stream whose client closed stops at once, as on uvicorn, not after its next
+    # writes (here the next event is 30 s away).
+    import socket
+    import time
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    stopped = threading.Event()
+
+    async def events(request: Request) -> StreamingResponse:
+        async def ticks() -> Any:
+            try:
+                yield "data: 1\n\n"
+                await asyncio.sleep(30)
+                yield "data: 2\n\n"  # pragma: no cover - the client has left
+            finally:
+                stopped.set()
+
+        return StreamingResponse(ticks(), media_type="text/event-stream")
+
+    with serve(Starlette(routes=[Route("/events", events)])) as server:
+        client = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE)
+        client.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while b"data: 1" not in received:
+            received += client.recv(4096)
+        client.close()
+        left = time.monotonic()
+        assert stopped.wait(5)
+        assert time.monotonic() - left < 2
+
+
 def test_fastapi() -> None:
     from fastapi import Depends, FastAPI
 

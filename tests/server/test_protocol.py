@@ -45,7 +45,7 @@ async def test_scope_contents(make: Make) -> None:
     await h.response()
     scope = seen[0]
     assert scope["type"] == "http"
-    assert scope["asgi"] == {"version": "3.0", "spec_version": "2.5"}
+    assert scope["asgi"] == {"version": "3.0", "spec_version": "2.3"}
     assert scope["http_version"] == "1.1"
     assert scope["method"] == "GET"
     assert scope["scheme"] == "http"

@@ -46,7 +46,7 @@ from vivace.server._driver import Resume, as_coroutine, enter_task, leave_task
 from vivace.server._errors import ClientDisconnected, report_app_error
 from vivace.server._h2_stream import SEND_HIGH_WATER, H2Exchange
 from vivace.server._h2_websocket import StreamTransport, start_websocket
-from vivace.server._http11 import parse_target
+from vivace.server._http11 import HTTP_ASGI, parse_target
 from vivace.server._proxy import is_trusted, resolve_proxy
 from vivace.server._state import ServerState
 from vivace.types import Scope
@@ -161,7 +161,7 @@ class H2Protocol(asyncio.Protocol):
         self.trusted = state.proxy_headers and is_trusted(peer_host, state.trust)
         self.template: dict[str, Any] = {
             "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.5"},
+            "asgi": HTTP_ASGI,
             "http_version": "2",
             "server": self.server,
             "client": self.client,

@@ -28,6 +28,7 @@ from vivace.http._h2_frames import ErrorCode
 from vivace.server._errors import ProtocolViolation
 from vivace.server._h2_fields import STATUS, default_fields, response_fields
 from vivace.server._h2_stream import SEND_HIGH_WATER
+from vivace.server._http11 import WEBSOCKET_ASGI
 from vivace.server._websocket import CLOSED, RESPONDING, WebSocketProtocol
 from vivace.types import Message, Scope
 
@@ -221,6 +222,7 @@ def start_websocket(conn: H2Protocol, event: RequestReceived, scope: Scope) -> b
         conn.simple(stream_id, 426, [(b"sec-websocket-version", b"13")])
         return True
     scope["type"] = "websocket"
+    scope["asgi"] = WEBSOCKET_ASGI
     scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
     transport = StreamTransport(conn, stream_id)
     conn.websockets[stream_id] = transport

@@ -122,6 +122,17 @@ _EXTENSIONS: dict[str, dict[str, Any]] = {
     "http.response.trailers": {},
     "http.response.early_hint": {},
 }
+# The ASGI spec versions declared. An HTTP scope says 2.3, not 2.4, though send()
+# raises OSError (ClientDisconnected) on a lost connection as 2.4 asks: an app told 2.4
+# may stop listening for ``http.disconnect`` and wait for a failed send() instead
+# (Starlette's StreamingResponse and FileResponse do), and a client that closes after
+# its request is heard by receive() at once (eof_received) but by send() only once a
+# write fails, two writes later (docs/server.md, "Clients that leave"): told 2.3,
+# a Starlette or FastAPI stream stops when its client leaves, as on uvicorn (which
+# declares 2.3), not 2-3 events later. A WebSocket scope says 2.5 (the reason of
+# websocket.disconnect, implemented here).
+HTTP_ASGI = {"version": "3.0", "spec_version": "2.3"}
+WEBSOCKET_ASGI = {"version": "3.0", "spec_version": "2.5"}
 # The watched fields a request with a body rarely has: proxy fields and Upgrade. A request
 # framed by Content-Length (every POST) has a special field; only these make it look for a
 # proxy's client or an upgrade (see the speed tricks in on_headers_complete).
@@ -256,7 +267,7 @@ class RequestReader:
         # costs about half as much as building the dict from a literal.
         self.template: dict[str, Any] = {
             "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.5"},
+            "asgi": HTTP_ASGI,
             "http_version": "1.1",
             "server": server,
             "client": client,

@@ -77,7 +77,7 @@ from vivace.server._cycle import (
 from vivace.server._driver import Resume, as_coroutine, enter_task, leave_task
 from vivace.server._errors import ClientDisconnected, report_app_error
 from vivace.server._http11 import HEAD as READING_HEAD
-from vivace.server._http11 import Reject, RequestReader
+from vivace.server._http11 import WEBSOCKET_ASGI, Reject, RequestReader
 from vivace.server._machine import State, transitions
 from vivace.server._proxy import is_trusted
 from vivace.server._response_heads import simple_response
@@ -366,6 +366,7 @@ class HTTPProtocol(asyncio.Protocol):
             raise Reject(400, "Upgrade request pipelined behind another request")
         scope = dict(scope)
         scope["type"] = "websocket"
+        scope["asgi"] = WEBSOCKET_ASGI
         scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
         self.upgrade = (scope, handler)
         return True
