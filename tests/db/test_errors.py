@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import decimal
+import math
 from typing import Any
 
 import pytest
@@ -436,6 +437,22 @@ async def test_values_the_drivers_refuse_differently(
         # SQLite keeps any 64-bit integer in an INTEGER column.
         await db.execute(insert, {"id": 1, "n": 2**62, "x": 0.0})
         assert await db.fetch_val(f"SELECT n FROM {table}") == 2**62
+        # It binds a NaN as NULL: refused before the driver, in execute and
+        # execute_many alike, nothing written; the infinities are stored as they are.
+        with pytest.raises(DataError, match="SQLite cannot store the float nan") as caught:
+            await db.execute(insert, {"id": 2, "n": 1, "x": float("nan")})
+        assert caught.value.sqlstate == "22003"
+        with pytest.raises(DataError, match="SQLite cannot store the float nan"):
+            await db.execute_many(
+                insert, [{"id": 3, "n": 1, "x": 0.5}, {"id": 4, "n": 1, "x": float("nan")}]
+            )
+        assert await db.fetch_val(f"SELECT count(*) FROM {table} WHERE id IN (2, 3, 4)") == 0
+        for infinite in (float("inf"), float("-inf")):
+            assert await db.fetch_val("SELECT :v", {"v": infinite}) == infinite
+    if backend == "postgresql":
+        # PostgreSQL's double precision holds NaN and the infinities.
+        await db.execute(insert, {"id": 2, "n": 1, "x": float("nan")})
+        assert math.isnan(await db.fetch_val(f"SELECT x FROM {table} WHERE id = 2"))
     await db.execute(insert, {"id": 9, "n": 1, "x": 1.5})
     assert await db.fetch_val(f"SELECT x FROM {table} WHERE id = 9") == 1.5
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import math
 import uuid
 
 import pytest
@@ -91,6 +92,32 @@ async def test_every_type_round_trips_through_every_write(db: Database) -> None:
     assert await Everything.objects.values(*empty).get(pk=first.pk) == empty
     await first.save(update_fields=["name", "doc"])
     assert (await Everything.objects.get(pk=first.pk)).name == VALUES["name"]
+
+
+async def test_a_nan_float_is_stored_or_refused_never_turned_into_null(
+    db: Database, backend: str
+) -> None:
+    """PostgreSQL stores NaN; MySQL and SQLite cannot, and refuse it with a DataError
+    (SQLite used to bind it as NULL: "NOT NULL constraint failed" here, the value lost in
+    a nullable column). Nothing is written."""
+    before = await Everything.objects.count()
+    if backend == "postgresql":
+        made = await Everything.objects.create(ratio=math.nan)
+        assert math.isnan((await Everything.objects.get(pk=made.pk)).ratio)
+        return
+    saved = await Everything.objects.create(ratio=1.5)
+    saved.ratio = math.nan
+    writes = [
+        lambda: Everything.objects.create(ratio=math.nan),
+        lambda: saved.save(update_fields=["ratio"]),
+        lambda: Everything.objects.filter(pk=saved.pk).update(ratio=math.nan),
+        lambda: Everything.objects.bulk_create([Everything(), Everything(ratio=math.nan)]),
+    ]
+    for write in writes:
+        with pytest.raises(DataError, match="cannot store the float nan"):
+            await write()
+    assert await Everything.objects.count() == before + 1
+    assert (await Everything.objects.get(pk=saved.pk)).ratio == 1.5
 
 
 async def test_wrong_values_on_the_write_paths(db: Database, backend: str) -> None:

@@ -108,6 +108,18 @@ def translate(exc: BaseException, sql: str | None) -> DatabaseError | None:
     return OperationalError(message, sql=sql, code=name)
 
 
+def _bound_float(value: float) -> float:
+    """A float parameter, refused when NaN: SQLite binds a NaN as NULL, so it was stored
+    as NULL in a nullable column (the value lost without a word) and broke a NOT NULL
+    one with a misleading "NOT NULL constraint failed". MySQL refuses it too (mysql.py);
+    PostgreSQL stores it. Infinities are stored and read back as they are."""
+    if value == value:
+        return value
+    raise DataError(
+        "SQLite cannot store the float nan (it would bind it as NULL)", sqlstate="22003"
+    )
+
+
 def _regexp(pattern: str | None, value: object) -> bool | None:
     """``value REGEXP pattern``: Python's re.search (its own cache keeps compiled patterns)."""
     if pattern is None or value is None:
@@ -636,7 +648,9 @@ class SQLiteBackend(Backend):
         )
 
     def make_encoders(self) -> dict[type, Any]:
-        return self.dialect_encoders()
+        encoders = self.dialect_encoders()
+        encoders[float] = _bound_float
+        return encoders
 
     @property
     def max_connections(self) -> int | None:
