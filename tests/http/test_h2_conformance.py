@@ -497,6 +497,32 @@ def test_6_9_1_window_of_one_sends_one_byte(peer: Peer) -> None:
     assert [(f.payload, f.flags) for f in data] == [(b"ello", END_STREAM)]
 
 
+def test_data_waits_for_the_callers_allowance_not_only_the_windows(peer: Peer) -> None:
+    """``allow_data``: a caller writing to a socket bounds the DATA framed before its
+    next write; what the windows allow beyond it waits (no stall counted) and goes, with
+    SendReady, when the caller makes room. Another stream's DATA waits the same way."""
+    peer.send(peer.headers(1), peer.headers(3))
+    peer.read()
+    peer.conn.data_allowance = 3
+    respond(peer, 1, b"hello")
+    assert [f.payload for f in peer.read() if f.type == DATA] == [b"hel"]
+    assert peer.conn.data_held and peer.conn.streams[1].stalled_at is None
+    respond(peer, 3, b"abc")
+    assert [f.payload for f in peer.read() if f.type == DATA] == []
+    peer.conn.allow_data(4)
+    events = peer.conn.take_events()
+    assert sorted(e.stream_id for e in events if type(e).__name__ == "SendReady") == [1, 3]
+    data = [(f.stream_id, f.payload, f.flags) for f in peer.read() if f.type == DATA]
+    assert data == [(1, b"lo", END_STREAM), (3, b"ab", 0)]
+    assert peer.conn.data_held
+    peer.conn.allow_data(2**20)
+    data = [(f.stream_id, f.payload, f.flags) for f in peer.read() if f.type == DATA]
+    assert data == [(3, b"c", END_STREAM)] and not peer.conn.data_held
+    assert [e.stream_id for e in peer.conn.take_events()] == [3]  # type: ignore[attr-defined]
+    peer.conn.allow_data(10)  # nothing held: only the allowance changes
+    assert peer.conn.data_allowance == 10 and peer.conn.take_events() == []
+
+
 def test_6_9_1_connection_window_overflow(peer: Peer) -> None:
     """h2spec 6.9.1/2."""
     peer.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 2**31 - 1)))

@@ -141,6 +141,7 @@ class Sending(H2State):
             and size <= self.send_window
             and size <= stream.send_window
             and size <= self.peer_max_frame_size
+            and size <= self.data_allowance
         ):
             self._out.append(
                 _pack_header(size << 8 | _DATA, END_STREAM if end_stream else 0, stream_id)
@@ -149,6 +150,7 @@ class Sending(H2State):
                 self._out.append(data)
             self.send_window -= size
             stream.send_window -= size
+            self.data_allowance -= size
             if end_stream:
                 self._end_sending(stream)
             return
@@ -166,10 +168,17 @@ class Sending(H2State):
         stream_id = stream.id
         sent = False
         while pending:
-            allowed = min(self.send_window, stream.send_window, max_frame)
-            if allowed <= 0:
+            window = min(self.send_window, stream.send_window)
+            if window <= 0:
                 if stream.stalled_at is None:
                     stream.stalled_at = self._clock()
+                return sent
+            allowed = min(window, max_frame, self.data_allowance)
+            if allowed <= 0:
+                # The windows are open but the caller's transport is full: the data waits
+                # for ``allow_data``, not for the peer (no stall is counted against it).
+                stream.stalled_at = None
+                self.data_held = True
                 return sent
             view = pending[0]
             if len(view) <= allowed:
@@ -182,6 +191,7 @@ class Sending(H2State):
             stream.pending_size -= size
             self.send_window -= size
             stream.send_window -= size
+            self.data_allowance -= size
             last = not pending and stream.pending_end
             out.append(_pack_header(size << 8 | _DATA, END_STREAM if last else 0, stream_id))
             out.append(bytes(chunk))
@@ -201,6 +211,17 @@ class Sending(H2State):
         for stream in list(self.streams.values()):
             if stream.pending and self._flush(stream):
                 self._events.append(SendReady(stream.id))
+
+    def allow_data(self, allowance: int) -> None:
+        """Let ``allowance`` bytes of DATA be framed until the next call (the room left in
+        the caller's send buffer), and frame the DATA that waited for it: each stream that
+        sent some reports ``SendReady``. Without a call the allowance is unbounded; a
+        caller that writes to a socket bounds it, so a peer with large windows does not
+        have its whole response queued in memory at once."""
+        self.data_allowance = allowance
+        if self.data_held:
+            self.data_held = False
+            self._flush_all()
 
     def pending_size(self, stream_id: int) -> int:
         """Bytes of the stream's DATA waiting for a window (0 for an unknown stream)."""

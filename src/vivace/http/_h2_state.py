@@ -25,7 +25,10 @@ from vivace.http._h2_frames import (
 )
 from vivace.http._hpack import HPACKDecoder, HPACKEncoder
 
-__all__ = ["H2State", "H2Stream", "unpad"]
+__all__ = ["MAX_ALLOWANCE", "H2State", "H2Stream", "unpad"]
+
+#: ``H2State.data_allowance`` when the caller sets none: no bound.
+MAX_ALLOWANCE = 2**62
 
 
 def unpad(payload: bytes) -> bytes:
@@ -123,6 +126,8 @@ class H2State:
         "client",
         "closed",
         "conn_unacked",
+        "data_allowance",
+        "data_held",
         "highest_local",
         "highest_remote",
         "last_processed",
@@ -178,6 +183,11 @@ class H2State:
         self.peer_max_header_list = MAX_WINDOW
         self.peer_connect_protocol = False
         self.send_window = DEFAULT_WINDOW
+        # DATA bytes the caller lets us frame before it writes again (``allow_data``):
+        # unbounded unless the caller sets it; ``data_held`` is true while DATA the
+        # windows allow waits for it.
+        self.data_allowance = MAX_ALLOWANCE
+        self.data_held = False
         self.recv_window = limits.connection_window_size
         self.conn_unacked = 0
         self._budget_reset = _Budget(limits.reset_burst, limits.reset_rate, clock)

@@ -58,6 +58,10 @@ logger = logging.getLogger("vivace.server")
 #: A peer that does not read while we owe it this much (control-frame answers, mostly)
 #: is dropped (CVE-2019-9512/-9515: floods that make us queue replies).
 SEND_BUFFER_CAP = 4 * 1024 * 1024
+#: The DATA queued in the transport's buffer at most (``flush``): more waits in the core
+#: until the socket takes what is there (a window the peer opened is no reason to hold a
+#: whole response in memory).
+SEND_DATA_ROOM = 1024 * 1024
 _RETURNED: Any = object()
 _METHODS = {
     m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE")
@@ -205,6 +209,8 @@ class H2Protocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        if self.core.data_held:
+            self.flush()  # the DATA that waited for room in the buffer
         for exchange in list(self.exchanges.values()):
             self._maybe_release(exchange)
 
@@ -566,14 +572,28 @@ class H2Protocol(asyncio.Protocol):
     # -- writing ---------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write what the core queued."""
+        """Write what the core queued, then let it frame as much DATA as the transport's
+        buffer has room for (``SEND_DATA_ROOM``): DATA the peer's windows allow but the
+        socket has not taken waits in the core, and goes when the buffer drains
+        (``resume_writing``). Without that bound a response that fit a browser's or curl's
+        windows (megabytes) went into the buffer whole, past ``SEND_BUFFER_CAP``, and the
+        connection was aborted mid-body."""
         self.flush_scheduled = False
-        data = self.core.data_to_send()
-        if data and not self.closed:
-            transport = self.transport
-            transport.write(data)
-            if transport.get_write_buffer_size() > SEND_BUFFER_CAP:
+        core = self.core
+        transport = self.transport
+        while not self.closed:
+            data = core.data_to_send()
+            if data:
+                transport.write(data)
+            room = SEND_DATA_ROOM - transport.get_write_buffer_size()
+            if room < SEND_DATA_ROOM - SEND_BUFFER_CAP:
                 self.abort("the peer does not read what it asks for")
+                return
+            if not core.data_held or room <= 0:
+                core.data_allowance = room if room > 0 else 0
+                return
+            core.allow_data(room)  # frames the held DATA: SendReady for those streams
+            self._handle(core.take_events())
 
     def wrote(self) -> None:
         """Something was queued: write it at the end of this batch or loop iteration."""
