@@ -245,6 +245,28 @@ async def test_every_bad_field_of_an_object_is_named(db: Database) -> None:
     assert first.pk is None and await Everything.objects.count() == 0
 
 
+async def test_update_and_filter_name_every_bad_value(db: Database) -> None:
+    # As create() does: each value that does not parse, and each of a type the field
+    # never takes (a list for a BooleanField), is named; nothing is sent.
+    made = await Everything.objects.create(integer=5)
+    with pytest.raises(ValidationError) as caught:
+        await Everything.objects.all().update(integer="x", flag=[], day="2024-02-30")
+    assert caught.value.errors == {
+        "Everything.integer": ["expected int, got 'x'"],
+        "Everything.flag": ["expected bool, got a list"],
+        "Everything.day": ["expected date, got '2024-02-30'"],
+    }
+    assert (await Everything.objects.get(pk=made.pk)).integer == 5
+    with pytest.raises(ValidationError) as caught:
+        await Everything.objects.filter(flag=[], integer__in=["y", 3, "z"]).count()
+    assert caught.value.errors == {
+        "Everything.flag": ["expected bool, got a list"],
+        "Everything.integer": ["expected int, got 'y'", "expected int, got 'z'"],
+    }
+    # The same shape with good values still runs (the refusal is per value, not cached).
+    assert await Everything.objects.filter(integer__in=["5", 3, "7"]).count() == 1
+
+
 async def test_hostile_values_are_refused_quickly_and_briefly(db: Database) -> None:
     # int() of Decimal("1e1000000") builds a million-digit integer: a filter value (or
     # a written one) such as "1e1000000" held the CPU for minutes. A 1 MB string is cut

@@ -108,14 +108,42 @@ class Compiled:
         return twin
 
     def values(self, params: list[Any]) -> dict[str, Any]:
-        """The ``:name`` → value mapping for one execution."""
+        """The ``:name`` → value mapping for one execution. A value that does not parse
+        raises ``ValidationError`` naming every such value (``_refused``), as ``create``
+        does, not only the first."""
         values = dict(self.fixed) if self.fixed else {}
-        for name, index, converter in self.slots:
-            value = params[index]
-            if converter is not None and value is not None:
-                value = converter(value)
-            values[name] = value
+        try:
+            for name, index, converter in self.slots:
+                value = params[index]
+                if converter is not None and value is not None:
+                    value = converter(value)
+                values[name] = value
+        except ValidationError:
+            raise self._refused(params) from None
         return values
+
+    def _refused(self, params: list[Any]) -> ValidationError:
+        """Every parse failure of ``params``, merged (off the hot path: a try costs
+        nothing until it catches)."""
+        errors: dict[str, list[str]] = {}
+        for _, index, converter in self.slots:
+            value = params[index]
+            if converter is None or value is None:
+                continue
+            try:
+                converter(value)
+            except ValidationError as exc:
+                for where, messages in exc.errors.items():
+                    known = errors.setdefault(where, [])
+                    known += [m for m in messages if m not in known]
+        return ValidationError(errors)
+
+
+def _refusing(errors: dict[str, list[str]]) -> Converter:
+    def refuse(value: Any) -> Any:
+        raise ValidationError(errors)
+
+    return refuse
 
 
 class Scope:
@@ -281,11 +309,16 @@ class Compiler:
                 return to_db(key) if to_db is not None and key is not None else key
 
             return from_instance
-        parse = (
-            (field.write_parser if write else field.parser)(value_type)
-            if isinstance(value_type, type)
-            else None
-        )
+        try:
+            parse = (
+                (field.write_parser if write else field.parser)(value_type)
+                if isinstance(value_type, type)
+                else None
+            )
+        except ValidationError as exc:
+            # A type the field never takes (a list for a BooleanField): refused when the
+            # values are read (``Compiled.values``), with the other values' errors.
+            return _refusing(exc.errors)
         if parse is None:
             return to_db
         if to_db is None:
