@@ -1,5 +1,5 @@
 """Fixtures shared by the vivace.web tests: the Redis the broadcast tests talk to
-(tests marked ``redis``; see tests/conftest.py)."""
+(tests marked ``redis``; see tests/conftest.py), and the uploads a test opened."""
 
 from __future__ import annotations
 
@@ -10,8 +10,23 @@ from typing import Any
 import pytest
 
 from tests.conftest import REDIS_URL
+from vivace.web import UploadFile
 
 __all__ = ["REDIS_URL"]
+
+
+@pytest.fixture
+def opened_uploads(monkeypatch: pytest.MonkeyPatch) -> list[UploadFile]:
+    """Every ``UploadFile`` made while the test runs, to check that each was closed."""
+    opened: list[UploadFile] = []
+    original = UploadFile.__init__
+
+    def tracking(self: UploadFile, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(UploadFile, "__init__", tracking)
+    return opened
 
 
 @pytest.fixture

@@ -223,26 +223,17 @@ async def test_zero_spool_puts_every_nonempty_upload_on_disk() -> None:
         await form.close()
 
 
-async def test_whole_form_size_is_bounded_and_files_are_closed() -> None:
-    opened: list[UploadFile] = []
-    original = UploadFile.__init__
-
-    def tracking(self: UploadFile, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        opened.append(self)
-
+async def test_whole_form_size_is_bounded_and_files_are_closed(
+    opened_uploads: list[UploadFile],
+) -> None:
     limits = Limits(max_form_size=3 * MIB, form_spool_size=MIB)
     request = Request(scope_for(limits), receive_from(chunked(many_files(10, MIB))))
-    UploadFile.__init__ = tracking  # type: ignore[method-assign]
-    try:
-        with pytest.raises(ContentTooLarge) as info:
-            await request.form()
-    finally:
-        UploadFile.__init__ = original  # type: ignore[method-assign]
+    with pytest.raises(ContentTooLarge) as info:
+        await request.form()
     assert info.value.limit == "max_form_size"
     assert info.value.value == 3 * MIB
-    assert opened
-    assert all(u.file.closed for u in opened)
+    assert opened_uploads
+    assert all(u.file.closed for u in opened_uploads)
 
 
 def test_max_form_size_none_lifts_it_and_defaults_are_documented() -> None:

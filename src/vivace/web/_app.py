@@ -309,16 +309,14 @@ class App:
             # web_inproc.py CPU time, docs/benchmarks.md: see the issue 16 A/B there).
             request = Request(child, receive, send)
             try:
-                result = await runner.call(request)
-                response = result if isinstance(result, Response) else to_response(result)
-            except Exception as exc:
-                handled = await answer_handler_error(request, exc, receive, send)
-                if handled is None:
-                    if request.holds_resources:
-                        await request.close()
-                    return
-                response = handled
-            try:
+                try:
+                    result = await runner.call(request)
+                    response = result if isinstance(result, Response) else to_response(result)
+                except Exception as exc:
+                    handled = await answer_handler_error(request, exc, receive, send)
+                    if handled is None:
+                        return
+                    response = handled
                 if type(response).__call__ is _RESPONSE_CALL:
                     await send_response(response, child, receive, send)
                 else:

@@ -13,6 +13,7 @@ after it both get it; a middleware that passes ``request.receive`` on (instead o
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextlib import suppress
 from tempfile import SpooledTemporaryFile
 from typing import Any, NoReturn
 
@@ -20,7 +21,6 @@ import orjson
 
 from vivace.http import (
     URL,
-    FormError,
     FormLimitExceeded,
     Headers,
     InvalidURL,
@@ -518,9 +518,14 @@ class Request(HTTPConnection):
                         else:
                             items.append((name, b"".join(field).decode("utf-8", "replace")))
             parser.close()
-        except (FormError, ClientDisconnect, OSError):
+        except BaseException:
+            # Any way out without a form (a broken or too large body, a client gone, a
+            # cancelled task, an error in a receive) closes the uploads made so far:
+            # nothing else holds them. Closed without awaiting, so a second cancellation
+            # cannot stop it halfway (closing one flushes at most its write buffer).
             for file in files:
-                await file.close()
+                with suppress(OSError):
+                    file.file.close()
             raise
         return FormData(items)
 

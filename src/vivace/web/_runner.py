@@ -88,20 +88,22 @@ class Runner:
         self, scope: Scope, receive: Receive, send: Send, outermost: bool = False
     ) -> None:
         request = Request(scope, receive, send)
+        # One ``finally`` closes the request's form and runs its clean-ups on every way
+        # out: after the response, after an error answered here, and after one that
+        # propagates (a server error re-raised, a cancelled task), which would otherwise
+        # leave the form's uploads open until the garbage collector finds them.
         try:
-            result = await self.call(request)
-            response = result if isinstance(result, Response) else to_response(result)
-        except Exception as exc:
-            if outermost:
-                handled = await answer_handler_error(request, exc, receive, send)
-            else:
-                handled = await handle_exception(request, exc)
-            if handled is None:
-                if request.holds_resources:
-                    await request.close()
-                return
-            response = handled
-        try:
+            try:
+                result = await self.call(request)
+                response = result if isinstance(result, Response) else to_response(result)
+            except Exception as exc:
+                if outermost:
+                    handled = await answer_handler_error(request, exc, receive, send)
+                else:
+                    handled = await handle_exception(request, exc)
+                if handled is None:
+                    return
+                response = handled
             if type(response).__call__ is _RESPONSE_CALL:
                 await send_response(response, scope, receive, send)
             elif outermost:
