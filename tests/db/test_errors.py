@@ -449,6 +449,23 @@ async def test_values_the_drivers_refuse_differently(
         assert await db.fetch_val(f"SELECT count(*) FROM {table} WHERE id IN (2, 3, 4)") == 0
         for infinite in (float("inf"), float("-inf")):
             assert await db.fetch_val("SELECT :v", {"v": infinite}) == infinite
+        # It has no decimal type: a Decimal is bound as a double. One the double would
+        # change (more than 15 significant digits it does not hold), and NaN, are refused;
+        # 15 digits always go through, and more when the double holds them exactly.
+        money = await make_table("(id INTEGER PRIMARY KEY, d NUMERIC(20, 2))")
+        put = f"INSERT INTO {money} (id, d) VALUES (:id, :d)"
+        for exact in ("1234567890123.45", "2.50", "1E+20", "Infinity"):
+            value = decimal.Decimal(exact)  # read back as the double it was bound as
+            assert decimal.Decimal(repr(await db.fetch_val("SELECT :v", {"v": value}))) == value
+        await db.execute(put, {"id": 1, "d": decimal.Decimal("9999999999999.99")})
+        for lossy in ("123456789012345678.91", "1234567890123456.7"):
+            with pytest.raises(DataError, match=r"SQLite cannot store Decimal\('") as caught:
+                await db.execute(put, {"id": 2, "d": decimal.Decimal(lossy)})
+            assert caught.value.sqlstate == "22003"
+        with pytest.raises(DataError, match="SQLite cannot store the Decimal NaN"):
+            await db.execute(put, {"id": 2, "d": decimal.Decimal("NaN")})
+        rows = await db.fetch_all(f"SELECT id, d FROM {money}")
+        assert [(r[0], str(r[1])) for r in rows] == [(1, "9999999999999.99")]
     if backend == "postgresql":
         # PostgreSQL's double precision holds NaN and the infinities.
         await db.execute(insert, {"id": 2, "n": 1, "x": float("nan")})

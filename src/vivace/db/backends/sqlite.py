@@ -27,6 +27,7 @@ An in-memory database lives in one connection, so its pool holds one connection.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import queue
 import re
 import sqlite3
@@ -118,6 +119,33 @@ def _bound_float(value: float) -> float:
     raise DataError(
         "SQLite cannot store the float nan (it would bind it as NULL)", sqlstate="22003"
     )
+
+
+def _decimal_binder(to_float: Callable[[Any], Any]) -> Callable[[decimal.Decimal], Any]:
+    """The dialect's Decimal binding (a float: SQLite has no decimal type), refusing a
+    Decimal the float would change: more than 15 significant digits that a double does
+    not hold (``Decimal("123456789012345678.91")`` was stored as 123456789012345680, a
+    DecimalField(max_digits=20) silently rounded), and NaN (bound as NULL). Up to 15
+    digits a double always holds the value: no check beyond counting them."""
+
+    def bind(value: decimal.Decimal) -> Any:
+        if value.is_finite() and len(value.as_tuple().digits) <= 15:
+            return to_float(value)
+        if value.is_nan():
+            raise DataError(
+                "SQLite cannot store the Decimal NaN (it would bind it as NULL)",
+                sqlstate="22003",
+            )
+        stored = to_float(value)
+        if decimal.Decimal(repr(stored)) != value:
+            raise DataError(
+                f"SQLite cannot store Decimal('{value}') exactly: it keeps a double, "
+                f"{stored!r} (15 significant digits are always kept)",
+                sqlstate="22003",
+            )
+        return stored
+
+    return bind
 
 
 def _regexp(pattern: str | None, value: object) -> bool | None:
@@ -650,6 +678,7 @@ class SQLiteBackend(Backend):
     def make_encoders(self) -> dict[type, Any]:
         encoders = self.dialect_encoders()
         encoders[float] = _bound_float
+        encoders[decimal.Decimal] = _decimal_binder(encoders[decimal.Decimal])
         return encoders
 
     @property
