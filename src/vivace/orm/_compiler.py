@@ -139,9 +139,13 @@ class Compiled:
         return ValidationError(errors)
 
 
-def _refusing(errors: dict[str, list[str]]) -> Converter:
+def refusing(error: ValidationError) -> Converter:
+    """A converter that refuses every value with ``error``'s messages: the parser of a
+    value type the field never takes, raised when the values are read (with the others'
+    errors) rather than when the statement or write plan is built."""
+
     def refuse(value: Any) -> Any:
-        raise ValidationError(errors)
+        raise ValidationError(error.errors)
 
     return refuse
 
@@ -318,7 +322,7 @@ class Compiler:
         except ValidationError as exc:
             # A type the field never takes (a list for a BooleanField): refused when the
             # values are read (``Compiled.values``), with the other values' errors.
-            return _refusing(exc.errors)
+            return refusing(exc)
         if parse is None:
             return to_db
         if to_db is None:

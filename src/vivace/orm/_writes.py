@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ._compiler import PARAMETER
+from ._compiler import PARAMETER, refusing
 from ._errors import FieldError, ORMError, QueryError, ValidationError
 from ._fields import NOT_PROVIDED, DateField
 from ._registry import Connection, connection_for
@@ -85,13 +85,6 @@ _NONE = type(None)
 _Plan = tuple[tuple[int, str, Callable[[Any], Any]], ...]
 
 
-def _refuse(error: ValidationError) -> Callable[[Any], Any]:
-    def refuse(value: Any) -> Any:
-        raise ValidationError(error.errors)
-
-    return refuse
-
-
 class _Row:
     """Reads one object's values for a statement, parsed and converted for the database.
 
@@ -152,7 +145,7 @@ class _Row:
             try:
                 parse = field.write_parser(value_type)
             except ValidationError as exc:
-                parse = _refuse(exc)
+                parse = refusing(exc)
             if parse is not None:
                 plan.append((index, field.attname, parse))
         found = tuple(plan)
